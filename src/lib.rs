@@ -1,0 +1,28 @@
+//! arclamp turns a live stream of sampled PHP stack traces (Excimer's collapsed lines,
+//! published on Redis pub/sub) into per-window aggregated trace logs and flame graphs.
+//!
+//! The crate is split the way data flows through it:
+//!
+//! - pure logic, free of actors and I/O policy, unit-tested and benchmarked on its own:
+//!   [`sample`] (parse, sanitize, tag), [`stacks`] (interned stacks), [`window`] (periods and
+//!   windows), [`folded`] (the trace-log file format), [`render`] (flame graphs),
+//!   [`retention`] (what to delete), [`layout`] (where files live), [`synth`] (synthetic load);
+//! - [`storage`]: the one trait every file access goes through, and its backends;
+//! - [`actors`]: the supervisor tree that wires the above to Redis and the clock;
+//! - [`cli`]: the `arclamp` subcommands.
+
+pub mod actors;
+pub mod cli;
+pub mod clock;
+pub mod compress;
+pub mod config;
+pub mod events;
+pub mod folded;
+pub mod layout;
+pub mod render;
+pub mod retention;
+pub mod sample;
+pub mod stacks;
+pub mod storage;
+pub mod synth;
+pub mod window;
