@@ -1,1 +1,82 @@
-//! TODO
+//! The one clock all of arclamp reads "now" from.
+//!
+//! Windows, rollover, retention and `max_age` all follow this clock, never the system time
+//! directly, so tests can start it at any instant and run it faster than real time (the
+//! `[clock]` config table) and check an hour's rollover in a second.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+/// A wall clock that may start at a chosen instant and run at a chosen speed.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin_instant: Instant,
+    origin_time: DateTime<Utc>,
+    speed: f64,
+}
+
+impl Clock {
+    /// The real UTC time.
+    pub fn system() -> Self {
+        Clock::new(None, 1.0)
+    }
+
+    /// A clock that reads `start` (or the real time when `None`) now, and advances `speed`
+    /// seconds per real second.
+    pub fn new(start: Option<DateTime<Utc>>, speed: f64) -> Self {
+        Clock {
+            origin_instant: Instant::now(),
+            origin_time: start.unwrap_or_else(Utc::now),
+            speed,
+        }
+    }
+
+    /// The current time on this clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        let elapsed = self.origin_instant.elapsed().as_secs_f64() * self.speed;
+        let elapsed = chrono::Duration::from_std(Duration::from_secs_f64(elapsed))
+            .unwrap_or(chrono::Duration::MAX);
+        self.origin_time
+            .checked_add_signed(elapsed)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// How fast this clock runs relative to real time.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// The real duration until this clock reads `at` (zero when already past).
+    pub fn real_duration_until(&self, at: DateTime<Utc>) -> Duration {
+        let clock_delta = (at - self.now()).to_std().unwrap_or(Duration::ZERO);
+        clock_delta.div_f64(self.speed.max(f64::MIN_POSITIVE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fast_clock_starts_where_told_and_runs_ahead() {
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = Clock::new(Some(start), 3600.0);
+        assert!(clock.now() >= start);
+        std::thread::sleep(Duration::from_millis(20));
+        // 20 ms at 3600x is 72 s of clock time.
+        assert!(clock.now() - start >= chrono::Duration::seconds(72));
+    }
+
+    #[test]
+    fn real_duration_until_divides_by_speed() {
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = Clock::new(Some(start), 3600.0);
+        let wait = clock.real_duration_until(start + chrono::Duration::hours(1));
+        assert!(wait <= Duration::from_secs(1) && wait > Duration::from_millis(900));
+    }
+}

@@ -12,6 +12,7 @@
 //! - [`cli`]: the `arclamp` subcommands.
 
 pub mod actors;
+pub mod aggregate;
 pub mod cli;
 pub mod clock;
 pub mod compress;

@@ -1,1 +1,399 @@
-//! TODO
+//! Interned stacks: each distinct stack is stored once, as a list of interned frames, and
+//! named by a small [`StackId`].
+//!
+//! Real stacks are 1 to 10 KB of text but are made of a few thousand distinct frames, and
+//! every sample counts in several windows at once (hourly and daily, its entry point and
+//! `all`). Storing each stack's text once, as 4-byte frame ids, and letting aggregators
+//! count `StackId -> count`, keeps memory to a fraction of the text it represents.
+//!
+//! Entries are reference counted: an aggregator holds one reference per stack it counts,
+//! and a stack (and then its frames) is freed when the last window holding it closes.
+
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
+
+use hashbrown::hash_table::{Entry, HashTable};
+
+/// Names one distinct stack in a [`StackTable`].
+pub type StackId = u32;
+
+type FrameId = u32;
+
+struct Frame {
+    text: Box<[u8]>,
+    hash: u64,
+    refs: u32,
+}
+
+struct Stack {
+    frames: Box<[FrameId]>,
+    hash: u64,
+    text_len: u32,
+    refs: u32,
+}
+
+/// The interner: stack text <-> [`StackId`].
+pub struct StackTable {
+    hasher: foldhash::fast::RandomState,
+    frames: Vec<Option<Frame>>,
+    frame_index: HashTable<FrameId>,
+    free_frames: Vec<FrameId>,
+    stacks: Vec<Option<Stack>>,
+    stack_index: HashTable<StackId>,
+    free_stacks: Vec<StackId>,
+    live_stacks: usize,
+    live_text_bytes: u64,
+}
+
+impl Default for StackTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StackTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        StackTable {
+            hasher: foldhash::fast::RandomState::default(),
+            frames: Vec::new(),
+            frame_index: HashTable::new(),
+            free_frames: Vec::new(),
+            stacks: Vec::new(),
+            stack_index: HashTable::new(),
+            free_stacks: Vec::new(),
+            live_stacks: 0,
+            live_text_bytes: 0,
+        }
+    }
+
+    /// The id of `stack` (frames separated by `;`), adding it when new. A new stack has no
+    /// references: the caller [`retain`](Self::retain)s it for every holder.
+    pub fn intern(&mut self, stack: &[u8]) -> StackId {
+        let hash = self.hasher.hash_one(stack);
+        let StackTable {
+            frames,
+            stacks,
+            stack_index,
+            ..
+        } = self;
+        if let Some(&id) =
+            stack_index.find(hash, |&id| stack_matches(frames, slot(stacks, id), stack))
+        {
+            return id;
+        }
+        let frame_ids: Box<[FrameId]> = stack
+            .split(|&b| b == b';')
+            .map(|frame| self.intern_frame(frame))
+            .collect();
+        let entry = Stack {
+            frames: frame_ids,
+            hash,
+            text_len: u32::try_from(stack.len()).unwrap_or(u32::MAX),
+            refs: 0,
+        };
+        let id = match self.free_stacks.pop() {
+            Some(id) => {
+                self.stacks[id as usize] = Some(entry);
+                id
+            }
+            None => {
+                self.stacks.push(Some(entry));
+                StackId::try_from(self.stacks.len() - 1).expect("fewer than 2^32 live stacks")
+            }
+        };
+        let StackTable {
+            stacks,
+            stack_index,
+            ..
+        } = self;
+        stack_index.insert_unique(hash, id, |&other| slot(stacks, other).hash);
+        self.live_stacks += 1;
+        self.live_text_bytes += stack.len() as u64;
+        id
+    }
+
+    fn intern_frame(&mut self, text: &[u8]) -> FrameId {
+        let hash = self.hasher.hash_one(text);
+        let StackTable {
+            frames,
+            frame_index,
+            free_frames,
+            ..
+        } = self;
+        let entry = frame_index.entry(
+            hash,
+            |&id| frame(frames, id).text.as_ref() == text,
+            |&id| frame(frames, id).hash,
+        );
+        let id = match entry {
+            Entry::Occupied(occupied) => *occupied.get(),
+            Entry::Vacant(vacant) => {
+                let new = Frame {
+                    text: text.into(),
+                    hash,
+                    refs: 0,
+                };
+                let id = match free_frames.pop() {
+                    Some(id) => {
+                        frames[id as usize] = Some(new);
+                        id
+                    }
+                    None => {
+                        frames.push(Some(new));
+                        FrameId::try_from(frames.len() - 1).expect("fewer than 2^32 live frames")
+                    }
+                };
+                vacant.insert(id);
+                id
+            }
+        };
+        if let Some(f) = self.frames[id as usize].as_mut() {
+            f.refs += 1;
+        }
+        id
+    }
+
+    /// Add a reference to `id`.
+    pub fn retain(&mut self, id: StackId) {
+        if let Some(stack) = self.stacks.get_mut(id as usize).and_then(Option::as_mut) {
+            stack.refs += 1;
+        }
+    }
+
+    /// Drop a reference to `id`, freeing the stack when it was the last one.
+    pub fn release(&mut self, id: StackId) {
+        let Some(stack) = self.stacks.get_mut(id as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        stack.refs = stack.refs.saturating_sub(1);
+        if stack.refs > 0 {
+            return;
+        }
+        let hash = stack.hash;
+        if let Ok(found) = self.stack_index.find_entry(hash, |&other| other == id) {
+            found.remove();
+        }
+        let Some(freed) = self.stacks[id as usize].take() else {
+            return;
+        };
+        self.free_stacks.push(id);
+        self.live_stacks -= 1;
+        self.live_text_bytes -= u64::from(freed.text_len);
+        for &frame_id in freed.frames.iter() {
+            self.release_frame(frame_id);
+        }
+    }
+
+    fn release_frame(&mut self, id: FrameId) {
+        let Some(f) = self.frames.get_mut(id as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        f.refs -= 1;
+        if f.refs > 0 {
+            return;
+        }
+        let hash = f.hash;
+        if let Ok(found) = self.frame_index.find_entry(hash, |&other| other == id) {
+            found.remove();
+        }
+        self.frames[id as usize] = None;
+        self.free_frames.push(id);
+    }
+
+    /// The frames of stack `id`, in order from the root.
+    pub fn frames(&self, id: StackId) -> impl Iterator<Item = &[u8]> + '_ {
+        let frames = self
+            .stacks
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .map_or(&[][..], |s| &s.frames[..]);
+        frames.iter().map(|&f| frame(&self.frames, f).text.as_ref())
+    }
+
+    /// Append the text of stack `id` to `out`.
+    pub fn write_text(&self, id: StackId, out: &mut Vec<u8>) {
+        for (i, f) in self.frames(id).enumerate() {
+            if i > 0 {
+                out.push(b';');
+            }
+            out.extend_from_slice(f);
+        }
+    }
+
+    /// Length of stack `id`'s text in bytes.
+    pub fn text_len(&self, id: StackId) -> usize {
+        self.stacks
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .map_or(0, |s| s.text_len as usize)
+    }
+
+    /// Compare two stacks as their texts would compare bytewise, without building the texts.
+    pub fn compare(&self, a: StackId, b: StackId) -> Ordering {
+        let empty = &[][..];
+        let fa = self
+            .stacks
+            .get(a as usize)
+            .and_then(Option::as_ref)
+            .map_or(empty, |s| &s.frames[..]);
+        let fb = self
+            .stacks
+            .get(b as usize)
+            .and_then(Option::as_ref)
+            .map_or(empty, |s| &s.frames[..]);
+        // Equal frame ids mean equal text, separator included: skip the shared prefix.
+        let shared = fa.iter().zip(fb).take_while(|(x, y)| x == y).count();
+        match (fa.get(shared), fb.get(shared)) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(_), Some(_)) => {
+                // Compare the remaining texts byte by byte, frame separators included.
+                let rest_a = self.text_bytes(&fa[shared..]);
+                let rest_b = self.text_bytes(&fb[shared..]);
+                rest_a.cmp(rest_b)
+            }
+        }
+    }
+
+    fn text_bytes<'s>(&'s self, ids: &'s [FrameId]) -> impl Iterator<Item = u8> + 's {
+        ids.iter().enumerate().flat_map(move |(i, &f)| {
+            let sep: &[u8] = if i > 0 { b";" } else { b"" };
+            sep.iter()
+                .chain(frame(&self.frames, f).text.iter())
+                .copied()
+        })
+    }
+
+    /// Number of distinct stacks held.
+    pub fn len(&self) -> usize {
+        self.live_stacks
+    }
+
+    /// True when no stack is held.
+    pub fn is_empty(&self) -> bool {
+        self.live_stacks == 0
+    }
+
+    /// Total text size of the stacks held, in bytes: what they would take as plain lines.
+    pub fn text_bytes_held(&self) -> u64 {
+        self.live_text_bytes
+    }
+
+    /// Number of distinct frames held.
+    pub fn frame_count(&self) -> usize {
+        self.frames.len() - self.free_frames.len()
+    }
+}
+
+fn slot(stacks: &[Option<Stack>], id: StackId) -> &Stack {
+    stacks[id as usize]
+        .as_ref()
+        .expect("indexed stacks are live")
+}
+
+fn frame(frames: &[Option<Frame>], id: FrameId) -> &Frame {
+    frames[id as usize]
+        .as_ref()
+        .expect("referenced frames are live")
+}
+
+fn stack_matches(frames: &[Option<Frame>], stack: &Stack, text: &[u8]) -> bool {
+    if stack.text_len as usize != text.len() {
+        return false;
+    }
+    let mut rest = text;
+    for (i, &id) in stack.frames.iter().enumerate() {
+        if i > 0 {
+            match rest.split_first() {
+                Some((b';', tail)) => rest = tail,
+                _ => return false,
+            }
+        }
+        let f = &frame(frames, id).text;
+        if !rest.starts_with(f) {
+            return false;
+        }
+        rest = &rest[f.len()..];
+    }
+    rest.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(table: &StackTable, id: StackId) -> String {
+        let mut out = Vec::new();
+        table.write_text(id, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_same_text_gets_the_same_id_and_round_trips() {
+        let mut table = StackTable::new();
+        let a = table.intern(b"main;Foo::bar;Baz::qux");
+        let b = table.intern(b"main;Foo::bar");
+        assert_ne!(a, b);
+        assert_eq!(table.intern(b"main;Foo::bar;Baz::qux"), a);
+        assert_eq!(text(&table, a), "main;Foo::bar;Baz::qux");
+        assert_eq!(table.len(), 2);
+        assert_eq!(table.frame_count(), 3);
+    }
+
+    #[test]
+    fn similar_texts_are_distinct_stacks() {
+        let mut table = StackTable::new();
+        let ids: Vec<StackId> = ["a;b", "a;b;", "a;;b", "ab", "a;bc", ";a;b"]
+            .iter()
+            .map(|s| table.intern(s.as_bytes()))
+            .collect();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+        for (id, s) in ids
+            .iter()
+            .zip(["a;b", "a;b;", "a;;b", "ab", "a;bc", ";a;b"])
+        {
+            assert_eq!(text(&table, *id), s);
+        }
+    }
+
+    #[test]
+    fn releasing_the_last_reference_frees_stack_and_frames() {
+        let mut table = StackTable::new();
+        let a = table.intern(b"x;y");
+        table.retain(a);
+        table.retain(a);
+        table.release(a);
+        assert_eq!(table.len(), 1);
+        table.release(a);
+        assert_eq!(table.len(), 0);
+        assert_eq!(table.frame_count(), 0);
+        assert_eq!(table.text_bytes_held(), 0);
+        // The slot is reused and the old text is not found any more.
+        let b = table.intern(b"x;z");
+        assert_eq!(text(&table, b), "x;z");
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn compare_matches_bytewise_order_of_the_texts() {
+        let texts = [
+            "a;b", "a;b;c", "a;bc", "a;b c", "a", "ab;c", "a;B", "a;b;a", "b", "a;a;z", "a;;b",
+        ];
+        let mut table = StackTable::new();
+        let ids: Vec<StackId> = texts.iter().map(|s| table.intern(s.as_bytes())).collect();
+        for (i, x) in texts.iter().enumerate() {
+            for (j, y) in texts.iter().enumerate() {
+                assert_eq!(
+                    table.compare(ids[i], ids[j]),
+                    x.as_bytes().cmp(y.as_bytes()),
+                    "{x} vs {y}"
+                );
+            }
+        }
+    }
+}
