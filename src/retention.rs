@@ -1,1 +1,134 @@
-//! TODO
+//! Retention: which stored logs and graphs to delete, decided from a listing alone.
+//!
+//! Per period, and per channel and entry point, the newest `retain` windows are kept;
+//! windows that ended more than `max_age` ago go too; graphs whose log is gone are
+//! orphans and go. Windows still being aggregated are never touched. The caller does the
+//! deleting; this module only plans, so it is tested without storage or time passing.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::PeriodSpec;
+use crate::layout::{self, LogKey};
+use crate::storage::ObjectInfo;
+use crate::window::Window;
+
+/// Paths to delete, logs first (so a crash in between leaves orphan graphs, which the next
+/// pass removes, rather than graphs whose log was kept).
+pub fn plan(
+    spec: &PeriodSpec,
+    now: DateTime<Utc>,
+    logs: &[ObjectInfo],
+    svgs: &[ObjectInfo],
+    live_windows: &HashSet<String>,
+) -> Vec<String> {
+    let period = &spec.period;
+    let mut series: BTreeMap<(String, String), Vec<(Window, &str)>> = BTreeMap::new();
+    for log in logs {
+        let Some(key) = LogKey::from_log_name(period.name(), layout::file_name(&log.path)) else { continue };
+        let Some(window) = period.window_named(&key.window) else { continue };
+        series.entry((key.channel, key.entry)).or_default().push((window, &log.path));
+    }
+    let max_age = spec.max_age.and_then(|age| chrono::Duration::from_std(age).ok());
+    let mut doomed = Vec::new();
+    let mut kept_logs: HashSet<&str> = HashSet::new();
+    for windows in series.values_mut() {
+        windows.sort_by(|a, b| b.0.start.cmp(&a.0.start));
+        for (rank, (window, path)) in windows.iter().enumerate() {
+            let too_many = rank >= spec.retain;
+            let too_old = max_age.is_some_and(|age| window.end + age < now);
+            if (too_many || too_old) && !live_windows.contains(&window.name) {
+                doomed.push((*path).to_owned());
+            } else {
+                kept_logs.insert(path);
+            }
+        }
+    }
+    for svg in svgs {
+        let Some((key, _)) = LogKey::from_svg_name(period.name(), layout::file_name(&svg.path)) else { continue };
+        if !kept_logs.contains(key.log_path().as_str()) && !live_windows.contains(&key.window) {
+            doomed.push(svg.path.clone());
+        }
+    }
+    doomed
+}
+
+/// A duration as the retention log shows it.
+pub fn describe_age(age: Option<Duration>) -> String {
+    age.map_or_else(|| "none".to_owned(), |a| humantime::format_duration(a).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::window::Period;
+
+    fn spec(retain: usize, max_age: Option<Duration>) -> PeriodSpec {
+        PeriodSpec { period: Period::new("hourly", "%Y-%m-%d_%H").unwrap(), retain, max_age }
+    }
+
+    fn object(path: &str) -> ObjectInfo {
+        ObjectInfo { path: path.into(), size: 1, modified: SystemTime::UNIX_EPOCH }
+    }
+
+    fn logs(names: &[&str]) -> Vec<ObjectInfo> {
+        names.iter().map(|n| object(&format!("logs/hourly/{n}"))).collect()
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T12:30:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn keeps_the_newest_windows_per_channel_and_entry() {
+        let logs = logs(&[
+            "2026-11-24_10.excimer.all.log.gz",
+            "2026-11-24_11.excimer.all.log.gz",
+            "2026-11-24_09.excimer.all.log.gz",
+            "2026-11-24_09.excimer.index.log.gz",
+        ]);
+        let doomed = plan(&spec(2, None), now(), &logs, &[], &HashSet::new());
+        assert_eq!(doomed, vec!["logs/hourly/2026-11-24_09.excimer.all.log.gz"]);
+    }
+
+    #[test]
+    fn deletes_windows_past_max_age_and_orphan_graphs() {
+        let logs = logs(&["2026-11-24_09.excimer.all.log.gz", "2026-11-24_11.excimer.all.log.gz"]);
+        let svgs = vec![
+            object("svgs/hourly/2026-11-24_09.excimer.all.svgz"),
+            object("svgs/hourly/2026-11-24_09.excimer.all.fn-Edit.reversed.svgz"),
+            object("svgs/hourly/2026-11-24_11.excimer.all.reversed.svgz"),
+            object("svgs/hourly/2026-11-24_05.excimer.api.svgz"),
+            object("svgs/hourly/notes.txt"),
+        ];
+        let mut doomed = plan(&spec(100, Some(Duration::from_secs(2 * 3600))), now(), &logs, &svgs, &HashSet::new());
+        doomed.sort();
+        assert_eq!(
+            doomed,
+            vec![
+                "logs/hourly/2026-11-24_09.excimer.all.log.gz",
+                "svgs/hourly/2026-11-24_05.excimer.api.svgz",
+                "svgs/hourly/2026-11-24_09.excimer.all.fn-Edit.reversed.svgz",
+                "svgs/hourly/2026-11-24_09.excimer.all.svgz",
+            ]
+        );
+    }
+
+    #[test]
+    fn never_touches_live_windows() {
+        let logs = logs(&["2026-11-24_11.excimer.all.log.gz", "2026-11-24_12.excimer.all.log.gz"]);
+        let svgs = vec![object("svgs/hourly/2026-11-24_12.excimer.index.svgz")];
+        let live: HashSet<String> = ["2026-11-24_11".to_owned(), "2026-11-24_12".to_owned()].into();
+        assert!(plan(&spec(1, Some(Duration::from_secs(1))), now(), &logs, &svgs, &live).is_empty());
+    }
+
+    #[test]
+    fn ignores_files_it_does_not_recognise() {
+        let logs = logs(&["README", "2026-13-45_99.excimer.all.log.gz", "2026-11-24_11.excimer.all.log.gz.corrupt"]);
+        assert!(plan(&spec(1, Some(Duration::from_secs(1))), now(), &logs, &[], &HashSet::new()).is_empty());
+    }
+}

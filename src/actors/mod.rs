@@ -1,1 +1,26 @@
-//! The supervisor tree.
+//! The supervisor tree: the actors that connect the pure modules to Redis, the clock and
+//! storage. Each file is one actor:
+//!
+//! ```text
+//!                      Supervisor  (System arbiter: builds the tree, watchdog, SIGHUP, SIGTERM)
+//!      ┌──────────────────┬──────────┴───────────┬──────────────────────┐
+//!  Subscriber        Router ─ ─ ─ ─ ─ ▶ Aggregator × (period, window,   Retention
+//!  (Redis pub/sub,   (ingest arbiter:    channel, entry)            (prunes old
+//!   restarts with     parse, intern,     (ingest arbiter: counts,    windows)
+//!   backoff)          route)              checkpoints)
+//!      │                 ▲                      │
+//!      └── Ingest ───────┘                      ▼ RenderRequest
+//!                                         RenderQueue ──▶ Renderer × render.workers
+//!                                                         (SyncArbiter threads)
+//! ```
+//!
+//! Samples flow left to right; nothing on the subscriber's thread does CPU-heavy work, so
+//! Redis is always read at full speed.
+
+pub mod aggregator;
+pub mod render_queue;
+pub mod renderer;
+pub mod retention;
+pub mod router;
+pub mod subscriber;
+pub mod supervisor;

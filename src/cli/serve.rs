@@ -1,14 +1,53 @@
 //! `arclamp serve`: the service.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::actors::supervisor::{Reload, Shutdown, Supervisor};
+use crate::config::Config;
+use crate::storage::{LocalStorage, Storage};
+use crate::{http, telemetry};
+
 /// Arguments of `arclamp serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Config file.
+    /// Config file (TOML); `ARCLAMP__*` environment variables override its keys.
     #[arg(long, default_value = "config/arclamp.toml")]
-    pub config: std::path::PathBuf,
+    pub config: PathBuf,
 }
 
-/// Run `arclamp serve`.
-pub fn run(_args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet implemented")
+/// Run the service until SIGTERM or SIGINT.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config).with_context(|| format!("invalid config {}", args.config.display()))?;
+    let log = telemetry::init_logging(&config.log)?;
+    let metrics = telemetry::init_metrics()?;
+    let system = actix_rt::System::new();
+    system.block_on(async {
+        let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(&config.storage.path));
+        let listen = config.http.listen.clone();
+        let supervisor = Supervisor::start_tree(args.config.clone(), config, storage.clone(), log)?;
+        http::start(&listen, supervisor.clone(), storage, metrics).with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
+        tracing::info!(listen, "HTTP listening: /metrics /healthz /readyz");
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut hangup = signal(SignalKind::hangup())?;
+        actix_rt::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = terminate.recv() => supervisor.do_send(Shutdown),
+                    _ = interrupt.recv() => supervisor.do_send(Shutdown),
+                    _ = hangup.recv() => supervisor.do_send(Reload),
+                }
+            }
+        });
+        anyhow::Ok(())
+    })?;
+    let code = system.run_with_code().context("the actor system failed")?;
+    if code != 0 {
+        anyhow::bail!("shut down with samples that could not be saved (see the log above)");
+    }
+    Ok(())
 }

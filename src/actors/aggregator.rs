@@ -1,0 +1,305 @@
+//! The aggregator actor: one per (period, window, channel, entry point).
+//!
+//! It counts `StackId -> count` for its window ([`crate::aggregate::WindowCounts`]),
+//! loads the window's existing checkpoint when it starts (so counts carry over restarts),
+//! checkpoints every `flush_interval`, asks for renders at most every `render.interval`,
+//! and at window end writes a final checkpoint, asks for a final render and stops.
+//!
+//! Checkpoint writes run with `ctx.wait`, so at most one write per window is in flight and
+//! an older snapshot can never land after a newer one; samples arriving meanwhile wait in
+//! the mailbox. A failed write keeps the samples in memory and is retried.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytes::Bytes;
+
+use crate::actors::render_queue::{RenderQueue, RenderRequest};
+use crate::aggregate::WindowCounts;
+use crate::events;
+use crate::folded;
+use crate::layout::LogKey;
+use crate::stacks::{StackId, StackTable};
+use crate::storage::{ContentMeta, Storage};
+
+/// Timing settings an aggregator follows; changed live on reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregatorSettings {
+    /// Checkpoint period.
+    pub flush_interval: Duration,
+    /// Minimum time between render requests while the window is live.
+    pub render_interval: Duration,
+}
+
+/// Samples for this window: stack ids (one reference each, handed over) and counts.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AddSamples(pub Vec<(StackId, u32)>);
+
+/// Checkpoint now (shutdown). Answers how many samples are not yet durable.
+#[derive(Message)]
+#[rtype(result = "FlushOutcome")]
+pub struct Flush;
+
+/// What a flush achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushOutcome {
+    /// Everything counted is in storage.
+    Saved,
+    /// The write failed; this many samples exist only in memory.
+    Unsaved(u64),
+}
+
+/// The window has ended: final checkpoint, final render, stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Close;
+
+/// New timing settings.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retune(pub AggregatorSettings);
+
+/// Sent to the router when a closed window is safely written and the actor stops.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WindowClosed(pub LogKey);
+
+/// The aggregator actor.
+pub struct Aggregator {
+    key: LogKey,
+    table: Rc<RefCell<StackTable>>,
+    storage: Arc<dyn Storage>,
+    renders: Addr<RenderQueue>,
+    on_closed: Recipient<WindowClosed>,
+    settings: AggregatorSettings,
+    counts: WindowCounts,
+    /// The existing checkpoint has been merged (or there was none). Until then, nothing is
+    /// written, so a checkpoint that could not be read is never overwritten.
+    loaded: bool,
+    /// Samples counted since the last successful write.
+    unsaved: u64,
+    /// A successful write happened since the last render request.
+    render_stale: bool,
+    last_render_request: Option<Instant>,
+    closing: bool,
+    retry_delay: Duration,
+    flush_timer: Option<SpawnHandle>,
+}
+
+impl Aggregator {
+    /// A new aggregator for `key`; it loads the existing checkpoint when started.
+    pub fn new(
+        key: LogKey,
+        table: Rc<RefCell<StackTable>>,
+        storage: Arc<dyn Storage>,
+        renders: Addr<RenderQueue>,
+        on_closed: Recipient<WindowClosed>,
+        settings: AggregatorSettings,
+    ) -> Self {
+        Aggregator {
+            key,
+            table,
+            storage,
+            renders,
+            on_closed,
+            settings,
+            counts: WindowCounts::new(),
+            loaded: false,
+            unsaved: 0,
+            render_stale: false,
+            last_render_request: None,
+            closing: false,
+            retry_delay: Duration::from_millis(200),
+            flush_timer: None,
+        }
+    }
+
+    /// Load (or retry loading) the existing checkpoint, merging it into the counts.
+    fn load(&mut self) -> impl ActorFuture<Self, Output = bool> + 'static {
+        let storage = self.storage.clone();
+        let path = self.key.log_path();
+        async move { storage.get(&path).await }.into_actor(self).map(|result, act, _| {
+            let path = act.key.log_path();
+            match result {
+                Ok(None) => act.loaded = true,
+                Ok(Some(bytes)) => match folded::decode(&bytes) {
+                    Ok(text) => {
+                        let before = act.counts.total();
+                        let malformed = act.counts.merge_folded(&mut act.table.borrow_mut(), &text);
+                        events::checkpoint_loaded(&path, act.counts.total() - before, malformed);
+                        act.loaded = true;
+                    }
+                    Err(e) => {
+                        // A corrupt checkpoint would be replaced by the next write: keep a
+                        // copy beside it so nothing is silently destroyed.
+                        events::checkpoint_load_failed(&path, &e.to_string());
+                        act.quarantine(bytes);
+                        act.loaded = true;
+                    }
+                },
+                Err(e) => events::checkpoint_load_failed(&path, &e.to_string()),
+            }
+            act.loaded
+        })
+    }
+
+    fn quarantine(&self, bytes: Bytes) {
+        let storage = self.storage.clone();
+        let path = format!("{}.corrupt", self.key.log_path());
+        actix::spawn(async move {
+            if let Err(e) = storage.put(&path, bytes, ContentMeta::TRACE_LOG).await {
+                events::checkpoint_failed(&path, &e.to_string());
+            }
+        });
+    }
+
+    /// Write the window if anything changed. Resolves to true when storage holds every
+    /// sample counted so far.
+    fn checkpoint(&mut self) -> ResponseActFuture<Self, bool> {
+        if !self.loaded {
+            return Box::pin(self.load().then(|loaded, act, _| -> ResponseActFuture<Self, bool> {
+                if loaded {
+                    act.checkpoint()
+                } else {
+                    Box::pin(fut::ready(false))
+                }
+            }));
+        }
+        if self.unsaved == 0 {
+            return Box::pin(fut::ready(true));
+        }
+        let started = Instant::now();
+        let encoded = self.counts.encode(&self.table.borrow());
+        let written_samples = self.unsaved;
+        let storage = self.storage.clone();
+        let path = self.key.log_path();
+        let bytes = encoded.gzip.len();
+        let body = Bytes::from(encoded.gzip);
+        Box::pin(async move { storage.put(&path, body, ContentMeta::TRACE_LOG).await }.into_actor(self).map(
+            move |result, act, _| {
+                let path = act.key.log_path();
+                match result {
+                    Ok(()) => {
+                        events::checkpoint_written(&path, encoded.stacks, encoded.samples, bytes, started.elapsed());
+                        // Samples that arrived during the write are still unsaved.
+                        act.unsaved -= written_samples.min(act.unsaved);
+                        act.render_stale = true;
+                        true
+                    }
+                    Err(e) => {
+                        events::checkpoint_failed(&path, &e.to_string());
+                        false
+                    }
+                }
+            },
+        ))
+    }
+
+    fn request_render_if_due(&mut self, final_render: bool) {
+        if !self.render_stale {
+            return;
+        }
+        let due = self.last_render_request.is_none_or(|at| at.elapsed() >= self.settings.render_interval);
+        if due || final_render {
+            self.renders.do_send(RenderRequest { key: self.key.clone() });
+            self.last_render_request = Some(Instant::now());
+            self.render_stale = false;
+        }
+    }
+
+    fn start_flush_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(previous) = self.flush_timer.take() {
+            ctx.cancel_future(previous);
+        }
+        let timer = ctx.run_interval(self.settings.flush_interval, |act, ctx| {
+            if act.closing {
+                return;
+            }
+            let tick = act.checkpoint().map(|_, act, _| act.request_render_if_due(false));
+            ctx.wait(tick);
+        });
+        self.flush_timer = Some(timer);
+    }
+
+    fn close_attempt(&mut self, ctx: &mut Context<Self>) {
+        let attempt = self.checkpoint().map(|saved, act, ctx: &mut Context<Self>| {
+            if saved {
+                act.request_render_if_due(true);
+                act.on_closed.do_send(WindowClosed(act.key.clone()));
+                ctx.stop();
+            } else {
+                // Storage is failing: keep the samples and try again, backing off.
+                let delay = act.retry_delay;
+                act.retry_delay = (act.retry_delay * 2).min(Duration::from_secs(30));
+                ctx.run_later(delay, |act, ctx| act.close_attempt(ctx));
+            }
+        });
+        ctx.wait(attempt);
+    }
+}
+
+impl Actor for Aggregator {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.wait(self.load().map(|_, _, _| ()));
+        self.start_flush_timer(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.counts.release_all(&mut self.table.borrow_mut());
+    }
+}
+
+impl Handler<AddSamples> for Aggregator {
+    type Result = ();
+
+    fn handle(&mut self, AddSamples(samples): AddSamples, _: &mut Context<Self>) {
+        let mut table = self.table.borrow_mut();
+        for (id, count) in samples {
+            self.counts.add(&mut table, id, u64::from(count));
+            self.unsaved += u64::from(count);
+        }
+    }
+}
+
+impl Handler<Flush> for Aggregator {
+    type Result = AtomicResponse<Self, FlushOutcome>;
+
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
+        AtomicResponse::new(Box::pin(self.checkpoint().map(|saved, act, _| {
+            if saved {
+                FlushOutcome::Saved
+            } else {
+                FlushOutcome::Unsaved(act.unsaved)
+            }
+        })))
+    }
+}
+
+impl Handler<Close> for Aggregator {
+    type Result = ();
+
+    fn handle(&mut self, _: Close, ctx: &mut Context<Self>) {
+        if !self.closing {
+            self.closing = true;
+            self.close_attempt(ctx);
+        }
+    }
+}
+
+impl Handler<Retune> for Aggregator {
+    type Result = ();
+
+    fn handle(&mut self, Retune(settings): Retune, ctx: &mut Context<Self>) {
+        let retime = settings.flush_interval != self.settings.flush_interval;
+        self.settings = settings;
+        if retime {
+            self.start_flush_timer(ctx);
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The router: turns batches of raw Redis messages into samples and hands them to the
+//! aggregator of each (period, window, channel, entry point), creating aggregators as
+//! windows open and closing them as windows end.
+//!
+//! It runs on the ingest arbiter together with the aggregators, so handing a batch over is
+//! a cheap same-thread message, and it owns the [`StackTable`] they share: each stack's
+//! text is hashed once here and travels on as a 4-byte id.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+
+use crate::actors::aggregator::{AddSamples, Aggregator, AggregatorSettings, Close, Flush, FlushOutcome, Retune, WindowClosed};
+use crate::actors::render_queue::RenderQueue;
+use crate::clock::Clock;
+use crate::config::{Config, PeriodSpec};
+use crate::events;
+use crate::layout::{LogKey, ALL};
+use crate::sample::{self, Limits, Rejection};
+use crate::stacks::{StackId, StackTable};
+use crate::storage::Storage;
+use crate::window::Window;
+
+/// One message as read from Redis.
+#[derive(Debug)]
+pub struct RawMessage {
+    /// The channel it was published on.
+    pub channel: Arc<str>,
+    /// Its payload.
+    pub payload: Vec<u8>,
+}
+
+/// Messages to parse and aggregate.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Ingest(pub Vec<RawMessage>);
+
+/// Checkpoint every window (shutdown).
+#[derive(Message)]
+#[rtype(result = "FlushReport")]
+pub struct FlushAll;
+
+/// What [`FlushAll`] achieved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Windows written.
+    pub windows: usize,
+    /// Windows whose write failed.
+    pub failed: usize,
+    /// Samples that exist only in memory.
+    pub unsaved_samples: u64,
+}
+
+/// The windows that are being aggregated, as (period, window name): retention leaves them alone.
+#[derive(Message)]
+#[rtype(result = "HashSet<(String, String)>")]
+pub struct LiveWindows;
+
+/// New settings (reload).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reconfigure(pub RouterSettings);
+
+/// What the router needs from the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterSettings {
+    /// Periods with their retention.
+    pub periods: Vec<PeriodSpec>,
+    /// Parse limits.
+    pub limits: Limits,
+    /// Entry points per channel.
+    pub max_entry_points: usize,
+    /// Keep every Nth message.
+    pub sample_every: u64,
+    /// Aggregator timing.
+    pub aggregator: AggregatorSettings,
+}
+
+impl RouterSettings {
+    /// Extract the router's settings from a validated config.
+    pub fn from_config(config: &Config) -> Result<Self, crate::config::ConfigError> {
+        Ok(RouterSettings {
+            periods: config.period_specs()?,
+            limits: Limits {
+                max_depth: config.aggregation.max_depth,
+                max_message_bytes: config.aggregation.max_message_bytes,
+            },
+            max_entry_points: config.aggregation.max_entry_points,
+            sample_every: config.aggregation.sample_every,
+            aggregator: AggregatorSettings {
+                flush_interval: config.aggregation.flush_interval,
+                render_interval: config.render.interval,
+            },
+        })
+    }
+}
+
+#[derive(Default)]
+struct ChannelState {
+    messages_seen: u64,
+    entries: HashSet<String>,
+    overflowed: HashSet<String>,
+}
+
+/// Samples of one batch bound for one aggregator.
+struct Destination {
+    period: usize,
+    entry: String,
+    samples: Vec<(StackId, u32)>,
+    total: u64,
+}
+
+/// The router actor.
+pub struct Router {
+    settings: RouterSettings,
+    clock: Clock,
+    storage: Arc<dyn Storage>,
+    renders: Addr<RenderQueue>,
+    table: Rc<RefCell<StackTable>>,
+    channels: HashMap<Arc<str>, ChannelState>,
+    /// The current window of each period (same order as `settings.periods`).
+    current: Vec<Option<Window>>,
+    live: HashMap<LogKey, Addr<Aggregator>>,
+    closing: HashMap<LogKey, Addr<Aggregator>>,
+}
+
+impl Router {
+    /// A router with no windows open yet.
+    pub fn new(settings: RouterSettings, clock: Clock, storage: Arc<dyn Storage>, renders: Addr<RenderQueue>) -> Self {
+        Router {
+            current: vec![None; settings.periods.len()],
+            settings,
+            clock,
+            storage,
+            renders,
+            table: Rc::new(RefCell::new(StackTable::new())),
+            channels: HashMap::new(),
+            live: HashMap::new(),
+            closing: HashMap::new(),
+        }
+    }
+
+    /// Close the windows of every period whose current window has ended.
+    fn roll_windows(&mut self) {
+        let now = self.clock.now();
+        for (i, spec) in self.settings.periods.iter().enumerate() {
+            let window = spec.period.window_at(now);
+            if self.current[i].as_ref().is_some_and(|w| w.name == window.name) {
+                continue;
+            }
+            self.current[i] = Some(window);
+            let period = spec.period.name();
+            let ended: Vec<LogKey> = self
+                .live
+                .keys()
+                .filter(|k| k.period == period && self.current[i].as_ref().is_some_and(|w| w.name != k.window))
+                .cloned()
+                .collect();
+            for key in ended {
+                if let Some(addr) = self.live.remove(&key) {
+                    addr.do_send(Close);
+                    self.closing.insert(key, addr);
+                }
+            }
+        }
+        self.report_state();
+    }
+
+    fn report_state(&self) {
+        let active: Vec<(String, usize)> = self
+            .settings
+            .periods
+            .iter()
+            .map(|spec| {
+                let name = spec.period.name();
+                let n = self.live.keys().chain(self.closing.keys()).filter(|k| k.period == name).count();
+                (name.to_owned(), n)
+            })
+            .collect();
+        let table = self.table.borrow();
+        events::aggregation_state(&active, table.len(), table.text_bytes_held());
+    }
+
+    fn aggregator_for(&mut self, key: LogKey, ctx: &mut Context<Self>) -> Addr<Aggregator> {
+        if let Some(addr) = self.live.get(&key) {
+            if addr.connected() {
+                return addr.clone();
+            }
+            events::actor_died("aggregator");
+        }
+        let addr = Aggregator::new(
+            key.clone(),
+            self.table.clone(),
+            self.storage.clone(),
+            self.renders.clone(),
+            ctx.address().recipient(),
+            self.settings.aggregator,
+        )
+        .start();
+        self.live.insert(key, addr.clone());
+        addr
+    }
+
+    fn ingest(&mut self, messages: Vec<RawMessage>, ctx: &mut Context<Self>) {
+        self.roll_windows();
+        let mut by_channel: HashMap<Arc<str>, Vec<Vec<u8>>> = HashMap::new();
+        for message in messages {
+            by_channel.entry(message.channel).or_default().push(message.payload);
+        }
+        for (channel, payloads) in by_channel {
+            let destinations = self.parse_channel_batch(&channel, payloads);
+            for destination in destinations {
+                let spec = &self.settings.periods[destination.period];
+                let Some(window) = self.current[destination.period].as_ref() else { continue };
+                events::aggregated(spec.period.name(), &destination.entry, destination.total);
+                let key = LogKey {
+                    period: spec.period.name().to_owned(),
+                    window: window.name.clone(),
+                    channel: channel.to_string(),
+                    entry: destination.entry,
+                };
+                self.aggregator_for(key, ctx).do_send(AddSamples(destination.samples));
+            }
+        }
+    }
+
+    /// Parse one channel's messages into per-aggregator batches, counting everything.
+    fn parse_channel_batch(&mut self, channel: &Arc<str>, payloads: Vec<Vec<u8>>) -> Vec<Destination> {
+        let settings = &self.settings;
+        let state = self.channels.entry(channel.clone()).or_default();
+        let mut table = self.table.borrow_mut();
+        let mut destinations: Vec<Destination> = Vec::new();
+        let mut rejections: HashMap<Rejection, u64> = HashMap::new();
+        let mut overflow: HashMap<String, u64> = HashMap::new();
+        let (mut received, mut accepted, mut sampled_out) = (0u64, 0u64, 0u64);
+        let periods = settings.periods.len();
+        for mut payload in payloads {
+            received += 1;
+            state.messages_seen += 1;
+            if (state.messages_seen - 1) % settings.sample_every != 0 {
+                sampled_out += 1;
+                continue;
+            }
+            let parsed = sample::for_each_line(&mut payload, &settings.limits, |line| {
+                let sample = match sample::parse_line(line, &settings.limits) {
+                    Ok(sample) => sample,
+                    Err(reason) => {
+                        *rejections.entry(reason).or_default() += 1;
+                        return;
+                    }
+                };
+                accepted += u64::from(sample.count);
+                let entry = sample.entry.filter(|name| {
+                    if state.entries.contains(*name) {
+                        return true;
+                    }
+                    if state.entries.len() < settings.max_entry_points {
+                        state.entries.insert((*name).to_owned());
+                        return true;
+                    }
+                    *overflow.entry((*name).to_owned()).or_default() += u64::from(sample.count);
+                    false
+                });
+                let id = table.intern(sample.stack);
+                for period in 0..periods {
+                    for name in std::iter::once(ALL).chain(entry) {
+                        let slot = match destinations.iter().position(|d| d.period == period && d.entry == name) {
+                            Some(slot) => slot,
+                            None => {
+                                destinations.push(Destination { period, entry: name.to_owned(), samples: Vec::new(), total: 0 });
+                                destinations.len() - 1
+                            }
+                        };
+                        // One reference per aggregator the sample goes to, handed over with it.
+                        table.retain(id);
+                        destinations[slot].samples.push((id, sample.count));
+                        destinations[slot].total += u64::from(sample.count);
+                    }
+                }
+            });
+            if let Err(reason) = parsed {
+                *rejections.entry(reason).or_default() += 1;
+            }
+        }
+        events::received(channel, received, accepted);
+        if sampled_out > 0 {
+            events::sampled_out(channel, sampled_out);
+        }
+        for (reason, count) in rejections {
+            events::rejected(channel, reason, count);
+        }
+        for (entry, samples) in overflow {
+            let first_time = state.overflowed.insert(entry.clone());
+            events::entry_overflow(channel, &entry, samples, first_time);
+        }
+        destinations
+    }
+}
+
+impl Actor for Router {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.roll_windows();
+        // Rollover is checked on every batch too; the tick closes windows when no samples arrive.
+        ctx.run_interval(Duration::from_millis(250), |act, _| act.roll_windows());
+    }
+}
+
+impl Handler<Ingest> for Router {
+    type Result = ();
+
+    fn handle(&mut self, Ingest(messages): Ingest, ctx: &mut Context<Self>) {
+        let count = messages.len();
+        // A bug in parsing must cost one batch, not the router and every window it holds.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| self.ingest(messages, ctx))).is_err() {
+            tracing::error!(messages = count, "a batch of messages crashed the router (a bug: please report); the batch was dropped");
+            events::actor_restarted("router", "panic while ingesting");
+        }
+    }
+}
+
+impl Handler<FlushAll> for Router {
+    type Result = ResponseFuture<FlushReport>;
+
+    fn handle(&mut self, _: FlushAll, _: &mut Context<Self>) -> Self::Result {
+        let flushes: Vec<_> = self.live.values().chain(self.closing.values()).map(|addr| addr.send(Flush)).collect();
+        Box::pin(async move {
+            let mut report = FlushReport::default();
+            for result in join_all(flushes).await {
+                match result {
+                    Ok(FlushOutcome::Saved) => report.windows += 1,
+                    Ok(FlushOutcome::Unsaved(samples)) => {
+                        report.failed += 1;
+                        report.unsaved_samples += samples;
+                    }
+                    // A closed window that finished in between has nothing left to save.
+                    Err(_) => {}
+                }
+            }
+            report
+        })
+    }
+}
+
+impl Handler<WindowClosed> for Router {
+    type Result = ();
+
+    fn handle(&mut self, WindowClosed(key): WindowClosed, _: &mut Context<Self>) {
+        self.closing.remove(&key);
+        self.report_state();
+    }
+}
+
+impl Handler<LiveWindows> for Router {
+    type Result = MessageResult<LiveWindows>;
+
+    fn handle(&mut self, _: LiveWindows, _: &mut Context<Self>) -> Self::Result {
+        let mut live: HashSet<(String, String)> =
+            self.live.keys().chain(self.closing.keys()).map(|k| (k.period.clone(), k.window.clone())).collect();
+        for (spec, window) in self.settings.periods.iter().zip(&self.current) {
+            if let Some(window) = window {
+                live.insert((spec.period.name().to_owned(), window.name.clone()));
+            }
+        }
+        MessageResult(live)
+    }
+}
+
+impl Handler<Reconfigure> for Router {
+    type Result = ();
+
+    fn handle(&mut self, Reconfigure(settings): Reconfigure, _: &mut Context<Self>) {
+        let retune = settings.aggregator != self.settings.aggregator;
+        let names: Vec<String> = settings.periods.iter().map(|s| s.period.name().to_owned()).collect();
+        // Windows of removed periods end now: they are written and rendered, never dropped.
+        let removed: Vec<LogKey> = self.live.keys().filter(|k| !names.contains(&k.period)).cloned().collect();
+        for key in removed {
+            if let Some(addr) = self.live.remove(&key) {
+                addr.do_send(Close);
+                self.closing.insert(key, addr);
+            }
+        }
+        // Keep the current window of periods that stay, so their windows do not reopen.
+        self.current = settings
+            .periods
+            .iter()
+            .map(|spec| {
+                self.settings
+                    .periods
+                    .iter()
+                    .position(|old| old.period == spec.period)
+                    .and_then(|i| self.current[i].clone())
+            })
+            .collect();
+        if retune {
+            for addr in self.live.values() {
+                addr.do_send(Retune(settings.aggregator));
+            }
+        }
+        self.settings = settings;
+        self.roll_windows();
+    }
+}

@@ -1,0 +1,259 @@
+//! The supervisor: builds the actor tree, keeps it alive, reloads its config on SIGHUP
+//! and shuts it down on SIGTERM without losing a sample.
+//!
+//! Actors that fail by stopping (the subscriber when Redis goes away, retention) are
+//! restarted by actix's own `Supervisor`. An actor that *panics* is not restarted by actix
+//! (its mailbox just closes), so a watchdog checks every child's address each second and
+//! starts a fresh one for any that died.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::actors::render_queue::{self, RenderQueue, WaitIdle};
+use crate::actors::renderer::{RenderSettings, Renderer};
+use crate::actors::retention::{self, Retention};
+use crate::actors::router::{self, FlushAll, FlushReport, Router, RouterSettings};
+use crate::actors::subscriber::{self, Drain, Subscriber};
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
+use crate::events;
+use crate::storage::Storage;
+use crate::telemetry::LogControl;
+
+/// Stop subscribing, checkpoint everything, finish renders, stop the system.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+/// Re-read the config file and apply it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reload;
+
+/// Liveness: answered by a running supervisor.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Ping;
+
+/// The supervisor actor.
+pub struct Supervisor {
+    config_path: PathBuf,
+    config: Config,
+    clock: Clock,
+    storage: Arc<dyn Storage>,
+    log: LogControl,
+    ingest: Arbiter,
+    render_pool: Addr<Renderer>,
+    render_queue: Addr<RenderQueue>,
+    router: Addr<Router>,
+    subscriber: Addr<Subscriber>,
+    retention: Addr<Retention>,
+    shutting_down: bool,
+}
+
+fn render_settings(config: &Config) -> RenderSettings {
+    RenderSettings {
+        title: config.render.title.clone(),
+        min_width: config.render.min_width,
+        functions: config.render.functions.clone(),
+    }
+}
+
+fn start_router(config: &Config, clock: Clock, storage: &Arc<dyn Storage>, queue: &Addr<RenderQueue>, ingest: &Arbiter) -> Result<Addr<Router>, ConfigError> {
+    let settings = RouterSettings::from_config(config)?;
+    let storage = storage.clone();
+    let queue = queue.clone();
+    Ok(Router::start_in_arbiter(&ingest.handle(), move |_| Router::new(settings, clock, storage, queue)))
+}
+
+fn start_render_queue(config: &Config, pool: &Addr<Renderer>, storage: &Arc<dyn Storage>) -> Result<Addr<RenderQueue>, ConfigError> {
+    let periods = config.period_specs()?.into_iter().map(|s| s.period).collect();
+    Ok(RenderQueue::new(pool.clone(), storage.clone(), render_settings(config), periods).start())
+}
+
+fn start_subscriber(config: &Config, router: &Addr<Router>) -> Addr<Subscriber> {
+    let (redis, backoff, router) = (config.redis.clone(), config.supervisor.clone(), router.clone());
+    actix::Supervisor::start(move |_| Subscriber::new(redis, backoff, router))
+}
+
+fn start_retention(config: &Config, clock: Clock, storage: &Arc<dyn Storage>, router: &Addr<Router>) -> Result<Addr<Retention>, ConfigError> {
+    let (periods, interval) = (config.period_specs()?, config.retention.interval);
+    let (storage, router) = (storage.clone(), router.clone());
+    Ok(actix::Supervisor::start(move |_| Retention::new(periods, interval, clock, storage, router)))
+}
+
+impl Supervisor {
+    /// Build and start the whole tree. Call inside a running actix system.
+    pub fn start_tree(config_path: PathBuf, config: Config, storage: Arc<dyn Storage>, log: LogControl) -> Result<Addr<Supervisor>, ConfigError> {
+        let clock = Clock::new(config.clock.start, config.clock.speed);
+        let pool_storage = storage.clone();
+        let render_pool = SyncArbiter::start(config.render.effective_workers(), move || Renderer::new(pool_storage.clone()));
+        let render_queue = start_render_queue(&config, &render_pool, &storage)?;
+        let ingest = Arbiter::new();
+        let router = start_router(&config, clock, &storage, &render_queue, &ingest)?;
+        let subscriber = start_subscriber(&config, &router);
+        let retention = start_retention(&config, clock, &storage, &router)?;
+        tracing::info!(
+            storage = storage.describe(),
+            channels = ?config.redis.channels,
+            url = config.redis.redacted_url(),
+            render_workers = config.render.effective_workers(),
+            "arclamp started"
+        );
+        Ok(Supervisor {
+            config_path,
+            config,
+            clock,
+            storage,
+            log,
+            ingest,
+            render_pool,
+            render_queue,
+            router,
+            subscriber,
+            retention,
+            shutting_down: false,
+        }
+        .start())
+    }
+
+    /// Restart any child whose mailbox has closed (it panicked).
+    fn watch_children(&mut self) -> Result<(), ConfigError> {
+        if self.shutting_down {
+            return Ok(());
+        }
+        if !self.render_queue.connected() {
+            events::actor_died("render_queue");
+            self.render_queue = start_render_queue(&self.config, &self.render_pool, &self.storage)?;
+        }
+        if !self.router.connected() {
+            events::actor_died("router");
+            self.router = start_router(&self.config, self.clock, &self.storage, &self.render_queue, &self.ingest)?;
+            self.subscriber.do_send(Drain);
+            self.subscriber = start_subscriber(&self.config, &self.router);
+        }
+        if !self.subscriber.connected() {
+            events::actor_died("subscriber");
+            self.subscriber = start_subscriber(&self.config, &self.router);
+        }
+        if !self.retention.connected() {
+            events::actor_died("retention");
+            self.retention = start_retention(&self.config, self.clock, &self.storage, &self.router)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, new: Config) -> Result<(), ConfigError> {
+        let router_settings = RouterSettings::from_config(&new)?;
+        let periods = new.period_specs()?;
+        self.log.set_level(&new.log.level);
+        self.subscriber.do_send(subscriber::Reconfigure { redis: new.redis.clone(), supervisor: new.supervisor.clone() });
+        self.router.do_send(router::Reconfigure(router_settings));
+        self.render_queue.do_send(render_queue::Reconfigure {
+            settings: render_settings(&new),
+            periods: periods.iter().map(|s| s.period.clone()).collect(),
+        });
+        self.retention.do_send(retention::Reconfigure { periods, interval: new.retention.interval });
+        let restart_only = [
+            ("storage", self.config.storage != new.storage),
+            ("http.listen", self.config.http != new.http),
+            ("render.workers", self.config.render.workers != new.render.workers),
+            ("log.format", self.config.log.format != new.log.format),
+            ("clock", self.config.clock != new.clock),
+        ];
+        for (key, changed) in restart_only {
+            if changed {
+                tracing::warn!(key, "this setting changed but only takes effect after a restart");
+            }
+        }
+        self.config = new;
+        Ok(())
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(Duration::from_secs(1), |act, _| {
+            if let Err(e) = act.watch_children() {
+                tracing::error!(error = %e, "cannot restart a failed actor");
+            }
+        });
+    }
+}
+
+impl Handler<Ping> for Supervisor {
+    type Result = bool;
+
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) -> bool {
+        !self.shutting_down
+    }
+}
+
+impl Handler<Reload> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Reload, _: &mut Context<Self>) {
+        if self.shutting_down {
+            return;
+        }
+        tracing::info!(path = %self.config_path.display(), "SIGHUP: reloading the config");
+        let result = Config::load(&self.config_path).and_then(|new| self.apply(new));
+        match result {
+            Ok(()) => events::config_reloaded(Ok(())),
+            Err(e) => events::config_reloaded(Err(&e.to_string())),
+        }
+    }
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        if self.shutting_down {
+            tracing::info!("already shutting down");
+            return;
+        }
+        self.shutting_down = true;
+        let timeout = self.config.service.shutdown_timeout;
+        tracing::info!(timeout_seconds = timeout.as_secs_f64(), "shutting down: unsubscribing, checkpointing every window, finishing renders");
+        let (subscriber, router, queue) = (self.subscriber.clone(), self.router.clone(), self.render_queue.clone());
+        let shutdown = async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let _ = tokio::time::timeout_at(deadline, subscriber.send(Drain)).await;
+            let mut report = FlushReport { failed: 1, ..FlushReport::default() };
+            while report.failed > 0 && tokio::time::Instant::now() < deadline {
+                report = match tokio::time::timeout_at(deadline, router.send(FlushAll)).await {
+                    Ok(Ok(report)) => report,
+                    _ => FlushReport { failed: 1, ..report },
+                };
+                if report.failed > 0 {
+                    tracing::warn!(windows = report.failed, samples = report.unsaved_samples, "checkpoints failed during shutdown: retrying until the timeout");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            if tokio::time::timeout_at(deadline, queue.send(WaitIdle)).await.is_err() {
+                tracing::warn!("shutdown timeout reached with renders still queued; their logs are saved and will be rendered at the next start");
+            }
+            report
+        };
+        ctx.wait(shutdown.into_actor(self).map(|report, _, _| {
+            let code = if report.failed == 0 {
+                tracing::info!(windows = report.windows, "every window checkpointed: exiting");
+                0
+            } else {
+                tracing::error!(
+                    windows = report.failed,
+                    samples = report.unsaved_samples,
+                    "exiting with samples that could not be saved"
+                );
+                1
+            };
+            System::current().stop_with_code(code);
+        }));
+    }
+}
