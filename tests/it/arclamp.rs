@@ -1,0 +1,294 @@
+//! The real `arclamp` binary under test: a service process with its own config, data
+//! directory and HTTP port, plus helpers to read what a user would look at (the files in
+//! `data/`, `/metrics`) and to publish load with `arclamp publish --expect`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::redis_server::RedisServer;
+
+/// Path of the binary cargo built for these tests.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_arclamp")
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A running `arclamp serve`.
+pub struct Arclamp {
+    child: Option<Child>,
+    /// The directory holding the config, the log and `data/`.
+    pub dir: PathBuf,
+    /// The HTTP port.
+    pub http_port: u16,
+}
+
+/// Config text for a test: Redis, storage and HTTP filled in, `extra` appended (it may
+/// redefine any table that the base does not set).
+pub fn config_text(redis: &RedisServer, dir: &Path, http_port: u16, extra: &str) -> String {
+    let has = |table: &str| extra.contains(&format!("[{table}]"));
+    let mut text = String::new();
+    if !has("redis") {
+        text.push_str(&format!("[redis]\nurl = \"{}\"\nchannels = [\"excimer\"]\n", redis.url()));
+    }
+    text.push_str(&format!("[storage]\npath = \"{}\"\n", dir.join("data").display()));
+    text.push_str(&format!("[http]\nlisten = \"127.0.0.1:{http_port}\"\n"));
+    if !has("render") {
+        text.push_str("[render]\nworkers = 1\ninterval = \"200ms\"\n");
+    }
+    text.push_str(extra);
+    text
+}
+
+impl Arclamp {
+    /// Start `arclamp serve` in a fresh temporary directory and wait until it is subscribed.
+    pub fn start(redis: &RedisServer, extra: &str) -> Arclamp {
+        let dir = tempfile::Builder::new().prefix("arclamp-it-").tempdir().expect("tempdir").keep();
+        Arclamp::start_in(&dir, redis, extra)
+    }
+
+    /// Start in `dir` (reusing its `data/`, as a restarted instance would).
+    pub fn start_in(dir: &Path, redis: &RedisServer, extra: &str) -> Arclamp {
+        let http_port = free_port();
+        std::fs::write(dir.join("arclamp.toml"), config_text(redis, dir, http_port, extra)).expect("write config");
+        let mut arclamp = Arclamp::spawn(dir, http_port);
+        arclamp.wait_subscribed();
+        arclamp
+    }
+
+    /// Start without waiting for Redis (for tests where Redis is down).
+    pub fn spawn(dir: &Path, http_port: u16) -> Arclamp {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("arclamp.log")).expect("log file");
+        let child = Command::new(binary())
+            .args(["serve", "--config"])
+            .arg(dir.join("arclamp.toml"))
+            .env("RUST_LOG", "info,arclamp=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start arclamp serve");
+        Arclamp { child: Some(child), dir: dir.to_path_buf(), http_port }
+    }
+
+    /// Rewrite the config file (for SIGHUP tests).
+    pub fn rewrite_config(&self, redis: &RedisServer, extra: &str) {
+        std::fs::write(self.dir.join("arclamp.toml"), config_text(redis, &self.dir, self.http_port, extra)).expect("write config");
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Everything the service logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("arclamp.log")).unwrap_or_default()
+    }
+
+    /// GET a path on the HTTP port: (status, body).
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.http_port, path)
+    }
+
+    /// The value of one metric series, e.g. `arclamp_samples_received_total{channel="excimer"}`;
+    /// 0 when the series does not exist yet.
+    pub fn metric(&self, series: &str) -> f64 {
+        let Some((200, body)) = self.get("/metrics") else { return f64::NAN };
+        metric_value(&body, series).unwrap_or(0.0)
+    }
+
+    /// Wait until `series` satisfies `check`, panicking with the log after `timeout`.
+    pub fn wait_metric(&self, series: &str, timeout: Duration, check: impl Fn(f64) -> bool) -> f64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.metric(series);
+            if check(value) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                panic!("{series} = {value} did not reach the expected value in {timeout:?}\n--- arclamp log ---\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Wait until the subscriber is connected.
+    pub fn wait_subscribed(&mut self) {
+        self.wait_metric("arclamp_redis_connected", Duration::from_secs(20), |v| v == 1.0);
+    }
+
+    /// Wait until `samples` samples have been received on `channel`.
+    pub fn wait_received(&self, channel: &str, samples: u64) {
+        let series = format!("arclamp_samples_received_total{{channel=\"{channel}\"}}");
+        self.wait_metric(&series, Duration::from_secs(60), |v| v >= samples as f64);
+    }
+
+    /// Send a signal (`TERM`, `INT`, `HUP`).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status().expect("kill");
+        assert!(status.success());
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// SIGTERM and wait for the exit (at most `timeout`).
+    pub fn stop(&mut self, timeout: Duration) -> ExitStatus {
+        self.signal("TERM");
+        self.wait_exit(timeout)
+    }
+
+    /// Wait for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().expect("running");
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                self.child = None;
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("arclamp did not exit within {timeout:?}\n--- log ---\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Arclamp {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 GET over loopback.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    Some((status, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The value of `series` (name with labels, exactly as exported) in Prometheus text.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(series)?;
+        rest.strip_prefix(' ')?.trim().parse().ok()
+    })
+}
+
+/// What `arclamp publish --expect` reports.
+#[derive(Debug, serde::Deserialize)]
+pub struct Expected {
+    /// Messages published.
+    pub messages: u64,
+    /// Samples (sum of counts) by entry point, including `all`.
+    pub samples: BTreeMap<String, u64>,
+    /// PUBLISH calls no subscriber received.
+    pub unreceived_messages: Option<u64>,
+}
+
+/// Run `arclamp publish` against `redis` and return what it published.
+pub fn publish(redis: &RedisServer, channel: &str, count: u64, seed: u64, extra: &[&str]) -> Expected {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expect = dir.path().join("expect.json");
+    let output = Command::new(binary())
+        .args(["publish", "--redis", &redis.url(), "--channel", channel, "--count", &count.to_string(), "--seed", &seed.to_string()])
+        .args(extra)
+        .arg("--expect")
+        .arg(&expect)
+        .output()
+        .expect("run arclamp publish");
+    assert!(output.status.success(), "publish failed: {}", String::from_utf8_lossy(&output.stderr));
+    let expected: Expected = serde_json::from_slice(&std::fs::read(&expect).expect("expect file")).expect("expect JSON");
+    assert_eq!(expected.unreceived_messages, Some(0), "some messages reached no subscriber");
+    expected
+}
+
+/// Publish raw messages with a plain Redis client.
+pub fn publish_raw(redis: &RedisServer, channel: &str, messages: &[&[u8]]) {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut connection = client.get_connection().expect("connect");
+    for message in messages {
+        let receivers: i64 = redis::cmd("PUBLISH").arg(channel).arg(*message).query(&mut connection).expect("PUBLISH");
+        assert_eq!(receivers, 1, "arclamp is not subscribed to {channel}");
+    }
+}
+
+/// The stacks and counts in a trace log (`logs/...log.gz` under `data`).
+pub fn read_log(data: &Path, relative: &str) -> BTreeMap<String, u64> {
+    let bytes = std::fs::read(data.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap_or_else(|e| panic!("{relative} is not gzip: {e}"));
+    let mut counts = BTreeMap::new();
+    let mut previous: Option<String> = None;
+    for line in text.lines() {
+        let (stack, count) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{relative}: malformed line {line:?}"));
+        if let Some(previous) = &previous {
+            assert!(previous.as_bytes() < stack.as_bytes(), "{relative}: lines not sorted or not unique at {stack:?}");
+        }
+        previous = Some(stack.to_owned());
+        counts.insert(stack.to_owned(), count.parse().expect("count"));
+    }
+    counts
+}
+
+/// Sum of counts in a trace log.
+pub fn log_total(data: &Path, relative: &str) -> u64 {
+    read_log(data, relative).values().sum()
+}
+
+/// Files under `data/{sub}` (relative names), sorted.
+pub fn list(data: &Path, sub: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data.join(sub))
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The single window name in `logs/{period}` for `channel` and `entry`.
+pub fn only_window(data: &Path, period: &str, channel: &str, entry: &str) -> String {
+    let suffix = format!(".{channel}.{entry}.log.gz");
+    let windows: Vec<String> = list(data, &format!("logs/{period}"))
+        .into_iter()
+        .filter_map(|name| name.strip_suffix(&suffix).map(str::to_owned))
+        .filter(|w| !w.contains('.'))
+        .collect();
+    assert_eq!(windows.len(), 1, "expected one {period} window for {channel}.{entry}, found {windows:?}");
+    windows[0].clone()
+}
