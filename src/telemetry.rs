@@ -44,7 +44,9 @@ pub fn init_logging(config: &LogConfig) -> anyhow::Result<LogControl> {
     if config.format == "json" {
         registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).try_init()?;
     } else {
-        registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init()?;
+        // Colours only for a person at a terminal, never in files or journald.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        registry.with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)).try_init()?;
     }
     Ok(LogControl { handle: Some(handle) })
 }

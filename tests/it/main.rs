@@ -4,4 +4,5 @@
 
 mod arclamp;
 mod redis_server;
+mod lifecycle;
 mod serve;
