@@ -76,7 +76,7 @@ pub struct Expected {
     pub channel: String,
     /// Messages published (or written).
     pub messages: u64,
-    /// Lines, i.e. samples lines, over all messages.
+    /// Lines (one sample each) over all messages.
     pub lines: u64,
     /// Sums of the lines' counts, per entry point and in all.
     pub samples: Tally,
@@ -84,9 +84,12 @@ pub struct Expected {
     pub unreceived_messages: Option<u64>,
 }
 
-/// PUBLISH commands per pipeline when unpaced: large enough to amortize round trips,
-/// small enough (about 1 MB with 1-line messages) not to balloon buffers.
+/// PUBLISH commands per pipeline when unpaced: enough to amortize round trips.
 const PIPELINE: u64 = 256;
+
+/// A pipeline stops growing past this many message bytes, so that many lines per message
+/// do not balloon the client's and Redis's buffers.
+const PIPELINE_BYTES: usize = 4 << 20;
 
 /// Pipelines per second when paced, so that pacing looks smooth to a subscriber.
 const PACED_BATCHES_PER_SECOND: f64 = 100.0;
@@ -199,23 +202,18 @@ async fn publish_async(
     };
     let start = tokio::time::Instant::now();
     let mut pipeline = redis::pipe();
-    let mut message = Vec::new();
     let (mut sent, mut unreceived) = (0, 0);
     while sent < args.count {
         if let Some(rate) = args.rate {
             // Message i is due at i / rate: late batches go out at once and catch up.
             tokio::time::sleep_until(start + Duration::from_secs_f64(sent as f64 / rate)).await;
         }
-        let size = batch.min(args.count - sent);
-        pipeline.clear();
-        for _ in 0..size {
-            message.clear();
-            messages.next(&mut message);
-            pipeline
-                .cmd("PUBLISH")
-                .arg(&args.channel)
-                .arg(message.as_slice());
-        }
+        let size = fill_pipeline(
+            &mut pipeline,
+            messages,
+            &args.channel,
+            batch.min(args.count - sent),
+        );
         let receivers: Vec<u64> = pipeline.query_async(&mut connection).await.map_err(|e| {
             anyhow!(
                 "PUBLISH to {} failed after {sent} of {} messages: {e}",
@@ -227,6 +225,27 @@ async fn publish_async(
         sent += size;
     }
     Ok(unreceived)
+}
+
+/// Replace the pipeline's commands with up to `most` PUBLISH commands (fewer if they reach
+/// [`PIPELINE_BYTES`]); returns how many.
+fn fill_pipeline(
+    pipeline: &mut redis::Pipeline,
+    messages: &mut Messages,
+    channel: &str,
+    most: u64,
+) -> u64 {
+    pipeline.clear();
+    let mut message = Vec::new();
+    let (mut size, mut bytes) = (0, 0);
+    while size < most && bytes < PIPELINE_BYTES {
+        message.clear();
+        messages.next(&mut message);
+        bytes += message.len();
+        pipeline.cmd("PUBLISH").arg(channel).arg(message.as_slice());
+        size += 1;
+    }
+    size
 }
 
 fn write_file(
@@ -319,6 +338,18 @@ mod tests {
         assert!(!out.ends_with(b"\n"));
         assert_eq!(messages.lines, 3);
         assert!((3..=9).contains(&messages.tally.all()));
+    }
+
+    #[test]
+    fn pipelines_stop_at_their_command_or_byte_budget() {
+        let mut pipeline = redis::pipe();
+        let size = fill_pipeline(&mut pipeline, &mut Messages::new(1, 1), "excimer", 5);
+        assert_eq!((size, pipeline.len()), (5, 5));
+        // Messages of 1,000 lines are about 3 MB: the second one passes the budget.
+        let mut big = Messages::new(1, 1_000);
+        let size = fill_pipeline(&mut pipeline, &mut big, "excimer", PIPELINE);
+        assert_eq!((size, pipeline.len()), (2, 2));
+        assert_eq!(big.lines, 2_000);
     }
 
     #[test]
