@@ -1,14 +1,372 @@
-//! `arclamp publish`: synthetic load into Redis.
+//! `arclamp publish`: synthetic load into Redis, or into a file for benchmarks.
+//!
+//! Messages come from [`crate::synth::Generator`], so a seed always gives the same bytes;
+//! `--expect` writes down exactly what was sent ([`Expected`]) for tests to compare with
+//! what the service aggregated.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+
+use crate::synth::{Generator, Tally};
 
 /// Arguments of `arclamp publish`.
 #[derive(Debug, clap::Args)]
 pub struct PublishArgs {
-    /// Redis URL.
-    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    /// Redis server to publish to (ignored with --out).
+    #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379")]
     pub redis: String,
+
+    /// Pub/sub channel to publish on (the one Excimer uses by default).
+    #[arg(long, value_name = "C", default_value = "excimer")]
+    pub channel: String,
+
+    /// Number of messages to publish.
+    #[arg(long, value_name = "N")]
+    pub count: u64,
+
+    /// Most messages per second, spread evenly over each second; unlimited by default.
+    #[arg(long, value_name = "R", value_parser = parse_rate, conflicts_with = "out")]
+    pub rate: Option<f64>,
+
+    /// Seed of the synthetic stacks: the same seed publishes the same messages.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Samples per message, joined with newlines (Excimer batches several per message).
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub lines_per_message: u32,
+
+    /// Write a JSON account of what was published to FILE: channel, messages, lines,
+    /// samples per entry point (sums of counts) and messages no subscriber received.
+    #[arg(long, value_name = "FILE")]
+    pub expect: Option<PathBuf>,
+
+    /// Write the messages to FILE instead of publishing them.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Format of --out: `resp` is PUBLISH commands for `redis-cli --pipe`, `lines` is one
+    /// sample per line (newline-terminated) for render benchmarks.
+    #[arg(long, value_enum, default_value_t = OutFormat::Resp, requires = "out")]
+    pub format: OutFormat,
 }
 
+/// What `--out` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutFormat {
+    /// `PUBLISH channel message` commands in the Redis protocol (RESP arrays).
+    Resp,
+    /// The samples, one per line.
+    Lines,
+}
+
+/// The `--expect` file: an exact account of what was published.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Expected {
+    /// The channel the messages went to.
+    pub channel: String,
+    /// Messages published (or written).
+    pub messages: u64,
+    /// Lines (one sample each) over all messages.
+    pub lines: u64,
+    /// Sums of the lines' counts, per entry point and in all.
+    pub samples: Tally,
+    /// Messages that Redis delivered to no subscriber; `null` when writing to a file.
+    pub unreceived_messages: Option<u64>,
+}
+
+/// PUBLISH commands per pipeline when unpaced: enough to amortize round trips.
+const PIPELINE: u64 = 256;
+
+/// A pipeline stops growing past this many message bytes, so that many lines per message
+/// do not balloon the client's and Redis's buffers.
+const PIPELINE_BYTES: usize = 4 << 20;
+
+/// Pipelines per second when paced, so that pacing looks smooth to a subscriber.
+const PACED_BATCHES_PER_SECOND: f64 = 100.0;
+
+/// Generous, as a loaded Redis (or CI machine) may stall for a while.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Run `arclamp publish`.
-pub fn run(_args: PublishArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet implemented")
+pub fn run(args: PublishArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut messages = Messages::new(args.seed, args.lines_per_message);
+    let unreceived = match &args.out {
+        Some(path) => {
+            write_file(path, args.format, &args.channel, args.count, &mut messages)?;
+            None
+        }
+        None => Some(publish(&args, &mut messages)?),
+    };
+    let expected = Expected {
+        channel: args.channel.clone(),
+        messages: args.count,
+        lines: messages.lines,
+        samples: messages.tally,
+        unreceived_messages: unreceived,
+    };
+    eprintln!("{}", summary(&args, &expected, started.elapsed()));
+    if let Some(path) = &args.expect {
+        write_expected(path, &expected)?;
+    }
+    Ok(())
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a positive number of messages per second"
+        )),
+    }
+}
+
+/// Synthetic messages, and the account of what went into them.
+struct Messages {
+    generator: Generator,
+    lines_per_message: u32,
+    lines: u64,
+    tally: Tally,
+}
+
+impl Messages {
+    fn new(seed: u64, lines_per_message: u32) -> Self {
+        Messages {
+            generator: Generator::new(seed),
+            lines_per_message,
+            lines: 0,
+            tally: Tally::new(),
+        }
+    }
+
+    /// Append the next message to `out`.
+    fn next(&mut self, out: &mut Vec<u8>) {
+        for line in 0..self.lines_per_message {
+            if line > 0 {
+                out.push(b'\n');
+            }
+            let produced = self.generator.next_sample(out);
+            self.tally.add(produced.entry, produced.count);
+        }
+        self.lines += u64::from(self.lines_per_message);
+    }
+}
+
+/// Publish `args.count` messages; returns how many reached no subscriber.
+fn publish(args: &PublishArgs, messages: &mut Messages) -> anyhow::Result<u64> {
+    let client = redis::Client::open(args.redis.as_str()).map_err(|e| {
+        anyhow!(
+            "invalid Redis URL {:?}: {e}; expected redis://HOST:PORT",
+            args.redis
+        )
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(publish_async(&client, args, messages))
+}
+
+async fn publish_async(
+    client: &redis::Client,
+    args: &PublishArgs,
+    messages: &mut Messages,
+) -> anyhow::Result<u64> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT));
+    let mut connection = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "cannot connect to Redis at {}: {e}; is redis-server running?",
+                args.redis
+            )
+        })?;
+    let batch = match args.rate {
+        None => PIPELINE,
+        // Truncation is fine: any batch in 1..=PIPELINE keeps the average rate exact.
+        Some(rate) => (rate / PACED_BATCHES_PER_SECOND).clamp(1.0, PIPELINE as f64) as u64,
+    };
+    let start = tokio::time::Instant::now();
+    let mut pipeline = redis::pipe();
+    let (mut sent, mut unreceived) = (0, 0);
+    while sent < args.count {
+        if let Some(rate) = args.rate {
+            // Message i is due at i / rate: late batches go out at once and catch up.
+            tokio::time::sleep_until(start + Duration::from_secs_f64(sent as f64 / rate)).await;
+        }
+        let size = fill_pipeline(
+            &mut pipeline,
+            messages,
+            &args.channel,
+            batch.min(args.count - sent),
+        );
+        let receivers: Vec<u64> = pipeline.query_async(&mut connection).await.map_err(|e| {
+            anyhow!(
+                "PUBLISH to {} failed after {sent} of {} messages: {e}",
+                args.redis,
+                args.count
+            )
+        })?;
+        unreceived += receivers.iter().filter(|&&r| r == 0).count() as u64;
+        sent += size;
+    }
+    Ok(unreceived)
+}
+
+/// Replace the pipeline's commands with up to `most` PUBLISH commands (fewer if they reach
+/// [`PIPELINE_BYTES`]); returns how many.
+fn fill_pipeline(
+    pipeline: &mut redis::Pipeline,
+    messages: &mut Messages,
+    channel: &str,
+    most: u64,
+) -> u64 {
+    pipeline.clear();
+    let mut message = Vec::new();
+    let (mut size, mut bytes) = (0, 0);
+    while size < most && bytes < PIPELINE_BYTES {
+        message.clear();
+        messages.next(&mut message);
+        bytes += message.len();
+        pipeline.cmd("PUBLISH").arg(channel).arg(message.as_slice());
+        size += 1;
+    }
+    size
+}
+
+fn write_file(
+    path: &Path,
+    format: OutFormat,
+    channel: &str,
+    count: u64,
+    messages: &mut Messages,
+) -> anyhow::Result<()> {
+    let file = File::create(path).with_context(|| {
+        format!(
+            "cannot create {}; does its directory exist?",
+            path.display()
+        )
+    })?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut message = Vec::new();
+    let mut write = || -> std::io::Result<()> {
+        for _ in 0..count {
+            message.clear();
+            messages.next(&mut message);
+            match format {
+                OutFormat::Resp => write_publish_command(&mut out, channel, &message)?,
+                OutFormat::Lines => {
+                    out.write_all(&message)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        out.flush()
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `PUBLISH channel message` as a RESP array of bulk strings, as `redis-cli --pipe` reads.
+fn write_publish_command(
+    out: &mut impl Write,
+    channel: &str,
+    message: &[u8],
+) -> std::io::Result<()> {
+    write!(out, "*3\r\n$7\r\nPUBLISH\r\n${}\r\n", channel.len())?;
+    out.write_all(channel.as_bytes())?;
+    write!(out, "\r\n${}\r\n", message.len())?;
+    out.write_all(message)?;
+    out.write_all(b"\r\n")
+}
+
+fn write_expected(path: &Path, expected: &Expected) -> anyhow::Result<()> {
+    let mut json = serde_json::to_vec_pretty(expected).context("cannot encode --expect JSON")?;
+    json.push(b'\n');
+    std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn summary(args: &PublishArgs, expected: &Expected, elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    let per_second = expected.messages as f64 / seconds.max(1e-9);
+    let what = format!(
+        "{} messages ({} lines, {} samples)",
+        expected.messages,
+        expected.lines,
+        expected.samples.all()
+    );
+    let timing = format!("in {seconds:.3} s ({per_second:.0} messages/s)");
+    match (&args.out, expected.unreceived_messages) {
+        (None, Some(unreceived)) => format!(
+            "arclamp publish: published {what} on channel {} at {} {timing}; \
+             {unreceived} reached no subscriber",
+            args.channel, args.redis
+        ),
+        (out, _) => {
+            let path = out.as_deref().unwrap_or(Path::new("-"));
+            format!(
+                "arclamp publish: wrote {what} to {} {timing}",
+                path.display()
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_join_lines_with_newlines_and_account_for_them() {
+        let mut messages = Messages::new(1, 3);
+        let mut out = Vec::new();
+        messages.next(&mut out);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 2);
+        assert!(!out.ends_with(b"\n"));
+        assert_eq!(messages.lines, 3);
+        assert!((3..=9).contains(&messages.tally.all()));
+    }
+
+    #[test]
+    fn pipelines_stop_at_their_command_or_byte_budget() {
+        let mut pipeline = redis::pipe();
+        let size = fill_pipeline(&mut pipeline, &mut Messages::new(1, 1), "excimer", 5);
+        assert_eq!((size, pipeline.len()), (5, 5));
+        // Messages of 1,000 lines are about 3 MB: the second one passes the budget.
+        let mut big = Messages::new(1, 1_000);
+        let size = fill_pipeline(&mut pipeline, &mut big, "excimer", PIPELINE);
+        assert_eq!((size, pipeline.len()), (2, 2));
+        assert_eq!(big.lines, 2_000);
+    }
+
+    #[test]
+    fn publish_commands_are_resp_arrays_of_bulk_strings() {
+        let mut out = Vec::new();
+        write_publish_command(&mut out, "excimer", b"a;b 1\nc 2").expect("writes to a Vec");
+        assert_eq!(
+            out,
+            b"*3\r\n$7\r\nPUBLISH\r\n$7\r\nexcimer\r\n$9\r\na;b 1\nc 2\r\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn rate_must_be_positive_and_finite() {
+        assert_eq!(parse_rate("2.5"), Ok(2.5));
+        for bad in ["0", "-1", "inf", "NaN", "fast"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! Integration tests: one test binary (each extra binary is another slow link on 2 cores).
 //! They start real redis-server processes on free loopback ports and the real `arclamp`
-//! binary, and stop both when done.
+//! binary, and stop both when done. `redis_server` and `arclamp` are the shared harness;
+//! every other module is one area.
 
 mod arclamp;
-mod redis_server;
 mod lifecycle;
+mod publish_cli;
+mod redis_server;
 mod serve;

@@ -136,10 +136,8 @@ impl RedisServer {
             if self.ping() {
                 return Ok(());
             }
-            let exited = match self.child.as_mut().map(Child::try_wait) {
-                Some(Ok(None)) => false,
-                _ => true,
-            };
+            // Still running is Ok(None); an error from try_wait counts as gone too.
+            let exited = !matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)));
             if exited || Instant::now() > deadline {
                 self.stop();
                 return Err(format!(
