@@ -32,7 +32,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), message: message.into() }
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 /// The whole configuration.
@@ -86,7 +89,10 @@ pub struct RedisConfig {
 
 impl Default for RedisConfig {
     fn default() -> Self {
-        RedisConfig { url: "redis://127.0.0.1:6379".into(), channels: vec!["excimer".into()] }
+        RedisConfig {
+            url: "redis://127.0.0.1:6379".into(),
+            channels: vec!["excimer".into()],
+        }
     }
 }
 
@@ -99,13 +105,19 @@ impl RedisConfig {
 
 /// Replace the password in a URL's userinfo with `***`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or("", |(user, _)| user);
-            let shown = if userinfo.contains(':') { format!("{user}:***") } else { "***".to_owned() };
+            let shown = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                "***".to_owned()
+            };
             format!("{scheme}://{shown}@{host}{path}")
         }
         None => url.to_owned(),
@@ -122,7 +134,9 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { path: PathBuf::from("data") }
+        StorageConfig {
+            path: PathBuf::from("data"),
+        }
     }
 }
 
@@ -137,14 +151,27 @@ pub struct PeriodConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retain: Option<usize>,
     /// Windows that ended longer ago than this are deleted too.
-    #[serde(default, with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_age: Option<Duration>,
 }
 
 fn default_periods() -> BTreeMap<String, PeriodConfig> {
     ["hourly", "daily"]
         .into_iter()
-        .map(|name| (name.to_owned(), PeriodConfig { format: None, retain: None, max_age: None }))
+        .map(|name| {
+            (
+                name.to_owned(),
+                PeriodConfig {
+                    format: None,
+                    retain: None,
+                    max_age: None,
+                },
+            )
+        })
         .collect()
 }
 
@@ -257,7 +284,9 @@ pub struct RetentionConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig { interval: Duration::from_secs(600) }
+        RetentionConfig {
+            interval: Duration::from_secs(600),
+        }
     }
 }
 
@@ -275,7 +304,10 @@ pub struct SupervisorConfig {
 
 impl Default for SupervisorConfig {
     fn default() -> Self {
-        SupervisorConfig { backoff_min: Duration::from_millis(100), backoff_max: Duration::from_secs(5) }
+        SupervisorConfig {
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+        }
     }
 }
 
@@ -290,7 +322,9 @@ pub struct ServiceConfig {
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { shutdown_timeout: Duration::from_secs(30) }
+        ServiceConfig {
+            shutdown_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -304,7 +338,9 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:8080".into() }
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+        }
     }
 }
 
@@ -320,7 +356,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: "text".into(), level: "info".into() }
+        LogConfig {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -337,7 +376,10 @@ pub struct ClockConfig {
 
 impl Default for ClockConfig {
     fn default() -> Self {
-        ClockConfig { start: None, speed: 1.0 }
+        ClockConfig {
+            start: None,
+            speed: 1.0,
+        }
     }
 }
 
@@ -345,7 +387,11 @@ impl Config {
     /// Read `path` and the `ARCLAMP__*` environment, then validate.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let raw = config::Config::builder()
-            .add_source(config::File::from(path).format(config::FileFormat::Toml).required(true))
+            .add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            )
             .add_source(
                 config::Environment::with_prefix("ARCLAMP")
                     .separator("__")
@@ -361,7 +407,9 @@ impl Config {
 
     /// Parse a TOML string without the environment (tests and tools).
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let raw = config::Config::builder().add_source(config::File::from_str(text, config::FileFormat::Toml)).build()?;
+        let raw = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()?;
         let config: Config = raw.try_deserialize()?;
         config.validate()?;
         Ok(config)
@@ -370,17 +418,27 @@ impl Config {
     /// Check every value; the error names the first bad key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = &self.redis.url;
-        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
-            return Err(invalid("redis.url", "must start with redis://, rediss:// or unix://"));
+        if !(url.starts_with("redis://")
+            || url.starts_with("rediss://")
+            || url.starts_with("unix://"))
+        {
+            return Err(invalid(
+                "redis.url",
+                "must start with redis://, rediss:// or unix://",
+            ));
         }
-        redis::Client::open(url.as_str()).map_err(|e| invalid("redis.url", format!("not a valid Redis URL: {e}")))?;
+        redis::Client::open(url.as_str())
+            .map_err(|e| invalid("redis.url", format!("not a valid Redis URL: {e}")))?;
         if self.redis.channels.is_empty() {
             return Err(invalid("redis.channels", "list at least one channel"));
         }
         for (i, channel) in self.redis.channels.iter().enumerate() {
             check_name(&format!("redis.channels[{i}]"), channel)?;
             if self.redis.channels[..i].contains(channel) {
-                return Err(invalid(format!("redis.channels[{i}]"), format!("{channel:?} is listed twice")));
+                return Err(invalid(
+                    format!("redis.channels[{i}]"),
+                    format!("{channel:?} is listed twice"),
+                ));
             }
         }
         if self.periods.is_empty() {
@@ -394,28 +452,54 @@ impl Config {
         at_least_one("aggregation.sample_every", a.sample_every)?;
         positive("render.interval", self.render.interval)?;
         if !(self.render.min_width.is_finite() && self.render.min_width >= 0.0) {
-            return Err(invalid("render.min_width", "must be a number of pixels, 0 or more"));
+            return Err(invalid(
+                "render.min_width",
+                "must be a number of pixels, 0 or more",
+            ));
         }
         for (i, function) in self.render.functions.iter().enumerate() {
-            if function.name.is_empty() || !function.name.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';') {
-                return Err(invalid(format!("render.functions[{i}].name"), "must be one frame: printable ASCII without ';'"));
+            if function.name.is_empty()
+                || !function
+                    .name
+                    .bytes()
+                    .all(|b| (0x20..0x7f).contains(&b) && b != b';')
+            {
+                return Err(invalid(
+                    format!("render.functions[{i}].name"),
+                    "must be one frame: printable ASCII without ';'",
+                ));
             }
             check_name(&format!("render.functions[{i}].label"), &function.label)?;
-            if self.render.functions[..i].iter().any(|f| f.label == function.label) {
-                return Err(invalid(format!("render.functions[{i}].label"), "labels must be unique"));
+            if self.render.functions[..i]
+                .iter()
+                .any(|f| f.label == function.label)
+            {
+                return Err(invalid(
+                    format!("render.functions[{i}].label"),
+                    "labels must be unique",
+                ));
             }
         }
         positive("retention.interval", self.retention.interval)?;
         positive("supervisor.backoff_min", self.supervisor.backoff_min)?;
         if self.supervisor.backoff_max < self.supervisor.backoff_min {
-            return Err(invalid("supervisor.backoff_max", "must not be shorter than supervisor.backoff_min"));
+            return Err(invalid(
+                "supervisor.backoff_max",
+                "must not be shorter than supervisor.backoff_min",
+            ));
         }
         positive("service.shutdown_timeout", self.service.shutdown_timeout)?;
-        self.http.listen.parse::<SocketAddr>().map_err(|e| invalid("http.listen", format!("not a host:port socket address: {e}")))?;
+        self.http.listen.parse::<SocketAddr>().map_err(|e| {
+            invalid(
+                "http.listen",
+                format!("not a host:port socket address: {e}"),
+            )
+        })?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| invalid("log.level", e.to_string()))?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| invalid("log.level", e.to_string()))?;
         if !(self.clock.speed.is_finite() && self.clock.speed > 0.0) {
             return Err(invalid("clock.speed", "must be a positive number"));
         }
@@ -433,16 +517,31 @@ impl Config {
                     .format
                     .as_deref()
                     .or(builtin.map(|b| b.0))
-                    .ok_or_else(|| invalid(format!("periods.{name}.format"), "required (a strftime format such as %Y-%m-%d)"))?;
-                let period = Period::new(name, format).map_err(|e| invalid(format!("periods.{name}.format"), e.to_string()))?;
-                let retain = p
-                    .retain
-                    .or(builtin.map(|b| b.1))
-                    .ok_or_else(|| invalid(format!("periods.{name}.retain"), "required (number of windows to keep)"))?;
+                    .ok_or_else(|| {
+                        invalid(
+                            format!("periods.{name}.format"),
+                            "required (a strftime format such as %Y-%m-%d)",
+                        )
+                    })?;
+                let period = Period::new(name, format)
+                    .map_err(|e| invalid(format!("periods.{name}.format"), e.to_string()))?;
+                let retain = p.retain.or(builtin.map(|b| b.1)).ok_or_else(|| {
+                    invalid(
+                        format!("periods.{name}.retain"),
+                        "required (number of windows to keep)",
+                    )
+                })?;
                 if retain == 0 {
-                    return Err(invalid(format!("periods.{name}.retain"), "must keep at least 1 window"));
+                    return Err(invalid(
+                        format!("periods.{name}.retain"),
+                        "must keep at least 1 window",
+                    ));
                 }
-                Ok(PeriodSpec { period, retain, max_age: p.max_age })
+                Ok(PeriodSpec {
+                    period,
+                    retain,
+                    max_age: p.max_age,
+                })
             })
             .collect()
     }
@@ -465,14 +564,20 @@ impl Config {
 pub fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
     let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
     if name.is_empty() || name == "." || name == ".." || !name.bytes().all(allowed) {
-        return Err(invalid(key, format!("{name:?} may only contain letters, digits, '_', '.' and '-'")));
+        return Err(invalid(
+            key,
+            format!("{name:?} may only contain letters, digits, '_', '.' and '-'"),
+        ));
     }
     Ok(())
 }
 
 fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
     if value.is_zero() {
-        return Err(invalid(key, "must be longer than 0 (e.g. \"500ms\", \"60s\", \"10m\")"));
+        return Err(invalid(
+            key,
+            "must be longer than 0 (e.g. \"500ms\", \"60s\", \"10m\")",
+        ));
     }
     Ok(())
 }
@@ -496,8 +601,11 @@ mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text)
-            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a duration such as \"500ms\", \"60s\" or \"14d\": {e}")))
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration such as \"500ms\", \"60s\" or \"14d\": {e}"
+            ))
+        })
     }
 }
 
@@ -506,14 +614,19 @@ mod opt_duration {
 
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(d) => super::duration::serialize(d, serializer),
             None => serializer.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
         super::duration::deserialize(deserializer).map(Some)
     }
 }
@@ -531,8 +644,14 @@ mod tests {
         let config = Config::from_toml("").unwrap();
         assert_eq!(config.redis.channels, vec!["excimer"]);
         let specs = config.period_specs().unwrap();
-        let names: Vec<(&str, &str, usize)> = specs.iter().map(|s| (s.period.name(), s.period.format(), s.retain)).collect();
-        assert_eq!(names, vec![("daily", "%Y-%m-%d", 730), ("hourly", "%Y-%m-%d_%H", 336)]);
+        let names: Vec<(&str, &str, usize)> = specs
+            .iter()
+            .map(|s| (s.period.name(), s.period.format(), s.retain))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("daily", "%Y-%m-%d", 730), ("hourly", "%Y-%m-%d_%H", 336)]
+        );
         assert_eq!(config.aggregation.flush_interval, Duration::from_secs(60));
         assert_eq!(config.supervisor.backoff_min, Duration::from_millis(100));
     }
@@ -542,13 +661,19 @@ mod tests {
         let shipped = Config::from_toml(include_str!("../config/arclamp.toml")).unwrap();
         let mut defaults = Config::from_toml("").unwrap();
         defaults.periods = shipped.periods.clone();
-        assert_eq!(shipped.period_specs().unwrap(), Config::from_toml("").unwrap().period_specs().unwrap());
+        assert_eq!(
+            shipped.period_specs().unwrap(),
+            Config::from_toml("").unwrap().period_specs().unwrap()
+        );
         assert_eq!(shipped, defaults);
     }
 
     #[test]
     fn defining_periods_replaces_the_default_ones() {
-        let config = Config::from_toml("[periods.minutely]\nformat = \"%Y-%m-%dT%H%M\"\nretain = 5\nmax_age = \"1h\"").unwrap();
+        let config = Config::from_toml(
+            "[periods.minutely]\nformat = \"%Y-%m-%dT%H%M\"\nretain = 5\nmax_age = \"1h\"",
+        )
+        .unwrap();
         let specs = config.period_specs().unwrap();
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].max_age, Some(Duration::from_secs(3600)));
@@ -556,7 +681,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_naming_the_key() {
-        assert!(error_of("[redis]\nurll = \"x\"").contains("urll"), "{}", error_of("[redis]\nurll = \"x\""));
+        assert!(
+            error_of("[redis]\nurll = \"x\"").contains("urll"),
+            "{}",
+            error_of("[redis]\nurll = \"x\"")
+        );
         assert!(error_of("[nope]\nx = 1").contains("nope"));
     }
 
@@ -564,19 +693,29 @@ mod tests {
     fn bad_values_name_their_key() {
         assert!(error_of("[redis]\nchannels = [\"ex/../cimer\"]").starts_with("redis.channels[0]:"));
         assert!(error_of("[redis]\nurl = \"http://x\"").starts_with("redis.url:"));
-        assert!(error_of("[periods.hourly]\nformat = \"%Y/%m\"").starts_with("periods.hourly.format:"));
+        assert!(
+            error_of("[periods.hourly]\nformat = \"%Y/%m\"").starts_with("periods.hourly.format:")
+        );
         assert!(error_of("[periods.weekly]\nretain = 3").starts_with("periods.weekly.format:"));
-        assert!(error_of("[aggregation]\nflush_interval = \"0s\"").starts_with("aggregation.flush_interval:"));
+        assert!(error_of("[aggregation]\nflush_interval = \"0s\"")
+            .starts_with("aggregation.flush_interval:"));
         assert!(error_of("[aggregation]\nflush_interval = \"soon\"").contains("soon"));
-        assert!(error_of("[supervisor]\nbackoff_min = \"10s\"\nbackoff_max = \"1s\"").starts_with("supervisor.backoff_max:"));
-        assert!(error_of("[[render.functions]]\nname = \"A::b\"\nlabel = \"a/b\"").starts_with("render.functions[0].label:"));
+        assert!(
+            error_of("[supervisor]\nbackoff_min = \"10s\"\nbackoff_max = \"1s\"")
+                .starts_with("supervisor.backoff_max:")
+        );
+        assert!(
+            error_of("[[render.functions]]\nname = \"A::b\"\nlabel = \"a/b\"")
+                .starts_with("render.functions[0].label:")
+        );
         assert!(error_of("[log]\nformat = \"xml\"").starts_with("log.format:"));
         assert!(error_of("[http]\nlisten = \"nowhere\"").starts_with("http.listen:"));
     }
 
     #[test]
     fn passwords_never_appear_in_the_printed_config() {
-        let config = Config::from_toml("[redis]\nurl = \"redis://arc:s3cret@10.0.0.1:6379/0\"").unwrap();
+        let config =
+            Config::from_toml("[redis]\nurl = \"redis://arc:s3cret@10.0.0.1:6379/0\"").unwrap();
         let printed = config.to_redacted_toml();
         assert!(!printed.contains("s3cret"));
         assert!(printed.contains("redis://arc:***@10.0.0.1:6379/0"));

@@ -11,7 +11,8 @@ use crate::sample::Rejection;
 /// Messages read from Redis on `channel`, and the samples (sum of counts) they carried
 /// that were accepted.
 pub fn received(channel: &str, messages: u64, samples: u64) {
-    counter!("arclamp_messages_received_total", "channel" => channel.to_owned()).increment(messages);
+    counter!("arclamp_messages_received_total", "channel" => channel.to_owned())
+        .increment(messages);
     counter!("arclamp_samples_received_total", "channel" => channel.to_owned()).increment(samples);
 }
 
@@ -24,7 +25,8 @@ pub fn rejected(channel: &str, reason: Rejection, count: u64) {
 
 /// Messages skipped by `sample_every`.
 pub fn sampled_out(channel: &str, messages: u64) {
-    counter!("arclamp_messages_sampled_out_total", "channel" => channel.to_owned()).increment(messages);
+    counter!("arclamp_messages_sampled_out_total", "channel" => channel.to_owned())
+        .increment(messages);
 }
 
 /// A new entry point beyond `max_entry_points`: its samples count in `all` only.
@@ -45,7 +47,12 @@ pub fn aggregated(period: &str, entry: &str, samples: u64) {
 pub fn redis_connected(url: &str, channels: &[String], after_outage: Option<Duration>) {
     match after_outage {
         Some(outage) => {
-            tracing::info!(url, ?channels, outage_seconds = outage.as_secs_f64(), "Redis is back: resubscribed");
+            tracing::info!(
+                url,
+                ?channels,
+                outage_seconds = outage.as_secs_f64(),
+                "Redis is back: resubscribed"
+            );
             counter!("arclamp_redis_reconnects_total").increment(1);
         }
         None => tracing::info!(url, ?channels, "subscribed to Redis"),
@@ -57,9 +64,18 @@ pub fn redis_connected(url: &str, channels: &[String], after_outage: Option<Dura
 /// later attempts at `debug`, so an outage does not flood the log.
 pub fn redis_unavailable(url: &str, error: &str, first_of_outage: bool, retry_in: Duration) {
     if first_of_outage {
-        tracing::warn!(url, error, "Redis unavailable: retrying with backoff until it is back");
+        tracing::warn!(
+            url,
+            error,
+            "Redis unavailable: retrying with backoff until it is back"
+        );
     } else {
-        tracing::debug!(url, error, retry_in_ms = retry_in.as_millis() as u64, "Redis still unavailable");
+        tracing::debug!(
+            url,
+            error,
+            retry_in_ms = retry_in.as_millis() as u64,
+            "Redis still unavailable"
+        );
     }
     gauge!("arclamp_redis_connected").set(0.0);
 }
@@ -72,26 +88,45 @@ pub fn actor_restarted(kind: &'static str, reason: &str) {
 
 /// An actor died unexpectedly (a panic) and was started again.
 pub fn actor_died(kind: &'static str) {
-    tracing::error!(actor = kind, "actor died unexpectedly (a bug: please report the log above); started a new one");
+    tracing::error!(
+        actor = kind,
+        "actor died unexpectedly (a bug: please report the log above); started a new one"
+    );
     counter!("arclamp_actor_restarts_total", "actor" => kind).increment(1);
 }
 
 /// A window was checkpointed.
 pub fn checkpoint_written(path: &str, stacks: usize, samples: u64, bytes: usize, took: Duration) {
-    tracing::debug!(path, stacks, samples, bytes, took_ms = took.as_millis() as u64, "checkpoint written");
+    tracing::debug!(
+        path,
+        stacks,
+        samples,
+        bytes,
+        took_ms = took.as_millis() as u64,
+        "checkpoint written"
+    );
     histogram!("arclamp_checkpoint_duration_seconds").record(took.as_secs_f64());
 }
 
 /// A checkpoint could not be written; it will be retried.
 pub fn checkpoint_failed(path: &str, error: &str) {
-    tracing::error!(path, error, "checkpoint failed: keeping the samples in memory and retrying");
+    tracing::error!(
+        path,
+        error,
+        "checkpoint failed: keeping the samples in memory and retrying"
+    );
     counter!("arclamp_checkpoint_failures_total").increment(1);
 }
 
 /// An existing checkpoint was loaded into a starting window.
 pub fn checkpoint_loaded(path: &str, samples: u64, malformed_lines: u64) {
     if malformed_lines > 0 {
-        tracing::warn!(path, samples, malformed_lines, "checkpoint loaded, skipping malformed lines");
+        tracing::warn!(
+            path,
+            samples,
+            malformed_lines,
+            "checkpoint loaded, skipping malformed lines"
+        );
     } else {
         tracing::info!(path, samples, "checkpoint loaded: counts carry over");
     }
@@ -99,7 +134,11 @@ pub fn checkpoint_loaded(path: &str, samples: u64, malformed_lines: u64) {
 
 /// An existing checkpoint could not be read; the window keeps counting and retries.
 pub fn checkpoint_load_failed(path: &str, error: &str) {
-    tracing::error!(path, error, "cannot load existing checkpoint: counting in memory, will merge it once readable");
+    tracing::error!(
+        path,
+        error,
+        "cannot load existing checkpoint: counting in memory, will merge it once readable"
+    );
     counter!("arclamp_checkpoint_failures_total").increment(1);
 }
 
@@ -128,7 +167,10 @@ pub fn retention_deleted(period: &str, path: &str) {
 
 /// Retention could not complete a pass.
 pub fn retention_failed(error: &str) {
-    tracing::error!(error, "retention pass failed: will retry at the next interval");
+    tracing::error!(
+        error,
+        "retention pass failed: will retry at the next interval"
+    );
     counter!("arclamp_retention_failures_total").increment(1);
 }
 
@@ -140,14 +182,21 @@ pub fn config_reloaded(result: Result<(), &str>) {
             counter!("arclamp_config_reloads_total", "result" => "ok").increment(1);
         }
         Err(error) => {
-            tracing::error!(error, "config reload refused: still running on the previous config");
+            tracing::error!(
+                error,
+                "config reload refused: still running on the previous config"
+            );
             counter!("arclamp_config_reloads_total", "result" => "error").increment(1);
         }
     }
 }
 
 /// Live aggregators of a period, and interned stacks overall.
-pub fn aggregation_state(active_by_period: &[(String, usize)], stacks: usize, stack_text_bytes: u64) {
+pub fn aggregation_state(
+    active_by_period: &[(String, usize)],
+    stacks: usize,
+    stack_text_bytes: u64,
+) {
     for (period, active) in active_by_period {
         gauge!("arclamp_active_aggregators", "period" => period.clone()).set(*active as f64);
     }

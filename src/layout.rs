@@ -47,14 +47,24 @@ pub fn svgs_prefix(period: &str) -> String {
 impl LogKey {
     /// The trace log's storage path.
     pub fn log_path(&self) -> String {
-        format!("logs/{}/{}.{}.{}.log.gz", self.period, self.window, self.channel, self.entry)
+        format!(
+            "logs/{}/{}.{}.{}.log.gz",
+            self.period, self.window, self.channel, self.entry
+        )
     }
 
     /// The storage path of one of this window's graphs.
     pub fn svg_path(&self, kind: &GraphKind) -> String {
-        let function = kind.function.as_ref().map(|label| format!(".fn-{label}")).unwrap_or_default();
+        let function = kind
+            .function
+            .as_ref()
+            .map(|label| format!(".fn-{label}"))
+            .unwrap_or_default();
         let reversed = if kind.reversed { ".reversed" } else { "" };
-        format!("svgs/{}/{}.{}.{}{function}{reversed}.svgz", self.period, self.window, self.channel, self.entry)
+        format!(
+            "svgs/{}/{}.{}.{}{function}{reversed}.svgz",
+            self.period, self.window, self.channel, self.entry
+        )
     }
 
     /// Read a log's file name (without directory) back into its key.
@@ -62,7 +72,12 @@ impl LogKey {
         let stem = file_name.strip_suffix(".log.gz")?;
         let (window, rest) = stem.split_once('.')?;
         let (channel, entry) = rest.rsplit_once('.')?;
-        let key = LogKey { period: period.to_owned(), window: window.to_owned(), channel: channel.to_owned(), entry: entry.to_owned() };
+        let key = LogKey {
+            period: period.to_owned(),
+            window: window.to_owned(),
+            channel: channel.to_owned(),
+            entry: entry.to_owned(),
+        };
         key.is_well_formed().then_some(key)
     }
 
@@ -82,14 +97,29 @@ impl LogKey {
                 (channel, entry, None)
             }
         };
-        let key = LogKey { period: period.to_owned(), window: window.to_owned(), channel: channel.to_owned(), entry: entry.to_owned() };
-        key.is_well_formed().then_some((key, GraphKind { function, reversed }))
+        let key = LogKey {
+            period: period.to_owned(),
+            window: window.to_owned(),
+            channel: channel.to_owned(),
+            entry: entry.to_owned(),
+        };
+        key.is_well_formed()
+            .then_some((key, GraphKind { function, reversed }))
     }
 
     fn is_well_formed(&self) -> bool {
-        let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        let name = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-        let window = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+        let word =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let name = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        };
+        let window = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+        };
         window(&self.window) && name(&self.channel) && word(&self.entry)
     }
 }
@@ -104,34 +134,82 @@ mod tests {
     use super::*;
 
     fn key(channel: &str, entry: &str) -> LogKey {
-        LogKey { period: "hourly".into(), window: "2026-11-24_18".into(), channel: channel.into(), entry: entry.into() }
+        LogKey {
+            period: "hourly".into(),
+            window: "2026-11-24_18".into(),
+            channel: channel.into(),
+            entry: entry.into(),
+        }
     }
 
     #[test]
     fn paths_follow_the_original_layout() {
         let k = key("excimer", "index");
-        assert_eq!(k.log_path(), "logs/hourly/2026-11-24_18.excimer.index.log.gz");
-        assert_eq!(k.svg_path(&GraphKind { function: None, reversed: false }), "svgs/hourly/2026-11-24_18.excimer.index.svgz");
-        let f = GraphKind { function: Some("EditAction".into()), reversed: true };
-        assert_eq!(key("excimer", "all").svg_path(&f), "svgs/hourly/2026-11-24_18.excimer.all.fn-EditAction.reversed.svgz");
+        assert_eq!(
+            k.log_path(),
+            "logs/hourly/2026-11-24_18.excimer.index.log.gz"
+        );
+        assert_eq!(
+            k.svg_path(&GraphKind {
+                function: None,
+                reversed: false
+            }),
+            "svgs/hourly/2026-11-24_18.excimer.index.svgz"
+        );
+        let f = GraphKind {
+            function: Some("EditAction".into()),
+            reversed: true,
+        };
+        assert_eq!(
+            key("excimer", "all").svg_path(&f),
+            "svgs/hourly/2026-11-24_18.excimer.all.fn-EditAction.reversed.svgz"
+        );
     }
 
     #[test]
     fn names_read_back_even_with_dots_in_channels_and_labels() {
         for k in [key("excimer", "index"), key("excimer.wall-k8s", "RunJobs")] {
-            assert_eq!(LogKey::from_log_name("hourly", file_name(&k.log_path())), Some(k.clone()));
-            for kind in [GraphKind { function: None, reversed: false }, GraphKind { function: None, reversed: true }] {
-                assert_eq!(LogKey::from_svg_name("hourly", file_name(&k.svg_path(&kind))), Some((k.clone(), kind)));
+            assert_eq!(
+                LogKey::from_log_name("hourly", file_name(&k.log_path())),
+                Some(k.clone())
+            );
+            for kind in [
+                GraphKind {
+                    function: None,
+                    reversed: false,
+                },
+                GraphKind {
+                    function: None,
+                    reversed: true,
+                },
+            ] {
+                assert_eq!(
+                    LogKey::from_svg_name("hourly", file_name(&k.svg_path(&kind))),
+                    Some((k.clone(), kind))
+                );
             }
         }
         let all = key("excimer.wall", "all");
-        let kind = GraphKind { function: Some("Edit.Action".into()), reversed: true };
-        assert_eq!(LogKey::from_svg_name("hourly", file_name(&all.svg_path(&kind))), Some((all, kind)));
+        let kind = GraphKind {
+            function: Some("Edit.Action".into()),
+            reversed: true,
+        };
+        assert_eq!(
+            LogKey::from_svg_name("hourly", file_name(&all.svg_path(&kind))),
+            Some((all, kind))
+        );
     }
 
     #[test]
     fn foreign_names_are_not_keys() {
-        for name in ["notes.txt", ".tmp.x.log.gz", "2026.excimer.log.gz", "w.c.in-dex.log.gz", "w.c..log.gz", "a b.c.d.log.gz"] {
+        for name in [
+            "notes.txt",
+            ".tmp.x.log.gz",
+            "2026.excimer.log.gz",
+            "w.c.in-dex.log.gz",
+            "w.c..log.gz",
+            "a b.c.d.log.gz",
+        ] {
             assert_eq!(LogKey::from_log_name("hourly", name), None, "{name}");
         }
     }

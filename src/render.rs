@@ -27,10 +27,16 @@ pub fn render_svgz(stacks: &[(&[u8], u64)], _opts: &GraphOptions) -> Result<Vec<
     if stacks.is_empty() {
         return Err(RenderError::NoStacks);
     }
-    Ok(crate::compress::gzip(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"))
+    Ok(crate::compress::gzip(
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    ))
 }
 
 /// Stacks containing the frame.
 pub fn stacks_with_frame<'a>(stacks: &[(&'a [u8], u64)], function: &str) -> Vec<(&'a [u8], u64)> {
-    stacks.iter().filter(|(s, _)| s.split(|&b| b == b';').any(|f| f == function.as_bytes())).copied().collect()
+    stacks
+        .iter()
+        .filter(|(s, _)| s.split(|&b| b == b';').any(|f| f == function.as_bytes()))
+        .copied()
+        .collect()
 }

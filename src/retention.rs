@@ -27,15 +27,24 @@ pub fn plan(
     let period = &spec.period;
     let mut series: BTreeMap<(String, String), Vec<(Window, &str)>> = BTreeMap::new();
     for log in logs {
-        let Some(key) = LogKey::from_log_name(period.name(), layout::file_name(&log.path)) else { continue };
-        let Some(window) = period.window_named(&key.window) else { continue };
-        series.entry((key.channel, key.entry)).or_default().push((window, &log.path));
+        let Some(key) = LogKey::from_log_name(period.name(), layout::file_name(&log.path)) else {
+            continue;
+        };
+        let Some(window) = period.window_named(&key.window) else {
+            continue;
+        };
+        series
+            .entry((key.channel, key.entry))
+            .or_default()
+            .push((window, &log.path));
     }
-    let max_age = spec.max_age.and_then(|age| chrono::Duration::from_std(age).ok());
+    let max_age = spec
+        .max_age
+        .and_then(|age| chrono::Duration::from_std(age).ok());
     let mut doomed = Vec::new();
     let mut kept_logs: HashSet<&str> = HashSet::new();
     for windows in series.values_mut() {
-        windows.sort_by(|a, b| b.0.start.cmp(&a.0.start));
+        windows.sort_by_key(|w| std::cmp::Reverse(w.0.start));
         for (rank, (window, path)) in windows.iter().enumerate() {
             let too_many = rank >= spec.retain;
             let too_old = max_age.is_some_and(|age| window.end + age < now);
@@ -47,7 +56,10 @@ pub fn plan(
         }
     }
     for svg in svgs {
-        let Some((key, _)) = LogKey::from_svg_name(period.name(), layout::file_name(&svg.path)) else { continue };
+        let Some((key, _)) = LogKey::from_svg_name(period.name(), layout::file_name(&svg.path))
+        else {
+            continue;
+        };
         if !kept_logs.contains(key.log_path().as_str()) && !live_windows.contains(&key.window) {
             doomed.push(svg.path.clone());
         }
@@ -57,7 +69,10 @@ pub fn plan(
 
 /// A duration as the retention log shows it.
 pub fn describe_age(age: Option<Duration>) -> String {
-    age.map_or_else(|| "none".to_owned(), |a| humantime::format_duration(a).to_string())
+    age.map_or_else(
+        || "none".to_owned(),
+        |a| humantime::format_duration(a).to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -68,19 +83,32 @@ mod tests {
     use crate::window::Period;
 
     fn spec(retain: usize, max_age: Option<Duration>) -> PeriodSpec {
-        PeriodSpec { period: Period::new("hourly", "%Y-%m-%d_%H").unwrap(), retain, max_age }
+        PeriodSpec {
+            period: Period::new("hourly", "%Y-%m-%d_%H").unwrap(),
+            retain,
+            max_age,
+        }
     }
 
     fn object(path: &str) -> ObjectInfo {
-        ObjectInfo { path: path.into(), size: 1, modified: SystemTime::UNIX_EPOCH }
+        ObjectInfo {
+            path: path.into(),
+            size: 1,
+            modified: SystemTime::UNIX_EPOCH,
+        }
     }
 
     fn logs(names: &[&str]) -> Vec<ObjectInfo> {
-        names.iter().map(|n| object(&format!("logs/hourly/{n}"))).collect()
+        names
+            .iter()
+            .map(|n| object(&format!("logs/hourly/{n}")))
+            .collect()
     }
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-24T12:30:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-11-24T12:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -97,7 +125,10 @@ mod tests {
 
     #[test]
     fn deletes_windows_past_max_age_and_orphan_graphs() {
-        let logs = logs(&["2026-11-24_09.excimer.all.log.gz", "2026-11-24_11.excimer.all.log.gz"]);
+        let logs = logs(&[
+            "2026-11-24_09.excimer.all.log.gz",
+            "2026-11-24_11.excimer.all.log.gz",
+        ]);
         let svgs = vec![
             object("svgs/hourly/2026-11-24_09.excimer.all.svgz"),
             object("svgs/hourly/2026-11-24_09.excimer.all.fn-Edit.reversed.svgz"),
@@ -105,7 +136,13 @@ mod tests {
             object("svgs/hourly/2026-11-24_05.excimer.api.svgz"),
             object("svgs/hourly/notes.txt"),
         ];
-        let mut doomed = plan(&spec(100, Some(Duration::from_secs(2 * 3600))), now(), &logs, &svgs, &HashSet::new());
+        let mut doomed = plan(
+            &spec(100, Some(Duration::from_secs(2 * 3600))),
+            now(),
+            &logs,
+            &svgs,
+            &HashSet::new(),
+        );
         doomed.sort();
         assert_eq!(
             doomed,
@@ -120,15 +157,36 @@ mod tests {
 
     #[test]
     fn never_touches_live_windows() {
-        let logs = logs(&["2026-11-24_11.excimer.all.log.gz", "2026-11-24_12.excimer.all.log.gz"]);
+        let logs = logs(&[
+            "2026-11-24_11.excimer.all.log.gz",
+            "2026-11-24_12.excimer.all.log.gz",
+        ]);
         let svgs = vec![object("svgs/hourly/2026-11-24_12.excimer.index.svgz")];
         let live: HashSet<String> = ["2026-11-24_11".to_owned(), "2026-11-24_12".to_owned()].into();
-        assert!(plan(&spec(1, Some(Duration::from_secs(1))), now(), &logs, &svgs, &live).is_empty());
+        assert!(plan(
+            &spec(1, Some(Duration::from_secs(1))),
+            now(),
+            &logs,
+            &svgs,
+            &live
+        )
+        .is_empty());
     }
 
     #[test]
     fn ignores_files_it_does_not_recognise() {
-        let logs = logs(&["README", "2026-13-45_99.excimer.all.log.gz", "2026-11-24_11.excimer.all.log.gz.corrupt"]);
-        assert!(plan(&spec(1, Some(Duration::from_secs(1))), now(), &logs, &[], &HashSet::new()).is_empty());
+        let logs = logs(&[
+            "README",
+            "2026-13-45_99.excimer.all.log.gz",
+            "2026-11-24_11.excimer.all.log.gz.corrupt",
+        ]);
+        assert!(plan(
+            &spec(1, Some(Duration::from_secs(1))),
+            now(),
+            &logs,
+            &[],
+            &HashSet::new()
+        )
+        .is_empty());
     }
 }

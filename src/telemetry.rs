@@ -42,19 +42,35 @@ pub fn init_logging(config: &LogConfig) -> anyhow::Result<LogControl> {
     let (filter, handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);
     if config.format == "json" {
-        registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).try_init()?;
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .try_init()?;
     } else {
         // Colours only for a person at a terminal, never in files or journald.
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        registry.with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)).try_init()?;
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init()?;
     }
-    Ok(LogControl { handle: Some(handle) })
+    Ok(LogControl {
+        handle: Some(handle),
+    })
 }
 
 /// Install the Prometheus recorder; the handle renders `/metrics`.
 pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
-        .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0])?
+        .set_buckets(&[
+            0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        ])?
         .install_recorder()?;
     metrics::gauge!("arclamp_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     metrics::gauge!("arclamp_redis_connected").set(0.0);

@@ -122,29 +122,36 @@ impl Aggregator {
     fn load(&mut self) -> impl ActorFuture<Self, Output = bool> + 'static {
         let storage = self.storage.clone();
         let path = self.key.log_path();
-        async move { storage.get(&path).await }.into_actor(self).map(|result, act, _| {
-            let path = act.key.log_path();
-            match result {
-                Ok(None) => act.loaded = true,
-                Ok(Some(bytes)) => match folded::decode(&bytes) {
-                    Ok(text) => {
-                        let before = act.counts.total();
-                        let malformed = act.counts.merge_folded(&mut act.table.borrow_mut(), &text);
-                        events::checkpoint_loaded(&path, act.counts.total() - before, malformed);
-                        act.loaded = true;
-                    }
-                    Err(e) => {
-                        // A corrupt checkpoint would be replaced by the next write: keep a
-                        // copy beside it so nothing is silently destroyed.
-                        events::checkpoint_load_failed(&path, &e.to_string());
-                        act.quarantine(bytes);
-                        act.loaded = true;
-                    }
-                },
-                Err(e) => events::checkpoint_load_failed(&path, &e.to_string()),
-            }
-            act.loaded
-        })
+        async move { storage.get(&path).await }
+            .into_actor(self)
+            .map(|result, act, _| {
+                let path = act.key.log_path();
+                match result {
+                    Ok(None) => act.loaded = true,
+                    Ok(Some(bytes)) => match folded::decode(&bytes) {
+                        Ok(text) => {
+                            let before = act.counts.total();
+                            let malformed =
+                                act.counts.merge_folded(&mut act.table.borrow_mut(), &text);
+                            events::checkpoint_loaded(
+                                &path,
+                                act.counts.total() - before,
+                                malformed,
+                            );
+                            act.loaded = true;
+                        }
+                        Err(e) => {
+                            // A corrupt checkpoint would be replaced by the next write: keep a
+                            // copy beside it so nothing is silently destroyed.
+                            events::checkpoint_load_failed(&path, &e.to_string());
+                            act.quarantine(bytes);
+                            act.loaded = true;
+                        }
+                    },
+                    Err(e) => events::checkpoint_load_failed(&path, &e.to_string()),
+                }
+                act.loaded
+            })
     }
 
     fn quarantine(&self, bytes: Bytes) {
@@ -161,13 +168,16 @@ impl Aggregator {
     /// sample counted so far.
     fn checkpoint(&mut self) -> ResponseActFuture<Self, bool> {
         if !self.loaded {
-            return Box::pin(self.load().then(|loaded, act, _| -> ResponseActFuture<Self, bool> {
-                if loaded {
-                    act.checkpoint()
-                } else {
-                    Box::pin(fut::ready(false))
-                }
-            }));
+            return Box::pin(
+                self.load()
+                    .then(|loaded, act, _| -> ResponseActFuture<Self, bool> {
+                        if loaded {
+                            act.checkpoint()
+                        } else {
+                            Box::pin(fut::ready(false))
+                        }
+                    }),
+            );
         }
         if self.unsaved == 0 {
             return Box::pin(fut::ready(true));
@@ -179,33 +189,45 @@ impl Aggregator {
         let path = self.key.log_path();
         let bytes = encoded.gzip.len();
         let body = Bytes::from(encoded.gzip);
-        Box::pin(async move { storage.put(&path, body, ContentMeta::TRACE_LOG).await }.into_actor(self).map(
-            move |result, act, _| {
-                let path = act.key.log_path();
-                match result {
-                    Ok(()) => {
-                        events::checkpoint_written(&path, encoded.stacks, encoded.samples, bytes, started.elapsed());
-                        // Samples that arrived during the write are still unsaved.
-                        act.unsaved -= written_samples.min(act.unsaved);
-                        act.render_stale = true;
-                        true
+        Box::pin(
+            async move { storage.put(&path, body, ContentMeta::TRACE_LOG).await }
+                .into_actor(self)
+                .map(move |result, act, _| {
+                    let path = act.key.log_path();
+                    match result {
+                        Ok(()) => {
+                            events::checkpoint_written(
+                                &path,
+                                encoded.stacks,
+                                encoded.samples,
+                                bytes,
+                                started.elapsed(),
+                            );
+                            // Samples that arrived during the write are still unsaved.
+                            act.unsaved -= written_samples.min(act.unsaved);
+                            act.render_stale = true;
+                            true
+                        }
+                        Err(e) => {
+                            events::checkpoint_failed(&path, &e.to_string());
+                            false
+                        }
                     }
-                    Err(e) => {
-                        events::checkpoint_failed(&path, &e.to_string());
-                        false
-                    }
-                }
-            },
-        ))
+                }),
+        )
     }
 
     fn request_render_if_due(&mut self, final_render: bool) {
         if !self.render_stale {
             return;
         }
-        let due = self.last_render_request.is_none_or(|at| at.elapsed() >= self.settings.render_interval);
+        let due = self
+            .last_render_request
+            .is_none_or(|at| at.elapsed() >= self.settings.render_interval);
         if due || final_render {
-            self.renders.do_send(RenderRequest { key: self.key.clone() });
+            self.renders.do_send(RenderRequest {
+                key: self.key.clone(),
+            });
             self.last_render_request = Some(Instant::now());
             self.render_stale = false;
         }
@@ -219,25 +241,29 @@ impl Aggregator {
             if act.closing {
                 return;
             }
-            let tick = act.checkpoint().map(|_, act, _| act.request_render_if_due(false));
+            let tick = act
+                .checkpoint()
+                .map(|_, act, _| act.request_render_if_due(false));
             ctx.wait(tick);
         });
         self.flush_timer = Some(timer);
     }
 
     fn close_attempt(&mut self, ctx: &mut Context<Self>) {
-        let attempt = self.checkpoint().map(|saved, act, ctx: &mut Context<Self>| {
-            if saved {
-                act.request_render_if_due(true);
-                act.on_closed.do_send(WindowClosed(act.key.clone()));
-                ctx.stop();
-            } else {
-                // Storage is failing: keep the samples and try again, backing off.
-                let delay = act.retry_delay;
-                act.retry_delay = (act.retry_delay * 2).min(Duration::from_secs(30));
-                ctx.run_later(delay, |act, ctx| act.close_attempt(ctx));
-            }
-        });
+        let attempt = self
+            .checkpoint()
+            .map(|saved, act, ctx: &mut Context<Self>| {
+                if saved {
+                    act.request_render_if_due(true);
+                    act.on_closed.do_send(WindowClosed(act.key.clone()));
+                    ctx.stop();
+                } else {
+                    // Storage is failing: keep the samples and try again, backing off.
+                    let delay = act.retry_delay;
+                    act.retry_delay = (act.retry_delay * 2).min(Duration::from_secs(30));
+                    ctx.run_later(delay, |act, ctx| act.close_attempt(ctx));
+                }
+            });
         ctx.wait(attempt);
     }
 }

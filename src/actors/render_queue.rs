@@ -57,7 +57,12 @@ pub struct RenderQueue {
 
 impl RenderQueue {
     /// A queue in front of `pool`.
-    pub fn new(pool: Addr<Renderer>, storage: Arc<dyn Storage>, settings: RenderSettings, periods: Vec<Period>) -> Self {
+    pub fn new(
+        pool: Addr<Renderer>,
+        storage: Arc<dyn Storage>,
+        settings: RenderSettings,
+        periods: Vec<Period>,
+    ) -> Self {
         RenderQueue {
             pool,
             storage,
@@ -76,22 +81,38 @@ impl RenderQueue {
             return;
         }
         events::render_queue_depth(self.in_pool.len());
-        let period = self.periods.iter().find(|p| p.name() == key.period).cloned();
-        let job = RenderJob { key: key.clone(), period, settings: self.settings.clone() };
-        ctx.spawn(self.pool.send(job).into_actor(self).map(move |result, act, ctx| {
-            if let Err(e) = result {
-                events::render_failed(&key.log_path(), &format!("renderer pool unavailable: {e}"));
-            }
-            act.in_pool.remove(&key);
-            events::render_queue_depth(act.in_pool.len());
-            if act.again.remove(&key) {
-                act.submit(key, ctx);
-            } else if act.in_pool.is_empty() {
-                for waiter in act.idle_waiters.drain(..) {
-                    let _ = waiter.send(());
-                }
-            }
-        }));
+        let period = self
+            .periods
+            .iter()
+            .find(|p| p.name() == key.period)
+            .cloned();
+        let job = RenderJob {
+            key: key.clone(),
+            period,
+            settings: self.settings.clone(),
+        };
+        ctx.spawn(
+            self.pool
+                .send(job)
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    if let Err(e) = result {
+                        events::render_failed(
+                            &key.log_path(),
+                            &format!("renderer pool unavailable: {e}"),
+                        );
+                    }
+                    act.in_pool.remove(&key);
+                    events::render_queue_depth(act.in_pool.len());
+                    if act.again.remove(&key) {
+                        act.submit(key, ctx);
+                    } else if act.in_pool.is_empty() {
+                        for waiter in act.idle_waiters.drain(..) {
+                            let _ = waiter.send(());
+                        }
+                    }
+                }),
+        );
     }
 
     /// Queue every window whose log is newer than its forward graph.
@@ -103,11 +124,21 @@ impl RenderQueue {
             for period in periods {
                 let logs = storage.list(&layout::logs_prefix(&period)).await?;
                 let svgs = storage.list(&layout::svgs_prefix(&period)).await?;
-                let svg_times: HashMap<&str, std::time::SystemTime> = svgs.iter().map(|s| (s.path.as_str(), s.modified)).collect();
+                let svg_times: HashMap<&str, std::time::SystemTime> =
+                    svgs.iter().map(|s| (s.path.as_str(), s.modified)).collect();
                 for log in &logs {
-                    let Some(key) = LogKey::from_log_name(&period, layout::file_name(&log.path)) else { continue };
-                    let svg = key.svg_path(&GraphKind { function: None, reversed: false });
-                    if svg_times.get(svg.as_str()).is_none_or(|&t| t < log.modified) {
+                    let Some(key) = LogKey::from_log_name(&period, layout::file_name(&log.path))
+                    else {
+                        continue;
+                    };
+                    let svg = key.svg_path(&GraphKind {
+                        function: None,
+                        reversed: false,
+                    });
+                    if svg_times
+                        .get(svg.as_str())
+                        .is_none_or(|&t| t < log.modified)
+                    {
                         stale.push(key);
                     }
                 }
@@ -117,7 +148,10 @@ impl RenderQueue {
         ctx.spawn(scan.into_actor(self).map(|result, act, ctx| match result {
             Ok(stale) => {
                 if !stale.is_empty() {
-                    tracing::info!(windows = stale.len(), "rendering windows whose graphs are older than their logs");
+                    tracing::info!(
+                        windows = stale.len(),
+                        "rendering windows whose graphs are older than their logs"
+                    );
                 }
                 for key in stale {
                     act.submit(key, ctx);

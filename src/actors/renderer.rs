@@ -53,7 +53,10 @@ pub struct Renderer {
 impl Renderer {
     /// A renderer reading and writing `storage`.
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Renderer { storage, runtime: None }
+        Renderer {
+            storage,
+            runtime: None,
+        }
     }
 
     fn run(&mut self, job: &RenderJob) -> Result<usize, String> {
@@ -64,32 +67,63 @@ impl Renderer {
                 .map_err(|e| format!("cannot start the renderer's I/O runtime: {e}"))?;
             self.runtime = Some(runtime);
         }
-        let Some(runtime) = self.runtime.as_ref() else { return Err("no runtime".into()) };
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Err("no runtime".into());
+        };
         let storage = &self.storage;
         let key = &job.key;
-        let Some(bytes) = runtime.block_on(storage.get(&key.log_path())).map_err(|e| e.to_string())? else {
+        let Some(bytes) = runtime
+            .block_on(storage.get(&key.log_path()))
+            .map_err(|e| e.to_string())?
+        else {
             return Ok(0);
         };
         let text = folded::decode(&bytes).map_err(|e| e.to_string())?;
         let stacks = folded::aggregate(&text).stacks;
-        let window = job.period.as_ref().and_then(|p| p.window_named(&key.window)).map_or_else(|| key.window.replace('_', " "), |w| w.display_name());
+        let window = job
+            .period
+            .as_ref()
+            .and_then(|p| p.window_named(&key.window))
+            .map_or_else(|| key.window.replace('_', " "), |w| w.display_name());
         let base_title = format!("{} - {} - {}", job.settings.title, key.period, window);
         let mut graphs = Vec::new();
         for reversed in [false, true] {
-            graphs.push((GraphKind { function: None, reversed }, base_title.clone(), None));
+            graphs.push((
+                GraphKind {
+                    function: None,
+                    reversed,
+                },
+                base_title.clone(),
+                None,
+            ));
         }
         if key.entry == ALL {
             for function in &job.settings.functions {
                 for reversed in [false, true] {
-                    let kind = GraphKind { function: Some(function.label.clone()), reversed };
-                    graphs.push((kind, format!("{base_title} - {}", function.name), Some(function.name.as_str())));
+                    let kind = GraphKind {
+                        function: Some(function.label.clone()),
+                        reversed,
+                    };
+                    graphs.push((
+                        kind,
+                        format!("{base_title} - {}", function.name),
+                        Some(function.name.as_str()),
+                    ));
                 }
             }
         }
         let mut written = 0;
         for (kind, title, function) in graphs {
-            let title = if kind.reversed { format!("{title} - reversed") } else { title };
-            let options = GraphOptions { title, min_width: job.settings.min_width, reverse: kind.reversed };
+            let title = if kind.reversed {
+                format!("{title} - reversed")
+            } else {
+                title
+            };
+            let options = GraphOptions {
+                title,
+                min_width: job.settings.min_width,
+                reverse: kind.reversed,
+            };
             let path = key.svg_path(&kind);
             let filtered;
             let input = match function {
@@ -101,11 +135,15 @@ impl Renderer {
             };
             match render::render_svgz(input, &options) {
                 Ok(svgz) => {
-                    runtime.block_on(storage.put(&path, Bytes::from(svgz), ContentMeta::SVGZ)).map_err(|e| e.to_string())?;
+                    runtime
+                        .block_on(storage.put(&path, Bytes::from(svgz), ContentMeta::SVGZ))
+                        .map_err(|e| e.to_string())?;
                     written += 1;
                 }
                 // No stack contains the function: no graph, and none left over from before.
-                Err(RenderError::NoStacks) => runtime.block_on(storage.delete(&path)).map_err(|e| e.to_string())?,
+                Err(RenderError::NoStacks) => runtime
+                    .block_on(storage.delete(&path))
+                    .map_err(|e| e.to_string())?,
                 Err(e) => return Err(format!("{path}: {e}")),
             }
         }
@@ -123,8 +161,10 @@ impl Handler<RenderJob> for Renderer {
     fn handle(&mut self, job: RenderJob, _: &mut SyncContext<Self>) -> Self::Result {
         let started = Instant::now();
         let path = job.key.log_path();
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run(&job)))
-            .unwrap_or_else(|_| Err("the renderer panicked (a bug; the job was dropped, the thread kept)".into()));
+        let result =
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.run(&job))).unwrap_or_else(|_| {
+                Err("the renderer panicked (a bug; the job was dropped, the thread kept)".into())
+            });
         match &result {
             Ok(graphs) => events::rendered(&path, *graphs, started.elapsed()),
             Err(e) => events::render_failed(&path, e),

@@ -43,8 +43,21 @@ pub struct Retention {
 
 impl Retention {
     /// A retention actor over `storage`.
-    pub fn new(periods: Vec<PeriodSpec>, interval: Duration, clock: Clock, storage: Arc<dyn Storage>, router: Addr<Router>) -> Self {
-        Retention { periods, interval, clock, storage, router, timer: None }
+    pub fn new(
+        periods: Vec<PeriodSpec>,
+        interval: Duration,
+        clock: Clock,
+        storage: Arc<dyn Storage>,
+        router: Addr<Router>,
+    ) -> Self {
+        Retention {
+            periods,
+            interval,
+            clock,
+            storage,
+            router,
+            timer: None,
+        }
     }
 
     fn schedule(&mut self, ctx: &mut Context<Self>) {
@@ -60,12 +73,25 @@ impl Retention {
         let router = self.router.clone();
         let now = self.clock.now();
         let pass = async move {
-            let live = router.send(LiveWindows).await.map_err(|e| format!("cannot ask the router for live windows: {e}"))?;
+            let live = router
+                .send(LiveWindows)
+                .await
+                .map_err(|e| format!("cannot ask the router for live windows: {e}"))?;
             for spec in &periods {
                 let name = spec.period.name();
-                let logs = storage.list(&layout::logs_prefix(name)).await.map_err(|e| e.to_string())?;
-                let svgs = storage.list(&layout::svgs_prefix(name)).await.map_err(|e| e.to_string())?;
-                let live_here: HashSet<String> = live.iter().filter(|(p, _)| p == name).map(|(_, w)| w.clone()).collect();
+                let logs = storage
+                    .list(&layout::logs_prefix(name))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let svgs = storage
+                    .list(&layout::svgs_prefix(name))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let live_here: HashSet<String> = live
+                    .iter()
+                    .filter(|(p, _)| p == name)
+                    .map(|(_, w)| w.clone())
+                    .collect();
                 for path in retention::plan(spec, now, &logs, &svgs, &live_here) {
                     storage.delete(&path).await.map_err(|e| e.to_string())?;
                     events::retention_deleted(name, &path);
@@ -87,7 +113,12 @@ impl Actor for Retention {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         for spec in &self.periods {
-            tracing::debug!(period = spec.period.name(), retain = spec.retain, max_age = retention::describe_age(spec.max_age), "retention policy");
+            tracing::debug!(
+                period = spec.period.name(),
+                retain = spec.retain,
+                max_age = retention::describe_age(spec.max_age),
+                "retention policy"
+            );
         }
         self.pass(ctx);
         self.schedule(ctx);

@@ -16,7 +16,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures_util::future::join_all;
 
-use crate::actors::aggregator::{AddSamples, Aggregator, AggregatorSettings, Close, Flush, FlushOutcome, Retune, WindowClosed};
+use crate::actors::aggregator::{
+    AddSamples, Aggregator, AggregatorSettings, Close, Flush, FlushOutcome, Retune, WindowClosed,
+};
 use crate::actors::render_queue::RenderQueue;
 use crate::clock::Clock;
 use crate::config::{Config, PeriodSpec};
@@ -132,7 +134,12 @@ pub struct Router {
 
 impl Router {
     /// A router with no windows open yet.
-    pub fn new(settings: RouterSettings, clock: Clock, storage: Arc<dyn Storage>, renders: Addr<RenderQueue>) -> Self {
+    pub fn new(
+        settings: RouterSettings,
+        clock: Clock,
+        storage: Arc<dyn Storage>,
+        renders: Addr<RenderQueue>,
+    ) -> Self {
         Router {
             current: vec![None; settings.periods.len()],
             settings,
@@ -151,7 +158,10 @@ impl Router {
         let now = self.clock.now();
         for (i, spec) in self.settings.periods.iter().enumerate() {
             let window = spec.period.window_at(now);
-            if self.current[i].as_ref().is_some_and(|w| w.name == window.name) {
+            if self.current[i]
+                .as_ref()
+                .is_some_and(|w| w.name == window.name)
+            {
                 continue;
             }
             self.current[i] = Some(window);
@@ -159,7 +169,10 @@ impl Router {
             let ended: Vec<LogKey> = self
                 .live
                 .keys()
-                .filter(|k| k.period == period && self.current[i].as_ref().is_some_and(|w| w.name != k.window))
+                .filter(|k| {
+                    k.period == period
+                        && self.current[i].as_ref().is_some_and(|w| w.name != k.window)
+                })
                 .cloned()
                 .collect();
             for key in ended {
@@ -179,7 +192,12 @@ impl Router {
             .iter()
             .map(|spec| {
                 let name = spec.period.name();
-                let n = self.live.keys().chain(self.closing.keys()).filter(|k| k.period == name).count();
+                let n = self
+                    .live
+                    .keys()
+                    .chain(self.closing.keys())
+                    .filter(|k| k.period == name)
+                    .count();
                 (name.to_owned(), n)
             })
             .collect();
@@ -211,13 +229,18 @@ impl Router {
         self.roll_windows();
         let mut by_channel: HashMap<Arc<str>, Vec<Vec<u8>>> = HashMap::new();
         for message in messages {
-            by_channel.entry(message.channel).or_default().push(message.payload);
+            by_channel
+                .entry(message.channel)
+                .or_default()
+                .push(message.payload);
         }
         for (channel, payloads) in by_channel {
             let destinations = self.parse_channel_batch(&channel, payloads);
             for destination in destinations {
                 let spec = &self.settings.periods[destination.period];
-                let Some(window) = self.current[destination.period].as_ref() else { continue };
+                let Some(window) = self.current[destination.period].as_ref() else {
+                    continue;
+                };
                 events::aggregated(spec.period.name(), &destination.entry, destination.total);
                 let key = LogKey {
                     period: spec.period.name().to_owned(),
@@ -225,13 +248,18 @@ impl Router {
                     channel: channel.to_string(),
                     entry: destination.entry,
                 };
-                self.aggregator_for(key, ctx).do_send(AddSamples(destination.samples));
+                self.aggregator_for(key, ctx)
+                    .do_send(AddSamples(destination.samples));
             }
         }
     }
 
     /// Parse one channel's messages into per-aggregator batches, counting everything.
-    fn parse_channel_batch(&mut self, channel: &Arc<str>, payloads: Vec<Vec<u8>>) -> Vec<Destination> {
+    fn parse_channel_batch(
+        &mut self,
+        channel: &Arc<str>,
+        payloads: Vec<Vec<u8>>,
+    ) -> Vec<Destination> {
         let settings = &self.settings;
         let state = self.channels.entry(channel.clone()).or_default();
         let mut table = self.table.borrow_mut();
@@ -270,10 +298,18 @@ impl Router {
                 let id = table.intern(sample.stack);
                 for period in 0..periods {
                     for name in std::iter::once(ALL).chain(entry) {
-                        let slot = match destinations.iter().position(|d| d.period == period && d.entry == name) {
+                        let slot = match destinations
+                            .iter()
+                            .position(|d| d.period == period && d.entry == name)
+                        {
                             Some(slot) => slot,
                             None => {
-                                destinations.push(Destination { period, entry: name.to_owned(), samples: Vec::new(), total: 0 });
+                                destinations.push(Destination {
+                                    period,
+                                    entry: name.to_owned(),
+                                    samples: Vec::new(),
+                                    total: 0,
+                                });
                                 destinations.len() - 1
                             }
                         };
@@ -330,7 +366,12 @@ impl Handler<FlushAll> for Router {
     type Result = ResponseFuture<FlushReport>;
 
     fn handle(&mut self, _: FlushAll, _: &mut Context<Self>) -> Self::Result {
-        let flushes: Vec<_> = self.live.values().chain(self.closing.values()).map(|addr| addr.send(Flush)).collect();
+        let flushes: Vec<_> = self
+            .live
+            .values()
+            .chain(self.closing.values())
+            .map(|addr| addr.send(Flush))
+            .collect();
         Box::pin(async move {
             let mut report = FlushReport::default();
             for result in join_all(flushes).await {
@@ -362,8 +403,12 @@ impl Handler<LiveWindows> for Router {
     type Result = MessageResult<LiveWindows>;
 
     fn handle(&mut self, _: LiveWindows, _: &mut Context<Self>) -> Self::Result {
-        let mut live: HashSet<(String, String)> =
-            self.live.keys().chain(self.closing.keys()).map(|k| (k.period.clone(), k.window.clone())).collect();
+        let mut live: HashSet<(String, String)> = self
+            .live
+            .keys()
+            .chain(self.closing.keys())
+            .map(|k| (k.period.clone(), k.window.clone()))
+            .collect();
         for (spec, window) in self.settings.periods.iter().zip(&self.current) {
             if let Some(window) = window {
                 live.insert((spec.period.name().to_owned(), window.name.clone()));
@@ -378,9 +423,18 @@ impl Handler<Reconfigure> for Router {
 
     fn handle(&mut self, Reconfigure(settings): Reconfigure, _: &mut Context<Self>) {
         let retune = settings.aggregator != self.settings.aggregator;
-        let names: Vec<String> = settings.periods.iter().map(|s| s.period.name().to_owned()).collect();
+        let names: Vec<String> = settings
+            .periods
+            .iter()
+            .map(|s| s.period.name().to_owned())
+            .collect();
         // Windows of removed periods end now: they are written and rendered, never dropped.
-        let removed: Vec<LogKey> = self.live.keys().filter(|k| !names.contains(&k.period)).cloned().collect();
+        let removed: Vec<LogKey> = self
+            .live
+            .keys()
+            .filter(|k| !names.contains(&k.period))
+            .cloned()
+            .collect();
         for key in removed {
             if let Some(addr) = self.live.remove(&key) {
                 addr.do_send(Close);

@@ -96,19 +96,34 @@ impl Subscriber {
         } else {
             (self.next_delay * 2).min(self.backoff.backoff_max)
         };
-        events::redis_unavailable(&redact_url(&self.redis.url), &error, !self.outage_logged, self.next_delay);
+        events::redis_unavailable(
+            &redact_url(&self.redis.url),
+            &error,
+            !self.outage_logged,
+            self.next_delay,
+        );
         self.outage_logged = true;
         self.commands = None;
         ctx.stop();
     }
 
     fn on_connected(&mut self, sink: PubSubSink, stream: PubSubStream, ctx: &mut Context<Self>) {
-        events::redis_connected(&redact_url(&self.redis.url), &self.redis.channels, self.outage_since.take().map(|t| t.elapsed()));
+        events::redis_connected(
+            &redact_url(&self.redis.url),
+            &self.redis.channels,
+            self.outage_since.take().map(|t| t.elapsed()),
+        );
         self.outage_logged = false;
         self.next_delay = Duration::ZERO;
         let (tx, rx) = mpsc::unbounded_channel();
         self.commands = Some(tx);
-        let connection = run_connection(sink, stream, self.redis.channels.clone(), self.router.clone(), rx);
+        let connection = run_connection(
+            sink,
+            stream,
+            self.redis.channels.clone(),
+            self.router.clone(),
+            rx,
+        );
         ctx.spawn(connection.into_actor(self).map(|end, act, ctx| match end {
             ConnectionEnd::Lost(error) => act.fail(error, ctx),
             ConnectionEnd::Drained(done) => {
@@ -135,11 +150,15 @@ impl Actor for Subscriber {
                 .await
                 .map_err(|_| format!("no answer within {CONNECT_TIMEOUT:?}"))?
         };
-        ctx.wait(connect.into_actor(self).map(|result, act, ctx| match result {
-            Ok((sink, stream)) if !act.draining => act.on_connected(sink, stream, ctx),
-            Ok(_) => {}
-            Err(error) => act.fail(error, ctx),
-        }));
+        ctx.wait(
+            connect
+                .into_actor(self)
+                .map(|result, act, ctx| match result {
+                    Ok((sink, stream)) if !act.draining => act.on_connected(sink, stream, ctx),
+                    Ok(_) => {}
+                    Err(error) => act.fail(error, ctx),
+                }),
+        );
     }
 }
 
@@ -157,7 +176,9 @@ impl Handler<Drain> for Subscriber {
 
     fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
         self.draining = true;
-        let Some(commands) = self.commands.take() else { return Box::pin(async {}) };
+        let Some(commands) = self.commands.take() else {
+            return Box::pin(async {});
+        };
         let (tx, rx) = oneshot::channel();
         if commands.send(Command::Drain(tx)).is_err() {
             return Box::pin(async {});
@@ -180,10 +201,18 @@ impl Handler<Reconfigure> for Subscriber {
                 Some(commands) => {
                     let (tx, rx) = oneshot::channel();
                     let _ = commands.send(Command::Drain(tx));
-                    ctx.wait(async move { let _ = rx.await; }.into_actor(self).map(|_, act, ctx| {
-                        act.next_delay = Duration::ZERO;
-                        ctx.stop();
-                    }));
+                    // spawn, not wait: waiting would also stop the connection task that
+                    // has to carry out the drain.
+                    ctx.spawn(
+                        async move {
+                            let _ = rx.await;
+                        }
+                        .into_actor(self)
+                        .map(|_, act, ctx| {
+                            act.next_delay = Duration::ZERO;
+                            ctx.stop();
+                        }),
+                    );
                 }
                 None => {
                     self.next_delay = Duration::ZERO;
@@ -202,11 +231,17 @@ impl Handler<Reconfigure> for Subscriber {
 }
 
 async fn connect(url: &str, channels: &[String]) -> Result<(PubSubSink, PubSubStream), String> {
-    let keepalive = TcpKeepalive::new().with_time(Duration::from_secs(5)).with_interval(Duration::from_secs(2));
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(5))
+        .with_interval(Duration::from_secs(2));
     let info = url
         .into_connection_info()
         .map_err(|e| e.to_string())?
-        .set_tcp_settings(TcpSettings::default().set_nodelay(true).set_keepalive(keepalive));
+        .set_tcp_settings(
+            TcpSettings::default()
+                .set_nodelay(true)
+                .set_keepalive(keepalive),
+        );
     let client = redis::Client::open(info).map_err(|e| e.to_string())?;
     let pubsub = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
     let (mut sink, stream) = pubsub.split();
@@ -220,7 +255,10 @@ fn forward(router: &Addr<Router>, messages: Vec<redis::Msg>) {
     }
     let batch = messages
         .into_iter()
-        .map(|msg| RawMessage { channel: Arc::from(msg.get_channel_name()), payload: msg.get_payload_bytes().to_vec() })
+        .map(|msg| RawMessage {
+            channel: Arc::from(msg.get_channel_name()),
+            payload: msg.get_payload_bytes().to_vec(),
+        })
         .collect();
     router.do_send(Ingest(batch));
 }

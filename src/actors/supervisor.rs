@@ -62,35 +62,75 @@ fn render_settings(config: &Config) -> RenderSettings {
     }
 }
 
-fn start_router(config: &Config, clock: Clock, storage: &Arc<dyn Storage>, queue: &Addr<RenderQueue>, ingest: &Arbiter) -> Result<Addr<Router>, ConfigError> {
+fn start_router(
+    config: &Config,
+    clock: Clock,
+    storage: &Arc<dyn Storage>,
+    queue: &Addr<RenderQueue>,
+    ingest: &Arbiter,
+) -> Result<Addr<Router>, ConfigError> {
     let settings = RouterSettings::from_config(config)?;
     let storage = storage.clone();
     let queue = queue.clone();
-    Ok(Router::start_in_arbiter(&ingest.handle(), move |_| Router::new(settings, clock, storage, queue)))
+    Ok(Router::start_in_arbiter(&ingest.handle(), move |_| {
+        Router::new(settings, clock, storage, queue)
+    }))
 }
 
-fn start_render_queue(config: &Config, pool: &Addr<Renderer>, storage: &Arc<dyn Storage>) -> Result<Addr<RenderQueue>, ConfigError> {
-    let periods = config.period_specs()?.into_iter().map(|s| s.period).collect();
-    Ok(RenderQueue::new(pool.clone(), storage.clone(), render_settings(config), periods).start())
+fn start_render_queue(
+    config: &Config,
+    pool: &Addr<Renderer>,
+    storage: &Arc<dyn Storage>,
+) -> Result<Addr<RenderQueue>, ConfigError> {
+    let periods = config
+        .period_specs()?
+        .into_iter()
+        .map(|s| s.period)
+        .collect();
+    Ok(RenderQueue::new(
+        pool.clone(),
+        storage.clone(),
+        render_settings(config),
+        periods,
+    )
+    .start())
 }
 
 fn start_subscriber(config: &Config, router: &Addr<Router>) -> Addr<Subscriber> {
-    let (redis, backoff, router) = (config.redis.clone(), config.supervisor.clone(), router.clone());
+    let (redis, backoff, router) = (
+        config.redis.clone(),
+        config.supervisor.clone(),
+        router.clone(),
+    );
     actix::Supervisor::start(move |_| Subscriber::new(redis, backoff, router))
 }
 
-fn start_retention(config: &Config, clock: Clock, storage: &Arc<dyn Storage>, router: &Addr<Router>) -> Result<Addr<Retention>, ConfigError> {
+fn start_retention(
+    config: &Config,
+    clock: Clock,
+    storage: &Arc<dyn Storage>,
+    router: &Addr<Router>,
+) -> Result<Addr<Retention>, ConfigError> {
     let (periods, interval) = (config.period_specs()?, config.retention.interval);
     let (storage, router) = (storage.clone(), router.clone());
-    Ok(actix::Supervisor::start(move |_| Retention::new(periods, interval, clock, storage, router)))
+    Ok(actix::Supervisor::start(move |_| {
+        Retention::new(periods, interval, clock, storage, router)
+    }))
 }
 
 impl Supervisor {
     /// Build and start the whole tree. Call inside a running actix system.
-    pub fn start_tree(config_path: PathBuf, config: Config, storage: Arc<dyn Storage>, log: LogControl) -> Result<Addr<Supervisor>, ConfigError> {
+    pub fn start_tree(
+        config_path: PathBuf,
+        config: Config,
+        storage: Arc<dyn Storage>,
+        log: LogControl,
+    ) -> Result<Addr<Supervisor>, ConfigError> {
         let clock = Clock::new(config.clock.start, config.clock.speed);
         let pool_storage = storage.clone();
-        let render_pool = SyncArbiter::start(config.render.effective_workers(), move || Renderer::new(pool_storage.clone()));
+        let render_pool = SyncArbiter::start(config.render.effective_workers(), move || {
+            Renderer::new(pool_storage.clone())
+        });
         let render_queue = start_render_queue(&config, &render_pool, &storage)?;
         let ingest = Arbiter::new();
         let router = start_router(&config, clock, &storage, &render_queue, &ingest)?;
@@ -131,7 +171,13 @@ impl Supervisor {
         }
         if !self.router.connected() {
             events::actor_died("router");
-            self.router = start_router(&self.config, self.clock, &self.storage, &self.render_queue, &self.ingest)?;
+            self.router = start_router(
+                &self.config,
+                self.clock,
+                &self.storage,
+                &self.render_queue,
+                &self.ingest,
+            )?;
             self.subscriber.do_send(Drain);
             self.subscriber = start_subscriber(&self.config, &self.router);
         }
@@ -141,7 +187,8 @@ impl Supervisor {
         }
         if !self.retention.connected() {
             events::actor_died("retention");
-            self.retention = start_retention(&self.config, self.clock, &self.storage, &self.router)?;
+            self.retention =
+                start_retention(&self.config, self.clock, &self.storage, &self.router)?;
         }
         Ok(())
     }
@@ -150,23 +197,35 @@ impl Supervisor {
         let router_settings = RouterSettings::from_config(&new)?;
         let periods = new.period_specs()?;
         self.log.set_level(&new.log.level);
-        self.subscriber.do_send(subscriber::Reconfigure { redis: new.redis.clone(), supervisor: new.supervisor.clone() });
+        self.subscriber.do_send(subscriber::Reconfigure {
+            redis: new.redis.clone(),
+            supervisor: new.supervisor.clone(),
+        });
         self.router.do_send(router::Reconfigure(router_settings));
         self.render_queue.do_send(render_queue::Reconfigure {
             settings: render_settings(&new),
             periods: periods.iter().map(|s| s.period.clone()).collect(),
         });
-        self.retention.do_send(retention::Reconfigure { periods, interval: new.retention.interval });
+        self.retention.do_send(retention::Reconfigure {
+            periods,
+            interval: new.retention.interval,
+        });
         let restart_only = [
             ("storage", self.config.storage != new.storage),
             ("http.listen", self.config.http != new.http),
-            ("render.workers", self.config.render.workers != new.render.workers),
+            (
+                "render.workers",
+                self.config.render.workers != new.render.workers,
+            ),
             ("log.format", self.config.log.format != new.log.format),
             ("clock", self.config.clock != new.clock),
         ];
         for (key, changed) in restart_only {
             if changed {
-                tracing::warn!(key, "this setting changed but only takes effect after a restart");
+                tracing::warn!(
+                    key,
+                    "this setting changed but only takes effect after a restart"
+                );
             }
         }
         self.config = new;
@@ -220,30 +279,53 @@ impl Handler<Shutdown> for Supervisor {
         }
         self.shutting_down = true;
         let timeout = self.config.service.shutdown_timeout;
-        tracing::info!(timeout_seconds = timeout.as_secs_f64(), "shutting down: unsubscribing, checkpointing every window, finishing renders");
-        let (subscriber, router, queue) = (self.subscriber.clone(), self.router.clone(), self.render_queue.clone());
+        tracing::info!(
+            timeout_seconds = timeout.as_secs_f64(),
+            "shutting down: unsubscribing, checkpointing every window, finishing renders"
+        );
+        let (subscriber, router, queue) = (
+            self.subscriber.clone(),
+            self.router.clone(),
+            self.render_queue.clone(),
+        );
         let shutdown = async move {
             let deadline = tokio::time::Instant::now() + timeout;
             let _ = tokio::time::timeout_at(deadline, subscriber.send(Drain)).await;
-            let mut report = FlushReport { failed: 1, ..FlushReport::default() };
+            let mut report = FlushReport {
+                failed: 1,
+                ..FlushReport::default()
+            };
             while report.failed > 0 && tokio::time::Instant::now() < deadline {
                 report = match tokio::time::timeout_at(deadline, router.send(FlushAll)).await {
                     Ok(Ok(report)) => report,
-                    _ => FlushReport { failed: 1, ..report },
+                    _ => FlushReport {
+                        failed: 1,
+                        ..report
+                    },
                 };
                 if report.failed > 0 {
-                    tracing::warn!(windows = report.failed, samples = report.unsaved_samples, "checkpoints failed during shutdown: retrying until the timeout");
+                    tracing::warn!(
+                        windows = report.failed,
+                        samples = report.unsaved_samples,
+                        "checkpoints failed during shutdown: retrying until the timeout"
+                    );
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
-            if tokio::time::timeout_at(deadline, queue.send(WaitIdle)).await.is_err() {
+            if tokio::time::timeout_at(deadline, queue.send(WaitIdle))
+                .await
+                .is_err()
+            {
                 tracing::warn!("shutdown timeout reached with renders still queued; their logs are saved and will be rendered at the next start");
             }
             report
         };
         ctx.wait(shutdown.into_actor(self).map(|report, _, _| {
             let code = if report.failed == 0 {
-                tracing::info!(windows = report.windows, "every window checkpointed: exiting");
+                tracing::info!(
+                    windows = report.windows,
+                    "every window checkpointed: exiting"
+                );
                 0
             } else {
                 tracing::error!(

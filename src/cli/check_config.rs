@@ -16,7 +16,8 @@ pub struct CheckConfigArgs {
 
 /// Validate the config; print it (secrets redacted) or the first error, naming the key.
 pub fn run(args: CheckConfigArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config).with_context(|| format!("invalid config {}", args.config.display()))?;
+    let config = Config::load(&args.config)
+        .with_context(|| format!("invalid config {}", args.config.display()))?;
     print!("{}", config.to_redacted_toml());
     Ok(())
 }

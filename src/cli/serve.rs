@@ -21,7 +21,8 @@ pub struct ServeArgs {
 
 /// Run the service until SIGTERM or SIGINT.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config).with_context(|| format!("invalid config {}", args.config.display()))?;
+    let config = Config::load(&args.config)
+        .with_context(|| format!("invalid config {}", args.config.display()))?;
     let log = telemetry::init_logging(&config.log)?;
     let metrics = telemetry::init_metrics()?;
     let system = actix_rt::System::new();
@@ -29,7 +30,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(&config.storage.path));
         let listen = config.http.listen.clone();
         let supervisor = Supervisor::start_tree(args.config.clone(), config, storage.clone(), log)?;
-        http::start(&listen, supervisor.clone(), storage, metrics).with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
+        http::start(&listen, supervisor.clone(), storage, metrics)
+            .with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
         tracing::info!(listen, "HTTP listening: /metrics /healthz /readyz");
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;

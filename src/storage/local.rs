@@ -20,7 +20,10 @@ pub struct LocalStorage {
 impl LocalStorage {
     /// Storage rooted at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalStorage { root: root.into(), temp_counter: AtomicU64::new(0) }
+        LocalStorage {
+            root: root.into(),
+            temp_counter: AtomicU64::new(0),
+        }
     }
 
     fn resolve(&self, path: &str) -> Result<PathBuf, StorageError> {
@@ -29,7 +32,6 @@ impl LocalStorage {
     }
 }
 
-
 async fn blocking<T: Send + 'static>(
     operation: &'static str,
     path: &str,
@@ -37,12 +39,22 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, StorageError> {
     tokio::task::spawn_blocking(work)
         .await
-        .unwrap_or_else(|join| Err(std::io::Error::other(format!("storage worker thread failed: {join}"))))
-        .map_err(|source| StorageError::Io { operation, path: path.to_owned(), source })
+        .unwrap_or_else(|join| {
+            Err(std::io::Error::other(format!(
+                "storage worker thread failed: {join}"
+            )))
+        })
+        .map_err(|source| StorageError::Io {
+            operation,
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn write_atomically(target: &Path, temp: &Path, body: &[u8]) -> std::io::Result<()> {
-    let dir = target.parent().ok_or_else(|| std::io::Error::other("path has no parent directory"))?;
+    let dir = target
+        .parent()
+        .ok_or_else(|| std::io::Error::other("path has no parent directory"))?;
     std::fs::create_dir_all(dir)?;
     let result = (|| {
         let mut file = std::fs::File::create(temp)?;
@@ -59,7 +71,11 @@ fn write_atomically(target: &Path, temp: &Path, body: &[u8]) -> std::io::Result<
 }
 
 fn info_of(path: String, metadata: &std::fs::Metadata) -> std::io::Result<ObjectInfo> {
-    Ok(ObjectInfo { path, size: metadata.len(), modified: metadata.modified()? })
+    Ok(ObjectInfo {
+        path,
+        size: metadata.len(),
+        modified: metadata.modified()?,
+    })
 }
 
 fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
@@ -78,8 +94,12 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectInfo>) -> std
         }
         let file_type = entry.file_type()?;
         let full = entry.path();
-        let Ok(relative) = full.strip_prefix(root) else { continue };
-        let Some(relative) = relative.to_str() else { continue };
+        let Ok(relative) = full.strip_prefix(root) else {
+            continue;
+        };
+        let Some(relative) = relative.to_str() else {
+            continue;
+        };
         if file_type.is_dir() {
             let as_dir = format!("{relative}/");
             if as_dir.starts_with(prefix) || prefix.starts_with(&as_dir) {
@@ -112,9 +132,15 @@ impl Storage for LocalStorage {
     async fn put(&self, path: &str, body: Bytes, _meta: ContentMeta) -> Result<(), StorageError> {
         let target = self.resolve(path)?;
         let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
-        let file_name = target.file_name().and_then(|n| n.to_str()).unwrap_or("object");
+        let file_name = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("object");
         let temp = target.with_file_name(format!(".{file_name}.tmp-{}-{n}", std::process::id()));
-        blocking("write", path, move || write_atomically(&target, &temp, &body)).await
+        blocking("write", path, move || {
+            write_atomically(&target, &temp, &body)
+        })
+        .await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
@@ -160,7 +186,10 @@ mod tests {
     use super::*;
 
     fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -169,12 +198,45 @@ mod tests {
         let store = LocalStorage::new(dir.path());
         runtime().block_on(async {
             assert_eq!(store.get("logs/h/a.log.gz").await.unwrap(), None);
-            store.put("logs/h/a.log.gz", Bytes::from_static(b"one"), ContentMeta::TRACE_LOG).await.unwrap();
-            store.put("logs/h/a.log.gz", Bytes::from_static(b"two!"), ContentMeta::TRACE_LOG).await.unwrap();
-            store.put("svgs/h/a.svgz", Bytes::from_static(b"svg"), ContentMeta::SVGZ).await.unwrap();
-            assert_eq!(store.get("logs/h/a.log.gz").await.unwrap().unwrap(), &b"two!"[..]);
-            assert_eq!(store.stat("logs/h/a.log.gz").await.unwrap().unwrap().size, 4);
-            let listed: Vec<String> = store.list("logs/").await.unwrap().into_iter().map(|o| o.path).collect();
+            store
+                .put(
+                    "logs/h/a.log.gz",
+                    Bytes::from_static(b"one"),
+                    ContentMeta::TRACE_LOG,
+                )
+                .await
+                .unwrap();
+            store
+                .put(
+                    "logs/h/a.log.gz",
+                    Bytes::from_static(b"two!"),
+                    ContentMeta::TRACE_LOG,
+                )
+                .await
+                .unwrap();
+            store
+                .put(
+                    "svgs/h/a.svgz",
+                    Bytes::from_static(b"svg"),
+                    ContentMeta::SVGZ,
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                store.get("logs/h/a.log.gz").await.unwrap().unwrap(),
+                &b"two!"[..]
+            );
+            assert_eq!(
+                store.stat("logs/h/a.log.gz").await.unwrap().unwrap().size,
+                4
+            );
+            let listed: Vec<String> = store
+                .list("logs/")
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|o| o.path)
+                .collect();
             assert_eq!(listed, vec!["logs/h/a.log.gz"]);
             assert_eq!(store.list("").await.unwrap().len(), 2);
             assert_eq!(store.list("logs/h/a").await.unwrap().len(), 1);
@@ -184,7 +246,9 @@ mod tests {
             assert_eq!(store.stat("logs/h/a.log.gz").await.unwrap(), None);
         });
         // No temporary files are left behind.
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("logs/h")).unwrap().collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("logs/h"))
+            .unwrap()
+            .collect();
         assert!(leftovers.is_empty());
     }
 
@@ -194,8 +258,14 @@ mod tests {
         let store = LocalStorage::new(dir.path().join("root"));
         runtime().block_on(async {
             for bad in ["../escape", "/etc/passwd", "a/../../b"] {
-                assert!(matches!(store.put(bad, Bytes::new(), ContentMeta::SVGZ).await, Err(StorageError::BadPath(_))));
-                assert!(matches!(store.get(bad).await, Err(StorageError::BadPath(_))));
+                assert!(matches!(
+                    store.put(bad, Bytes::new(), ContentMeta::SVGZ).await,
+                    Err(StorageError::BadPath(_))
+                ));
+                assert!(matches!(
+                    store.get(bad).await,
+                    Err(StorageError::BadPath(_))
+                ));
             }
         });
         assert!(!dir.path().join("escape").exists());

@@ -56,9 +56,15 @@ pub struct ContentMeta {
 
 impl ContentMeta {
     /// A gzip-compressed folded trace log.
-    pub const TRACE_LOG: ContentMeta = ContentMeta { content_type: "text/plain; charset=utf-8", content_encoding: Some("gzip") };
+    pub const TRACE_LOG: ContentMeta = ContentMeta {
+        content_type: "text/plain; charset=utf-8",
+        content_encoding: Some("gzip"),
+    };
     /// A gzip-compressed SVG flame graph.
-    pub const SVGZ: ContentMeta = ContentMeta { content_type: "image/svg+xml", content_encoding: Some("gzip") };
+    pub const SVGZ: ContentMeta = ContentMeta {
+        content_type: "image/svg+xml",
+        content_encoding: Some("gzip"),
+    };
 }
 
 /// Where logs and graphs are kept.
@@ -80,9 +86,17 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
 /// Check that `path` is a clean relative key (a prefix may end with `/`).
 pub fn check_path(path: &str, allow_trailing_slash: bool) -> Result<(), StorageError> {
-    let trimmed = if allow_trailing_slash { path.strip_suffix('/').unwrap_or(path) } else { path };
+    let trimmed = if allow_trailing_slash {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    };
     let segment_ok = |s: &str| {
-        !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     };
     if trimmed.is_empty() && allow_trailing_slash {
         return Ok(());
@@ -103,7 +117,17 @@ mod tests {
         assert!(check_path("logs/hourly/a.b.log.gz", false).is_ok());
         assert!(check_path("logs/hourly/", true).is_ok());
         assert!(check_path("", true).is_ok());
-        for bad in ["", "/etc/passwd", "logs/../x", "logs//x", "logs/./x", "a\0b", "logs/x/", "a b", "%2e%2e/x"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "logs/../x",
+            "logs//x",
+            "logs/./x",
+            "a\0b",
+            "logs/x/",
+            "a b",
+            "%2e%2e/x",
+        ] {
             assert!(check_path(bad, false).is_err(), "{bad:?}");
         }
     }

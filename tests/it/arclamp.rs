@@ -18,7 +18,10 @@ pub fn binary() -> &'static str {
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A running `arclamp serve`.
@@ -36,9 +39,15 @@ pub fn config_text(redis: &RedisServer, dir: &Path, http_port: u16, extra: &str)
     let has = |table: &str| extra.contains(&format!("[{table}]"));
     let mut text = String::new();
     if !has("redis") {
-        text.push_str(&format!("[redis]\nurl = \"{}\"\nchannels = [\"excimer\"]\n", redis.url()));
+        text.push_str(&format!(
+            "[redis]\nurl = \"{}\"\nchannels = [\"excimer\"]\n",
+            redis.url()
+        ));
     }
-    text.push_str(&format!("[storage]\npath = \"{}\"\n", dir.join("data").display()));
+    text.push_str(&format!(
+        "[storage]\npath = \"{}\"\n",
+        dir.join("data").display()
+    ));
     text.push_str(&format!("[http]\nlisten = \"127.0.0.1:{http_port}\"\n"));
     if !has("render") {
         text.push_str("[render]\nworkers = 1\ninterval = \"200ms\"\n");
@@ -50,14 +59,22 @@ pub fn config_text(redis: &RedisServer, dir: &Path, http_port: u16, extra: &str)
 impl Arclamp {
     /// Start `arclamp serve` in a fresh temporary directory and wait until it is subscribed.
     pub fn start(redis: &RedisServer, extra: &str) -> Arclamp {
-        let dir = tempfile::Builder::new().prefix("arclamp-it-").tempdir().expect("tempdir").keep();
+        let dir = tempfile::Builder::new()
+            .prefix("arclamp-it-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
         Arclamp::start_in(&dir, redis, extra)
     }
 
     /// Start in `dir` (reusing its `data/`, as a restarted instance would).
     pub fn start_in(dir: &Path, redis: &RedisServer, extra: &str) -> Arclamp {
         let http_port = free_port();
-        std::fs::write(dir.join("arclamp.toml"), config_text(redis, dir, http_port, extra)).expect("write config");
+        std::fs::write(
+            dir.join("arclamp.toml"),
+            config_text(redis, dir, http_port, extra),
+        )
+        .expect("write config");
         let mut arclamp = Arclamp::spawn(dir, http_port);
         arclamp.wait_subscribed();
         arclamp
@@ -65,7 +82,11 @@ impl Arclamp {
 
     /// Start without waiting for Redis (for tests where Redis is down).
     pub fn spawn(dir: &Path, http_port: u16) -> Arclamp {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("arclamp.log")).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("arclamp.log"))
+            .expect("log file");
         let child = Command::new(binary())
             .args(["serve", "--config"])
             .arg(dir.join("arclamp.toml"))
@@ -75,12 +96,20 @@ impl Arclamp {
             .stderr(log)
             .spawn()
             .expect("start arclamp serve");
-        Arclamp { child: Some(child), dir: dir.to_path_buf(), http_port }
+        Arclamp {
+            child: Some(child),
+            dir: dir.to_path_buf(),
+            http_port,
+        }
     }
 
     /// Rewrite the config file (for SIGHUP tests).
     pub fn rewrite_config(&self, redis: &RedisServer, extra: &str) {
-        std::fs::write(self.dir.join("arclamp.toml"), config_text(redis, &self.dir, self.http_port, extra)).expect("write config");
+        std::fs::write(
+            self.dir.join("arclamp.toml"),
+            config_text(redis, &self.dir, self.http_port, extra),
+        )
+        .expect("write config");
     }
 
     /// The data directory.
@@ -101,7 +130,9 @@ impl Arclamp {
     /// The value of one metric series, e.g. `arclamp_samples_received_total{channel="excimer"}`;
     /// 0 when the series does not exist yet.
     pub fn metric(&self, series: &str) -> f64 {
-        let Some((200, body)) = self.get("/metrics") else { return f64::NAN };
+        let Some((200, body)) = self.get("/metrics") else {
+            return f64::NAN;
+        };
         metric_value(&body, series).unwrap_or(0.0)
     }
 
@@ -122,7 +153,9 @@ impl Arclamp {
 
     /// Wait until the subscriber is connected.
     pub fn wait_subscribed(&mut self) {
-        self.wait_metric("arclamp_redis_connected", Duration::from_secs(20), |v| v == 1.0);
+        self.wait_metric("arclamp_redis_connected", Duration::from_secs(20), |v| {
+            v == 1.0
+        });
     }
 
     /// Wait until `samples` samples have been received on `channel`.
@@ -134,7 +167,11 @@ impl Arclamp {
     /// Send a signal (`TERM`, `INT`, `HUP`).
     pub fn signal(&self, name: &str) {
         let pid = self.child.as_ref().expect("running").id();
-        let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status().expect("kill");
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill");
         assert!(status.success());
     }
 
@@ -160,7 +197,10 @@ impl Arclamp {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("arclamp did not exit within {timeout:?}\n--- log ---\n{}", self.log());
+                panic!(
+                    "arclamp did not exit within {timeout:?}\n--- log ---\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -179,21 +219,36 @@ impl Drop for Arclamp {
 /// A minimal HTTP/1.1 GET over loopback.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
     Some((status, body))
 }
 
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if size == 0 || rest.len() < size {
             break;
         }
@@ -223,19 +278,44 @@ pub struct Expected {
 }
 
 /// Run `arclamp publish` against `redis` and return what it published.
-pub fn publish(redis: &RedisServer, channel: &str, count: u64, seed: u64, extra: &[&str]) -> Expected {
+pub fn publish(
+    redis: &RedisServer,
+    channel: &str,
+    count: u64,
+    seed: u64,
+    extra: &[&str],
+) -> Expected {
     let dir = tempfile::tempdir().expect("tempdir");
     let expect = dir.path().join("expect.json");
     let output = Command::new(binary())
-        .args(["publish", "--redis", &redis.url(), "--channel", channel, "--count", &count.to_string(), "--seed", &seed.to_string()])
+        .args([
+            "publish",
+            "--redis",
+            &redis.url(),
+            "--channel",
+            channel,
+            "--count",
+            &count.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ])
         .args(extra)
         .arg("--expect")
         .arg(&expect)
         .output()
         .expect("run arclamp publish");
-    assert!(output.status.success(), "publish failed: {}", String::from_utf8_lossy(&output.stderr));
-    let expected: Expected = serde_json::from_slice(&std::fs::read(&expect).expect("expect file")).expect("expect JSON");
-    assert_eq!(expected.unreceived_messages, Some(0), "some messages reached no subscriber");
+    assert!(
+        output.status.success(),
+        "publish failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected: Expected =
+        serde_json::from_slice(&std::fs::read(&expect).expect("expect file")).expect("expect JSON");
+    assert_eq!(
+        expected.unreceived_messages,
+        Some(0),
+        "some messages reached no subscriber"
+    );
     expected
 }
 
@@ -244,7 +324,11 @@ pub fn publish_raw(redis: &RedisServer, channel: &str, messages: &[&[u8]]) {
     let client = redis::Client::open(redis.url()).expect("client");
     let mut connection = client.get_connection().expect("connect");
     for message in messages {
-        let receivers: i64 = redis::cmd("PUBLISH").arg(channel).arg(*message).query(&mut connection).expect("PUBLISH");
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(*message)
+            .query(&mut connection)
+            .expect("PUBLISH");
         assert_eq!(receivers, 1, "arclamp is not subscribed to {channel}");
     }
 }
@@ -253,13 +337,20 @@ pub fn publish_raw(redis: &RedisServer, channel: &str, messages: &[&[u8]]) {
 pub fn read_log(data: &Path, relative: &str) -> BTreeMap<String, u64> {
     let bytes = std::fs::read(data.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
     let mut text = String::new();
-    flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap_or_else(|e| panic!("{relative} is not gzip: {e}"));
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap_or_else(|e| panic!("{relative} is not gzip: {e}"));
     let mut counts = BTreeMap::new();
     let mut previous: Option<String> = None;
     for line in text.lines() {
-        let (stack, count) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{relative}: malformed line {line:?}"));
+        let (stack, count) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("{relative}: malformed line {line:?}"));
         if let Some(previous) = &previous {
-            assert!(previous.as_bytes() < stack.as_bytes(), "{relative}: lines not sorted or not unique at {stack:?}");
+            assert!(
+                previous.as_bytes() < stack.as_bytes(),
+                "{relative}: lines not sorted or not unique at {stack:?}"
+            );
         }
         previous = Some(stack.to_owned());
         counts.insert(stack.to_owned(), count.parse().expect("count"));
@@ -275,7 +366,12 @@ pub fn log_total(data: &Path, relative: &str) -> u64 {
 /// Files under `data/{sub}` (relative names), sorted.
 pub fn list(data: &Path, sub: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(data.join(sub))
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -289,6 +385,10 @@ pub fn only_window(data: &Path, period: &str, channel: &str, entry: &str) -> Str
         .filter_map(|name| name.strip_suffix(&suffix).map(str::to_owned))
         .filter(|w| !w.contains('.'))
         .collect();
-    assert_eq!(windows.len(), 1, "expected one {period} window for {channel}.{entry}, found {windows:?}");
+    assert_eq!(
+        windows.len(),
+        1,
+        "expected one {period} window for {channel}.{entry}, found {windows:?}"
+    );
     windows[0].clone()
 }

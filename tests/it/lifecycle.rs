@@ -34,22 +34,38 @@ fn windows_roll_over_on_the_clock_and_the_ended_one_is_written_and_rendered() {
     let started = Instant::now();
     publish_raw(&redis, "excimer", &[b"/w/index.php;Before::rollover 3"]);
     arclamp.wait_received("excimer", 3);
-    assert!(started.elapsed() < Duration::from_secs(3), "too slow to publish before the rollover");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "too slow to publish before the rollover"
+    );
     let data = arclamp.data();
     // The ended window is checkpointed and rendered without waiting for flush_interval.
     wait_until("the ended hour's log", Duration::from_secs(15), || {
-        data.join("logs/hourly/2026-01-01_00.excimer.all.log.gz").exists()
+        data.join("logs/hourly/2026-01-01_00.excimer.all.log.gz")
+            .exists()
     });
     wait_until("the ended hour's graphs", Duration::from_secs(15), || {
-        data.join("svgs/hourly/2026-01-01_00.excimer.index.svgz").exists()
-            && data.join("svgs/hourly/2026-01-01_00.excimer.index.reversed.svgz").exists()
+        data.join("svgs/hourly/2026-01-01_00.excimer.index.svgz")
+            .exists()
+            && data
+                .join("svgs/hourly/2026-01-01_00.excimer.index.reversed.svgz")
+                .exists()
     });
     publish_raw(&redis, "excimer", &[b"/w/index.php;After::rollover 2"]);
     arclamp.wait_received("excimer", 5);
     assert!(arclamp.stop(STOP).success());
-    assert_eq!(log_total(&data, "logs/hourly/2026-01-01_00.excimer.index.log.gz"), 3);
-    assert_eq!(log_total(&data, "logs/hourly/2026-01-01_01.excimer.index.log.gz"), 2);
-    assert_eq!(log_total(&data, "logs/daily/2026-01-01.excimer.all.log.gz"), 5);
+    assert_eq!(
+        log_total(&data, "logs/hourly/2026-01-01_00.excimer.index.log.gz"),
+        3
+    );
+    assert_eq!(
+        log_total(&data, "logs/hourly/2026-01-01_01.excimer.index.log.gz"),
+        2
+    );
+    assert_eq!(
+        log_total(&data, "logs/daily/2026-01-01.excimer.all.log.gz"),
+        5
+    );
 }
 
 #[test]
@@ -63,23 +79,39 @@ fn retention_keeps_the_newest_windows_as_the_clock_advances() {
          [clock]\nstart = \"2026-01-01T00:00:00Z\"\nspeed = 60.0\n",
     );
     for i in 0..5u64 {
-        publish_raw(&redis, "excimer", &[format!("/w/index.php;Minute::n{i} 1").as_bytes()]);
+        publish_raw(
+            &redis,
+            "excimer",
+            &[format!("/w/index.php;Minute::n{i} 1").as_bytes()],
+        );
         arclamp.wait_received("excimer", i + 1);
         std::thread::sleep(Duration::from_millis(1100));
     }
     let data = arclamp.data();
     let windows = |entry: &str| -> Vec<String> {
         let suffix = format!(".excimer.{entry}.log.gz");
-        list(&data, "logs/minutely").into_iter().filter_map(|f| f.strip_suffix(&suffix).map(str::to_owned)).collect()
+        list(&data, "logs/minutely")
+            .into_iter()
+            .filter_map(|f| f.strip_suffix(&suffix).map(str::to_owned))
+            .collect()
     };
-    wait_until("retention to settle on 2 windows", Duration::from_secs(10), || windows("all").len() <= 2);
+    wait_until(
+        "retention to settle on 2 windows",
+        Duration::from_secs(10),
+        || windows("all").len() <= 2,
+    );
     let kept = windows("all");
     assert_eq!(kept.len(), 2, "{kept:?}");
-    assert!(kept[1].as_str() >= "2026-01-01T0004", "the newest windows are kept: {kept:?}");
+    assert!(
+        kept[1].as_str() >= "2026-01-01T0004",
+        "the newest windows are kept: {kept:?}"
+    );
     assert_eq!(windows("index"), kept);
     // Graphs of deleted windows went with their logs.
     wait_until("orphan graphs to go", Duration::from_secs(5), || {
-        list(&data, "svgs/minutely").iter().all(|svg| kept.iter().any(|w| svg.starts_with(w.as_str())))
+        list(&data, "svgs/minutely")
+            .iter()
+            .all(|svg| kept.iter().any(|w| svg.starts_with(w.as_str())))
     });
     assert!(arclamp.metric("arclamp_retention_deletions_total{period=\"minutely\"}") >= 3.0);
     assert!(arclamp.stop(STOP).success());
@@ -94,7 +126,11 @@ fn retention_applies_max_age_at_start_and_removes_orphan_graphs() {
     std::fs::create_dir_all(&logs).expect("mkdir");
     std::fs::create_dir_all(&svgs).expect("mkdir");
     for window in ["2025-12-30_10", "2025-12-31_12", "2025-12-31_23"] {
-        std::fs::write(logs.join(format!("{window}.excimer.all.log.gz")), gzip("a;b 1\n")).expect("write");
+        std::fs::write(
+            logs.join(format!("{window}.excimer.all.log.gz")),
+            gzip("a;b 1\n"),
+        )
+        .expect("write");
     }
     std::fs::write(svgs.join("2025-12-29_01.excimer.all.svgz"), gzip("<svg/>")).expect("write");
     std::fs::write(logs.join("unrelated.txt"), "keep me").expect("write");
@@ -103,8 +139,16 @@ fn retention_applies_max_age_at_start_and_removes_orphan_graphs() {
         &redis,
         "[periods.hourly]\nretain = 1000\nmax_age = \"1d\"\n[clock]\nstart = \"2026-01-01T12:30:00Z\"\n",
     );
-    wait_until("the old window to be deleted", Duration::from_secs(10), || !logs.join("2025-12-30_10.excimer.all.log.gz").exists());
-    wait_until("the orphan graph to be deleted", Duration::from_secs(10), || !svgs.join("2025-12-29_01.excimer.all.svgz").exists());
+    wait_until(
+        "the old window to be deleted",
+        Duration::from_secs(10),
+        || !logs.join("2025-12-30_10.excimer.all.log.gz").exists(),
+    );
+    wait_until(
+        "the orphan graph to be deleted",
+        Duration::from_secs(10),
+        || !svgs.join("2025-12-29_01.excimer.all.svgz").exists(),
+    );
     // Ended 2025-12-31 13:00, less than a day before 2026-01-01 12:30: kept.
     assert!(logs.join("2025-12-31_12.excimer.all.log.gz").exists());
     assert!(logs.join("2025-12-31_23.excimer.all.log.gz").exists());
@@ -118,11 +162,17 @@ fn logs_newer_than_their_graphs_are_rendered_at_start() {
     let dir = tempfile::tempdir().expect("tempdir").keep();
     let logs = dir.join("data/logs/daily");
     std::fs::create_dir_all(&logs).expect("mkdir");
-    std::fs::write(logs.join("2025-12-31.excimer.all.log.gz"), gzip("/w/index.php;Old::window 4\n")).expect("write");
-    let mut arclamp = Arclamp::start_in(&dir, &redis, "[clock]\nstart = \"2026-01-01T12:00:00Z\"\n");
+    std::fs::write(
+        logs.join("2025-12-31.excimer.all.log.gz"),
+        gzip("/w/index.php;Old::window 4\n"),
+    )
+    .expect("write");
+    let mut arclamp =
+        Arclamp::start_in(&dir, &redis, "[clock]\nstart = \"2026-01-01T12:00:00Z\"\n");
     let svgs = dir.join("data/svgs/daily");
     wait_until("start-up render", Duration::from_secs(15), || {
-        svgs.join("2025-12-31.excimer.all.svgz").exists() && svgs.join("2025-12-31.excimer.all.reversed.svgz").exists()
+        svgs.join("2025-12-31.excimer.all.svgz").exists()
+            && svgs.join("2025-12-31.excimer.all.reversed.svgz").exists()
     });
     assert!(arclamp.stop(STOP).success());
 }
@@ -140,13 +190,23 @@ fn function_graphs_are_rendered_for_all_when_a_stack_contains_the_function() {
     publish_raw(&redis, "excimer", &[b"/w/index.php;MediaWiki::run;EditAction::show;Parser::parse 2\n/w/index.php;MediaWiki::run;ViewAction::show 1"]);
     arclamp.wait_received("excimer", 3);
     let data = arclamp.data();
-    wait_until("first checkpoint", Duration::from_secs(10), || !list(&data, "logs/hourly").is_empty());
+    wait_until("first checkpoint", Duration::from_secs(10), || {
+        !list(&data, "logs/hourly").is_empty()
+    });
     let window = only_window(&data, "hourly", "excimer", "all");
     let svg = |name: &str| data.join(format!("svgs/hourly/{window}.excimer.{name}"));
-    wait_until("function graphs", Duration::from_secs(15), || svg("all.fn-EditAction.svgz").exists() && svg("all.fn-EditAction.reversed.svgz").exists());
+    wait_until("function graphs", Duration::from_secs(15), || {
+        svg("all.fn-EditAction.svgz").exists() && svg("all.fn-EditAction.reversed.svgz").exists()
+    });
     assert!(arclamp.stop(STOP).success());
-    assert!(!svg("all.fn-Never.svgz").exists(), "no stack contains Never::called: no graph");
-    assert!(!svg("index.fn-EditAction.svgz").exists(), "function graphs are for entry all only");
+    assert!(
+        !svg("all.fn-Never.svgz").exists(),
+        "no stack contains Never::called: no graph"
+    );
+    assert!(
+        !svg("index.fn-EditAction.svgz").exists(),
+        "function graphs are for entry all only"
+    );
 }
 
 #[test]
@@ -159,18 +219,44 @@ fn sighup_applies_a_valid_config_without_dropping_samples() {
     arclamp.wait_received("excimer", before.samples["all"]);
 
     // Subscribe one more channel on the live connection.
-    arclamp.rewrite_config(&redis, &format!("[redis]\nurl = \"{}\"\nchannels = [\"excimer\", \"excimer-wall\"]\n{base}", redis.url()));
+    arclamp.rewrite_config(
+        &redis,
+        &format!(
+            "[redis]\nurl = \"{}\"\nchannels = [\"excimer\", \"excimer-wall\"]\n{base}",
+            redis.url()
+        ),
+    );
     arclamp.signal("HUP");
-    arclamp.wait_metric("arclamp_config_reloads_total{result=\"ok\"}", Duration::from_secs(10), |v| v == 1.0);
-    wait_until("excimer-wall subscription", Duration::from_secs(10), || numsub(&redis, "excimer-wall") == 1);
+    arclamp.wait_metric(
+        "arclamp_config_reloads_total{result=\"ok\"}",
+        Duration::from_secs(10),
+        |v| v == 1.0,
+    );
+    wait_until("excimer-wall subscription", Duration::from_secs(10), || {
+        numsub(&redis, "excimer-wall") == 1
+    });
     let wall = publish(&redis, "excimer-wall", 100, 2, &[]);
     arclamp.wait_received("excimer-wall", wall.samples["all"]);
 
     // Move to another Redis server: reconnects there.
-    arclamp.rewrite_config(&other, &format!("[redis]\nurl = \"{}\"\nchannels = [\"excimer\"]\n{base}", other.url()));
+    arclamp.rewrite_config(
+        &other,
+        &format!(
+            "[redis]\nurl = \"{}\"\nchannels = [\"excimer\"]\n{base}",
+            other.url()
+        ),
+    );
     arclamp.signal("HUP");
-    arclamp.wait_metric("arclamp_config_reloads_total{result=\"ok\"}", Duration::from_secs(10), |v| v == 2.0);
-    wait_until("subscription on the new server", Duration::from_secs(10), || numsub(&other, "excimer") == 1);
+    arclamp.wait_metric(
+        "arclamp_config_reloads_total{result=\"ok\"}",
+        Duration::from_secs(10),
+        |v| v == 2.0,
+    );
+    wait_until(
+        "subscription on the new server",
+        Duration::from_secs(10),
+        || numsub(&other, "excimer") == 1,
+    );
     assert_eq!(numsub(&redis, "excimer"), 0, "the old server is left");
     let after = publish(&other, "excimer", 200, 3, &[]);
     arclamp.wait_received("excimer", before.samples["all"] + after.samples["all"]);
@@ -178,23 +264,50 @@ fn sighup_applies_a_valid_config_without_dropping_samples() {
 
     let data = arclamp.data();
     let window = only_window(&data, "daily", "excimer", "all");
-    assert_eq!(log_total(&data, &format!("logs/daily/{window}.excimer.all.log.gz")), before.samples["all"] + after.samples["all"]);
-    assert_eq!(log_total(&data, &format!("logs/daily/{window}.excimer-wall.all.log.gz")), wall.samples["all"]);
+    assert_eq!(
+        log_total(&data, &format!("logs/daily/{window}.excimer.all.log.gz")),
+        before.samples["all"] + after.samples["all"]
+    );
+    assert_eq!(
+        log_total(
+            &data,
+            &format!("logs/daily/{window}.excimer-wall.all.log.gz")
+        ),
+        wall.samples["all"]
+    );
 }
 
 #[test]
 fn sighup_with_an_invalid_config_keeps_the_old_one_running() {
     let redis = RedisServer::start();
     let mut arclamp = Arclamp::start(&redis, "[aggregation]\nflush_interval = \"1h\"\n");
-    std::fs::write(arclamp.dir.join("arclamp.toml"), "[aggregation]\nflush_interval = \"soon\"\n").expect("write");
+    std::fs::write(
+        arclamp.dir.join("arclamp.toml"),
+        "[aggregation]\nflush_interval = \"soon\"\n",
+    )
+    .expect("write");
     arclamp.signal("HUP");
-    arclamp.wait_metric("arclamp_config_reloads_total{result=\"error\"}", Duration::from_secs(10), |v| v == 1.0);
-    assert!(arclamp.log().contains("flush_interval"), "the log names the bad key:\n{}", arclamp.log());
+    arclamp.wait_metric(
+        "arclamp_config_reloads_total{result=\"error\"}",
+        Duration::from_secs(10),
+        |v| v == 1.0,
+    );
+    assert!(
+        arclamp.log().contains("flush_interval"),
+        "the log names the bad key:\n{}",
+        arclamp.log()
+    );
     let expected = publish(&redis, "excimer", 200, 9, &[]);
     arclamp.wait_received("excimer", expected.samples["all"]);
     assert!(arclamp.stop(STOP).success());
     let window = only_window(&arclamp.data(), "hourly", "excimer", "all");
-    assert_eq!(log_total(&arclamp.data(), &format!("logs/hourly/{window}.excimer.all.log.gz")), expected.samples["all"]);
+    assert_eq!(
+        log_total(
+            &arclamp.data(),
+            &format!("logs/hourly/{window}.excimer.all.log.gz")
+        ),
+        expected.samples["all"]
+    );
 }
 
 #[test]
@@ -204,19 +317,29 @@ fn a_storage_outage_keeps_samples_in_memory_until_writes_succeed_again() {
     publish_raw(&redis, "excimer", &[b"/w/index.php;Before::outage 2"]);
     arclamp.wait_received("excimer", 2);
     let data = arclamp.data();
-    wait_until("first checkpoint", Duration::from_secs(10), || !list(&data, "logs/hourly").is_empty());
+    wait_until("first checkpoint", Duration::from_secs(10), || {
+        !list(&data, "logs/hourly").is_empty()
+    });
     let window = only_window(&data, "hourly", "excimer", "all");
     let all = format!("logs/hourly/{window}.excimer.all.log.gz");
-    wait_until("first checkpoint", Duration::from_secs(10), || data.join(&all).exists());
+    wait_until("first checkpoint", Duration::from_secs(10), || {
+        data.join(&all).exists()
+    });
     // Root ignores permissions: break the storage by putting a file where a directory must be.
     std::fs::rename(data.join("logs"), data.join("logs.away")).expect("move logs away");
     std::fs::write(data.join("logs"), "not a directory").expect("block logs");
     publish_raw(&redis, "excimer", &[b"/w/index.php;During::outage 5"]);
     arclamp.wait_received("excimer", 7);
-    arclamp.wait_metric("arclamp_checkpoint_failures_total", Duration::from_secs(10), |v| v >= 1.0);
+    arclamp.wait_metric(
+        "arclamp_checkpoint_failures_total",
+        Duration::from_secs(10),
+        |v| v >= 1.0,
+    );
     std::fs::remove_file(data.join("logs")).expect("unblock");
     std::fs::rename(data.join("logs.away"), data.join("logs")).expect("restore logs");
-    wait_until("the retried checkpoint", Duration::from_secs(10), || log_total(&data, &all) == 7);
+    wait_until("the retried checkpoint", Duration::from_secs(10), || {
+        log_total(&data, &all) == 7
+    });
     assert!(arclamp.stop(STOP).success());
     assert_eq!(log_total(&data, &all), 7);
 }
@@ -224,21 +347,34 @@ fn a_storage_outage_keeps_samples_in_memory_until_writes_succeed_again() {
 #[test]
 fn sigterm_during_a_storage_outage_exits_non_zero_and_says_what_was_lost() {
     let redis = RedisServer::start();
-    let mut arclamp = Arclamp::start(&redis, "[aggregation]\nflush_interval = \"1h\"\n[service]\nshutdown_timeout = \"2s\"\n");
+    let mut arclamp = Arclamp::start(
+        &redis,
+        "[aggregation]\nflush_interval = \"1h\"\n[service]\nshutdown_timeout = \"2s\"\n",
+    );
     std::fs::create_dir_all(arclamp.data()).expect("mkdir");
     std::fs::write(arclamp.data().join("logs"), "not a directory").expect("block logs");
     publish_raw(&redis, "excimer", &[b"/w/index.php;Doomed 3"]);
     arclamp.wait_received("excimer", 3);
     let status = arclamp.stop(STOP);
-    assert!(!status.success(), "must not claim success when samples were not saved");
+    assert!(
+        !status.success(),
+        "must not claim success when samples were not saved"
+    );
     let log = arclamp.log();
     assert!(log.contains("could not be saved"), "{log}");
-    assert!(log.contains("samples=12"), "3 samples in 4 windows (hourly and daily, all and index): {log}");
+    assert!(
+        log.contains("samples=12"),
+        "3 samples in 4 windows (hourly and daily, all and index): {log}"
+    );
 }
 
 fn numsub(redis: &RedisServer, channel: &str) -> i64 {
     let client = redis::Client::open(redis.url()).expect("client");
     let mut connection = client.get_connection().expect("connect");
-    let reply: (String, i64) = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query(&mut connection).expect("NUMSUB");
+    let reply: (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query(&mut connection)
+        .expect("NUMSUB");
     reply.1
 }

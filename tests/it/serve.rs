@@ -9,7 +9,11 @@ use crate::redis_server::RedisServer;
 const STOP: Duration = Duration::from_secs(30);
 
 fn entries(expected: &crate::arclamp::Expected) -> Vec<(&str, u64)> {
-    expected.samples.iter().map(|(e, n)| (e.as_str(), *n)).collect()
+    expected
+        .samples
+        .iter()
+        .map(|(e, n)| (e.as_str(), *n))
+        .collect()
 }
 
 /// Every entry point's hourly and daily log holds exactly what was published.
@@ -28,14 +32,26 @@ fn every_published_sample_lands_in_its_hourly_and_daily_files() {
     let redis = RedisServer::start();
     let mut arclamp = Arclamp::start(&redis, "[aggregation]\nflush_interval = \"200ms\"\n");
     let expected = publish(&redis, "excimer", 3000, 7, &["--lines-per-message", "2"]);
-    assert!(expected.samples.len() >= 6, "the generator should cover all entry points: {:?}", expected.samples);
+    assert!(
+        expected.samples.len() >= 6,
+        "the generator should cover all entry points: {:?}",
+        expected.samples
+    );
     arclamp.wait_received("excimer", expected.samples["all"]);
     assert!(arclamp.stop(STOP).success());
     assert_files_match(&arclamp.data(), "excimer", &entries(&expected));
     // The entry points partition "all".
     let window = only_window(&arclamp.data(), "hourly", "excimer", "all");
-    let all = read_log(&arclamp.data(), &format!("logs/hourly/{window}.excimer.all.log.gz"));
-    let parts: u64 = expected.samples.iter().filter(|(e, _)| *e != "all").map(|(_, n)| n).sum();
+    let all = read_log(
+        &arclamp.data(),
+        &format!("logs/hourly/{window}.excimer.all.log.gz"),
+    );
+    let parts: u64 = expected
+        .samples
+        .iter()
+        .filter(|(e, _)| *e != "all")
+        .map(|(_, n)| n)
+        .sum();
     assert_eq!(all.values().sum::<u64>(), parts);
     assert_eq!(expected.messages, 3000);
 }
@@ -46,9 +62,16 @@ fn sigterm_flushes_everything_even_with_an_hour_between_checkpoints() {
     let mut arclamp = Arclamp::start(&redis, "[aggregation]\nflush_interval = \"1h\"\n");
     let expected = publish(&redis, "excimer", 2000, 3, &[]);
     arclamp.wait_received("excimer", expected.samples["all"]);
-    assert!(list(&arclamp.data(), "logs/hourly").is_empty(), "nothing should be written before shutdown");
+    assert!(
+        list(&arclamp.data(), "logs/hourly").is_empty(),
+        "nothing should be written before shutdown"
+    );
     let status = arclamp.stop(STOP);
-    assert!(status.success(), "exit status {status:?}\n{}", arclamp.log());
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        arclamp.log()
+    );
     assert_files_match(&arclamp.data(), "excimer", &entries(&expected));
 }
 
@@ -78,7 +101,10 @@ fn counts_carry_over_a_restart() {
     assert!(second.stop(STOP).success());
     let mut sum: Vec<(&str, u64)> = Vec::new();
     for (entry, n) in &a.samples {
-        sum.push((entry.as_str(), n + b.samples.get(entry).copied().unwrap_or(0)));
+        sum.push((
+            entry.as_str(),
+            n + b.samples.get(entry).copied().unwrap_or(0),
+        ));
     }
     assert_files_match(&second.data(), "excimer", &sum);
 }
@@ -94,16 +120,30 @@ fn redis_restarted_twice_mid_stream_loses_nothing_published_while_subscribed() {
         arclamp.wait_received("excimer", total);
         if round < 2 {
             redis.restart();
-            arclamp.wait_metric("arclamp_redis_reconnects_total", Duration::from_secs(20), |v| v >= (round + 1) as f64);
+            arclamp.wait_metric(
+                "arclamp_redis_reconnects_total",
+                Duration::from_secs(20),
+                |v| v >= (round + 1) as f64,
+            );
             arclamp.wait_subscribed();
         }
     }
     assert!(arclamp.is_running());
     assert!(arclamp.stop(STOP).success());
     let window = only_window(&arclamp.data(), "daily", "excimer", "all");
-    assert_eq!(log_total(&arclamp.data(), &format!("logs/daily/{window}.excimer.all.log.gz")), total);
+    assert_eq!(
+        log_total(
+            &arclamp.data(),
+            &format!("logs/daily/{window}.excimer.all.log.gz")
+        ),
+        total
+    );
     let log = arclamp.log();
-    assert_eq!(log.matches("Redis unavailable").count(), 2, "each outage is logged once:\n{log}");
+    assert_eq!(
+        log.matches("Redis unavailable").count(),
+        2,
+        "each outage is logged once:\n{log}"
+    );
     assert_eq!(log.matches("Redis is back").count(), 2);
 }
 
@@ -115,19 +155,33 @@ fn a_redis_outage_at_start_is_waited_out() {
     let port = crate::arclamp::free_port();
     std::fs::write(
         dir.join("arclamp.toml"),
-        crate::arclamp::config_text(&redis, &dir, port, "[supervisor]\nbackoff_min = \"50ms\"\nbackoff_max = \"400ms\"\n"),
+        crate::arclamp::config_text(
+            &redis,
+            &dir,
+            port,
+            "[supervisor]\nbackoff_min = \"50ms\"\nbackoff_max = \"400ms\"\n",
+        ),
     )
     .expect("config");
     let mut arclamp = Arclamp::spawn(&dir, port);
     std::thread::sleep(Duration::from_secs(2));
-    assert!(arclamp.is_running(), "must not exit while Redis is down:\n{}", arclamp.log());
+    assert!(
+        arclamp.is_running(),
+        "must not exit while Redis is down:\n{}",
+        arclamp.log()
+    );
     assert_eq!(arclamp.metric("arclamp_redis_connected"), 0.0);
     redis.restart();
     arclamp.wait_subscribed();
     let expected = publish(&redis, "excimer", 100, 5, &[]);
     arclamp.wait_received("excimer", expected.samples["all"]);
     assert!(arclamp.stop(STOP).success());
-    assert_eq!(arclamp.log().matches("Redis unavailable").count(), 1, "{}", arclamp.log());
+    assert_eq!(
+        arclamp.log().matches("Redis unavailable").count(),
+        1,
+        "{}",
+        arclamp.log()
+    );
 }
 
 #[test]
@@ -138,20 +192,34 @@ fn a_silent_redis_is_detected_within_ten_seconds() {
     let client = redis::Client::open(redis.url()).expect("client");
     let mut connection = client.get_connection().expect("connect");
     let sleeper = std::thread::spawn(move || {
-        let slept: redis::RedisResult<()> = redis::cmd("DEBUG").arg("SLEEP").arg(14).query(&mut connection);
+        let slept: redis::RedisResult<()> = redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(14)
+            .query(&mut connection);
         slept.expect("DEBUG SLEEP");
     });
     let started = std::time::Instant::now();
-    arclamp.wait_metric("arclamp_redis_connected", Duration::from_secs(12), |v| v == 0.0);
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    arclamp.wait_metric("arclamp_redis_connected", Duration::from_secs(12), |v| {
+        v == 0.0
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     sleeper.join().expect("sleeper");
-    arclamp.wait_metric("arclamp_redis_connected", Duration::from_secs(20), |v| v == 1.0);
+    arclamp.wait_metric("arclamp_redis_connected", Duration::from_secs(20), |v| {
+        v == 1.0
+    });
 }
 
 #[test]
 fn every_rejection_reason_is_counted_and_good_lines_survive() {
     let redis = RedisServer::start();
-    let mut arclamp = Arclamp::start(&redis, "[aggregation]\nmax_depth = 5\nmax_message_bytes = 400\nflush_interval = \"1h\"\n");
+    let mut arclamp = Arclamp::start(
+        &redis,
+        "[aggregation]\nmax_depth = 5\nmax_message_bytes = 400\nflush_interval = \"1h\"\n",
+    );
     let huge = format!("/srv/w/index.php;{} 1", "A::b;".repeat(100));
     let messages: Vec<Vec<u8>> = vec![
         b"/srv/w/index.php;Good::one 2\nno count here\n/srv/w/api.php;Bad::count 0\n".to_vec(),
@@ -163,7 +231,11 @@ fn every_rejection_reason_is_counted_and_good_lines_survive() {
     let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     publish_raw(&redis, "excimer", &refs);
     arclamp.wait_received("excimer", 9);
-    let rejected = |reason: &str| arclamp.metric(&format!("arclamp_samples_rejected_total{{channel=\"excimer\",reason=\"{reason}\"}}"));
+    let rejected = |reason: &str| {
+        arclamp.metric(&format!(
+            "arclamp_samples_rejected_total{{channel=\"excimer\",reason=\"{reason}\"}}"
+        ))
+    };
     assert_eq!(rejected("no_count"), 1.0);
     assert_eq!(rejected("bad_count"), 2.0);
     assert_eq!(rejected("empty_stack"), 1.0);
@@ -180,45 +252,98 @@ fn every_rejection_reason_is_counted_and_good_lines_survive() {
     ]
     .into();
     assert_eq!(all, expected);
-    assert_eq!(log_total(&data, &format!("logs/hourly/{window}.excimer.index.log.gz")), 4);
+    assert_eq!(
+        log_total(&data, &format!("logs/hourly/{window}.excimer.index.log.gz")),
+        4
+    );
     // Bytes replaced before the path do not hide the file name.
-    assert_eq!(log_total(&data, &format!("logs/hourly/{window}.excimer.api.log.gz")), 5);
+    assert_eq!(
+        log_total(&data, &format!("logs/hourly/{window}.excimer.api.log.gz")),
+        5
+    );
 }
 
 #[test]
 fn sample_every_keeps_every_nth_message() {
     let redis = RedisServer::start();
-    let mut arclamp = Arclamp::start(&redis, "[aggregation]\nsample_every = 3\nflush_interval = \"1h\"\n");
-    let messages: Vec<Vec<u8>> = (0..10).map(|i| format!("/srv/w/index.php;F::n{i} 1").into_bytes()).collect();
+    let mut arclamp = Arclamp::start(
+        &redis,
+        "[aggregation]\nsample_every = 3\nflush_interval = \"1h\"\n",
+    );
+    let messages: Vec<Vec<u8>> = (0..10)
+        .map(|i| format!("/srv/w/index.php;F::n{i} 1").into_bytes())
+        .collect();
     let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     publish_raw(&redis, "excimer", &refs);
-    arclamp.wait_metric("arclamp_messages_received_total{channel=\"excimer\"}", Duration::from_secs(10), |v| v == 10.0);
-    assert_eq!(arclamp.metric("arclamp_messages_sampled_out_total{channel=\"excimer\"}"), 6.0);
+    arclamp.wait_metric(
+        "arclamp_messages_received_total{channel=\"excimer\"}",
+        Duration::from_secs(10),
+        |v| v == 10.0,
+    );
+    assert_eq!(
+        arclamp.metric("arclamp_messages_sampled_out_total{channel=\"excimer\"}"),
+        6.0
+    );
     assert!(arclamp.stop(STOP).success());
     let window = only_window(&arclamp.data(), "hourly", "excimer", "all");
-    let kept: Vec<String> = read_log(&arclamp.data(), &format!("logs/hourly/{window}.excimer.all.log.gz")).into_keys().collect();
-    assert_eq!(kept, vec!["/srv/w/index.php;F::n0", "/srv/w/index.php;F::n3", "/srv/w/index.php;F::n6", "/srv/w/index.php;F::n9"]);
+    let kept: Vec<String> = read_log(
+        &arclamp.data(),
+        &format!("logs/hourly/{window}.excimer.all.log.gz"),
+    )
+    .into_keys()
+    .collect();
+    assert_eq!(
+        kept,
+        vec![
+            "/srv/w/index.php;F::n0",
+            "/srv/w/index.php;F::n3",
+            "/srv/w/index.php;F::n6",
+            "/srv/w/index.php;F::n9"
+        ]
+    );
 }
 
 #[test]
 fn entry_points_beyond_the_limit_count_in_all_only() {
     let redis = RedisServer::start();
-    let mut arclamp = Arclamp::start(&redis, "[aggregation]\nmax_entry_points = 2\nflush_interval = \"1h\"\n");
-    publish_raw(&redis, "excimer", &[b"/w/index.php;A 1\n/w/api.php;B 1\n/w/load.php;C 1\n/w/index.php;D 1\n"]);
+    let mut arclamp = Arclamp::start(
+        &redis,
+        "[aggregation]\nmax_entry_points = 2\nflush_interval = \"1h\"\n",
+    );
+    publish_raw(
+        &redis,
+        "excimer",
+        &[b"/w/index.php;A 1\n/w/api.php;B 1\n/w/load.php;C 1\n/w/index.php;D 1\n"],
+    );
     arclamp.wait_received("excimer", 4);
-    assert_eq!(arclamp.metric("arclamp_entry_overflow_total{channel=\"excimer\"}"), 1.0);
+    assert_eq!(
+        arclamp.metric("arclamp_entry_overflow_total{channel=\"excimer\"}"),
+        1.0
+    );
     assert!(arclamp.stop(STOP).success());
     let files = list(&arclamp.data(), "logs/daily");
     assert_eq!(files.len(), 3, "{files:?}");
     assert!(files.iter().all(|f| !f.contains(".load.")));
     let window = only_window(&arclamp.data(), "daily", "excimer", "all");
-    assert_eq!(log_total(&arclamp.data(), &format!("logs/daily/{window}.excimer.all.log.gz")), 4);
+    assert_eq!(
+        log_total(
+            &arclamp.data(),
+            &format!("logs/daily/{window}.excimer.all.log.gz")
+        ),
+        4
+    );
 }
 
 #[test]
 fn several_channels_are_kept_apart() {
     let redis = RedisServer::start();
-    let mut arclamp = Arclamp::start(&redis, &format!("[redis]\nurl = \"{}\"\nchannels = [\"excimer\", \"excimer-wall\"]\n", redis.url()));
+    let mut arclamp = Arclamp::start(
+        &redis,
+        &format!(
+            "[redis]\nurl = \"{}\"\nchannels = [\"excimer\", \"excimer-wall\"]\n",
+            redis.url()
+        ),
+    );
     let cpu = publish(&redis, "excimer", 300, 1, &[]);
     let wall = publish(&redis, "excimer-wall", 200, 2, &[]);
     arclamp.wait_received("excimer", cpu.samples["all"]);
