@@ -20,6 +20,7 @@ pub mod config;
 pub mod events;
 pub mod folded;
 pub mod http;
+pub mod ingest;
 pub mod layout;
 pub mod render;
 pub mod retention;

@@ -6,7 +6,7 @@
 //! [`Rejection`] reason, never a panic. This module only parses: counting and logging the
 //! rejections is the caller's job (see [`crate::events`]).
 
-use memchr::{memchr, memchr_iter, memrchr};
+use memchr::{memchr, memrchr};
 
 /// Why a line (or, for [`Rejection::TooLarge`], a whole message) was not aggregated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,11 +133,10 @@ pub fn parse_line<'a>(line: &'a [u8], limits: &Limits) -> Result<Sample<'a>, Rej
     if stack.is_empty() {
         return Err(Rejection::EmptyStack);
     }
-    // Depth is frames = separators + 1; stop counting as soon as the limit is passed.
-    if memchr_iter(b';', stack)
-        .nth(limits.max_depth.saturating_sub(1))
-        .is_some()
-    {
+    // Depth is frames = separators + 1. A plain byte count vectorizes; memchr would stop
+    // at every one of the ~100 separators of a typical stack.
+    let separators = stack.iter().filter(|&&b| b == b';').count();
+    if separators >= limits.max_depth {
         return Err(Rejection::TooDeep);
     }
     Ok(Sample {

@@ -312,12 +312,29 @@ fn stack_matches(frames: &[Option<Frame>], stack: &Stack, text: &[u8]) -> bool {
             }
         }
         let f = &frame(frames, id).text;
-        if !rest.starts_with(f) {
+        if rest.len() < f.len() || !bytes_equal(&rest[..f.len()], f) {
             return false;
         }
         rest = &rest[f.len()..];
     }
     rest.is_empty()
+}
+
+/// Equality of two slices of the same length, inlined: frames are a few dozen bytes, where
+/// a call into libc's memcmp costs more than the comparison.
+#[inline]
+fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let mut a_words = a.chunks_exact(8);
+    let mut b_words = b.chunks_exact(8);
+    for (x, y) in a_words.by_ref().zip(b_words.by_ref()) {
+        let x = u64::from_ne_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+        let y = u64::from_ne_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]);
+        if x != y {
+            return false;
+        }
+    }
+    a_words.remainder() == b_words.remainder()
 }
 
 #[cfg(test)]

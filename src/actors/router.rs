@@ -23,9 +23,10 @@ use crate::actors::render_queue::RenderQueue;
 use crate::clock::Clock;
 use crate::config::{Config, PeriodSpec};
 use crate::events;
-use crate::layout::{LogKey, ALL};
-use crate::sample::{self, Limits, Rejection};
-use crate::stacks::{StackId, StackTable};
+use crate::ingest::{ingest_batch, ChannelState, Destination, IngestSettings};
+use crate::layout::LogKey;
+use crate::sample::Limits;
+use crate::stacks::StackTable;
 use crate::storage::Storage;
 use crate::window::Window;
 
@@ -101,21 +102,6 @@ impl RouterSettings {
             },
         })
     }
-}
-
-#[derive(Default)]
-struct ChannelState {
-    messages_seen: u64,
-    entries: HashSet<String>,
-    overflowed: HashSet<String>,
-}
-
-/// Samples of one batch bound for one aggregator.
-struct Destination {
-    period: usize,
-    entry: String,
-    samples: Vec<(StackId, u32)>,
-    total: u64,
 }
 
 /// The router actor.
@@ -260,82 +246,25 @@ impl Router {
         channel: &Arc<str>,
         payloads: Vec<Vec<u8>>,
     ) -> Vec<Destination> {
-        let settings = &self.settings;
+        let settings = IngestSettings {
+            limits: self.settings.limits,
+            max_entry_points: self.settings.max_entry_points,
+            sample_every: self.settings.sample_every,
+            periods: self.settings.periods.len(),
+        };
         let state = self.channels.entry(channel.clone()).or_default();
-        let mut table = self.table.borrow_mut();
-        let mut destinations: Vec<Destination> = Vec::new();
-        let mut rejections: HashMap<Rejection, u64> = HashMap::new();
-        let mut overflow: HashMap<String, u64> = HashMap::new();
-        let (mut received, mut accepted, mut sampled_out) = (0u64, 0u64, 0u64);
-        let periods = settings.periods.len();
-        for mut payload in payloads {
-            received += 1;
-            state.messages_seen += 1;
-            if (state.messages_seen - 1) % settings.sample_every != 0 {
-                sampled_out += 1;
-                continue;
-            }
-            let parsed = sample::for_each_line(&mut payload, &settings.limits, |line| {
-                let sample = match sample::parse_line(line, &settings.limits) {
-                    Ok(sample) => sample,
-                    Err(reason) => {
-                        *rejections.entry(reason).or_default() += 1;
-                        return;
-                    }
-                };
-                accepted += u64::from(sample.count);
-                let entry = sample.entry.filter(|name| {
-                    if state.entries.contains(*name) {
-                        return true;
-                    }
-                    if state.entries.len() < settings.max_entry_points {
-                        state.entries.insert((*name).to_owned());
-                        return true;
-                    }
-                    *overflow.entry((*name).to_owned()).or_default() += u64::from(sample.count);
-                    false
-                });
-                let id = table.intern(sample.stack);
-                for period in 0..periods {
-                    for name in std::iter::once(ALL).chain(entry) {
-                        let slot = match destinations
-                            .iter()
-                            .position(|d| d.period == period && d.entry == name)
-                        {
-                            Some(slot) => slot,
-                            None => {
-                                destinations.push(Destination {
-                                    period,
-                                    entry: name.to_owned(),
-                                    samples: Vec::new(),
-                                    total: 0,
-                                });
-                                destinations.len() - 1
-                            }
-                        };
-                        // One reference per aggregator the sample goes to, handed over with it.
-                        table.retain(id);
-                        destinations[slot].samples.push((id, sample.count));
-                        destinations[slot].total += u64::from(sample.count);
-                    }
-                }
-            });
-            if let Err(reason) = parsed {
-                *rejections.entry(reason).or_default() += 1;
-            }
+        let outcome = ingest_batch(state, &settings, &mut self.table.borrow_mut(), payloads);
+        events::received(channel, outcome.messages, outcome.accepted);
+        if outcome.sampled_out > 0 {
+            events::sampled_out(channel, outcome.sampled_out);
         }
-        events::received(channel, received, accepted);
-        if sampled_out > 0 {
-            events::sampled_out(channel, sampled_out);
-        }
-        for (reason, count) in rejections {
+        for (reason, count) in outcome.rejections {
             events::rejected(channel, reason, count);
         }
-        for (entry, samples) in overflow {
-            let first_time = state.overflowed.insert(entry.clone());
+        for (entry, samples, first_time) in outcome.overflow {
             events::entry_overflow(channel, &entry, samples, first_time);
         }
-        destinations
+        outcome.destinations
     }
 }
 
