@@ -4,6 +4,7 @@
 //! every other module is one area.
 
 mod arclamp;
+mod config_cli;
 mod lifecycle;
 mod publish_cli;
 mod redis_server;
