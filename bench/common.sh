@@ -1,0 +1,21 @@
+# Shared helpers of the bench/ scripts (sourced, not run).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/install-deps
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+
+free_port() {
+    local port
+    while true; do
+        port=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+    done
+}
+
+# metric NAME_WITH_LABELS PORT: the value of one series on /metrics (0 when absent).
+metric() {
+    curl -s "http://127.0.0.1:$2/metrics" | awk -v s="$1" '$1 == s { print $2; found=1 } END { if (!found) print 0 }'
+}
+
+now() { date +%s.%N; }
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
