@@ -88,7 +88,13 @@ impl StackTable {
         if let Some(&id) = stack_index.find(hash as u64, matches) {
             return id;
         }
-        let frame_ids: Box<[FrameId]> = stack.split(|&b| b == b';').map(|frame| self.intern_frame(frame)).collect();
+        let mut frame_ids = Vec::with_capacity(crate::sample::count_byte(stack, b';') + 1);
+        let mut start = 0;
+        for end in memchr::memchr_iter(b';', stack).chain(std::iter::once(stack.len())) {
+            frame_ids.push(self.intern_frame(&stack[start..end]));
+            start = end + 1;
+        }
+        let frame_ids = frame_ids.into_boxed_slice();
         let entry = Stack { frames: frame_ids, hash, text_len, refs: 0 };
         let id = match self.free_stacks.pop() {
             Some(id) => {
@@ -117,7 +123,7 @@ impl StackTable {
         } = self;
         let entry = frame_index.entry(
             hash,
-            |&id| frame(frames, id).text.as_ref() == text,
+            |&id| bytes_equal(&frame(frames, id).text, text),
             |&id| frame(frames, id).hash,
         );
         let id = match entry {
@@ -291,6 +297,18 @@ fn frame(frames: &[Option<Frame>], id: FrameId) -> &Frame {
     frames[id as usize]
         .as_ref()
         .expect("referenced frames are live")
+}
+
+/// Slice equality inlined: frames are a few dozen bytes, where a call into libc's memcmp
+/// costs more than the comparison itself.
+#[inline]
+fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, a_tail) = a.as_chunks::<8>();
+    let (b_words, b_tail) = b.as_chunks::<8>();
+    a_words.iter().zip(b_words).all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y)) && a_tail == b_tail
 }
 
 #[cfg(test)]
