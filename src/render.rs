@@ -342,7 +342,11 @@ index.php;<script>alert(1)</script> 1
     }
 
     fn rgb(fill: &str) -> (u8, u8, u8) {
-        let inner = fill.strip_prefix("rgb(").unwrap().strip_suffix(')').unwrap();
+        let inner = fill
+            .strip_prefix("rgb(")
+            .unwrap()
+            .strip_suffix(')')
+            .unwrap();
         let mut parts = inner.split(',').map(|p| p.parse::<u8>().unwrap());
         (
             parts.next().unwrap(),
@@ -389,7 +393,10 @@ index.php;<script>alert(1)</script> 1
     fn untrusted_frame_names_are_escaped() {
         let svg = render(INPUT, &options());
         let text = String::from_utf8(svg.clone()).unwrap();
-        assert!(!text.contains("<script>alert"), "frame name reached the SVG unescaped");
+        assert!(
+            !text.contains("<script>alert"),
+            "frame name reached the SVG unescaped"
+        );
         assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         let names = drawn_counts(&drawn_frames(&svg));
         assert_eq!(names.get("<script>alert(1)</script>"), Some(&1));
@@ -408,7 +415,10 @@ index.php;<script>alert(1)</script> 1
     #[test]
     fn forward_graph_has_the_entry_point_at_the_root_level() {
         let frames = drawn_frames(&render(INPUT, &options()));
-        assert_eq!(root_level_names(&frames), BTreeSet::from(["index.php".into()]));
+        assert_eq!(
+            root_level_names(&frames),
+            BTreeSet::from(["index.php".into()])
+        );
     }
 
     #[test]
