@@ -51,10 +51,8 @@ pub struct RenderArgs {
 /// Run `arclamp render`.
 pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let source = Source::new(args.input.as_deref());
-    let data = source.read()?;
-    let text = folded::decode(&data).with_context(|| format!("cannot decode {source}"))?;
-    // The decoded text is all we need from here on; a large input should not be held twice.
-    drop(data);
+    let text =
+        folded::decode_owned(source.read()?).with_context(|| format!("cannot decode {source}"))?;
 
     let folded = folded::aggregate(&text);
     if folded.malformed_lines > 0 {
