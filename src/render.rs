@@ -70,11 +70,11 @@ pub enum RenderError {
 /// a cost), and bytes outside printable ASCII are drawn as `?` so the SVG stays valid XML.
 pub fn render_svg(stacks: &[(&[u8], u64)], opts: &GraphOptions) -> Result<Vec<u8>, RenderError> {
     let min_width_pct = min_width_percent(opts.min_width)?;
-    let text = folded_text(stacks, opts.reverse);
-    if text.is_empty() {
+    let folded = folded_text(stacks, opts.reverse);
+    if folded.text.is_empty() {
         return Err(RenderError::NoStacks);
     }
-    let lines = merge_order_lines(&text, needs_sort(stacks, opts.reverse));
+    let lines = merge_order_lines(&folded.text, !folded.in_order);
     let mut options = inferno_options(opts, min_width_pct);
     // Roughly the size of a daily graph's SVG; growing from there is amortized anyway.
     let mut svg = Vec::with_capacity(1 << 20);
@@ -144,12 +144,22 @@ fn inferno_options(opts: &GraphOptions, min_width_pct: f64) -> Options<'static> 
     options
 }
 
+/// The `STACK COUNT` lines inferno reads, and whether they are already in merge order.
+struct FoldedText {
+    text: String,
+    in_order: bool,
+}
+
 /// The `STACK COUNT` lines inferno reads, one per stack with a non-zero count, frames
 /// reversed when `reverse`, each stack sanitized to printable ASCII. This is the only copy
 /// of the stacks made while rendering.
-fn folded_text(stacks: &[(&[u8], u64)], reverse: bool) -> String {
+fn folded_text(stacks: &[(&[u8], u64)], reverse: bool) -> FoldedText {
     let bytes: usize = stacks.iter().map(|(stack, _)| stack.len() + 22).sum();
     let mut text = Vec::with_capacity(bytes);
+    // Reversed stacks always need sorting; forward ones only if the caller broke the
+    // sorted-input contract, checked here on the copies while they are still in cache.
+    let mut in_order = !reverse;
+    let mut previous = 0..0;
     for &(stack, count) in stacks {
         if count == 0 {
             continue;
@@ -163,11 +173,16 @@ fn folded_text(stacks: &[(&[u8], u64)], reverse: bool) -> String {
         // A newline inside a stack would split it into two lines, and control bytes would
         // make the SVG invalid XML.
         sanitize_in_place(&mut text[start..]);
+        let current = start..text.len();
+        in_order = in_order && text[previous.clone()] <= text[current.clone()];
+        previous = current;
         // Writing into a Vec cannot fail.
         let _ = writeln!(text, " {count}");
     }
     // Sanitized text is ASCII, so this never takes the lossy path.
-    String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    let text = String::from_utf8(text)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    FoldedText { text, in_order }
 }
 
 fn push_reversed_frames(text: &mut Vec<u8>, stack: &[u8]) {
@@ -177,12 +192,6 @@ fn push_reversed_frames(text: &mut Vec<u8>, stack: &[u8]) {
         }
         text.extend_from_slice(frame);
     }
-}
-
-/// Whether the lines must be sorted before inferno merges them: reversed stacks always,
-/// forward ones only if the caller broke the sorted-input contract.
-fn needs_sort(stacks: &[(&[u8], u64)], reverse: bool) -> bool {
-    reverse || !stacks.is_sorted_by(|a, b| a.0 <= b.0)
 }
 
 /// The lines of `text` in the order inferno's merge needs: sorted by stack, so that stacks
