@@ -34,6 +34,23 @@ impl Folded<'_> {
 /// [`aggregate`].
 pub fn decode(data: &[u8]) -> Result<Vec<u8>, GunzipError> {
     let mut text = compress::maybe_gunzip(data)?.into_owned();
+    sanitize_lines(&mut text);
+    Ok(text)
+}
+
+/// Same as [`decode`], taking ownership: plain input is sanitized in its own buffer rather
+/// than copied, which spares a large input (`arclamp render` on a day of raw samples) a
+/// second buffer of its size.
+pub fn decode_owned(data: Vec<u8>) -> Result<Vec<u8>, GunzipError> {
+    if compress::is_gzip(&data) {
+        return decode(&data);
+    }
+    let mut text = data;
+    sanitize_lines(&mut text);
+    Ok(text)
+}
+
+fn sanitize_lines(text: &mut [u8]) {
     // Our own logs are already clean; imported ones may not be.
     for line in text.split_mut(|&b| b == b'\n') {
         let line = match line {
@@ -42,7 +59,6 @@ pub fn decode(data: &[u8]) -> Result<Vec<u8>, GunzipError> {
         };
         sanitize_in_place(line);
     }
-    Ok(text)
 }
 
 /// Aggregate folded lines from a decoded buffer: duplicate stacks are summed (so one line
@@ -182,5 +198,18 @@ mod tests {
     #[test]
     fn decode_sanitizes_control_bytes() {
         assert_eq!(decode(b"a\x1b;\xffb 1\n").unwrap(), b"a?;?b 1\n");
+    }
+
+    #[test]
+    fn decode_owned_decodes_like_decode() {
+        for input in [
+            &b"a\x1b;\xffb 1\r\nc 2\n"[..],
+            &compress::gzip(b"a\x1b;b 1\n"),
+        ] {
+            assert_eq!(
+                decode_owned(input.to_vec()).unwrap(),
+                decode(input).unwrap()
+            );
+        }
     }
 }

@@ -8,4 +8,5 @@ mod config_cli;
 mod lifecycle;
 mod publish_cli;
 mod redis_server;
+mod render_cli;
 mod serve;
