@@ -281,9 +281,25 @@ mod tests {
 
     #[test]
     fn count_byte_counts_across_lane_and_block_boundaries() {
-        for len in [0, 1, 31, 32, 33, 255 * 32 - 1, 255 * 32, 255 * 32 + 5, 20_000] {
-            let text: Vec<u8> = (0..len).map(|i| if i % 3 == 0 { b';' } else { b'x' }).collect();
-            assert_eq!(count_byte(&text, b';'), text.iter().filter(|&&b| b == b';').count(), "len {len}");
+        for len in [
+            0,
+            1,
+            31,
+            32,
+            33,
+            255 * 32 - 1,
+            255 * 32,
+            255 * 32 + 5,
+            20_000,
+        ] {
+            let text: Vec<u8> = (0..len)
+                .map(|i| if i % 3 == 0 { b';' } else { b'x' })
+                .collect();
+            assert_eq!(
+                count_byte(&text, b';'),
+                text.iter().filter(|&&b| b == b';').count(),
+                "len {len}"
+            );
         }
     }
 

@@ -80,7 +80,11 @@ impl StackTable {
     pub fn intern(&mut self, stack: &[u8]) -> StackId {
         let hash = xxhash_rust::xxh3::xxh3_128_with_seed(stack, self.stack_seed);
         let text_len = u32::try_from(stack.len()).unwrap_or(u32::MAX);
-        let StackTable { stacks, stack_index, .. } = self;
+        let StackTable {
+            stacks,
+            stack_index,
+            ..
+        } = self;
         let matches = |id: &StackId| {
             let s = slot(stacks, *id);
             s.hash == hash && s.text_len == text_len
@@ -95,7 +99,12 @@ impl StackTable {
             start = end + 1;
         }
         let frame_ids = frame_ids.into_boxed_slice();
-        let entry = Stack { frames: frame_ids, hash, text_len, refs: 0 };
+        let entry = Stack {
+            frames: frame_ids,
+            hash,
+            text_len,
+            refs: 0,
+        };
         let id = match self.free_stacks.pop() {
             Some(id) => {
                 self.stacks[id as usize] = Some(entry);
@@ -106,7 +115,11 @@ impl StackTable {
                 StackId::try_from(self.stacks.len() - 1).expect("fewer than 2^32 live stacks")
             }
         };
-        let StackTable { stacks, stack_index, .. } = self;
+        let StackTable {
+            stacks,
+            stack_index,
+            ..
+        } = self;
         stack_index.insert_unique(hash as u64, id, |&other| slot(stacks, other).hash as u64);
         self.live_stacks += 1;
         self.live_text_bytes += stack.len() as u64;
@@ -171,7 +184,10 @@ impl StackTable {
             return;
         }
         let hash = stack.hash;
-        if let Ok(found) = self.stack_index.find_entry(hash as u64, |&other| other == id) {
+        if let Ok(found) = self
+            .stack_index
+            .find_entry(hash as u64, |&other| other == id)
+        {
             found.remove();
         }
         let Some(freed) = self.stacks[id as usize].take() else {
@@ -308,7 +324,11 @@ fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
     }
     let (a_words, a_tail) = a.as_chunks::<8>();
     let (b_words, b_tail) = b.as_chunks::<8>();
-    a_words.iter().zip(b_words).all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y)) && a_tail == b_tail
+    a_words
+        .iter()
+        .zip(b_words)
+        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+        && a_tail == b_tail
 }
 
 #[cfg(test)]

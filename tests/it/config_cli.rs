@@ -15,19 +15,44 @@ fn check(config: &str, env: &[(&str, &str)]) -> (bool, String, String) {
         command.env(key, value);
     }
     let output = command.output().expect("run check-config");
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn the_shipped_config_checks_and_prints_every_section() {
     let output = Command::new(binary())
-        .args(["check-config", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config/arclamp.toml")])
+        .args([
+            "check-config",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/arclamp.toml"),
+        ])
         .output()
         .expect("run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let printed = String::from_utf8_lossy(&output.stdout);
-    for section in ["[redis]", "[storage]", "[periods.hourly]", "[periods.daily]", "[aggregation]", "[render]", "[retention]", "[supervisor]", "[service]"] {
-        assert!(printed.contains(section), "missing {section} in:\n{printed}");
+    for section in [
+        "[redis]",
+        "[storage]",
+        "[periods.hourly]",
+        "[periods.daily]",
+        "[aggregation]",
+        "[render]",
+        "[retention]",
+        "[supervisor]",
+        "[service]",
+    ] {
+        assert!(
+            printed.contains(section),
+            "missing {section} in:\n{printed}"
+        );
     }
     assert!(printed.contains("retain = 336") && printed.contains("retain = 730"));
 }
@@ -44,9 +69,18 @@ fn environment_variables_override_the_file() {
         ],
     );
     assert!(ok, "{stderr}");
-    assert!(printed.contains("redis://ops:***@10.1.2.3:6380"), "{printed}");
-    assert!(!printed.contains("hunter2"), "the password must never be printed");
-    assert!(printed.contains("channels = [\"excimer\", \"excimer-wall\"]"), "{printed}");
+    assert!(
+        printed.contains("redis://ops:***@10.1.2.3:6380"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("hunter2"),
+        "the password must never be printed"
+    );
+    assert!(
+        printed.contains("channels = [\"excimer\", \"excimer-wall\"]"),
+        "{printed}"
+    );
     assert!(printed.contains("retain = 48"), "{printed}");
     assert!(printed.contains("flush_interval = \"5s\""), "{printed}");
 }
@@ -55,22 +89,34 @@ fn environment_variables_override_the_file() {
 fn bad_configs_fail_with_the_key_named() {
     let cases = [
         ("[redis]\nchannels = [\"../etc\"]\n", "redis.channels[0]"),
-        ("[aggregation]\nflush_intervall = \"1s\"\n", "flush_intervall"),
+        (
+            "[aggregation]\nflush_intervall = \"1s\"\n",
+            "flush_intervall",
+        ),
         ("[aggregation]\nmax_depth = \"deep\"\n", "max_depth"),
-        ("[periods.hourly]\nformat = \"%H\"\n", "periods.hourly.format"),
+        (
+            "[periods.hourly]\nformat = \"%H\"\n",
+            "periods.hourly.format",
+        ),
         ("[render]\nmin_width = -1.0\n", "render.min_width"),
         ("not toml at all [", "arclamp.toml"),
     ];
     for (config, key) in cases {
         let (ok, _, stderr) = check(config, &[]);
         assert!(!ok, "{config:?} should be refused");
-        assert!(stderr.contains(key), "{config:?}: the error should name {key}, got: {stderr}");
+        assert!(
+            stderr.contains(key),
+            "{config:?}: the error should name {key}, got: {stderr}"
+        );
     }
 }
 
 #[test]
 fn a_missing_config_file_is_a_clear_error() {
-    let output = Command::new(binary()).args(["serve", "--config", "/nonexistent/arclamp.toml"]).output().expect("run");
+    let output = Command::new(binary())
+        .args(["serve", "--config", "/nonexistent/arclamp.toml"])
+        .output()
+        .expect("run");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/arclamp.toml"), "{stderr}");
@@ -80,8 +126,16 @@ fn a_missing_config_file_is_a_clear_error() {
 fn serve_refuses_an_invalid_config_before_starting() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("arclamp.toml");
-    std::fs::write(&path, "[supervisor]\nbackoff_min = \"10s\"\nbackoff_max = \"1s\"\n").expect("write");
-    let output = Command::new(binary()).args(["serve", "--config"]).arg(&path).output().expect("run");
+    std::fs::write(
+        &path,
+        "[supervisor]\nbackoff_min = \"10s\"\nbackoff_max = \"1s\"\n",
+    )
+    .expect("write");
+    let output = Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("supervisor.backoff_max"));
 }
