@@ -72,7 +72,7 @@ pub fn ingest_batch(
     for mut payload in payloads {
         outcome.messages += 1;
         state.messages_seen += 1;
-        if (state.messages_seen - 1) % settings.sample_every != 0 {
+        if !(state.messages_seen - 1).is_multiple_of(settings.sample_every) {
             outcome.sampled_out += 1;
             continue;
         }
