@@ -47,7 +47,7 @@ fn path_arg(path: &Path) -> &str {
 
 /// Walks every XML event, failing on any error, and sums the samples of each frame's
 /// `<title>` (`NAME (N samples, P%)`) by name.
-fn frame_counts(svg: &[u8]) -> BTreeMap<String, u64> {
+pub fn frame_counts(svg: &[u8]) -> BTreeMap<String, u64> {
     let mut reader = Reader::from_reader(svg);
     let mut counts = BTreeMap::new();
     let mut in_title = false;

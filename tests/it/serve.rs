@@ -352,3 +352,89 @@ fn several_channels_are_kept_apart() {
     assert_files_match(&arclamp.data(), "excimer", &entries(&cpu));
     assert_files_match(&arclamp.data(), "excimer-wall", &entries(&wall));
 }
+
+/// The decompressed SVG of a stored graph.
+fn read_svg(data: &std::path::Path, relative: &str) -> String {
+    let bytes = std::fs::read(data.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    let svg = arclamp::compress::maybe_gunzip(&bytes).expect("svgz is gzip");
+    assert!(
+        arclamp::compress::is_gzip(&bytes),
+        "{relative} must be gzip-compressed"
+    );
+    String::from_utf8(svg.into_owned()).expect("SVG is UTF-8")
+}
+
+#[test]
+fn graphs_are_valid_svg_titled_by_window_with_the_log_counts_and_escaped_frames() {
+    let redis = RedisServer::start();
+    let mut arclamp = Arclamp::start(
+        &redis,
+        "[aggregation]\nflush_interval = \"100ms\"\n[render]\nworkers = 1\ninterval = \"100ms\"\ntitle = \"Test Wiki\"\n",
+    );
+    let expected = publish(&redis, "excimer", 500, 21, &[]);
+    publish_raw(
+        &redis,
+        "excimer",
+        &[b"/srv/w/index.php;MediaWiki::run;<script>alert(1)</script>;A&B 4"],
+    );
+    let total = expected.samples["all"] + 4;
+    arclamp.wait_received("excimer", total);
+    let data = arclamp.data();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (window, svg_path) = loop {
+        // Graphs follow checkpoints: wait until the graph shows every sample received.
+        let rendered = list(&data, "logs/hourly")
+            .iter()
+            .find(|f| f.ends_with(".excimer.all.log.gz"))
+            .map(|f| {
+                let window = f.trim_end_matches(".excimer.all.log.gz").to_owned();
+                let svg_path = format!("svgs/hourly/{window}.excimer.all.svgz");
+                (window, svg_path)
+            });
+        if let Some((window, svg_path)) = rendered {
+            let reversed = svg_path.replace(".svgz", ".reversed.svgz");
+            let complete = |path: &str| {
+                data.join(path).exists()
+                    && crate::render_cli::frame_counts(read_svg(&data, path).as_bytes()).get("all")
+                        == Some(&total)
+            };
+            if complete(&svg_path) && complete(&reversed) {
+                break (window, svg_path);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no graph with all {total} samples\n{}",
+            arclamp.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(arclamp.stop(STOP).success());
+    let log = read_log(&data, &format!("logs/hourly/{window}.excimer.all.log.gz"));
+    assert_eq!(log.values().sum::<u64>(), total);
+    for (file, suffix) in [
+        (svg_path.clone(), ""),
+        (
+            format!("svgs/hourly/{window}.excimer.all.reversed.svgz"),
+            " - reversed",
+        ),
+    ] {
+        let svg = read_svg(&data, &file);
+        let title = format!("Test Wiki - hourly - {}{suffix}", window.replace('_', " "));
+        assert!(svg.contains(&title), "{file}: title {title:?} missing");
+        let counts = crate::render_cli::frame_counts(svg.as_bytes());
+        assert_eq!(
+            counts["all"], total,
+            "{file}: the root frame counts every sample of the log"
+        );
+        assert!(
+            svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{file}: the frame must appear escaped"
+        );
+        assert!(
+            !svg.contains("<script>alert"),
+            "{file}: raw script from a frame name"
+        );
+        assert!(svg.contains("A&amp;B"));
+    }
+}
