@@ -39,6 +39,37 @@ pub struct WindowCounts {
     total: u64,
 }
 
+/// A window's stacks copied out of the table, ready to encode away from the ingest thread.
+pub struct Snapshot {
+    text: Vec<u8>,
+    stacks: Vec<StackRef>,
+    samples: u64,
+}
+
+struct StackRef {
+    start: usize,
+    len: usize,
+    count: u64,
+}
+
+impl Snapshot {
+    /// Sort the stacks bytewise and write them as a gzip trace log.
+    pub fn encode(mut self) -> Encoded {
+        let text = &self.text;
+        let stack = |r: &StackRef| &text[r.start..r.start + r.len];
+        self.stacks.sort_unstable_by(|a, b| stack(a).cmp(stack(b)));
+        let mut writer = FoldedWriter::new(self.text.len() + 12 * self.stacks.len());
+        for r in &self.stacks {
+            writer.push(stack(r), r.count);
+        }
+        Encoded {
+            gzip: writer.finish(),
+            stacks: self.stacks.len(),
+            samples: self.samples,
+        }
+    }
+}
+
 /// The result of encoding a window as a trace log.
 pub struct Encoded {
     /// The gzip bytes of the trace log.
@@ -93,16 +124,28 @@ impl WindowCounts {
 
     /// Encode as a trace log: distinct stacks sorted bytewise, `STACK COUNT` per line, gzip.
     pub fn encode(&self, table: &StackTable) -> Encoded {
-        let mut ids: Vec<StackId> = self.counts.keys().copied().collect();
-        ids.sort_unstable_by(|&a, &b| table.compare(a, b));
-        let text_bytes: usize = ids.iter().map(|&id| table.text_len(id) + 12).sum();
-        let mut writer = FoldedWriter::new(text_bytes);
-        for &id in &ids {
-            writer.push_frames(table.frames(id), self.counts[&id]);
+        self.snapshot(table).encode()
+    }
+
+    /// Copy the window's stacks and counts out of the table, unsorted. This is the only part
+    /// of a checkpoint that needs the table; sorting and compressing, the expensive part,
+    /// happen in [`Snapshot::encode`], on any thread.
+    pub fn snapshot(&self, table: &StackTable) -> Snapshot {
+        let text_bytes: usize = self.counts.keys().map(|&id| table.text_len(id)).sum();
+        let mut text = Vec::with_capacity(text_bytes);
+        let mut stacks = Vec::with_capacity(self.counts.len());
+        for (&id, &count) in &self.counts {
+            let start = text.len();
+            table.write_text(id, &mut text);
+            stacks.push(StackRef {
+                start,
+                len: text.len() - start,
+                count,
+            });
         }
-        Encoded {
-            gzip: writer.finish(),
-            stacks: ids.len(),
+        Snapshot {
+            text,
+            stacks,
             samples: self.total,
         }
     }
@@ -150,6 +193,29 @@ mod tests {
             b"a;b 2\nb;c 5\n"
         );
         assert_eq!((encoded.stacks, encoded.samples), (2, 7));
+    }
+
+    #[test]
+    fn encoded_logs_are_sorted_by_stack_bytes_even_with_spaces_and_prefixes() {
+        let texts = [
+            "a;b", "a;b;c", "a;bc", "a;b  x", "a;b c", "a", "ab;c", "a;B", "a;b;a", "b", "a;;b",
+        ];
+        let mut table = StackTable::new();
+        let mut w = WindowCounts::new();
+        for (i, t) in texts.iter().enumerate() {
+            add(&mut w, &mut table, t, 9 - (i as u64 % 9));
+        }
+        let log = compress::maybe_gunzip(&w.encode(&table).gzip)
+            .unwrap()
+            .into_owned();
+        let stacks: Vec<&[u8]> = log
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| crate::folded::parse_line(l).unwrap().0)
+            .collect();
+        let mut expected: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        expected.sort();
+        assert_eq!(stacks, expected);
     }
 
     #[test]

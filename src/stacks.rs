@@ -15,7 +15,6 @@
 //! (see BENCHMARKS.md). Two distinct stacks of equal length sharing a 128-bit hash within
 //! one process is a chance of about n²/2^129 (1e-25 for ten million stacks).
 
-use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
 use hashbrown::hash_table::{Entry, HashTable};
@@ -245,43 +244,6 @@ impl StackTable {
             .map_or(0, |s| s.text_len as usize)
     }
 
-    /// Compare two stacks as their texts would compare bytewise, without building the texts.
-    pub fn compare(&self, a: StackId, b: StackId) -> Ordering {
-        let empty = &[][..];
-        let fa = self
-            .stacks
-            .get(a as usize)
-            .and_then(Option::as_ref)
-            .map_or(empty, |s| &s.frames[..]);
-        let fb = self
-            .stacks
-            .get(b as usize)
-            .and_then(Option::as_ref)
-            .map_or(empty, |s| &s.frames[..]);
-        // Equal frame ids mean equal text, separator included: skip the shared prefix.
-        let shared = fa.iter().zip(fb).take_while(|(x, y)| x == y).count();
-        match (fa.get(shared), fb.get(shared)) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-            (Some(_), Some(_)) => {
-                // Compare the remaining texts byte by byte, frame separators included.
-                let rest_a = self.text_bytes(&fa[shared..]);
-                let rest_b = self.text_bytes(&fb[shared..]);
-                rest_a.cmp(rest_b)
-            }
-        }
-    }
-
-    fn text_bytes<'s>(&'s self, ids: &'s [FrameId]) -> impl Iterator<Item = u8> + 's {
-        ids.iter().enumerate().flat_map(move |(i, &f)| {
-            let sep: &[u8] = if i > 0 { b";" } else { b"" };
-            sep.iter()
-                .chain(frame(&self.frames, f).text.iter())
-                .copied()
-        })
-    }
-
     /// Number of distinct stacks held.
     pub fn len(&self) -> usize {
         self.live_stacks
@@ -388,23 +350,5 @@ mod tests {
         let b = table.intern(b"x;z");
         assert_eq!(text(&table, b), "x;z");
         assert_eq!(table.len(), 1);
-    }
-
-    #[test]
-    fn compare_matches_bytewise_order_of_the_texts() {
-        let texts = [
-            "a;b", "a;b;c", "a;bc", "a;b c", "a", "ab;c", "a;B", "a;b;a", "b", "a;a;z", "a;;b",
-        ];
-        let mut table = StackTable::new();
-        let ids: Vec<StackId> = texts.iter().map(|s| table.intern(s.as_bytes())).collect();
-        for (i, x) in texts.iter().enumerate() {
-            for (j, y) in texts.iter().enumerate() {
-                assert_eq!(
-                    table.compare(ids[i], ids[j]),
-                    x.as_bytes().cmp(y.as_bytes()),
-                    "{x} vs {y}"
-                );
-            }
-        }
     }
 }

@@ -88,6 +88,7 @@ pub struct Aggregator {
     closing: bool,
     retry_delay: Duration,
     flush_timer: Option<SpawnHandle>,
+    tick_in_flight: bool,
 }
 
 impl Aggregator {
@@ -115,6 +116,7 @@ impl Aggregator {
             closing: false,
             retry_delay: Duration::from_millis(200),
             flush_timer: None,
+            tick_in_flight: false,
         }
     }
 
@@ -183,38 +185,39 @@ impl Aggregator {
             return Box::pin(fut::ready(true));
         }
         let started = Instant::now();
-        let encoded = self.counts.encode(&self.table.borrow());
+        // Only the copy out of the shared table runs here, on the ingest thread; sorting and
+        // gzip run on a blocking-pool thread so big windows do not hold up the others.
+        let snapshot = self.counts.snapshot(&self.table.borrow());
         let written_samples = self.unsaved;
         let storage = self.storage.clone();
         let path = self.key.log_path();
-        let bytes = encoded.gzip.len();
-        let body = Bytes::from(encoded.gzip);
-        Box::pin(
-            async move { storage.put(&path, body, ContentMeta::TRACE_LOG).await }
-                .into_actor(self)
-                .map(move |result, act, _| {
-                    let path = act.key.log_path();
-                    match result {
-                        Ok(()) => {
-                            events::checkpoint_written(
-                                &path,
-                                encoded.stacks,
-                                encoded.samples,
-                                bytes,
-                                started.elapsed(),
-                            );
-                            // Samples that arrived during the write are still unsaved.
-                            act.unsaved -= written_samples.min(act.unsaved);
-                            act.render_stale = true;
-                            true
-                        }
-                        Err(e) => {
-                            events::checkpoint_failed(&path, &e.to_string());
-                            false
-                        }
-                    }
-                }),
-        )
+        let write = async move {
+            let encoded = tokio::task::spawn_blocking(move || snapshot.encode())
+                .await
+                .map_err(|e| format!("encoding thread failed: {e}"))?;
+            let summary = (encoded.stacks, encoded.samples, encoded.gzip.len());
+            storage
+                .put(&path, Bytes::from(encoded.gzip), ContentMeta::TRACE_LOG)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(summary)
+        };
+        Box::pin(write.into_actor(self).map(move |result, act, _| {
+            let path = act.key.log_path();
+            match result {
+                Ok((stacks, samples, bytes)) => {
+                    events::checkpoint_written(&path, stacks, samples, bytes, started.elapsed());
+                    // Samples that arrived during the write are still unsaved.
+                    act.unsaved -= written_samples.min(act.unsaved);
+                    act.render_stale = true;
+                    true
+                }
+                Err(e) => {
+                    events::checkpoint_failed(&path, &e);
+                    false
+                }
+            }
+        }))
     }
 
     fn request_render_if_due(&mut self, final_render: bool) {
@@ -238,12 +241,16 @@ impl Aggregator {
             ctx.cancel_future(previous);
         }
         let timer = ctx.run_interval(self.settings.flush_interval, |act, ctx| {
-            if act.closing {
+            // Ticks missed during a long write fire in a burst afterwards: one checkpoint
+            // covers them all.
+            if act.closing || act.tick_in_flight {
                 return;
             }
-            let tick = act
-                .checkpoint()
-                .map(|_, act, _| act.request_render_if_due(false));
+            act.tick_in_flight = true;
+            let tick = act.checkpoint().map(|_, act, _| {
+                act.tick_in_flight = false;
+                act.request_render_if_due(false);
+            });
             ctx.wait(tick);
         });
         self.flush_timer = Some(timer);

@@ -438,3 +438,48 @@ fn graphs_are_valid_svg_titled_by_window_with_the_log_counts_and_escaped_frames(
         assert!(svg.contains("A&amp;B"));
     }
 }
+
+#[test]
+fn rendering_a_large_window_never_stalls_the_subscriber() {
+    // Redis drops a pub/sub client as soon as 1 MB waits in its output buffer: any stall of
+    // the subscriber while graphs render would cost a disconnection and samples.
+    let redis = RedisServer::start_with_config(&["client-output-buffer-limit pubsub 1mb 0 0"]);
+    let mut arclamp = Arclamp::start(
+        &redis,
+        "[aggregation]\nflush_interval = \"100ms\"\n[render]\nworkers = 1\ninterval = \"100ms\"\n",
+    );
+    // A large window: about 100,000 samples of realistic, mostly distinct stacks.
+    let big = publish(
+        &redis,
+        "excimer",
+        10_000,
+        31,
+        &["--lines-per-message", "10", "--rate", "2000"],
+    );
+    arclamp.wait_received("excimer", big.samples["all"]);
+    let renders_before = arclamp.metric("arclamp_render_duration_seconds_count");
+    // More load while that window's graphs are re-rendered.
+    let during = publish(&redis, "excimer", 4_000, 32, &["--rate", "2000"]);
+    let total = big.samples["all"] + during.samples["all"];
+    arclamp.wait_received("excimer", total);
+    assert!(
+        arclamp.metric("arclamp_render_duration_seconds_count") > renders_before,
+        "graphs must have been rendered while the second burst arrived"
+    );
+    assert_eq!(
+        arclamp.metric("arclamp_redis_reconnects_total"),
+        0.0,
+        "Redis disconnected the subscriber:\n{}",
+        redis.log()
+    );
+    assert_eq!(arclamp.metric("arclamp_redis_connected"), 1.0);
+    assert!(arclamp.stop(STOP).success());
+    let window = only_window(&arclamp.data(), "daily", "excimer", "all");
+    assert_eq!(
+        log_total(
+            &arclamp.data(),
+            &format!("logs/daily/{window}.excimer.all.log.gz")
+        ),
+        total
+    );
+}
