@@ -448,24 +448,24 @@ fn rendering_a_large_window_never_stalls_the_subscriber() {
         &redis,
         "[aggregation]\nflush_interval = \"100ms\"\n[render]\nworkers = 1\ninterval = \"100ms\"\n",
     );
-    // A large window: about 100,000 samples of realistic, mostly distinct stacks.
+    // A large window: about 55,000 samples (150 MB of realistic stacks, ~20,000 distinct).
     let big = publish(
         &redis,
         "excimer",
-        10_000,
+        5_000,
         31,
-        &["--lines-per-message", "10", "--rate", "2000"],
+        &["--lines-per-message", "10", "--rate", "2500"],
     );
     arclamp.wait_received("excimer", big.samples["all"]);
-    let renders_before = arclamp.metric("arclamp_render_duration_seconds_count");
-    // More load while that window's graphs are re-rendered.
+    // Send more load while the renderer pool is busy with that window's graphs.
+    arclamp.wait_metric(
+        "arclamp_render_queue_depth",
+        Duration::from_secs(20),
+        |depth| depth >= 1.0,
+    );
     let during = publish(&redis, "excimer", 4_000, 32, &["--rate", "2000"]);
     let total = big.samples["all"] + during.samples["all"];
     arclamp.wait_received("excimer", total);
-    assert!(
-        arclamp.metric("arclamp_render_duration_seconds_count") > renders_before,
-        "graphs must have been rendered while the second burst arrived"
-    );
     assert_eq!(
         arclamp.metric("arclamp_redis_reconnects_total"),
         0.0,
