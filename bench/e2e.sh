@@ -11,7 +11,7 @@ bin=target/release/arclamp
 work=$(mktemp -d)
 port=$(free_port)
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" --daemonize yes
-trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; echo "work dir: $work"' EXIT
 $bin publish --out "$work/burst.resp" --format resp --count "$N" --seed 1 --expect "$work/expect.json" 2>/dev/null
 echo "burst: $N messages, $(du -m "$work/burst.resp" | cut -f1) MB of RESP"
 
@@ -38,7 +38,7 @@ start=$(now)
 redis-cli -p "$port" --pipe < "$work/burst.resp" > /dev/null
 piped=$(echo "$(now) - $start" | bc)
 while [ "$(metric 'arclamp_messages_received_total{channel="excimer"}' "$http")" -lt "$N" ]; do
-    sleep 0.01
+    sleep 0.05
     if [ "$(echo "$(now) - $start > 120" | bc)" = 1 ]; then echo "arclamp did not receive the burst" >&2; break; fi
 done
 arclamp=$(echo "$(now) - $start" | bc)
@@ -47,7 +47,7 @@ samples=$(metric 'arclamp_samples_received_total{channel="excimer"}' "$http")
 reconnects=$(metric 'arclamp_redis_reconnects_total' "$http")
 rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$serve/status)
 kill -TERM $serve; wait $serve || true
-expected=$(sed 's/.*"all":\([0-9]*\).*/\1/' "$work/expect.json")
+expected=$(tr -d ' \n' < "$work/expect.json" | sed 's/.*"all":\([0-9]*\).*/\1/')
 total=$(zcat "$work"/data/logs/daily/*.excimer.all.log.gz | awk '{s += $NF} END {print s}')
 echo "arclamp: received $received messages ($samples samples; expected $expected; in files after SIGTERM: $total), reconnects $reconnects, wall ${arclamp}s (redis-cli --pipe itself: ${piped}s), peak RSS $((rss_kb / 1024)) MB"
 echo "ratio arclamp/ceiling: $(echo "scale=3; $arclamp / $ceiling" | bc) (target <= 1.111)"

@@ -19,7 +19,7 @@ for _ in $(seq 200); do [ "$(redis-cli -p "$port" pubsub numsub excimer | tail -
 sleep 1
 idle_kb=$(awk '/VmRSS/ {print $2}' /proc/$serve/status)
 $bin publish --redis "redis://127.0.0.1:$port" --count $((SAMPLES / 10)) --lines-per-message 10 --rate $((RATE / 10)) --seed 1 --expect "$work/expect.json" 2>/dev/null
-expected=$(sed 's/.*"all":\([0-9]*\).*/\1/' "$work/expect.json")
+expected=$(tr -d ' \n' < "$work/expect.json" | sed 's/.*"all":\([0-9]*\).*/\1/')
 while [ "$(metric 'arclamp_samples_received_total{channel="excimer"}' "$http")" -lt "$expected" ]; do sleep 0.1; done
 sleep 1
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$serve/status)

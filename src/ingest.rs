@@ -26,6 +26,7 @@ pub struct IngestSettings {
 #[derive(Debug, Default)]
 pub struct ChannelState {
     messages_seen: u64,
+    scratch: Vec<u8>,
     entries: HashSet<String>,
     overflowed: HashSet<String>,
 }
@@ -65,11 +66,11 @@ pub fn ingest_batch(
     state: &mut ChannelState,
     settings: &IngestSettings,
     table: &mut StackTable,
-    payloads: impl IntoIterator<Item = Vec<u8>>,
+    payloads: impl IntoIterator<Item = impl AsRef<[u8]>>,
 ) -> BatchOutcome {
     let mut outcome = BatchOutcome::default();
     let mut overflow: HashMap<String, u64> = HashMap::new();
-    for mut payload in payloads {
+    for payload in payloads {
         outcome.messages += 1;
         state.messages_seen += 1;
         if !(state.messages_seen - 1).is_multiple_of(settings.sample_every) {
@@ -79,51 +80,54 @@ pub fn ingest_batch(
         let destinations = &mut outcome.destinations;
         let rejections = &mut outcome.rejections;
         let accepted = &mut outcome.accepted;
-        let parsed = sample::for_each_line(&mut payload, &settings.limits, |line| {
-            let sample = match sample::parse_line(line, &settings.limits) {
-                Ok(sample) => sample,
-                Err(reason) => {
-                    *rejections.entry(reason).or_default() += 1;
-                    return;
+        let mut scratch = std::mem::take(&mut state.scratch);
+        let parsed =
+            sample::for_each_line(payload.as_ref(), &settings.limits, &mut scratch, |line| {
+                let sample = match sample::parse_line(line, &settings.limits) {
+                    Ok(sample) => sample,
+                    Err(reason) => {
+                        *rejections.entry(reason).or_default() += 1;
+                        return;
+                    }
+                };
+                *accepted += u64::from(sample.count);
+                let entry = sample.entry.filter(|name| {
+                    if state.entries.contains(*name) {
+                        return true;
+                    }
+                    if state.entries.len() < settings.max_entry_points {
+                        state.entries.insert((*name).to_owned());
+                        return true;
+                    }
+                    *overflow.entry((*name).to_owned()).or_default() += u64::from(sample.count);
+                    false
+                });
+                let id = table.intern(sample.stack);
+                for period in 0..settings.periods {
+                    for name in std::iter::once(ALL).chain(entry) {
+                        let slot = match destinations
+                            .iter()
+                            .position(|d| d.period == period && d.entry == name)
+                        {
+                            Some(slot) => slot,
+                            None => {
+                                destinations.push(Destination {
+                                    period,
+                                    entry: name.to_owned(),
+                                    samples: Vec::new(),
+                                    total: 0,
+                                });
+                                destinations.len() - 1
+                            }
+                        };
+                        // One reference per aggregator the sample goes to, handed over with it.
+                        table.retain(id);
+                        destinations[slot].samples.push((id, sample.count));
+                        destinations[slot].total += u64::from(sample.count);
+                    }
                 }
-            };
-            *accepted += u64::from(sample.count);
-            let entry = sample.entry.filter(|name| {
-                if state.entries.contains(*name) {
-                    return true;
-                }
-                if state.entries.len() < settings.max_entry_points {
-                    state.entries.insert((*name).to_owned());
-                    return true;
-                }
-                *overflow.entry((*name).to_owned()).or_default() += u64::from(sample.count);
-                false
             });
-            let id = table.intern(sample.stack);
-            for period in 0..settings.periods {
-                for name in std::iter::once(ALL).chain(entry) {
-                    let slot = match destinations
-                        .iter()
-                        .position(|d| d.period == period && d.entry == name)
-                    {
-                        Some(slot) => slot,
-                        None => {
-                            destinations.push(Destination {
-                                period,
-                                entry: name.to_owned(),
-                                samples: Vec::new(),
-                                total: 0,
-                            });
-                            destinations.len() - 1
-                        }
-                    };
-                    // One reference per aggregator the sample goes to, handed over with it.
-                    table.retain(id);
-                    destinations[slot].samples.push((id, sample.count));
-                    destinations[slot].total += u64::from(sample.count);
-                }
-            }
-        });
+        state.scratch = scratch;
         if let Err(reason) = parsed {
             *outcome.rejections.entry(reason).or_default() += 1;
         }

@@ -35,8 +35,8 @@ use crate::window::Window;
 pub struct RawMessage {
     /// The channel it was published on.
     pub channel: Arc<str>,
-    /// Its payload.
-    pub payload: Vec<u8>,
+    /// The message as the Redis client read it: its payload is parsed where it lies.
+    pub message: redis::Msg,
 }
 
 /// Messages to parse and aggregate.
@@ -213,12 +213,12 @@ impl Router {
 
     fn ingest(&mut self, messages: Vec<RawMessage>, ctx: &mut Context<Self>) {
         self.roll_windows();
-        let mut by_channel: HashMap<Arc<str>, Vec<Vec<u8>>> = HashMap::new();
+        let mut by_channel: HashMap<Arc<str>, Vec<redis::Msg>> = HashMap::new();
         for message in messages {
             by_channel
                 .entry(message.channel)
                 .or_default()
-                .push(message.payload);
+                .push(message.message);
         }
         for (channel, payloads) in by_channel {
             let destinations = self.parse_channel_batch(&channel, payloads);
@@ -244,7 +244,7 @@ impl Router {
     fn parse_channel_batch(
         &mut self,
         channel: &Arc<str>,
-        payloads: Vec<Vec<u8>>,
+        payloads: Vec<redis::Msg>,
     ) -> Vec<Destination> {
         let settings = IngestSettings {
             limits: self.settings.limits,
@@ -253,6 +253,7 @@ impl Router {
             periods: self.settings.periods.len(),
         };
         let state = self.channels.entry(channel.clone()).or_default();
+        let payloads = payloads.iter().map(redis::Msg::get_payload_bytes);
         let outcome = ingest_batch(state, &settings, &mut self.table.borrow_mut(), payloads);
         events::received(channel, outcome.messages, outcome.accepted);
         if outcome.sampled_out > 0 {

@@ -249,15 +249,28 @@ async fn connect(url: &str, channels: &[String]) -> Result<(PubSubSink, PubSubSt
     Ok((sink, stream))
 }
 
-fn forward(router: &Addr<Router>, messages: Vec<redis::Msg>) {
+/// Hand a chunk of messages to the router. Channel names are shared, not allocated per
+/// message: this runs for every message at full speed.
+fn forward(router: &Addr<Router>, channels: &mut Vec<Arc<str>>, messages: Vec<redis::Msg>) {
     if messages.is_empty() {
         return;
     }
     let batch = messages
         .into_iter()
-        .map(|msg| RawMessage {
-            channel: Arc::from(msg.get_channel_name()),
-            payload: msg.get_payload_bytes().to_vec(),
+        .map(|msg| {
+            let name = msg.get_channel_name();
+            let channel = match channels.iter().find(|c| c.as_ref() == name) {
+                Some(channel) => channel.clone(),
+                None => {
+                    let channel: Arc<str> = Arc::from(name);
+                    channels.push(channel.clone());
+                    channel
+                }
+            };
+            RawMessage {
+                channel,
+                message: msg,
+            }
         })
         .collect();
     router.do_send(Ingest(batch));
@@ -272,12 +285,13 @@ async fn run_connection(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) -> ConnectionEnd {
     let mut stream = stream.ready_chunks(BATCH);
+    let mut names: Vec<Arc<str>> = Vec::new();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             chunk = stream.next() => match chunk {
-                Some(messages) => forward(&router, messages),
+                Some(messages) => forward(&router, &mut names, messages),
                 None => return ConnectionEnd::Lost("connection closed".into()),
             },
             command = commands.recv() => match command {
@@ -303,7 +317,7 @@ async fn run_connection(
                     // was received is already in the stream.
                     let _ = tokio::time::timeout(PING_EVERY, sink.unsubscribe(&channels)).await;
                     while let Some(Some(messages)) = stream.next().now_or_never() {
-                        forward(&router, messages);
+                        forward(&router, &mut names, messages);
                     }
                     return ConnectionEnd::Drained(done);
                 }

@@ -23,6 +23,29 @@ use crate::events;
 use crate::storage::Storage;
 use crate::telemetry::LogControl;
 
+/// Thread priorities (Linux nice values, per thread). Reading Redis must never wait for
+/// CPU: a subscriber that falls behind is disconnected by Redis and its samples are lost,
+/// while aggregation that falls behind only buffers in memory, and rendering can always
+/// wait. On a small machine the three compete for the same cores.
+const RENDER_NICE: i32 = 19;
+
+/// Lower the calling thread's scheduling priority by `nice`.
+fn lower_thread_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls on the calling thread's own id; no memory is shared.
+        let result = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice)
+        };
+        if result != 0 {
+            tracing::debug!(nice, error = %std::io::Error::last_os_error(), "cannot lower thread priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
 /// Stop subscribing, checkpoint everything, finish renders, stop the system.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -129,6 +152,7 @@ impl Supervisor {
         let clock = Clock::new(config.clock.start, config.clock.speed);
         let pool_storage = storage.clone();
         let render_pool = SyncArbiter::start(config.render.effective_workers(), move || {
+            lower_thread_priority(RENDER_NICE);
             Renderer::new(pool_storage.clone())
         });
         let render_queue = start_render_queue(&config, &render_pool, &storage)?;

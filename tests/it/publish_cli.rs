@@ -88,8 +88,7 @@ impl Subscriber {
 fn tally<'a>(messages: impl IntoIterator<Item = &'a [u8]>) -> (u64, Tally) {
     let (mut lines, mut tally) = (0, Tally::new());
     for message in messages {
-        let mut message = message.to_vec();
-        for_each_line(&mut message, &Limits::default(), |line| {
+        for_each_line(message, &Limits::default(), &mut Vec::new(), |line| {
             let sample = parse_line(line, &Limits::default()).expect("line parses");
             let entry = sample
                 .entry
