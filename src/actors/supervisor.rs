@@ -23,11 +23,12 @@ use crate::events;
 use crate::storage::Storage;
 use crate::telemetry::LogControl;
 
-/// Thread priorities (Linux nice values, per thread). Reading Redis must never wait for
-/// CPU: a subscriber that falls behind is disconnected by Redis and its samples are lost,
-/// while aggregation that falls behind only buffers in memory, and rendering can always
-/// wait. On a small machine the three compete for the same cores.
-const RENDER_NICE: i32 = 19;
+/// Renderer threads run at a lower priority (Linux nice, per thread): reading Redis must
+/// never wait for CPU (a subscriber that falls behind is disconnected by Redis and its
+/// samples are lost), and graphs can always wait. Aggregation stays at normal priority:
+/// starving it only moves the backlog into memory, whose page faults then slow the
+/// subscriber down (measured with bench/e2e.sh).
+const RENDER_NICE: i32 = 10;
 
 /// Lower the calling thread's scheduling priority by `nice`.
 fn lower_thread_priority(nice: i32) {
