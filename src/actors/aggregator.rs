@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use bytes::Bytes;
 
-use crate::actors::render_queue::{RenderQueue, RenderRequest};
+use crate::actors::render_queue::{RenderQueue, RenderRequest, UseRenderQueue};
 use crate::aggregate::WindowCounts;
 use crate::events;
 use crate::folded;
@@ -334,5 +334,13 @@ impl Handler<Retune> for Aggregator {
         if retime {
             self.start_flush_timer(ctx);
         }
+    }
+}
+
+impl Handler<UseRenderQueue> for Aggregator {
+    type Result = ();
+
+    fn handle(&mut self, UseRenderQueue(queue): UseRenderQueue, _: &mut Context<Self>) {
+        self.renders = queue;
     }
 }

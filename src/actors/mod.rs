@@ -24,3 +24,21 @@ pub mod retention;
 pub mod router;
 pub mod subscriber;
 pub mod supervisor;
+
+/// Test aid, compiled into debug builds only: panic once in the actor named by the
+/// `ARCLAMP_DEBUG_PANIC_IN` environment variable, so tests can prove that the supervisor
+/// replaces an actor that died.
+#[cfg(debug_assertions)]
+pub(crate) fn injected_panic(actor: &str) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if std::env::var("ARCLAMP_DEBUG_PANIC_IN").as_deref() == Ok(actor)
+        && !DONE.swap(true, Ordering::SeqCst)
+    {
+        panic!("injected panic in {actor} (ARCLAMP_DEBUG_PANIC_IN)");
+    }
+}
+
+/// Release builds: nothing.
+#[cfg(not(debug_assertions))]
+pub(crate) fn injected_panic(_actor: &str) {}

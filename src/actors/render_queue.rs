@@ -26,6 +26,12 @@ pub struct RenderRequest {
     pub key: LogKey,
 }
 
+/// Send render requests to this (new) render queue from now on: the supervisor's word
+/// after it replaced one that died.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct UseRenderQueue(pub Addr<RenderQueue>);
+
 /// Resolve when no render is queued or running.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -177,6 +183,7 @@ impl Handler<RenderRequest> for RenderQueue {
     type Result = ();
 
     fn handle(&mut self, request: RenderRequest, ctx: &mut Context<Self>) {
+        crate::actors::injected_panic("render_queue");
         self.submit(request.key, ctx);
     }
 }

@@ -26,6 +26,12 @@ pub struct Reconfigure {
     pub interval: Duration,
 }
 
+/// Ask this (new) router for live windows from now on: the supervisor's word after it
+/// replaced one that died.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UseRouter(pub Addr<Router>);
+
 /// Run a pass now.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -68,6 +74,7 @@ impl Retention {
     }
 
     fn pass(&mut self, ctx: &mut Context<Self>) {
+        crate::actors::injected_panic("retention");
         let periods = self.periods.clone();
         let storage = self.storage.clone();
         let router = self.router.clone();
@@ -149,5 +156,13 @@ impl Handler<Reconfigure> for Retention {
         if retime {
             self.schedule(ctx);
         }
+    }
+}
+
+impl Handler<UseRouter> for Retention {
+    type Result = ();
+
+    fn handle(&mut self, UseRouter(router): UseRouter, _: &mut Context<Self>) {
+        self.router = router;
     }
 }

@@ -19,7 +19,7 @@ use futures_util::future::join_all;
 use crate::actors::aggregator::{
     AddSamples, Aggregator, AggregatorSettings, Close, Flush, FlushOutcome, Retune, WindowClosed,
 };
-use crate::actors::render_queue::RenderQueue;
+use crate::actors::render_queue::{RenderQueue, UseRenderQueue};
 use crate::clock::Clock;
 use crate::config::{Config, PeriodSpec};
 use crate::events;
@@ -390,5 +390,16 @@ impl Handler<Reconfigure> for Router {
         }
         self.settings = settings;
         self.roll_windows();
+    }
+}
+
+impl Handler<UseRenderQueue> for Router {
+    type Result = ();
+
+    fn handle(&mut self, message: UseRenderQueue, _: &mut Context<Self>) {
+        for addr in self.live.values().chain(self.closing.values()) {
+            addr.do_send(message.clone());
+        }
+        self.renders = message.0;
     }
 }

@@ -193,6 +193,8 @@ impl Supervisor {
         if !self.render_queue.connected() {
             events::actor_died("render_queue");
             self.render_queue = start_render_queue(&self.config, &self.render_pool, &self.storage)?;
+            self.router
+                .do_send(render_queue::UseRenderQueue(self.render_queue.clone()));
         }
         if !self.router.connected() {
             events::actor_died("router");
@@ -205,6 +207,8 @@ impl Supervisor {
             )?;
             self.subscriber.do_send(Drain);
             self.subscriber = start_subscriber(&self.config, &self.router);
+            self.retention
+                .do_send(retention::UseRouter(self.router.clone()));
         }
         if !self.subscriber.connected() {
             events::actor_died("subscriber");

@@ -80,8 +80,30 @@ impl Arclamp {
         arclamp
     }
 
+    /// Start with extra environment variables, and wait until subscribed.
+    pub fn start_with_env(redis: &RedisServer, extra: &str, env: &[(&str, &str)]) -> Arclamp {
+        let dir = tempfile::Builder::new()
+            .prefix("arclamp-it-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        let http_port = free_port();
+        std::fs::write(
+            dir.join("arclamp.toml"),
+            config_text(redis, &dir, http_port, extra),
+        )
+        .expect("write config");
+        let mut arclamp = Arclamp::spawn_with_env(&dir, http_port, env);
+        arclamp.wait_subscribed();
+        arclamp
+    }
+
     /// Start without waiting for Redis (for tests where Redis is down).
     pub fn spawn(dir: &Path, http_port: u16) -> Arclamp {
+        Arclamp::spawn_with_env(dir, http_port, &[])
+    }
+
+    fn spawn_with_env(dir: &Path, http_port: u16, env: &[(&str, &str)]) -> Arclamp {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -91,6 +113,7 @@ impl Arclamp {
             .args(["serve", "--config"])
             .arg(dir.join("arclamp.toml"))
             .env("RUST_LOG", "info,arclamp=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)

@@ -378,3 +378,55 @@ fn numsub(redis: &RedisServer, channel: &str) -> i64 {
         .expect("NUMSUB");
     reply.1
 }
+
+#[test]
+fn actors_that_die_are_replaced_and_the_service_goes_on() {
+    for actor in ["retention", "render_queue"] {
+        let redis = RedisServer::start();
+        // Debug builds panic once in the named actor (the test hook ARCLAMP_DEBUG_PANIC_IN).
+        let mut arclamp = Arclamp::start_with_env(
+            &redis,
+            "[aggregation]\nflush_interval = \"100ms\"\n[retention]\ninterval = \"200ms\"\n",
+            &[("ARCLAMP_DEBUG_PANIC_IN", actor)],
+        );
+        publish_raw(&redis, "excimer", &[b"/w/index.php;Survives::panic 2"]);
+        arclamp.wait_received("excimer", 2);
+        let series = format!("arclamp_actor_restarts_total{{actor=\"{actor}\"}}");
+        arclamp.wait_metric(&series, Duration::from_secs(15), |v| v >= 1.0);
+        assert!(
+            arclamp
+                .log()
+                .contains(&format!("injected panic in {actor}")),
+            "{}",
+            arclamp.log()
+        );
+        // The replacement is used: samples arriving afterwards are checkpointed and rendered.
+        publish_raw(&redis, "excimer", &[b"/w/index.php;After::restart 3"]);
+        arclamp.wait_received("excimer", 5);
+        let data = arclamp.data();
+        wait_until(
+            "a graph of all 5 samples after the restart",
+            Duration::from_secs(15),
+            || {
+                list(&data, "svgs/hourly")
+                    .iter()
+                    .filter(|f| f.ends_with(".excimer.all.svgz"))
+                    .any(|f| {
+                        let svg =
+                            std::fs::read(data.join("svgs/hourly").join(f)).unwrap_or_default();
+                        let svg = arclamp::compress::maybe_gunzip(&svg)
+                            .map(|s| s.into_owned())
+                            .unwrap_or_default();
+                        crate::render_cli::frame_counts(&svg).get("all") == Some(&5)
+                    })
+            },
+        );
+        assert!(arclamp.is_running());
+        assert!(arclamp.stop(STOP).success(), "{actor}: {}", arclamp.log());
+        let window = only_window(&data, "hourly", "excimer", "all");
+        assert_eq!(
+            log_total(&data, &format!("logs/hourly/{window}.excimer.all.log.gz")),
+            5
+        );
+    }
+}
