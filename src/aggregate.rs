@@ -106,10 +106,7 @@ impl WindowCounts {
     /// malformed lines skipped.
     pub fn merge_folded(&mut self, table: &mut StackTable, text: &[u8]) -> u64 {
         let mut malformed = 0;
-        for line in text.split(|&b| b == b'\n') {
-            if line.is_empty() {
-                continue;
-            }
+        for line in crate::sample::lines(text) {
             match folded::parse_line(line) {
                 Some((stack, count)) => {
                     let id = table.intern(stack);

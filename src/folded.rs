@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use hashbrown::HashMap;
-use memchr::{memchr, memrchr};
+use memchr::memrchr;
 
 use crate::compress::{self, GunzipError};
 use crate::sample::sanitize_in_place;
@@ -66,17 +66,7 @@ fn sanitize_lines(text: &mut [u8]) {
 pub fn aggregate(text: &[u8]) -> Folded<'_> {
     let mut counts: HashMap<&[u8], u64, foldhash::fast::RandomState> = HashMap::default();
     let mut malformed_lines = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let end = memchr(b'\n', rest).unwrap_or(rest.len());
-        let mut line = &rest[..end];
-        rest = rest.get(end + 1..).unwrap_or_default();
-        if let [head @ .., b'\r'] = line {
-            line = head;
-        }
-        if line.is_empty() {
-            continue;
-        }
+    for line in crate::sample::lines(text) {
         match parse_line(line) {
             Some((stack, count)) => {
                 let total = counts.entry(stack).or_insert(0);

@@ -112,23 +112,32 @@ pub fn for_each_line(
     if message.len() > limits.max_message_bytes {
         return Err(Rejection::TooLarge);
     }
-    let mut rest = message;
-    while !rest.is_empty() {
-        let end = memchr(b'\n', rest).unwrap_or(rest.len());
-        let mut line = &rest[..end];
-        rest = rest.get(end + 1..).unwrap_or_default();
-        if let [head @ .., b'\r'] = line {
-            line = head;
-        }
-        if line.is_empty() {
-            continue;
-        }
+    for line in lines(message) {
         // Copy and sanitize in one pass.
         scratch.clear();
         scratch.extend(line.iter().map(|&byte| sanitize_byte(byte)));
         on_line(scratch);
     }
     Ok(())
+}
+
+/// The non-empty lines of `text`, split on `\n`, each without a trailing `\r`.
+pub fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        while !rest.is_empty() {
+            let end = memchr(b'\n', rest).unwrap_or(rest.len());
+            let mut line = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or_default();
+            if let [head @ .., b'\r'] = line {
+                line = head;
+            }
+            if !line.is_empty() {
+                return Some(line);
+            }
+        }
+        None
+    })
 }
 
 /// Parse one sanitized line `FRAME;...;FRAME COUNT`.

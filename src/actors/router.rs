@@ -142,6 +142,7 @@ impl Router {
     /// Close the windows of every period whose current window has ended.
     fn roll_windows(&mut self) {
         let now = self.clock.now();
+        let mut ended = Vec::new();
         for (i, spec) in self.settings.periods.iter().enumerate() {
             let window = spec.period.window_at(now);
             if self.current[i]
@@ -150,25 +151,27 @@ impl Router {
             {
                 continue;
             }
-            self.current[i] = Some(window);
             let period = spec.period.name();
-            let ended: Vec<LogKey> = self
-                .live
-                .keys()
-                .filter(|k| {
-                    k.period == period
-                        && self.current[i].as_ref().is_some_and(|w| w.name != k.window)
-                })
-                .cloned()
-                .collect();
-            for key in ended {
-                if let Some(addr) = self.live.remove(&key) {
-                    addr.do_send(Close);
-                    self.closing.insert(key, addr);
-                }
-            }
+            ended.extend(
+                self.live
+                    .keys()
+                    .filter(|k| k.period == period && k.window != window.name)
+                    .cloned(),
+            );
+            self.current[i] = Some(window);
+        }
+        for key in ended {
+            self.close(key);
         }
         self.report_state();
+    }
+
+    /// End a live window: it writes its final checkpoint and render, then reports back.
+    fn close(&mut self, key: LogKey) {
+        if let Some(addr) = self.live.remove(&key) {
+            addr.do_send(Close);
+            self.closing.insert(key, addr);
+        }
     }
 
     fn report_state(&self) {
@@ -366,10 +369,7 @@ impl Handler<Reconfigure> for Router {
             .cloned()
             .collect();
         for key in removed {
-            if let Some(addr) = self.live.remove(&key) {
-                addr.do_send(Close);
-                self.closing.insert(key, addr);
-            }
+            self.close(key);
         }
         // Keep the current window of periods that stay, so their windows do not reopen.
         self.current = settings
