@@ -37,6 +37,12 @@ pub fn entry_overflow(channel: &str, entry: &str, samples: u64, first_time: bool
     counter!("arclamp_entry_overflow_total", "channel" => channel.to_owned()).increment(samples);
 }
 
+/// Parsing a batch panicked (a bug): the batch is lost, the router and its windows live on.
+pub fn batch_dropped(messages: usize) {
+    tracing::error!(messages, "a batch of messages crashed the router (a bug: please report it with the log above); the batch was dropped");
+    counter!("arclamp_batches_dropped_total").increment(messages as u64);
+}
+
 /// Samples aggregated into a window of `period` for `entry`.
 pub fn aggregated(period: &str, entry: &str, samples: u64) {
     counter!("arclamp_samples_aggregated_total", "period" => period.to_owned(), "entry" => entry.to_owned())

@@ -289,8 +289,7 @@ impl Handler<Ingest> for Router {
         let count = messages.len();
         // A bug in parsing must cost one batch, not the router and every window it holds.
         if std::panic::catch_unwind(AssertUnwindSafe(|| self.ingest(messages, ctx))).is_err() {
-            tracing::error!(messages = count, "a batch of messages crashed the router (a bug: please report); the batch was dropped");
-            events::actor_restarted("router", "panic while ingesting");
+            events::batch_dropped(count);
         }
     }
 }
