@@ -5,17 +5,17 @@
 //!                      Supervisor  (System arbiter: builds the tree, watchdog, SIGHUP, SIGTERM)
 //!      ┌──────────────────┬──────────┴───────────┬──────────────────────┐
 //!  Subscriber        Router ─ ─ ─ ─ ─ ▶ Aggregator × (period, window,   Retention
-//!  (Redis pub/sub,   (ingest arbiter:    channel, entry)            (prunes old
-//!   restarts with     parse, intern,     (ingest arbiter: counts,    windows)
-//!   backoff)          route)              checkpoints)
+//!  (own thread:      (ingest arbiter:    channel, entry)            (prunes old
+//!   Redis pub/sub,    parse, intern,     (ingest arbiter: counts,    windows)
+//!   backoff restarts) route)              checkpoints)
 //!      │                 ▲                      │
 //!      └── Ingest ───────┘                      ▼ RenderRequest
 //!                                         RenderQueue ──▶ Renderer × render.workers
 //!                                                         (SyncArbiter threads)
 //! ```
 //!
-//! Samples flow left to right; nothing on the subscriber's thread does CPU-heavy work, so
-//! Redis is always read at full speed.
+//! Samples flow left to right. The subscriber has a thread of its own, where nothing else
+//! runs, so Redis is always read at full speed.
 
 pub mod aggregator;
 pub mod render_queue;

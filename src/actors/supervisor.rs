@@ -70,6 +70,9 @@ pub struct Supervisor {
     storage: Arc<dyn Storage>,
     log: LogControl,
     ingest: Arbiter,
+    /// The subscriber's own thread: the Redis connection driver runs there too, so nothing
+    /// else (HTTP, the supervisor) ever delays reading Redis.
+    subscriber_thread: Arbiter,
     render_pool: Addr<Renderer>,
     render_queue: Addr<RenderQueue>,
     router: Addr<Router>,
@@ -120,13 +123,15 @@ fn start_render_queue(
     .start())
 }
 
-fn start_subscriber(config: &Config, router: &Addr<Router>) -> Addr<Subscriber> {
+fn start_subscriber(config: &Config, router: &Addr<Router>, thread: &Arbiter) -> Addr<Subscriber> {
     let (redis, backoff, router) = (
         config.redis.clone(),
         config.supervisor.clone(),
         router.clone(),
     );
-    actix::Supervisor::start(move |_| Subscriber::new(redis, backoff, router))
+    actix::Supervisor::start_in_arbiter(&thread.handle(), move |_| {
+        Subscriber::new(redis, backoff, router)
+    })
 }
 
 fn start_retention(
@@ -159,7 +164,8 @@ impl Supervisor {
         let render_queue = start_render_queue(&config, &render_pool, &storage)?;
         let ingest = Arbiter::new();
         let router = start_router(&config, clock, &storage, &render_queue, &ingest)?;
-        let subscriber = start_subscriber(&config, &router);
+        let subscriber_thread = Arbiter::new();
+        let subscriber = start_subscriber(&config, &router, &subscriber_thread);
         let retention = start_retention(&config, clock, &storage, &router)?;
         tracing::info!(
             storage = storage.describe(),
@@ -175,6 +181,7 @@ impl Supervisor {
             storage,
             log,
             ingest,
+            subscriber_thread,
             render_pool,
             render_queue,
             router,
@@ -206,13 +213,13 @@ impl Supervisor {
                 &self.ingest,
             )?;
             self.subscriber.do_send(Drain);
-            self.subscriber = start_subscriber(&self.config, &self.router);
+            self.subscriber = start_subscriber(&self.config, &self.router, &self.subscriber_thread);
             self.retention
                 .do_send(retention::UseRouter(self.router.clone()));
         }
         if !self.subscriber.connected() {
             events::actor_died("subscriber");
-            self.subscriber = start_subscriber(&self.config, &self.router);
+            self.subscriber = start_subscriber(&self.config, &self.router, &self.subscriber_thread);
         }
         if !self.retention.connected() {
             events::actor_died("retention");
