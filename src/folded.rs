@@ -6,10 +6,11 @@
 //! unsorted) and strict about each line: a line without a valid count is counted and
 //! skipped, never fatal.
 
-use std::io::Write;
+use std::hash::BuildHasher;
+use std::io::{self, BufRead, Write};
 
-use hashbrown::HashMap;
-use memchr::memrchr;
+use hashbrown::{HashMap, HashTable};
+use memchr::{memchr, memrchr};
 
 use crate::compress::{self, GunzipError};
 use crate::sample::sanitize_in_place;
@@ -34,18 +35,6 @@ impl Folded<'_> {
 /// [`aggregate`].
 pub fn decode(data: &[u8]) -> Result<Vec<u8>, GunzipError> {
     let mut text = compress::maybe_gunzip(data)?.into_owned();
-    sanitize_lines(&mut text);
-    Ok(text)
-}
-
-/// Same as [`decode`], taking ownership: plain input is sanitized in its own buffer rather
-/// than copied, which spares a large input (`arclamp render` on a day of raw samples) a
-/// second buffer of its size.
-pub fn decode_owned(data: Vec<u8>) -> Result<Vec<u8>, GunzipError> {
-    if compress::is_gzip(&data) {
-        return decode(&data);
-    }
-    let mut text = data;
     sanitize_lines(&mut text);
     Ok(text)
 }
@@ -81,6 +70,242 @@ pub fn aggregate(text: &[u8]) -> Folded<'_> {
         stacks,
         malformed_lines,
     }
+}
+
+/// Room kept after each stack in [`StackCounter`]'s text for ` COUNT` (a space and the up
+/// to 20 digits of a u64), so that [`CountedStacks::lines`] can hand out whole `STACK COUNT`
+/// lines without copying the stacks a second time.
+const COUNT_SLOT: usize = 21;
+
+/// One distinct stack in [`StackCounter`]'s text.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Kept so that growing the table does not rehash kilobytes of stack per entry.
+    hash: u64,
+    start: usize,
+    len: usize,
+    /// End of the `STACK COUNT` line once [`StackCounter::finish`] has written the count.
+    line_end: usize,
+    count: u64,
+}
+
+/// Aggregates folded lines as they are read, keeping one copy of each distinct stack.
+///
+/// This is [`decode`] and [`aggregate`] for input too large to hold whole: `arclamp render`
+/// on a day of one-line-per-sample input reads 236 MB for 90 MB of distinct stacks, and
+/// streaming it through a small buffer saves both the memory and the page faults of the
+/// rest. Lines are handled exactly as there: a trailing `\r` dropped, the rest sanitized,
+/// empty lines skipped, lines without a valid count counted as malformed.
+#[derive(Default)]
+pub struct StackCounter {
+    /// Distinct stacks, each followed by [`COUNT_SLOT`] bytes of room for its count.
+    text: Vec<u8>,
+    table: HashTable<Entry>,
+    hasher: foldhash::fast::RandomState,
+    /// The line being parsed, sanitized; reused so that a line costs no allocation.
+    line: Vec<u8>,
+    malformed_lines: u64,
+}
+
+impl StackCounter {
+    /// An empty counter.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read folded lines (already decompressed) until the end of `input`.
+    pub fn read_lines(&mut self, mut input: impl BufRead) -> io::Result<()> {
+        // Most lines are handled where the reader buffered them; only one split across two
+        // reads is put together here first.
+        let mut partial = Vec::new();
+        loop {
+            let chunk = match input.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            let mut rest = chunk;
+            if !partial.is_empty() {
+                let Some(end) = memchr(b'\n', rest) else {
+                    partial.extend_from_slice(rest);
+                    let read = chunk.len();
+                    input.consume(read);
+                    continue;
+                };
+                partial.extend_from_slice(&rest[..end]);
+                self.push_line(&partial);
+                partial.clear();
+                rest = &rest[end + 1..];
+            }
+            while let Some(end) = memchr(b'\n', rest) {
+                self.push_line(&rest[..end]);
+                rest = &rest[end + 1..];
+            }
+            partial.extend_from_slice(rest);
+            let read = chunk.len();
+            input.consume(read);
+        }
+        if !partial.is_empty() {
+            self.push_line(&partial);
+        }
+        Ok(())
+    }
+
+    /// Add one line of folded text, without its `\n`.
+    pub fn push_line(&mut self, line: &[u8]) {
+        let line = match line {
+            [head @ .., b'\r'] => head,
+            line => line,
+        };
+        if line.is_empty() {
+            return;
+        }
+        // Sanitized before parsing, as `decode` does: a control byte next to the count
+        // makes the line malformed rather than being trimmed away.
+        self.line.clear();
+        self.line.extend_from_slice(line);
+        sanitize_in_place(&mut self.line);
+        let Some((stack, count)) = parse_line(&self.line) else {
+            self.malformed_lines += 1;
+            return;
+        };
+        let hash = self.hasher.hash_one(stack);
+        let text = &self.text;
+        let found = self.table.find_mut(hash, |entry| {
+            entry.len == stack.len() && &text[entry.start..entry.start + entry.len] == stack
+        });
+        if let Some(entry) = found {
+            entry.count = entry.count.saturating_add(count);
+            return;
+        }
+        let start = self.text.len();
+        self.text.extend_from_slice(stack);
+        self.text.extend_from_slice(&[b' '; COUNT_SLOT]);
+        let entry = Entry {
+            hash,
+            start,
+            len: stack.len(),
+            line_end: start + stack.len(),
+            count,
+        };
+        self.table.insert_unique(hash, entry, |entry| entry.hash);
+    }
+
+    /// The distinct stacks, sorted bytewise, with their counts written after them.
+    pub fn finish(self) -> CountedStacks {
+        let StackCounter {
+            mut text,
+            table,
+            malformed_lines,
+            ..
+        } = self;
+        let mut entries: Vec<Entry> = table.into_iter().collect();
+        entries.sort_unstable_by(|a, b| {
+            text[a.start..a.start + a.len].cmp(&text[b.start..b.start + b.len])
+        });
+        for entry in &mut entries {
+            let slot_start = entry.start + entry.len;
+            let mut slot = &mut text[slot_start..slot_start + COUNT_SLOT];
+            // A u64 with its space takes at most COUNT_SLOT bytes, so this always fits.
+            let _ = write!(slot, " {}", entry.count);
+            let unused = slot.len();
+            entry.line_end = slot_start + COUNT_SLOT - unused;
+        }
+        // Every byte is sanitized stack, a space or a digit, so the first branch is the only
+        // one taken; the second keeps offsets valid even if that ever stopped being true.
+        let text = String::from_utf8(text).unwrap_or_else(|error| {
+            let mut bytes = error.into_bytes();
+            sanitize_in_place(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        });
+        CountedStacks {
+            text,
+            entries,
+            malformed_lines,
+        }
+    }
+}
+
+/// Distinct stacks with their summed counts, sorted bytewise by stack, owning their text:
+/// what [`StackCounter::finish`] returns.
+#[derive(Debug)]
+pub struct CountedStacks {
+    text: String,
+    entries: Vec<Entry>,
+    /// Lines that were not `STACK COUNT` with a count of at least 1.
+    pub malformed_lines: u64,
+}
+
+impl CountedStacks {
+    /// True when no line had a valid stack and count.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The stacks and their counts, sorted bytewise by stack, as [`aggregate`] returns them.
+    pub fn stacks(&self) -> Vec<(&[u8], u64)> {
+        self.entries
+            .iter()
+            .map(|entry| {
+                let stack = &self.text.as_bytes()[entry.start..entry.start + entry.len];
+                (stack, entry.count)
+            })
+            .collect()
+    }
+
+    /// The `STACK COUNT` lines, sorted bytewise by stack, borrowed rather than copied.
+    pub fn lines(&self) -> SortedLines<'_> {
+        let lines = self
+            .entries
+            .iter()
+            .map(|entry| &self.text[entry.start..entry.line_end])
+            .collect();
+        SortedLines { lines }
+    }
+}
+
+/// `STACK COUNT` lines with distinct stacks, sorted bytewise by stack, each count at least 1
+/// and every byte printable ASCII: what inferno reads, ready as is. Only
+/// [`CountedStacks::lines`] makes them, which is what lets the renderer trust all of that
+/// instead of copying, sanitizing and sorting the lines again.
+#[derive(Debug, Clone)]
+pub struct SortedLines<'a> {
+    lines: Vec<&'a str>,
+}
+
+impl<'a> SortedLines<'a> {
+    /// The lines, without their `\n`.
+    pub fn as_slice(&self) -> &[&'a str] {
+        &self.lines
+    }
+
+    /// True when there are no lines.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Keep the lines whose stack (the line without its count) satisfies `keep`; order, and
+    /// so sortedness, is kept.
+    pub fn retain_stacks(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
+        self.lines.retain(|line| keep(stack_of(line)));
+    }
+
+    /// The stacks and their counts, for renderers that need them apart.
+    pub fn stacks(&self) -> Vec<(&'a [u8], u64)> {
+        self.lines
+            .iter()
+            .filter_map(|line| parse_line(line.as_bytes()))
+            .collect()
+    }
+}
+
+/// The stack of a `STACK COUNT` line made by [`CountedStacks::lines`].
+fn stack_of(line: &str) -> &[u8] {
+    let bytes = line.as_bytes();
+    &bytes[..memrchr(b' ', bytes).unwrap_or(bytes.len())]
 }
 
 /// Split `STACK COUNT` (count of at least 1, up to u64) into its parts.
@@ -191,15 +416,39 @@ mod tests {
     }
 
     #[test]
-    fn decode_owned_decodes_like_decode() {
-        for input in [
-            &b"a\x1b;\xffb 1\r\nc 2\n"[..],
-            &compress::gzip(b"a\x1b;b 1\n"),
-        ] {
-            assert_eq!(
-                decode_owned(input.to_vec()).unwrap(),
-                decode(input).unwrap()
-            );
+    fn stack_counter_reads_like_decode_and_aggregate() {
+        let input = b"b;c 1\na\x1b;\xffb 2\r\nnocount\n\r\nb;c 3\nx\t 1\ne 0\nB 1\nb;c 1";
+        let text = decode(input).unwrap();
+        let expected = aggregate(&text);
+        // A one-byte buffer splits every line across reads.
+        for capacity in [1, 3, 8192] {
+            let mut counter = StackCounter::new();
+            counter
+                .read_lines(std::io::BufReader::with_capacity(capacity, &input[..]))
+                .unwrap();
+            let counted = counter.finish();
+            assert_eq!(counted.stacks(), expected.stacks, "capacity {capacity}");
+            assert_eq!(counted.malformed_lines, expected.malformed_lines);
+            let lines = counted.lines();
+            assert_eq!(lines.as_slice(), ["B 1", "a?;?b 2", "b;c 5", "x? 1"]);
+            assert_eq!(lines.stacks(), expected.stacks);
         }
+    }
+
+    #[test]
+    fn sorted_lines_keep_their_order_when_filtered() {
+        let mut counter = StackCounter::new();
+        for line in ["c;x 1", "a;x 2", "b;y 3", "a;x 18446744073709551615"] {
+            counter.push_line(line.as_bytes());
+        }
+        let counted = counter.finish();
+        let mut lines = counted.lines();
+        assert_eq!(
+            lines.as_slice(),
+            ["a;x 18446744073709551615", "b;y 3", "c;x 1"]
+        );
+        lines.retain_stacks(|stack| stack.ends_with(b"x"));
+        assert_eq!(lines.as_slice(), ["a;x 18446744073709551615", "c;x 1"]);
+        assert!(StackCounter::new().finish().is_empty());
     }
 }

@@ -13,6 +13,7 @@ use inferno::flamegraph::{self, Options, Palette};
 use memchr::{memmem, memrchr};
 
 use crate::compress;
+use crate::folded::SortedLines;
 use crate::sample::sanitize_in_place;
 
 /// Width in pixels of the frame area of flamegraph.pl's default 1200-pixel image (10 pixels
@@ -85,6 +86,49 @@ pub fn render_svg(stacks: &[(&[u8], u64)], opts: &GraphOptions) -> Result<Vec<u8
 /// Same as [`render_svg`], gzip-compressed (`.svgz`).
 pub fn render_svgz(stacks: &[(&[u8], u64)], opts: &GraphOptions) -> Result<Vec<u8>, RenderError> {
     render_svg(stacks, opts).map(|svg| compress::gzip(&svg))
+}
+
+/// Render lines as [`crate::folded::CountedStacks::lines`] returns them into SVG bytes: the
+/// same graph as [`render_svg`] of the same stacks, without the copy of every stack that
+/// [`render_svg`] makes, since these lines are already sanitized and sorted.
+pub fn render_lines_svg(
+    lines: &SortedLines<'_>,
+    opts: &GraphOptions,
+) -> Result<Vec<u8>, RenderError> {
+    if opts.reverse {
+        // Reversed stacks are new text in a new order: the copy is needed anyway.
+        return render_svg(&lines.stacks(), opts);
+    }
+    let min_width_pct = min_width_percent(opts.min_width)?;
+    if lines.is_empty() {
+        return Err(RenderError::NoStacks);
+    }
+    let mut options = inferno_options(opts, min_width_pct);
+    let mut svg = Vec::with_capacity(1 << 20);
+    catch_panic(|| {
+        flamegraph::from_lines(&mut options, lines.as_slice().iter().copied(), &mut svg)
+    })?;
+    Ok(svg)
+}
+
+/// Same as [`render_lines_svg`], gzip-compressed (`.svgz`).
+pub fn render_lines_svgz(
+    lines: &SortedLines<'_>,
+    opts: &GraphOptions,
+) -> Result<Vec<u8>, RenderError> {
+    render_lines_svg(lines, opts).map(|svg| compress::gzip(&svg))
+}
+
+/// Keep only the lines whose stack contains a frame exactly equal to `function`, as
+/// [`stacks_with_frame`] does for stacks.
+pub fn retain_lines_with_frame(lines: &mut SortedLines<'_>, function: &str) {
+    let needle = function.as_bytes();
+    if needle.is_empty() || needle.contains(&b';') {
+        lines.retain_stacks(|_| false);
+        return;
+    }
+    let finder = memmem::Finder::new(needle);
+    lines.retain_stacks(|stack| has_whole_frame(&finder, stack));
 }
 
 /// The stacks that contain a frame exactly equal to `function` (whole frame match between
@@ -556,6 +600,36 @@ index.php;<script>alert(1)</script> 1
         assert_eq!(counts, [1, 2, 3, 6]);
         assert!(stacks_with_frame(&stacks, "").is_empty());
         assert!(stacks_with_frame(&stacks, "a;Foo::bar").is_empty());
+    }
+
+    #[test]
+    fn counted_lines_render_like_aggregated_stacks() {
+        let mut counter = folded::StackCounter::new();
+        counter.read_lines(INPUT.as_bytes()).unwrap();
+        let counted = counter.finish();
+        with_stacks(INPUT, |stacks| {
+            for reverse in [false, true] {
+                let opts = GraphOptions {
+                    reverse,
+                    ..options()
+                };
+                assert_eq!(
+                    render_lines_svg(&counted.lines(), &opts).unwrap(),
+                    render_svg(stacks, &opts).unwrap()
+                );
+            }
+            let mut focused = counted.lines();
+            retain_lines_with_frame(&mut focused, "Parser::parse");
+            assert_eq!(
+                render_lines_svg(&focused, &options()).unwrap(),
+                render_svg(&stacks_with_frame(stacks, "Parser::parse"), &options()).unwrap()
+            );
+            retain_lines_with_frame(&mut focused, "a;b");
+            assert!(matches!(
+                render_lines_svgz(&focused, &options()),
+                Err(RenderError::NoStacks)
+            ));
+        });
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! `arclamp render`: one flame graph from folded input, like flamegraph.pl.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use flate2::bufread::MultiGzDecoder;
 
-use crate::folded;
+use crate::compress::{self, GunzipError};
+use crate::folded::{self, SortedLines};
 use crate::render::{self, GraphOptions};
 
 /// Arguments of `arclamp render`.
@@ -48,30 +50,31 @@ pub struct RenderArgs {
     pub min_width: f64,
 }
 
+/// Bytes read from the input (or out of the gzip decoder) at a time: large enough that
+/// system calls are few, small enough to stay in cache while its lines are parsed.
+const INPUT_BUFFER: usize = 256 * 1024;
+
 /// Run `arclamp render`.
 pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let source = Source::new(args.input.as_deref());
-    let text =
-        folded::decode_owned(source.read()?).with_context(|| format!("cannot decode {source}"))?;
-
-    let folded = folded::aggregate(&text);
-    if folded.malformed_lines > 0 {
+    let counted = count_stacks(&source)?;
+    if counted.malformed_lines > 0 {
         eprintln!(
             "arclamp: {} malformed lines skipped in {source} (expected `FRAME;FRAME;... COUNT` \
              with a count of at least 1)",
-            folded.malformed_lines
+            counted.malformed_lines
         );
     }
-    if folded.stacks.is_empty() {
+    if counted.is_empty() {
         bail!(
             "no flame graph written: {source} has no valid `FRAME;FRAME;... COUNT` line; \
              is it folded (collapsed) stack output?"
         );
     }
-    let stacks = match &args.function {
-        Some(function) => focus_on(&folded.stacks, function, &source)?,
-        None => folded.stacks,
-    };
+    let mut lines = counted.lines();
+    if let Some(function) = &args.function {
+        focus_on(&mut lines, function, &source)?;
+    }
 
     let opts = GraphOptions {
         title: args.title,
@@ -79,9 +82,54 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         reverse: args.reverse,
     };
     match &args.output {
-        Some(path) => write_graph_file(path, &stacks, &opts),
-        None => write_graph_stdout(&stacks, &opts),
+        Some(path) => write_graph_file(path, &lines, &opts),
+        None => write_graph_stdout(&lines, &opts),
     }
+}
+
+/// Stream `source` (plain or gzip) through a [`folded::StackCounter`], so that only its
+/// distinct stacks are held in memory, not the whole input.
+fn count_stacks(source: &Source<'_>) -> anyhow::Result<folded::CountedStacks> {
+    let mut input = BufReader::with_capacity(INPUT_BUFFER, source.open()?);
+    // Read the magic bytes rather than peek at the buffer: a pipe may deliver one at a time.
+    let mut magic = [0; 2];
+    let mut magic_len = 0;
+    while magic_len < magic.len() {
+        match input.read(&mut magic[magic_len..]) {
+            Ok(0) => break,
+            Ok(read) => magic_len += read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error).with_context(|| source.read_error()),
+        }
+    }
+    let input = (&magic[..magic_len]).chain(input);
+
+    let mut counter = folded::StackCounter::new();
+    if compress::is_gzip(&magic[..magic_len]) {
+        let decoder = MultiGzDecoder::new(input);
+        match counter.read_lines(BufReader::with_capacity(INPUT_BUFFER, decoder)) {
+            Ok(()) => {}
+            Err(error) if is_decode_error(&error) => {
+                return Err(GunzipError::from(error))
+                    .with_context(|| format!("cannot decode {source}"));
+            }
+            Err(error) => return Err(error).with_context(|| source.read_error()),
+        }
+    } else {
+        counter
+            .read_lines(input)
+            .with_context(|| source.read_error())?;
+    }
+    Ok(counter.finish())
+}
+
+/// True for the errors flate2 reports about the gzip data itself (corrupt or truncated),
+/// as opposed to failing to read it.
+fn is_decode_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+    )
 }
 
 /// Where the folded input comes from, named the way messages show it.
@@ -99,23 +147,23 @@ impl<'a> Source<'a> {
         }
     }
 
-    fn read(&self) -> anyhow::Result<Vec<u8>> {
+    fn open(&self) -> anyhow::Result<Box<dyn Read + 'a>> {
         match self {
-            Source::Stdin => {
-                let mut data = Vec::new();
-                io::stdin()
-                    .lock()
-                    .read_to_end(&mut data)
-                    .context("cannot read folded input from standard input")?;
-                Ok(data)
-            }
-            Source::File(path) => fs::read(path).with_context(|| {
-                format!(
-                    "cannot read input file {}; check the path, or pass `-` to read \
-                     standard input",
-                    path.display()
-                )
-            }),
+            Source::Stdin => Ok(Box::new(io::stdin().lock())),
+            Source::File(path) => match fs::File::open(path) {
+                Ok(file) => Ok(Box::new(file)),
+                Err(error) => Err(error).with_context(|| self.read_error()),
+            },
+        }
+    }
+
+    fn read_error(&self) -> String {
+        match self {
+            Source::Stdin => "cannot read folded input from standard input".to_owned(),
+            Source::File(path) => format!(
+                "cannot read input file {}; check the path, or pass `-` to read standard input",
+                path.display()
+            ),
         }
     }
 }
@@ -129,38 +177,39 @@ impl std::fmt::Display for Source<'_> {
     }
 }
 
-/// The stacks through `function`, or an error saying none do (an empty graph helps nobody).
-fn focus_on<'a>(
-    stacks: &[(&'a [u8], u64)],
+/// Keep the lines through `function`, or fail saying none are (an empty graph helps
+/// nobody).
+fn focus_on(
+    lines: &mut SortedLines<'_>,
     function: &str,
     source: &Source<'_>,
-) -> anyhow::Result<Vec<(&'a [u8], u64)>> {
-    let focused = render::stacks_with_frame(stacks, function);
-    if focused.is_empty() {
+) -> anyhow::Result<()> {
+    render::retain_lines_with_frame(lines, function);
+    if lines.is_empty() {
         bail!(
             "no flame graph written: no stack in {source} has a frame `{function}`; frames \
              match whole and exactly, e.g. `Parser::parse`, not `Parser::` or `parse`"
         );
     }
-    Ok(focused)
+    Ok(())
 }
 
 fn write_graph_file(
     path: &Path,
-    stacks: &[(&[u8], u64)],
+    lines: &SortedLines<'_>,
     opts: &GraphOptions,
 ) -> anyhow::Result<()> {
     let graph = if is_svgz(path) {
-        render::render_svgz(stacks, opts)
+        render::render_lines_svgz(lines, opts)
     } else {
-        render::render_svg(stacks, opts)
+        render::render_lines_svg(lines, opts)
     }
     .context("cannot render the flame graph")?;
     write_replacing(path, &graph)
 }
 
-fn write_graph_stdout(stacks: &[(&[u8], u64)], opts: &GraphOptions) -> anyhow::Result<()> {
-    let svg = render::render_svg(stacks, opts).context("cannot render the flame graph")?;
+fn write_graph_stdout(lines: &SortedLines<'_>, opts: &GraphOptions) -> anyhow::Result<()> {
+    let svg = render::render_lines_svg(lines, opts).context("cannot render the flame graph")?;
     let mut stdout = io::stdout().lock();
     match stdout.write_all(&svg).and_then(|()| stdout.flush()) {
         // The reader went away (`| head`): nothing left to do, and nothing wrong with us.
