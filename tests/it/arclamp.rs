@@ -415,3 +415,14 @@ pub fn only_window(data: &Path, period: &str, channel: &str, entry: &str) -> Str
     );
     windows[0].clone()
 }
+
+/// The decompressed SVG of a stored graph.
+pub fn read_svg(data: &std::path::Path, relative: &str) -> String {
+    let bytes = std::fs::read(data.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    let svg = arclamp::compress::maybe_gunzip(&bytes).expect("svgz is gzip");
+    assert!(
+        arclamp::compress::is_gzip(&bytes),
+        "{relative} must be gzip-compressed"
+    );
+    String::from_utf8(svg.into_owned()).expect("SVG is UTF-8")
+}

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::arclamp::{list, log_total, only_window, publish, publish_raw, Arclamp};
+use crate::arclamp::{list, log_total, only_window, publish, publish_raw, read_svg, Arclamp};
 use crate::redis_server::RedisServer;
 
 const STOP: Duration = Duration::from_secs(30);
@@ -412,12 +412,8 @@ fn actors_that_die_are_replaced_and_the_service_goes_on() {
                     .iter()
                     .filter(|f| f.ends_with(".excimer.all.svgz"))
                     .any(|f| {
-                        let svg =
-                            std::fs::read(data.join("svgs/hourly").join(f)).unwrap_or_default();
-                        let svg = arclamp::compress::maybe_gunzip(&svg)
-                            .map(|s| s.into_owned())
-                            .unwrap_or_default();
-                        crate::render_cli::frame_counts(&svg).get("all") == Some(&5)
+                        let svg = read_svg(&data, &format!("svgs/hourly/{f}"));
+                        crate::render_cli::frame_counts(svg.as_bytes()).get("all") == Some(&5)
                     })
             },
         );

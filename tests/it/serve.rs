@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::arclamp::{list, log_total, only_window, publish, publish_raw, read_log, Arclamp};
+use crate::arclamp::{
+    list, log_total, only_window, publish, publish_raw, read_log, read_svg, Arclamp,
+};
 use crate::redis_server::RedisServer;
 
 const STOP: Duration = Duration::from_secs(30);
@@ -57,33 +59,25 @@ fn every_published_sample_lands_in_its_hourly_and_daily_files() {
 }
 
 #[test]
-fn sigterm_flushes_everything_even_with_an_hour_between_checkpoints() {
-    let redis = RedisServer::start();
-    let mut arclamp = Arclamp::start(&redis, "[aggregation]\nflush_interval = \"1h\"\n");
-    let expected = publish(&redis, "excimer", 2000, 3, &[]);
-    arclamp.wait_received("excimer", expected.samples["all"]);
-    assert!(
-        list(&arclamp.data(), "logs/hourly").is_empty(),
-        "nothing should be written before shutdown"
-    );
-    let status = arclamp.stop(STOP);
-    assert!(
-        status.success(),
-        "exit status {status:?}\n{}",
-        arclamp.log()
-    );
-    assert_files_match(&arclamp.data(), "excimer", &entries(&expected));
-}
-
-#[test]
-fn sigint_is_a_clean_shutdown_too() {
-    let redis = RedisServer::start();
-    let mut arclamp = Arclamp::start(&redis, "[aggregation]\nflush_interval = \"1h\"\n");
-    let expected = publish(&redis, "excimer", 300, 4, &[]);
-    arclamp.wait_received("excimer", expected.samples["all"]);
-    arclamp.signal("INT");
-    assert!(arclamp.wait_exit(STOP).success());
-    assert_files_match(&arclamp.data(), "excimer", &entries(&expected));
+fn sigterm_and_sigint_flush_everything_even_with_an_hour_between_checkpoints() {
+    for (signal, seed) in [("TERM", 3), ("INT", 4)] {
+        let redis = RedisServer::start();
+        let mut arclamp = Arclamp::start(&redis, "[aggregation]\nflush_interval = \"1h\"\n");
+        let expected = publish(&redis, "excimer", 1000, seed, &[]);
+        arclamp.wait_received("excimer", expected.samples["all"]);
+        assert!(
+            list(&arclamp.data(), "logs/hourly").is_empty(),
+            "nothing should be written before shutdown"
+        );
+        arclamp.signal(signal);
+        let status = arclamp.wait_exit(STOP);
+        assert!(
+            status.success(),
+            "SIG{signal}: exit status {status:?}\n{}",
+            arclamp.log()
+        );
+        assert_files_match(&arclamp.data(), "excimer", &entries(&expected));
+    }
 }
 
 #[test]
@@ -351,17 +345,6 @@ fn several_channels_are_kept_apart() {
     assert!(arclamp.stop(STOP).success());
     assert_files_match(&arclamp.data(), "excimer", &entries(&cpu));
     assert_files_match(&arclamp.data(), "excimer-wall", &entries(&wall));
-}
-
-/// The decompressed SVG of a stored graph.
-fn read_svg(data: &std::path::Path, relative: &str) -> String {
-    let bytes = std::fs::read(data.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
-    let svg = arclamp::compress::maybe_gunzip(&bytes).expect("svgz is gzip");
-    assert!(
-        arclamp::compress::is_gzip(&bytes),
-        "{relative} must be gzip-compressed"
-    );
-    String::from_utf8(svg.into_owned()).expect("SVG is UTF-8")
 }
 
 #[test]
