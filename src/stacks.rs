@@ -10,7 +10,8 @@
 //! and a stack (and then its frames) is freed when the last window holding it closes.
 //!
 //! A stack is identified by its length and a 128-bit keyed hash of its text (XXH3-128 with
-//! a per-process random seed), not by comparing the text: re-reading a stack's ~100
+//! a per-process random seed), and a frame by the 128-bit hash of its text, not by
+//! comparing texts: re-reading a stack's ~100
 //! scattered frames to confirm a match cost 0.9 µs per sample, most of the ingest budget
 //! (see BENCHMARKS.md). Two distinct stacks of equal length sharing a 128-bit hash within
 //! one process is a chance of about n²/2^129 (1e-25 for ten million stacks).
@@ -26,8 +27,16 @@ type FrameId = u32;
 
 struct Frame {
     text: Box<[u8]>,
-    hash: u64,
-    refs: u32,
+    hash: u128,
+}
+
+/// An entry of the frame index: the frame's 128-bit hash lives in the entry itself, so a
+/// lookup never leaves the index (on a new stack, ~65 lookups that used to miss the cache
+/// twice each: once for the frame, once for its text).
+#[derive(Clone, Copy)]
+struct FrameSlot {
+    hash: u128,
+    id: FrameId,
 }
 
 struct Stack {
@@ -39,10 +48,11 @@ struct Stack {
 
 /// The interner: stack text <-> [`StackId`].
 pub struct StackTable {
-    hasher: foldhash::fast::RandomState,
     stack_seed: u64,
     frames: Vec<Option<Frame>>,
-    frame_index: HashTable<FrameId>,
+    frame_index: HashTable<FrameSlot>,
+    /// References per frame, dense and apart from the frames so counting stays in cache.
+    frame_refs: Vec<u32>,
     free_frames: Vec<FrameId>,
     stacks: Vec<Option<Stack>>,
     stack_index: HashTable<StackId>,
@@ -61,10 +71,10 @@ impl StackTable {
     /// An empty table.
     pub fn new() -> Self {
         StackTable {
-            hasher: foldhash::fast::RandomState::default(),
             stack_seed: std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64),
             frames: Vec::new(),
             frame_index: HashTable::new(),
+            frame_refs: Vec::new(),
             free_frames: Vec::new(),
             stacks: Vec::new(),
             stack_index: HashTable::new(),
@@ -126,25 +136,25 @@ impl StackTable {
     }
 
     fn intern_frame(&mut self, text: &[u8]) -> FrameId {
-        let hash = self.hasher.hash_one(text);
+        let hash = xxhash_rust::xxh3::xxh3_128_with_seed(text, self.stack_seed);
         let StackTable {
             frames,
             frame_index,
             free_frames,
+            frame_refs,
             ..
         } = self;
         let entry = frame_index.entry(
-            hash,
-            |&id| bytes_equal(&frame(frames, id).text, text),
-            |&id| frame(frames, id).hash,
+            hash as u64,
+            |slot| slot.hash == hash,
+            |slot| slot.hash as u64,
         );
         let id = match entry {
-            Entry::Occupied(occupied) => *occupied.get(),
+            Entry::Occupied(occupied) => occupied.get().id,
             Entry::Vacant(vacant) => {
                 let new = Frame {
                     text: text.into(),
                     hash,
-                    refs: 0,
                 };
                 let id = match free_frames.pop() {
                     Some(id) => {
@@ -153,16 +163,15 @@ impl StackTable {
                     }
                     None => {
                         frames.push(Some(new));
+                        frame_refs.push(0);
                         FrameId::try_from(frames.len() - 1).expect("fewer than 2^32 live frames")
                     }
                 };
-                vacant.insert(id);
+                vacant.insert(FrameSlot { hash, id });
                 id
             }
         };
-        if let Some(f) = self.frames[id as usize].as_mut() {
-            f.refs += 1;
-        }
+        frame_refs[id as usize] += 1;
         id
     }
 
@@ -201,18 +210,22 @@ impl StackTable {
     }
 
     fn release_frame(&mut self, id: FrameId) {
-        let Some(f) = self.frames.get_mut(id as usize).and_then(Option::as_mut) else {
+        let Some(refs) = self.frame_refs.get_mut(id as usize) else {
             return;
         };
-        f.refs -= 1;
-        if f.refs > 0 {
+        *refs = refs.saturating_sub(1);
+        if *refs > 0 {
             return;
         }
-        let hash = f.hash;
-        if let Ok(found) = self.frame_index.find_entry(hash, |&other| other == id) {
+        let Some(freed) = self.frames.get_mut(id as usize).and_then(Option::take) else {
+            return;
+        };
+        if let Ok(found) = self
+            .frame_index
+            .find_entry(freed.hash as u64, |slot| slot.id == id)
+        {
             found.remove();
         }
-        self.frames[id as usize] = None;
         self.free_frames.push(id);
     }
 
@@ -275,22 +288,6 @@ fn frame(frames: &[Option<Frame>], id: FrameId) -> &Frame {
     frames[id as usize]
         .as_ref()
         .expect("referenced frames are live")
-}
-
-/// Slice equality inlined: frames are a few dozen bytes, where a call into libc's memcmp
-/// costs more than the comparison itself.
-#[inline]
-fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let (a_words, a_tail) = a.as_chunks::<8>();
-    let (b_words, b_tail) = b.as_chunks::<8>();
-    a_words
-        .iter()
-        .zip(b_words)
-        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
-        && a_tail == b_tail
 }
 
 #[cfg(test)]
