@@ -426,3 +426,21 @@ pub fn read_svg(data: &std::path::Path, relative: &str) -> String {
     );
     String::from_utf8(svg.into_owned()).expect("SVG is UTF-8")
 }
+
+/// Sum of counts in the single `period` window of `channel` and `entry`.
+pub fn window_total(data: &Path, period: &str, channel: &str, entry: &str) -> u64 {
+    let window = only_window(data, period, channel, entry);
+    log_total(
+        data,
+        &format!("logs/{period}/{window}.{channel}.{entry}.log.gz"),
+    )
+}
+
+/// Poll `check` until it holds, panicking after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

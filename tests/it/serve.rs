@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::arclamp::{
-    list, log_total, only_window, publish, publish_raw, read_log, read_svg, Arclamp,
+    list, log_total, only_window, publish, publish_raw, read_log, read_svg, window_total, Arclamp,
 };
 use crate::redis_server::RedisServer;
 
@@ -22,9 +22,8 @@ fn entries(expected: &crate::arclamp::Expected) -> Vec<(&str, u64)> {
 fn assert_files_match(data: &std::path::Path, channel: &str, expected: &[(&str, u64)]) {
     for period in ["hourly", "daily"] {
         for (entry, samples) in expected {
-            let window = only_window(data, period, channel, entry);
-            let file = format!("logs/{period}/{window}.{channel}.{entry}.log.gz");
-            assert_eq!(log_total(data, &file), *samples, "{file}");
+            let total = window_total(data, period, channel, entry);
+            assert_eq!(total, *samples, "{period} window of {channel}.{entry}");
         }
     }
 }
@@ -124,12 +123,8 @@ fn redis_restarted_twice_mid_stream_loses_nothing_published_while_subscribed() {
     }
     assert!(arclamp.is_running());
     assert!(arclamp.stop(STOP).success());
-    let window = only_window(&arclamp.data(), "daily", "excimer", "all");
     assert_eq!(
-        log_total(
-            &arclamp.data(),
-            &format!("logs/daily/{window}.excimer.all.log.gz")
-        ),
+        window_total(&arclamp.data(), "daily", "excimer", "all"),
         total
     );
     let log = arclamp.log();
@@ -318,14 +313,7 @@ fn entry_points_beyond_the_limit_count_in_all_only() {
     let files = list(&arclamp.data(), "logs/daily");
     assert_eq!(files.len(), 3, "{files:?}");
     assert!(files.iter().all(|f| !f.contains(".load.")));
-    let window = only_window(&arclamp.data(), "daily", "excimer", "all");
-    assert_eq!(
-        log_total(
-            &arclamp.data(),
-            &format!("logs/daily/{window}.excimer.all.log.gz")
-        ),
-        4
-    );
+    assert_eq!(window_total(&arclamp.data(), "daily", "excimer", "all"), 4);
 }
 
 #[test]
@@ -457,12 +445,8 @@ fn rendering_a_large_window_never_stalls_the_subscriber() {
     );
     assert_eq!(arclamp.metric("arclamp_redis_connected"), 1.0);
     assert!(arclamp.stop(STOP).success());
-    let window = only_window(&arclamp.data(), "daily", "excimer", "all");
     assert_eq!(
-        log_total(
-            &arclamp.data(),
-            &format!("logs/daily/{window}.excimer.all.log.gz")
-        ),
+        window_total(&arclamp.data(), "daily", "excimer", "all"),
         total
     );
 }
