@@ -11,6 +11,8 @@ fn main() -> std::process::ExitCode {
         Command::CheckConfig(args) => cli::check_config::run(args),
         Command::Render(args) => cli::render::run(args),
         Command::Publish(args) => cli::publish::run(args),
+        Command::Import(args) => cli::import::run(args),
+        Command::Copy(args) => cli::copy::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

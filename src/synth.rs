@@ -211,6 +211,25 @@ impl Generator {
         }
     }
 
+    /// Draw the next sample without writing its text: what [`Generator::next_sample`]
+    /// would have produced (the same sequence for the same seed), as a stack number that
+    /// [`Generator::write_stack`] turns into text. Simulations that aggregate many samples
+    /// count stack numbers and write each distinct stack's text once.
+    pub fn next_draw(&mut self) -> Draw {
+        let pick = self.pick();
+        Draw {
+            entry: pick.entry,
+            stack: pick.stack,
+            count: pick.count,
+        }
+    }
+
+    /// Append the text of stack number `stack` of `entry` (without count) to `out`; equal
+    /// arguments always give equal text.
+    pub fn write_stack(&self, entry: EntryPoint, stack: u64, out: &mut Vec<u8>) {
+        self.graph.write_stack(self.seed, entry, stack, out);
+    }
+
     /// Draw the next sample's entry point, stack index and count, without writing it.
     fn pick(&mut self) -> Pick {
         let graph = self.graph;
@@ -226,6 +245,17 @@ impl Generator {
             count,
         }
     }
+}
+
+/// One sample drawn by [`Generator::next_draw`], before its text is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Draw {
+    /// The entry point.
+    pub entry: EntryPoint,
+    /// The stack's number within its entry point: equal numbers give equal text.
+    pub stack: u64,
+    /// The count (1 ..= 3).
+    pub count: u32,
 }
 
 /// One sample before it is written: equal `(entry, stack)` give equal stacks.

@@ -82,11 +82,7 @@ pub struct Supervisor {
 }
 
 fn render_settings(config: &Config) -> RenderSettings {
-    RenderSettings {
-        title: config.render.title.clone(),
-        min_width: config.render.min_width,
-        functions: config.render.functions.clone(),
-    }
+    RenderSettings::from_config(&config.render)
 }
 
 fn start_router(

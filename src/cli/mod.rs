@@ -2,11 +2,19 @@
 //! `run` function; `main.rs` only dispatches.
 
 pub mod check_config;
+pub mod copy;
+pub mod import;
 pub mod publish;
 pub mod render;
 pub mod serve;
+pub mod to_store;
+
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::storage::{LocalStorage, Storage};
 
 /// Command-line interface of the `arclamp` binary.
 #[derive(Debug, Parser)]
@@ -30,6 +38,32 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Render one flame graph from folded input, like flamegraph.pl.
     Render(render::RenderArgs),
-    /// Publish realistic synthetic MediaWiki-like stacks to Redis (load, demos, tests).
+    /// Publish realistic synthetic MediaWiki-like stacks to Redis (load, demos, tests), or
+    /// fill the store with simulated days (--to-store).
     Publish(publish::PublishArgs),
+    /// Import an existing Arc Lamp data directory into the configured store.
+    Import(import::ImportArgs),
+    /// Copy every object from one config's store to another's, verifying each copy.
+    Copy(copy::CopyArgs),
+}
+
+/// The store a config names, for the offline tools (`publish --to-store`, `import`,
+/// `copy`): the same backend and location `arclamp serve` would use.
+pub fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    Ok(Arc::new(LocalStorage::new(&config.storage.path)))
+}
+
+/// A progress bar on stderr for a long run, counting `unit`; hidden when stderr is not a
+/// terminal (tests, logs, pipes), so it never pollutes captured output.
+pub fn progress_bar(length: u64, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(length),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let template =
+        format!("{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {unit} ({{eta}} left) {{msg}}");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
 }

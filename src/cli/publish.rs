@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
+use chrono::{DateTime, Utc};
 
+use super::to_store;
 use crate::synth::{Generator, Tally};
 
 /// Arguments of `arclamp publish`.
@@ -25,12 +27,36 @@ pub struct PublishArgs {
     pub channel: String,
 
     /// Number of messages to publish.
-    #[arg(long, value_name = "N")]
-    pub count: u64,
+    #[arg(long, value_name = "N", required_unless_present = "to_store")]
+    pub count: Option<u64>,
 
     /// Most messages per second, spread evenly over each second; unlimited by default.
+    /// With --to-store: average samples per second per channel (required).
     #[arg(long, value_name = "R", value_parser = parse_rate, conflicts_with = "out")]
     pub rate: Option<f64>,
+
+    /// Fill the store of --config with --days of simulated traffic at --rate samples/s per
+    /// configured channel (hourly/daily/... logs per channel and entry point, and their
+    /// graphs), instead of publishing to Redis. Windows already there are replaced.
+    #[arg(long, requires_all = ["days", "rate"], conflicts_with_all = ["out", "count"])]
+    pub to_store: bool,
+
+    /// Days of simulated traffic (--to-store); fractions allowed (0.25 is 6 hours).
+    #[arg(long, value_name = "N", value_parser = parse_days, requires = "to_store")]
+    pub days: Option<f64>,
+
+    /// First simulated instant (--to-store): a date (2026-11-01, 00:00 UTC) or an RFC 3339
+    /// time; by default --days days before today's 00:00 UTC, so that every window is over.
+    #[arg(long, value_name = "DATE", value_parser = to_store::parse_start, requires = "to_store")]
+    pub start: Option<DateTime<Utc>>,
+
+    /// Config file naming the store and the periods (--to-store).
+    #[arg(long, value_name = "PATH", requires = "to_store")]
+    pub config: Option<PathBuf>,
+
+    /// Leave the graphs to the service's start-up scan (--to-store).
+    #[arg(long, requires = "to_store")]
+    pub no_render: bool,
 
     /// Seed of the synthetic stacks: the same seed publishes the same messages.
     #[arg(long, value_name = "S", default_value_t = 1)]
@@ -46,7 +72,8 @@ pub struct PublishArgs {
     pub lines_per_message: u32,
 
     /// Write a JSON account of what was published to FILE: channel, messages, lines,
-    /// samples per entry point (sums of counts) and messages no subscriber received.
+    /// samples per entry point (sums of counts) and messages no subscriber received. With
+    /// --to-store: samples per channel and entry point, windows, logs, graphs and bytes.
     #[arg(long, value_name = "FILE")]
     pub expect: Option<PathBuf>,
 
@@ -100,18 +127,33 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Run `arclamp publish`.
 pub fn run(args: PublishArgs) -> anyhow::Result<()> {
+    if args.to_store {
+        let request = to_store::FillRequest {
+            days: args.days.unwrap_or(1.0),
+            rate: args.rate.unwrap_or(1.0),
+            start: args.start,
+            seed: args.seed,
+            render: !args.no_render,
+        };
+        let config = args
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("config/arclamp.toml"));
+        return to_store::run(&config, &request, args.expect.as_deref());
+    }
+    let count = args.count.unwrap_or(0);
     let started = Instant::now();
     let mut messages = Messages::new(args.seed, args.lines_per_message);
     let unreceived = match &args.out {
         Some(path) => {
-            write_file(path, args.format, &args.channel, args.count, &mut messages)?;
+            write_file(path, args.format, &args.channel, count, &mut messages)?;
             None
         }
-        None => Some(publish(&args, &mut messages)?),
+        None => Some(publish(&args, count, &mut messages)?),
     };
     let expected = Expected {
         channel: args.channel.clone(),
-        messages: args.count,
+        messages: count,
         lines: messages.lines,
         samples: messages.tally,
         unreceived_messages: unreceived,
@@ -121,6 +163,15 @@ pub fn run(args: PublishArgs) -> anyhow::Result<()> {
         write_expected(path, &expected)?;
     }
     Ok(())
+}
+
+fn parse_days(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(days) if days.is_finite() && days > 0.0 => Ok(days),
+        _ => Err(format!(
+            "{text:?} is not a positive number of days (e.g. 1, 30, 0.25)"
+        )),
+    }
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -164,7 +215,7 @@ impl Messages {
 }
 
 /// Publish `args.count` messages; returns how many reached no subscriber.
-fn publish(args: &PublishArgs, messages: &mut Messages) -> anyhow::Result<u64> {
+fn publish(args: &PublishArgs, count: u64, messages: &mut Messages) -> anyhow::Result<u64> {
     let client = redis::Client::open(args.redis.as_str()).map_err(|e| {
         anyhow!(
             "invalid Redis URL {:?}: {e}; expected redis://HOST:PORT",
@@ -175,12 +226,13 @@ fn publish(args: &PublishArgs, messages: &mut Messages) -> anyhow::Result<u64> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(publish_async(&client, args, messages))
+    runtime.block_on(publish_async(&client, args, count, messages))
 }
 
 async fn publish_async(
     client: &redis::Client,
     args: &PublishArgs,
+    count: u64,
     messages: &mut Messages,
 ) -> anyhow::Result<u64> {
     let config = redis::AsyncConnectionConfig::new()
@@ -203,7 +255,7 @@ async fn publish_async(
     let start = tokio::time::Instant::now();
     let mut pipeline = redis::pipe();
     let (mut sent, mut unreceived) = (0, 0);
-    while sent < args.count {
+    while sent < count {
         if let Some(rate) = args.rate {
             // Message i is due at i / rate: late batches go out at once and catch up.
             tokio::time::sleep_until(start + Duration::from_secs_f64(sent as f64 / rate)).await;
@@ -212,13 +264,13 @@ async fn publish_async(
             &mut pipeline,
             messages,
             &args.channel,
-            batch.min(args.count - sent),
+            batch.min(count - sent),
         );
         let receivers: Vec<u64> = pipeline.query_async(&mut connection).await.map_err(|e| {
             anyhow!(
                 "PUBLISH to {} failed after {sent} of {} messages: {e}",
                 args.redis,
-                args.count
+                count
             )
         })?;
         unreceived += receivers.iter().filter(|&&r| r == 0).count() as u64;

@@ -65,6 +65,11 @@ impl ContentMeta {
         content_type: "image/svg+xml",
         content_encoding: Some("gzip"),
     };
+    /// A JSON document (import manifests).
+    pub const JSON: ContentMeta = ContentMeta {
+        content_type: "application/json",
+        content_encoding: None,
+    };
 }
 
 /// Where logs and graphs are kept.

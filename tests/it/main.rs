@@ -5,8 +5,12 @@
 
 mod arclamp;
 mod config_cli;
+mod copy;
+mod deploy;
+mod import;
 mod lifecycle;
 mod publish_cli;
 mod redis_server;
 mod render_cli;
 mod serve;
+mod to_store;

@@ -1,0 +1,232 @@
+//! `arclamp publish --to-store`: fill the configured store with N simulated days of traffic,
+//! as the service would have left it: trace logs for every window of every configured
+//! period, per channel and entry point, and their graphs (unless `--no-render`, which
+//! leaves rendering to the service's start-up scan of logs newer than their graphs).
+//!
+//! No Redis is involved: samples are drawn from [`crate::synth::Generator`] (channel i uses
+//! seed `--seed + i`) and aggregated by [`crate::simulate`]. Windows already in the store
+//! are replaced, not added to, so a re-run gives the same store.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _};
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+use crate::config::Config;
+use crate::graphs::{render_stored_window, RenderSettings};
+use crate::layout::LogKey;
+use crate::simulate::{draw_samples, next_boundary, samples_between, WindowTraffic};
+use crate::storage::{ContentMeta, Storage};
+use crate::synth::{Generator, Tally};
+use crate::window::{Period, Window};
+
+/// What `--to-store` was asked to do.
+#[derive(Debug, Clone)]
+pub struct FillRequest {
+    /// Days of traffic (fractions allowed: 0.25 is 6 hours).
+    pub days: f64,
+    /// Average samples per second, per channel.
+    pub rate: f64,
+    /// First simulated instant; by default `days` days before today's 00:00 UTC.
+    pub start: Option<DateTime<Utc>>,
+    /// Seed of the first channel.
+    pub seed: u64,
+    /// Render the graphs (otherwise the service's start-up scan does).
+    pub render: bool,
+}
+
+/// What `--to-store` did (the `--expect` file).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FillReport {
+    /// First simulated instant (RFC 3339).
+    pub start: String,
+    /// End of the simulated time (exclusive).
+    pub end: String,
+    /// Samples per channel, per entry point and in all, over the whole time.
+    pub samples: BTreeMap<String, Tally>,
+    /// Windows written (per period, window and channel).
+    pub windows: u64,
+    /// Trace logs written and their bytes.
+    pub logs: u64,
+    /// Bytes of the trace logs.
+    pub log_bytes: u64,
+    /// Graphs written.
+    pub graphs: u64,
+    /// Bytes of the graphs.
+    pub graph_bytes: u64,
+}
+
+/// Parse `--start`: a date (`2026-11-01`, meaning 00:00 UTC) or an RFC 3339 instant.
+pub fn parse_start(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    text.parse::<DateTime<Utc>>().map_err(|e| {
+        format!("{text:?} is neither a date (2026-11-01) nor an RFC 3339 time (2026-11-01T06:00:00Z): {e}")
+    })
+}
+
+/// Fill the store of the config at `config_path`.
+pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let config = Config::load(config_path)
+        .with_context(|| format!("invalid config {}", config_path.display()))?;
+    if !(request.days.is_finite() && request.days > 0.0 && request.days <= 36_600.0) {
+        bail!("--days must be a number of days above 0 (fractions allowed), at most 36600");
+    }
+    let periods: Vec<Period> = config
+        .period_specs()?
+        .into_iter()
+        .map(|spec| spec.period)
+        .collect();
+    let span = TimeDelta::milliseconds((request.days * 86_400_000.0).round() as i64);
+    let start = request.start.unwrap_or_else(|| {
+        let today = Utc::now()
+            .date_naive()
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        today - TimeDelta::days(request.days.ceil() as i64)
+    });
+    let end = start + span;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let storage = super::open_storage(&config)?;
+    let mut filler = Filler {
+        storage: storage.as_ref(),
+        runtime: &runtime,
+        settings: RenderSettings::from_config(&config.render),
+        render: request.render,
+        report: FillReport {
+            start: start.to_rfc3339(),
+            end: end.to_rfc3339(),
+            ..FillReport::default()
+        },
+    };
+    let channels = &config.redis.channels;
+    let mut generators: Vec<Generator> = (0..channels.len())
+        .map(|i| Generator::new(request.seed.wrapping_add(i as u64)))
+        .collect();
+    // Open windows: [channel][period] -> (window, traffic).
+    let mut open: Vec<Vec<Option<(Window, WindowTraffic)>>> = (0..channels.len())
+        .map(|_| (0..periods.len()).map(|_| None).collect())
+        .collect();
+    let mut totals = vec![Tally::new(); channels.len()];
+    let progress = super::progress_bar((end - start).num_seconds().max(0) as u64, "simulated s");
+    let mut t = start;
+    while t < end {
+        let step_end = next_boundary(&periods, t).min(end);
+        let due = samples_between(start, t, step_end, request.rate);
+        for (c, generator) in generators.iter_mut().enumerate() {
+            for (p, period) in periods.iter().enumerate() {
+                if open[c][p].is_none() {
+                    open[c][p] = Some((period.window_at(t), WindowTraffic::new()));
+                }
+            }
+            let windows = &mut open[c];
+            let total = &mut totals[c];
+            draw_samples(generator, due, |draw| {
+                total.add(draw.entry, draw.count);
+                for (_, traffic) in windows.iter_mut().flatten() {
+                    traffic.add(draw);
+                }
+            });
+        }
+        t = step_end;
+        for (c, channel) in channels.iter().enumerate() {
+            for (p, period) in periods.iter().enumerate() {
+                let finished = open[c][p]
+                    .as_ref()
+                    .is_some_and(|(window, _)| window.end <= t || t >= end);
+                if finished {
+                    if let Some((window, traffic)) = open[c][p].take() {
+                        filler.write_window(period, &window, channel, &traffic, &generators[c])?;
+                    }
+                }
+            }
+        }
+        progress.set_position((t - start).num_seconds().max(0) as u64);
+    }
+    progress.finish_and_clear();
+    let mut report = filler.report;
+    report.samples = channels.iter().cloned().zip(totals).collect();
+    eprintln!(
+        "arclamp publish --to-store: {} days at {} samples/s per channel into {}: {} windows, \
+         {} logs ({} bytes), {} graphs ({} bytes) in {:.1} s",
+        request.days,
+        request.rate,
+        storage.describe(),
+        report.windows,
+        report.logs,
+        report.log_bytes,
+        report.graphs,
+        report.graph_bytes,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = expect {
+        let mut json = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
+        json.push(b'\n');
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+struct Filler<'a> {
+    storage: &'a dyn Storage,
+    runtime: &'a tokio::runtime::Runtime,
+    settings: RenderSettings,
+    render: bool,
+    report: FillReport,
+}
+
+impl Filler<'_> {
+    fn write_window(
+        &mut self,
+        period: &Period,
+        window: &Window,
+        channel: &str,
+        traffic: &WindowTraffic,
+        generator: &Generator,
+    ) -> anyhow::Result<()> {
+        if traffic.samples().all() == 0 {
+            return Ok(());
+        }
+        self.report.windows += 1;
+        for (entry, encoded) in traffic.encode(generator) {
+            let key = LogKey {
+                period: period.name().to_owned(),
+                window: window.name.clone(),
+                channel: channel.to_owned(),
+                entry: entry.to_owned(),
+            };
+            let path = key.log_path();
+            self.report.logs += 1;
+            self.report.log_bytes += encoded.gzip.len() as u64;
+            self.runtime
+                .block_on(self.storage.put(
+                    &path,
+                    Bytes::from(encoded.gzip),
+                    ContentMeta::TRACE_LOG,
+                ))
+                .with_context(|| format!("cannot write {path}"))?;
+            if self.render {
+                let written = self
+                    .runtime
+                    .block_on(render_stored_window(
+                        self.storage,
+                        &key,
+                        Some(period),
+                        &self.settings,
+                    ))
+                    .with_context(|| format!("cannot render the graphs of {path}"))?;
+                self.report.graphs += written.graphs as u64;
+                self.report.graph_bytes += written.bytes;
+            }
+        }
+        Ok(())
+    }
+}

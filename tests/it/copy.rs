@@ -1,0 +1,114 @@
+//! `arclamp copy --from CONFIG --to CONFIG`: every object copied and verified, a re-run
+//! copies nothing, a damaged destination object is copied again.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::arclamp::binary;
+use crate::to_store::fill;
+
+fn copy(from: &Path, to: &Path, report: &Path) -> (bool, Value, String) {
+    let output = Command::new(binary())
+        .args(["copy", "--from"])
+        .arg(from)
+        .arg("--to")
+        .arg(to)
+        .arg("--report")
+        .arg(report)
+        .output()
+        .expect("run arclamp copy");
+    let value = std::fs::read(report)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    (
+        output.status.success(),
+        value,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Every file under `root`, relative, sorted.
+fn files(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_local_store_copies_to_another_verified_and_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, target) = (dir.path().join("source"), dir.path().join("target"));
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(
+        source.join("arclamp.toml"),
+        format!(
+            "[storage]\npath = \"{}\"\n[render]\nmin_width = 50.0\n",
+            source.join("data").display()
+        ),
+    )
+    .unwrap();
+    let to = dir.path().join("to.toml");
+    std::fs::write(&to, format!("[storage]\npath = \"{}\"\n", target.display())).unwrap();
+    let filled = fill(
+        &source,
+        &["--days", "1", "--rate", "0.05", "--start", "2026-10-01"],
+    );
+    let objects = files(&source.join("data"));
+    assert_eq!(objects.len() as u64, filled["logs"].as_u64().unwrap() * 3);
+
+    let report = dir.path().join("copy.json");
+    let (ok, first, stderr) = copy(&source.join("arclamp.toml"), &to, &report);
+    assert!(ok, "{stderr}");
+    assert_eq!(first["objects"], objects.len() as u64, "{first}");
+    assert_eq!(first["copied"], objects.len() as u64);
+    assert_eq!(first["already_present"], 0);
+    assert_eq!(first["logs_verified"], filled["logs"]);
+    // Every sample is in the hourly and in the daily logs, under "all" and its entry point.
+    assert_eq!(
+        first["samples_verified"],
+        4 * filled["samples"]["excimer"]["all"].as_u64().unwrap()
+    );
+    assert_eq!(files(&target), objects);
+    for object in &objects {
+        assert_eq!(
+            std::fs::read(source.join("data").join(object)).unwrap(),
+            std::fs::read(target.join(object)).unwrap(),
+            "{}",
+            object.display()
+        );
+    }
+
+    // Again: nothing to copy.
+    let (ok, second, stderr) = copy(&source.join("arclamp.toml"), &to, &report);
+    assert!(ok, "{stderr}");
+    assert_eq!(second["copied"], 0, "{second}");
+    assert_eq!(second["already_present"], objects.len() as u64);
+
+    // A truncated destination log is copied again.
+    let damaged = target.join("logs/daily/2026-10-01.excimer.all.log.gz");
+    let bytes = std::fs::read(&damaged).unwrap();
+    std::fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+    let (ok, third, stderr) = copy(&source.join("arclamp.toml"), &to, &report);
+    assert!(ok, "{stderr}");
+    assert_eq!(third["copied"], 1, "{third}");
+    assert_eq!(std::fs::read(&damaged).unwrap(), bytes);
+
+    // Copying a store onto itself is refused.
+    let (ok, _, stderr) = copy(&to, &to, &report);
+    assert!(!ok);
+    assert!(stderr.contains("same store"), "{stderr}");
+}

@@ -1,0 +1,190 @@
+//! `arclamp publish --to-store`: simulated days written straight into a store, with exact
+//! sample counts per window, graphs for every log, the same store on a re-run, and the
+//! service's retention pruning what it filled.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::arclamp::{
+    binary, config_text, free_port, list, log_total, read_svg, wait_until, Arclamp,
+};
+use crate::redis_server::RedisServer;
+
+const ENTRIES: [&str; 6] = ["all", "index", "api", "load", "rest", "RunJobs"];
+
+/// Run `arclamp publish --to-store` with `args` on the config in `dir`; the `--expect` report.
+pub fn fill(dir: &Path, args: &[&str]) -> Value {
+    let report = dir.join("fill.json");
+    let output = Command::new(binary())
+        .args(["publish", "--to-store", "--config"])
+        .arg(dir.join("arclamp.toml"))
+        .args(args)
+        .arg("--expect")
+        .arg(&report)
+        .output()
+        .expect("run arclamp publish --to-store");
+    assert!(
+        output.status.success(),
+        "publish --to-store failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("report JSON")
+}
+
+#[test]
+fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Wide frames only (min_width 50 px): small graphs render fast, and their count and
+    // validity is what this test checks.
+    let extra =
+        "[redis]\nurl = \"redis://127.0.0.1:6379\"\nchannels = [\"excimer\", \"excimer-wall\"]\n\
+                 [render]\nworkers = 1\nmin_width = 50.0\n";
+    std::fs::write(
+        dir.path().join("arclamp.toml"),
+        config_text(&redis, dir.path(), free_port(), extra),
+    )
+    .expect("config");
+    let report = fill(
+        dir.path(),
+        &[
+            "--days",
+            "2",
+            "--rate",
+            "0.1",
+            "--start",
+            "2026-11-01",
+            "--seed",
+            "3",
+        ],
+    );
+    let data = dir.path().join("data");
+
+    // 0.1 samples/s: exactly 360 per hour and 8,640 per day, per channel.
+    for channel in ["excimer", "excimer-wall"] {
+        assert_eq!(report["samples"][channel]["all"], 17_280, "{report}");
+        for day in ["2026-11-01", "2026-11-02"] {
+            let daily = |entry: &str| {
+                let path = format!("logs/daily/{day}.{channel}.{entry}.log.gz");
+                if data.join(&path).exists() {
+                    log_total(&data, &path)
+                } else {
+                    0
+                }
+            };
+            assert_eq!(daily("all"), 8_640, "{day} {channel}");
+            let parts: u64 = ENTRIES[1..].iter().map(|e| daily(e)).sum();
+            assert_eq!(parts, 8_640, "entry points partition all on {day}");
+            for hour in 0..24 {
+                let path = format!("logs/hourly/{day}_{hour:02}.{channel}.all.log.gz");
+                assert_eq!(log_total(&data, &path), 360, "{path}");
+            }
+        }
+        let index: u64 = ["2026-11-01", "2026-11-02"]
+            .iter()
+            .map(|day| log_total(&data, &format!("logs/daily/{day}.{channel}.index.log.gz")))
+            .sum();
+        assert_eq!(report["samples"][channel]["index"], index);
+    }
+    let hourly = list(&data, "logs/hourly");
+    let daily = list(&data, "logs/daily");
+    assert_eq!(
+        hourly.iter().filter(|n| n.ends_with(".all.log.gz")).count(),
+        2 * 48
+    );
+    assert_eq!(report["logs"], (hourly.len() + daily.len()) as u64);
+    assert_eq!(report["windows"], 2 * (48 + 2));
+
+    // Every log has its forward and reversed graph, valid SVG.
+    let svgs = [list(&data, "svgs/hourly"), list(&data, "svgs/daily")].concat();
+    assert_eq!(svgs.len(), 2 * (hourly.len() + daily.len()));
+    assert_eq!(report["graphs"], svgs.len() as u64);
+    let svg = read_svg(
+        &data,
+        "svgs/daily/2026-11-02.excimer-wall.all.reversed.svgz",
+    );
+    assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"));
+    assert!(
+        svg.contains("MediaWiki - daily - 2026-11-02 - reversed"),
+        "title"
+    );
+
+    // The service's retention prunes the filled store to its limits at start.
+    let mut arclamp = Arclamp::start_in(
+        dir.path(),
+        &redis,
+        "[periods.hourly]\nretain = 5\n[periods.daily]\nretain = 1\n[retention]\ninterval = \"1h\"\n\
+         [render]\nworkers = 1\nmin_width = 50.0\n",
+    );
+    wait_until("retention to prune", Duration::from_secs(30), || {
+        list(&data, "logs/hourly")
+            .iter()
+            .filter(|n| n.ends_with(".excimer.all.log.gz"))
+            .count()
+            == 5
+    });
+    assert!(arclamp.stop(Duration::from_secs(30)).success());
+    let kept: Vec<String> = list(&data, "logs/hourly")
+        .into_iter()
+        .filter(|n| n.ends_with(".excimer.all.log.gz"))
+        .collect();
+    assert_eq!(
+        kept,
+        (19..24)
+            .map(|h| format!("2026-11-02_{h}.excimer.all.log.gz"))
+            .collect::<Vec<_>>()
+    );
+    let daily: Vec<String> = list(&data, "logs/daily")
+        .into_iter()
+        .filter(|n| n.ends_with(".excimer.all.log.gz"))
+        .collect();
+    assert_eq!(daily, ["2026-11-02.excimer.all.log.gz"]);
+
+    // A re-run replaces the windows (also those retention deleted): byte-identical logs,
+    // not doubled counts.
+    let before = std::fs::read(data.join("logs/daily/2026-11-02.excimer.all.log.gz")).unwrap();
+    fill(
+        dir.path(),
+        &[
+            "--days",
+            "2",
+            "--rate",
+            "0.1",
+            "--start",
+            "2026-11-01",
+            "--seed",
+            "3",
+            "--no-render",
+        ],
+    );
+    let after = std::fs::read(data.join("logs/daily/2026-11-02.excimer.all.log.gz")).unwrap();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn bad_arguments_are_refused_with_a_clear_message() {
+    let output = Command::new(binary())
+        .args(["publish", "--to-store", "--days", "1"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--rate"));
+    let output = Command::new(binary())
+        .args([
+            "publish",
+            "--to-store",
+            "--days",
+            "1",
+            "--rate",
+            "1",
+            "--start",
+            "yesterday",
+        ])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("neither a date"));
+}
