@@ -20,6 +20,7 @@ use crate::actors::subscriber::{self, Drain, Subscriber};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::events;
+use crate::http::SiteSettings;
 use crate::storage::Storage;
 use crate::telemetry::LogControl;
 
@@ -62,10 +63,16 @@ pub struct Reload;
 #[rtype(result = "bool")]
 pub struct Ping;
 
+/// The config as the HTTP side needs it (answered from the supervisor's current config).
+#[derive(Message)]
+#[rtype(result = "Arc<SiteSettings>")]
+pub struct GetSite;
+
 /// The supervisor actor.
 pub struct Supervisor {
     config_path: PathBuf,
     config: Config,
+    site: Arc<SiteSettings>,
     clock: Clock,
     storage: Arc<dyn Storage>,
     log: LogControl,
@@ -152,6 +159,7 @@ impl Supervisor {
         log: LogControl,
     ) -> Result<Addr<Supervisor>, ConfigError> {
         let clock = Clock::new(config.clock.start, config.clock.speed);
+        let site = Arc::new(SiteSettings::from_config(&config, clock)?);
         let pool_storage = storage.clone();
         let render_pool = SyncArbiter::start(config.render.effective_workers(), move || {
             lower_thread_priority(RENDER_NICE);
@@ -173,6 +181,7 @@ impl Supervisor {
         Ok(Supervisor {
             config_path,
             config,
+            site,
             clock,
             storage,
             log,
@@ -228,6 +237,7 @@ impl Supervisor {
     fn apply(&mut self, new: Config) -> Result<(), ConfigError> {
         let router_settings = RouterSettings::from_config(&new)?;
         let periods = new.period_specs()?;
+        self.site = Arc::new(SiteSettings::from_config(&new, self.clock)?);
         self.log.set_level(&new.log.level);
         self.subscriber.do_send(subscriber::Reconfigure {
             redis: new.redis.clone(),
@@ -282,6 +292,14 @@ impl Handler<Ping> for Supervisor {
 
     fn handle(&mut self, _: Ping, _: &mut Context<Self>) -> bool {
         !self.shutting_down
+    }
+}
+
+impl Handler<GetSite> for Supervisor {
+    type Result = MessageResult<GetSite>;
+
+    fn handle(&mut self, _: GetSite, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.site.clone())
     }
 }
 

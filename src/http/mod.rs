@@ -1,21 +1,31 @@
 //! The HTTP side, on the same actix system as the actors so handlers can ask them.
 //!
-//! One file per group of routes: [`metrics`] (Prometheus), [`probes`] (health). This module
-//! owns the shared [`State`] and the route table.
+//! One file per group of routes: [`metrics`] (Prometheus), [`probes`] (health), [`assets`]
+//! (the compiled-in stylesheet and script). Cross-cutting pieces: [`security`] (methods and
+//! response headers for every response), [`keys`] (URL segments parsed into typed keys),
+//! [`html`] (rendering askama pages, error pages). This module owns the shared [`State`],
+//! the [`SiteSettings`] handlers read from the config, and the route table.
 
+pub mod assets;
+pub mod html;
+pub mod keys;
 mod metrics;
 mod probes;
+pub mod security;
 
 use std::sync::Arc;
 
 use actix::Addr;
-use actix_web::{web, App, HttpServer};
+use actix_web::{middleware, web, App, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::actors::supervisor::Supervisor;
+use crate::actors::supervisor::{GetSite, Supervisor};
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
 use crate::storage::Storage;
+use crate::window::Period;
 
-/// What every handler can reach.
+/// What every handler can reach. Shared by all HTTP worker threads.
 pub struct State {
     /// The root of the actor tree.
     pub supervisor: Addr<Supervisor>,
@@ -23,6 +33,57 @@ pub struct State {
     pub storage: Arc<dyn Storage>,
     /// Renders the Prometheus exposition.
     pub metrics: PrometheusHandle,
+}
+
+impl State {
+    /// The config as pages need it (periods, channels, function graphs), as currently
+    /// loaded: asks the supervisor, so a reload is seen at once.
+    pub async fn site(&self) -> Result<Arc<SiteSettings>, html::PageError> {
+        self.supervisor
+            .send(GetSite)
+            .await
+            .map_err(|_| html::PageError::Unavailable("the actor system is not answering"))
+    }
+}
+
+/// The part of the config that pages and the API read.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    /// Configured periods, in config order.
+    pub periods: Vec<Period>,
+    /// Subscribed channels (the browser's "source").
+    pub channels: Vec<String>,
+    /// Labels of the function-focused graphs (`fn-{label}`).
+    pub functions: Vec<String>,
+    /// The service's clock ("yesterday" in the browser is the clock's yesterday).
+    pub clock: Clock,
+}
+
+impl SiteSettings {
+    /// Extract what pages need from a validated config; `clock` is the service's (a
+    /// reload keeps the running clock).
+    pub fn from_config(config: &Config, clock: Clock) -> Result<Self, ConfigError> {
+        Ok(SiteSettings {
+            periods: config
+                .period_specs()?
+                .into_iter()
+                .map(|s| s.period)
+                .collect(),
+            channels: config.redis.channels.clone(),
+            functions: config
+                .render
+                .functions
+                .iter()
+                .map(|f| f.label.clone())
+                .collect(),
+            clock,
+        })
+    }
+
+    /// The configured period with this name.
+    pub fn period(&self, name: &str) -> Option<&Period> {
+        self.periods.iter().find(|p| p.name() == name)
+    }
 }
 
 /// Bind `listen` and start serving; the server runs until the actix system stops.
@@ -40,9 +101,15 @@ pub fn start(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .route("/metrics", web::get().to(metrics::metrics))
-            .route("/healthz", web::get().to(probes::healthz))
-            .route("/readyz", web::get().to(probes::readyz))
+            .app_data(web::PathConfig::default().error_handler(keys::path_error))
+            .app_data(web::QueryConfig::default().error_handler(keys::query_error))
+            .wrap(middleware::from_fn(security::headers))
+            // Only GET and HEAD reach a route: `security::headers` answers 405 to the rest.
+            .route("/metrics", web::route().to(metrics::metrics))
+            .route("/healthz", web::route().to(probes::healthz))
+            .route("/readyz", web::route().to(probes::readyz))
+            .route("/static/{name}", web::route().to(assets::asset))
+            .default_service(web::route().to(html::not_found))
     })
     .workers(1)
     .disable_signals()

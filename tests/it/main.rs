@@ -7,6 +7,7 @@ mod arclamp;
 mod config_cli;
 mod copy;
 mod deploy;
+mod http_pages;
 mod import;
 mod lifecycle;
 mod publish_cli;

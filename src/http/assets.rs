@@ -1,0 +1,65 @@
+//! The stylesheet and script compiled into the binary, served at `/static/{name}`.
+//!
+//! Pages link them with a content hash in the query (`/static/arclamp.css?v=1a2b…`), so
+//! they can be cached for a year: a new binary with a changed file links a new URL.
+
+use std::sync::LazyLock;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// One compiled-in file.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "arclamp.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../static/arclamp.css"),
+    },
+    Asset {
+        name: "arclamp.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/arclamp.js"),
+    },
+];
+
+/// The URL of a compiled-in asset, with its content hash as cache buster.
+pub fn url(name: &str) -> String {
+    let version = ASSETS
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| xxhash_rust::xxh3::xxh3_64(a.body.as_bytes()))
+        .unwrap_or_default();
+    format!("/static/{name}?v={version:016x}")
+}
+
+/// Links every page's layout needs, computed once.
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// The stylesheet.
+    pub css: String,
+    /// The page script.
+    pub js: String,
+}
+
+/// The layout's asset links.
+pub static LINKS: LazyLock<Links> = LazyLock::new(|| Links {
+    css: url("arclamp.css"),
+    js: url("arclamp.js"),
+});
+
+/// `GET /static/{name}`.
+pub async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+    let Some(asset) = ASSETS.iter().find(|a| a.name == name.as_str()) else {
+        return super::html::not_found(req).await;
+    };
+    HttpResponse::Ok()
+        .content_type(asset.content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(asset.body)
+}
