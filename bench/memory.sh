@@ -23,7 +23,7 @@ expected=$(tr -d ' \n' < "$work/expect.json" | sed 's/.*"all":\([0-9]*\).*/\1/')
 while [ "$(metric 'arclamp_samples_received_total{channel="excimer"}' "$http")" -lt "$expected" ]; do sleep 0.1; done
 sleep 1
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$serve/status)
-stacks=$(metric arclamp_distinct_stacks "$http")
+stacks=$(metric arclamp_interned_stacks "$http")
 text=$(metric arclamp_stack_text_bytes "$http")
 growth=$(( (rss_kb - idle_kb) * 1024 ))
 echo "samples $expected, distinct stacks $stacks, their text $((text / 1048576)) MB"

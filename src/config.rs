@@ -69,6 +69,12 @@ pub struct Config {
     /// The HTTP listener (metrics and health probes).
     #[serde(default)]
     pub http: HttpConfig,
+    /// The leaderboard of functions on CPU (`/top`, `arclamp top`).
+    #[serde(default)]
+    pub top: TopConfig,
+    /// Limits and cache of graphs rendered on request (diff and range graphs).
+    #[serde(default)]
+    pub on_demand: OnDemandConfig,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -344,6 +350,48 @@ impl Default for HttpConfig {
     }
 }
 
+/// `[top]`: which frames the leaderboard looks through to find the function on CPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopConfig {
+    /// Leaf frames skipped (walking from the leaf towards the root) before the function on
+    /// CPU is taken: exact frame names, or a prefix followed by `*`.
+    pub skip: Vec<String>,
+}
+
+impl Default for TopConfig {
+    fn default() -> Self {
+        TopConfig {
+            skip: crate::top::DEFAULT_SKIP
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// `[on_demand]`: bounds on the work one request for a diff or range graph may cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnDemandConfig {
+    /// Most windows one range graph may merge.
+    pub max_range_windows: usize,
+    /// Diff and range graphs rendered at the same time; further requests get 429.
+    pub max_concurrent_renders: usize,
+    /// Memory kept for rendered diff and range graphs (gzip'd), in MiB; 0 disables the cache.
+    pub cache_megabytes: u64,
+}
+
+impl Default for OnDemandConfig {
+    fn default() -> Self {
+        OnDemandConfig {
+            max_range_windows: 62,
+            max_concurrent_renders: 2,
+            cache_megabytes: 64,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -397,7 +445,8 @@ impl Config {
                     .separator("__")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("redis.channels"),
+                    .with_list_parse_key("redis.channels")
+                    .with_list_parse_key("top.skip"),
             )
             .build()?;
         let config: Config = raw.try_deserialize()?;
@@ -481,6 +530,18 @@ impl Config {
             }
         }
         positive("retention.interval", self.retention.interval)?;
+        for (i, pattern) in self.top.skip.iter().enumerate() {
+            crate::top::FramePattern::parse(pattern)
+                .map_err(|message| invalid(format!("top.skip[{i}]"), message))?;
+        }
+        at_least_one(
+            "on_demand.max_range_windows",
+            self.on_demand.max_range_windows as u64,
+        )?;
+        at_least_one(
+            "on_demand.max_concurrent_renders",
+            self.on_demand.max_concurrent_renders as u64,
+        )?;
         positive("supervisor.backoff_min", self.supervisor.backoff_min)?;
         if self.supervisor.backoff_max < self.supervisor.backoff_min {
             return Err(invalid(

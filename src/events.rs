@@ -2,11 +2,19 @@
 //! line and its Prometheus series can never disagree (the pattern of vector's
 //! `internal_events`). Every metric is named `arclamp_*`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use metrics::{counter, gauge, histogram};
 
+use crate::layout::{LogKey, ALL};
+use crate::retention::Usage;
 use crate::sample::Rejection;
+
+/// Seconds since the Unix epoch, as Prometheus timestamps are given.
+fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
 
 /// Messages read from Redis on `channel`, and the samples (sum of counts) they carried
 /// that were accepted.
@@ -101,8 +109,10 @@ pub fn actor_died(kind: &'static str) {
     counter!("arclamp_actor_restarts_total", "actor" => kind).increment(1);
 }
 
-/// A window was checkpointed.
-pub fn checkpoint_written(path: &str, stacks: usize, samples: u64, bytes: usize, took: Duration) {
+/// A window was checkpointed. For entry point `all`, `stacks` is every distinct stack of
+/// the window on that channel, exported as `arclamp_distinct_stacks{period,channel}`.
+pub fn checkpoint_written(key: &LogKey, stacks: usize, samples: u64, bytes: usize, took: Duration) {
+    let path = key.log_path();
     tracing::debug!(
         path,
         stacks,
@@ -112,6 +122,12 @@ pub fn checkpoint_written(path: &str, stacks: usize, samples: u64, bytes: usize,
         "checkpoint written"
     );
     histogram!("arclamp_checkpoint_duration_seconds").record(took.as_secs_f64());
+    gauge!("arclamp_last_checkpoint_timestamp_seconds", "period" => key.period.clone())
+        .set(unix_seconds(SystemTime::now()));
+    if key.entry == ALL {
+        gauge!("arclamp_distinct_stacks", "period" => key.period.clone(), "channel" => key.channel.clone())
+            .set(stacks as f64);
+    }
 }
 
 /// A checkpoint could not be written; it will be retried.
@@ -149,9 +165,16 @@ pub fn checkpoint_load_failed(path: &str, error: &str) {
 }
 
 /// Graphs of a window were rendered.
-pub fn rendered(path: &str, graphs: usize, took: Duration) {
-    tracing::debug!(path, graphs, took_ms = took.as_millis() as u64, "rendered");
+pub fn rendered(key: &LogKey, graphs: usize, took: Duration) {
+    tracing::debug!(
+        path = key.log_path(),
+        graphs,
+        took_ms = took.as_millis() as u64,
+        "rendered"
+    );
     histogram!("arclamp_render_duration_seconds").record(took.as_secs_f64());
+    gauge!("arclamp_last_render_timestamp_seconds", "period" => key.period.clone())
+        .set(unix_seconds(SystemTime::now()));
 }
 
 /// A render failed.
@@ -186,6 +209,7 @@ pub fn config_reloaded(result: Result<(), &str>) {
         Ok(()) => {
             tracing::info!("config reloaded");
             counter!("arclamp_config_reloads_total", "result" => "ok").increment(1);
+            gauge!("arclamp_config_last_reload_success").set(1.0);
         }
         Err(error) => {
             tracing::error!(
@@ -193,8 +217,38 @@ pub fn config_reloaded(result: Result<(), &str>) {
                 "config reload refused: still running on the previous config"
             );
             counter!("arclamp_config_reloads_total", "result" => "error").increment(1);
+            gauge!("arclamp_config_last_reload_success").set(0.0);
         }
     }
+    gauge!("arclamp_config_last_reload_timestamp_seconds").set(unix_seconds(SystemTime::now()));
+}
+
+/// What a retention pass found stored for `period` (after its deletions).
+pub fn storage_usage(period: &str, usage: &Usage) {
+    tracing::debug!(
+        period,
+        log_bytes = usage.log_bytes,
+        graph_bytes = usage.graph_bytes,
+        logs = usage.logs,
+        graphs = usage.graphs,
+        "storage use"
+    );
+    for (kind, bytes, files) in [
+        ("logs", usage.log_bytes, usage.logs),
+        ("svgs", usage.graph_bytes, usage.graphs),
+    ] {
+        gauge!("arclamp_stored_bytes", "period" => period.to_owned(), "kind" => kind)
+            .set(bytes as f64);
+        gauge!("arclamp_stored_files", "period" => period.to_owned(), "kind" => kind)
+            .set(files as f64);
+    }
+    // No windows: no timestamps rather than a misleading 1970.
+    let window_time = |name: &'static str, t: Option<chrono::DateTime<chrono::Utc>>| match t {
+        Some(t) => gauge!(name, "period" => period.to_owned()).set(t.timestamp() as f64),
+        None => gauge!(name, "period" => period.to_owned()).set(f64::NAN),
+    };
+    window_time("arclamp_oldest_window_timestamp_seconds", usage.oldest);
+    window_time("arclamp_newest_window_timestamp_seconds", usage.newest);
 }
 
 /// Live aggregators of a period, and interned stacks overall.
@@ -206,6 +260,105 @@ pub fn aggregation_state(
     for (period, active) in active_by_period {
         gauge!("arclamp_active_aggregators", "period" => period.clone()).set(*active as f64);
     }
-    gauge!("arclamp_distinct_stacks").set(stacks as f64);
+    gauge!("arclamp_interned_stacks").set(stacks as f64);
     gauge!("arclamp_stack_text_bytes").set(stack_text_bytes as f64);
+}
+
+/// Kinds of actor whose restarts are counted.
+pub const ACTOR_KINDS: [&str; 5] = [
+    "subscriber",
+    "router",
+    "aggregator",
+    "render_queue",
+    "retention",
+];
+
+/// Every metric with its help text, so `/metrics` documents itself (`# HELP`).
+const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
+    ("arclamp_build_info", MetricKind::Gauge, "Always 1; the version label says which arclamp runs."),
+    ("arclamp_messages_received_total", MetricKind::Counter, "Redis messages received, per channel."),
+    ("arclamp_samples_received_total", MetricKind::Counter, "Samples (sum of counts) accepted, per channel."),
+    ("arclamp_samples_rejected_total", MetricKind::Counter, "Lines rejected (messages for too_large), per channel and reason."),
+    ("arclamp_messages_sampled_out_total", MetricKind::Counter, "Messages skipped by aggregation.sample_every, per channel."),
+    ("arclamp_entry_overflow_total", MetricKind::Counter, "Samples of entry points beyond aggregation.max_entry_points (counted in all only), per channel."),
+    ("arclamp_batches_dropped_total", MetricKind::Counter, "Messages lost because parsing their batch crashed (a bug)."),
+    ("arclamp_samples_aggregated_total", MetricKind::Counter, "Samples aggregated into windows, per period and entry point."),
+    ("arclamp_redis_connected", MetricKind::Gauge, "1 while subscribed to Redis, 0 otherwise."),
+    ("arclamp_redis_reconnects_total", MetricKind::Counter, "Resubscriptions after a Redis outage."),
+    ("arclamp_actor_restarts_total", MetricKind::Counter, "Actors restarted after stopping or dying, per actor kind."),
+    ("arclamp_checkpoint_duration_seconds", MetricKind::Histogram, "Time to write one window's checkpoint."),
+    ("arclamp_checkpoint_failures_total", MetricKind::Counter, "Checkpoints that could not be written or loaded (retried)."),
+    ("arclamp_last_checkpoint_timestamp_seconds", MetricKind::Gauge, "When a checkpoint of the period was last written (Unix time)."),
+    ("arclamp_distinct_stacks", MetricKind::Gauge, "Distinct stacks in the current window of entry point all, per period and channel, as of its last checkpoint."),
+    ("arclamp_interned_stacks", MetricKind::Gauge, "Distinct stacks held in memory by all live windows."),
+    ("arclamp_stack_text_bytes", MetricKind::Gauge, "Bytes of frame text held in memory by all live windows."),
+    ("arclamp_active_aggregators", MetricKind::Gauge, "Live window aggregators, per period."),
+    ("arclamp_render_duration_seconds", MetricKind::Histogram, "Time to render one window's graphs."),
+    ("arclamp_render_failures_total", MetricKind::Counter, "Window renders that failed."),
+    ("arclamp_last_render_timestamp_seconds", MetricKind::Gauge, "When a window of the period was last rendered (Unix time)."),
+    ("arclamp_render_queue_depth", MetricKind::Gauge, "Window renders queued or running."),
+    ("arclamp_retention_deletions_total", MetricKind::Counter, "Logs and graphs deleted by retention, per period."),
+    ("arclamp_retention_failures_total", MetricKind::Counter, "Retention passes that failed (retried next interval)."),
+    ("arclamp_stored_bytes", MetricKind::Gauge, "Bytes stored per period and kind (logs, svgs), as of the last retention pass."),
+    ("arclamp_stored_files", MetricKind::Gauge, "Files stored per period and kind (logs, svgs), as of the last retention pass."),
+    ("arclamp_oldest_window_timestamp_seconds", MetricKind::Gauge, "Start of the oldest stored window of the period (Unix time)."),
+    ("arclamp_newest_window_timestamp_seconds", MetricKind::Gauge, "Start of the newest stored window of the period (Unix time)."),
+    ("arclamp_config_reloads_total", MetricKind::Counter, "SIGHUP config reloads, per result (ok, error)."),
+    ("arclamp_config_last_reload_success", MetricKind::Gauge, "0 if the last config reload was refused (the previous config keeps running), 1 otherwise."),
+    ("arclamp_config_last_reload_timestamp_seconds", MetricKind::Gauge, "When the config was last reloaded or refused (Unix time)."),
+];
+
+#[derive(Clone, Copy)]
+enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Document every metric and create the series known at start at 0, so that Prometheus
+/// sees a counter before its first increment (`increase()` needs the 0) and dashboards
+/// show 0 rather than "no data".
+pub fn register(channels: &[String], periods: &[String]) {
+    for &(name, kind, help) in DESCRIPTIONS {
+        match kind {
+            MetricKind::Counter => metrics::describe_counter!(name, help),
+            MetricKind::Gauge => metrics::describe_gauge!(name, help),
+            MetricKind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
+    for name in [
+        "arclamp_batches_dropped_total",
+        "arclamp_redis_reconnects_total",
+        "arclamp_checkpoint_failures_total",
+        "arclamp_render_failures_total",
+        "arclamp_retention_failures_total",
+    ] {
+        counter!(name).absolute(0);
+    }
+    for kind in ACTOR_KINDS {
+        counter!("arclamp_actor_restarts_total", "actor" => kind).absolute(0);
+    }
+    for result in ["ok", "error"] {
+        counter!("arclamp_config_reloads_total", "result" => result).absolute(0);
+    }
+    for channel in channels {
+        for name in [
+            "arclamp_messages_received_total",
+            "arclamp_samples_received_total",
+            "arclamp_messages_sampled_out_total",
+            "arclamp_entry_overflow_total",
+        ] {
+            counter!(name, "channel" => channel.clone()).absolute(0);
+        }
+        for reason in Rejection::ALL {
+            counter!("arclamp_samples_rejected_total", "channel" => channel.clone(), "reason" => reason.as_str())
+                .absolute(0);
+        }
+    }
+    for period in periods {
+        counter!("arclamp_retention_deletions_total", "period" => period.clone()).absolute(0);
+    }
+    gauge!("arclamp_render_queue_depth").set(0.0);
+    // The config in force was accepted (at start); a refused reload sets 0.
+    gauge!("arclamp_config_last_reload_success").set(1.0);
 }

@@ -6,7 +6,10 @@
 //! - pure logic, free of actors and I/O policy, unit-tested and benchmarked on its own:
 //!   [`sample`] (parse, sanitize, tag), [`stacks`] (interned stacks), [`window`] (periods and
 //!   windows), [`folded`] (the trace-log file format), [`render`] (flame graphs),
-//!   [`retention`] (what to delete), [`layout`] (where files live), [`synth`] (synthetic load);
+//!   [`retention`] (what to delete), [`layout`] (where files live), [`synth`] (synthetic load),
+//!   [`top`] (the leaderboard), [`range`] (range graphs), [`graph_cache`], [`exposition`]
+//!   and [`status`] (the runtime report);
+//! - [`on_demand`]: range, diff graphs and leaderboards computed when asked, bounded;
 //! - [`storage`]: the one trait every file access goes through, and its backends;
 //! - [`actors`]: the supervisor tree that wires the above to Redis and the clock;
 //! - [`cli`]: the `arclamp` subcommands.
@@ -18,18 +21,24 @@ pub mod clock;
 pub mod compress;
 pub mod config;
 pub mod events;
+pub mod exposition;
 pub mod folded;
 pub mod graphs;
+pub mod graph_cache;
 pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod layout;
+pub mod on_demand;
+pub mod range;
 pub mod render;
 pub mod retention;
 pub mod sample;
 pub mod simulate;
 pub mod stacks;
+pub mod status;
 pub mod storage;
 pub mod synth;
 pub mod telemetry;
+pub mod top;
 pub mod window;

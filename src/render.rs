@@ -119,6 +119,47 @@ pub fn render_lines_svgz(
     render_lines_svg(lines, opts).map(|svg| compress::gzip(&svg))
 }
 
+/// How a differential graph compares its two windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DiffMode {
+    /// Compare shares: the earlier window's counts are scaled to the later window's total,
+    /// so a busier day does not turn everything red.
+    #[default]
+    Share,
+    /// Compare raw sample counts.
+    Absolute,
+}
+
+/// A differential flame graph (inferno's differential mode): drawn with the widths of
+/// `after`, coloured red where a stack grew since `before` and blue where it shrank. Both
+/// inputs are folded `STACK COUNT` text (decoded trace logs); stacks found only in `before`
+/// have no width in `after` and are not drawn.
+pub fn render_diff_svg(
+    before: &[u8],
+    after: &[u8],
+    mode: DiffMode,
+    opts: &GraphOptions,
+) -> Result<Vec<u8>, RenderError> {
+    let min_width_pct = min_width_percent(opts.min_width)?;
+    let diff_options = inferno::differential::Options {
+        normalize: mode == DiffMode::Share,
+        strip_hex: false,
+    };
+    let mut lines = Vec::with_capacity(after.len() + before.len() / 2);
+    catch_panic(|| inferno::differential::from_readers(diff_options, before, after, &mut lines))?;
+    // Inputs went through `folded::decode` (sanitized); the lossy path never runs then.
+    let text = String::from_utf8_lossy(&lines);
+    let mut sorted: Vec<&str> = text.lines().filter(|l| !l.ends_with(" 0")).collect();
+    if sorted.is_empty() {
+        return Err(RenderError::NoStacks);
+    }
+    sorted.sort_unstable();
+    let mut options = inferno_options(opts, min_width_pct);
+    let mut svg = Vec::with_capacity(1 << 20);
+    catch_panic(|| flamegraph::from_lines(&mut options, sorted.iter().copied(), &mut svg))?;
+    Ok(svg)
+}
+
 /// Keep only the lines whose stack contains a frame exactly equal to `function`, as
 /// [`stacks_with_frame`] does for stacks.
 pub fn retain_lines_with_frame(lines: &mut SortedLines<'_>, function: &str) {
@@ -410,6 +451,48 @@ index.php;<script>alert(1)</script> 1
 
     fn fill_of<'f>(frames: &'f [DrawnFrame], name: &str) -> &'f str {
         &frames.iter().find(|f| f.name == name).unwrap().fill
+    }
+
+    #[test]
+    fn diff_graphs_are_red_where_a_share_grew_and_blue_where_it_shrank() {
+        let before = b"a;grew 10\na;shrank 10\na;gone 5\n";
+        let after = b"a;grew 30\na;shrank 10\na;<script>alert(1)</script> 5\n";
+        let svg = render_diff_svg(before, after, DiffMode::Share, &options()).unwrap();
+        let frames = drawn_frames(&svg);
+        // Widths are the later window's counts.
+        let counts = drawn_counts(&frames);
+        assert_eq!(counts["grew"], 30);
+        assert_eq!(counts["shrank"], 10);
+        assert_eq!(counts["all"], 45);
+        assert_eq!(counts["<script>alert(1)</script>"], 5);
+        assert!(!counts.contains_key("gone"));
+        let text = String::from_utf8(svg.clone()).unwrap();
+        assert!(
+            !text.contains("<script>alert(1)"),
+            "frame names must be escaped"
+        );
+        // Share: before is scaled by 45/25, so grew 18 -> 30 (red), shrank 18 -> 10 (blue).
+        let (r, g, b) = rgb(fill_of(&frames, "grew"));
+        assert!(r == 255 && g < 255 && b < 255, "grew is red: {r},{g},{b}");
+        let (r, g, b) = rgb(fill_of(&frames, "shrank"));
+        assert!(
+            b == 255 && r < 255 && g < 255,
+            "shrank is blue: {r},{g},{b}"
+        );
+        // Absolute: shrank 10 -> 10 is unchanged (neutral), new frames are red.
+        let svg = render_diff_svg(before, after, DiffMode::Absolute, &options()).unwrap();
+        let frames = drawn_frames(&svg);
+        assert_eq!(
+            rgb(fill_of(&frames, "shrank")),
+            (250, 250, 250),
+            "unchanged is neutral"
+        );
+        let (r, g, b) = rgb(fill_of(&frames, "<script>alert(1)</script>"));
+        assert!(r == 255 && g < 255 && b < 255, "new is red: {r},{g},{b}");
+        assert!(matches!(
+            render_diff_svg(before, b"", DiffMode::Share, &options()),
+            Err(RenderError::NoStacks)
+        ));
     }
 
     #[test]

@@ -67,6 +67,50 @@ pub fn plan(
     doomed
 }
 
+/// What is stored for one period: bytes and files of logs and graphs, and the start of its
+/// oldest and newest window that has a log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of trace logs.
+    pub log_bytes: u64,
+    /// Bytes of graphs.
+    pub graph_bytes: u64,
+    /// Trace logs.
+    pub logs: u64,
+    /// Graphs.
+    pub graphs: u64,
+    /// Start of the oldest window with a log.
+    pub oldest: Option<DateTime<Utc>>,
+    /// Start of the newest window with a log.
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// What stays stored for `spec`'s period once `deleted` paths are gone, from the same
+/// listing [`plan`] reads, so measuring storage costs no second walk.
+pub fn usage(
+    spec: &PeriodSpec,
+    logs: &[ObjectInfo],
+    svgs: &[ObjectInfo],
+    deleted: &HashSet<String>,
+) -> Usage {
+    let mut usage = Usage::default();
+    for log in logs.iter().filter(|o| !deleted.contains(&o.path)) {
+        usage.log_bytes += log.size;
+        usage.logs += 1;
+        let window = LogKey::from_log_name(spec.period.name(), layout::file_name(&log.path))
+            .and_then(|key| spec.period.window_named(&key.window));
+        if let Some(window) = window {
+            usage.oldest = Some(usage.oldest.map_or(window.start, |t| t.min(window.start)));
+            usage.newest = Some(usage.newest.map_or(window.start, |t| t.max(window.start)));
+        }
+    }
+    for svg in svgs.iter().filter(|o| !deleted.contains(&o.path)) {
+        usage.graph_bytes += svg.size;
+        usage.graphs += 1;
+    }
+    usage
+}
+
 /// A duration as the retention log shows it.
 pub fn describe_age(age: Option<Duration>) -> String {
     age.map_or_else(
@@ -152,6 +196,45 @@ mod tests {
                 "svgs/hourly/2026-11-24_09.excimer.all.fn-Edit.reversed.svgz",
                 "svgs/hourly/2026-11-24_09.excimer.all.svgz",
             ]
+        );
+    }
+
+    #[test]
+    fn usage_counts_what_is_left_after_deletions() {
+        let sized = |path: &str, size: u64| ObjectInfo {
+            size,
+            ..object(path)
+        };
+        let logs = vec![
+            sized("logs/hourly/2026-11-24_09.excimer.all.log.gz", 100),
+            sized("logs/hourly/2026-11-24_11.excimer.all.log.gz", 200),
+            sized("logs/hourly/2026-11-23_22.excimer.index.log.gz", 50),
+            sized("logs/hourly/notes.txt", 7),
+        ];
+        let svgs = vec![
+            sized("svgs/hourly/2026-11-24_11.excimer.all.svgz", 30),
+            sized("svgs/hourly/2026-11-23_22.excimer.index.svgz", 40),
+        ];
+        let deleted: HashSet<String> = [
+            "logs/hourly/2026-11-23_22.excimer.index.log.gz".to_owned(),
+            "svgs/hourly/2026-11-23_22.excimer.index.svgz".to_owned(),
+        ]
+        .into();
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            usage(&spec(1, None), &logs, &svgs, &deleted),
+            Usage {
+                log_bytes: 307,
+                graph_bytes: 30,
+                logs: 3,
+                graphs: 1,
+                oldest: Some(at("2026-11-24T09:00:00Z")),
+                newest: Some(at("2026-11-24T11:00:00Z")),
+            }
+        );
+        assert_eq!(
+            usage(&spec(1, None), &[], &[], &HashSet::new()),
+            Usage::default()
         );
     }
 

@@ -206,7 +206,7 @@ impl Aggregator {
             let path = act.key.log_path();
             match result {
                 Ok((stacks, samples, bytes)) => {
-                    events::checkpoint_written(&path, stacks, samples, bytes, started.elapsed());
+                    events::checkpoint_written(&act.key, stacks, samples, bytes, started.elapsed());
                     // Samples that arrived during the write are still unsaved.
                     act.unsaved -= written_samples.min(act.unsaved);
                     act.render_stale = true;

@@ -84,7 +84,7 @@ impl Handler<RenderJob> for Renderer {
                 Err("the renderer panicked (a bug; the job was dropped, the thread kept)".into())
             });
         match &result {
-            Ok(graphs) => events::rendered(&path, *graphs, started.elapsed()),
+            Ok(graphs) => events::rendered(&job.key, *graphs, started.elapsed()),
             Err(e) => events::render_failed(&path, e),
         }
         result

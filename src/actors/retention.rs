@@ -1,6 +1,7 @@
 //! The retention actor: at start and every `retention.interval`, lists each period's logs
-//! and graphs, asks the router which windows are live, and deletes what
-//! [`crate::retention::plan`] says.
+//! and graphs, asks the router which windows are live, deletes what
+//! [`crate::retention::plan`] says, and reports what stays stored (bytes, oldest and newest
+//! window per period) from the same listing.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -99,10 +100,13 @@ impl Retention {
                     .filter(|(p, _)| p == name)
                     .map(|(_, w)| w.clone())
                     .collect();
+                let mut deleted = HashSet::new();
                 for path in retention::plan(spec, now, &logs, &svgs, &live_here) {
                     storage.delete(&path).await.map_err(|e| e.to_string())?;
                     events::retention_deleted(name, &path);
+                    deleted.insert(path);
                 }
+                events::storage_usage(name, &retention::usage(spec, &logs, &svgs, &deleted));
             }
             Ok::<(), String>(())
         };

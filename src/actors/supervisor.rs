@@ -67,12 +67,60 @@ pub struct Ping;
 #[derive(Message)]
 #[rtype(result = "Arc<SiteSettings>")]
 pub struct GetSite;
+/// What the supervisor knows about the running configuration, for `/status`.
+#[derive(Message)]
+#[rtype(result = "Overview")]
+pub struct GetOverview;
+
+/// The running configuration as `/status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Overview {
+    /// The Redis URL, password redacted.
+    pub redis_url: String,
+    /// Subscribed channels.
+    pub channels: Vec<String>,
+    /// Configured periods.
+    pub periods: Vec<String>,
+    /// Configs applied since start: 1 for the one read at start, +1 per successful reload.
+    pub config_generation: u64,
+    /// Short digest of the effective config (secrets redacted): equal digests, equal configs.
+    pub config_digest: String,
+    /// When the running config was applied (Unix seconds).
+    pub config_applied_at: f64,
+    /// The last SIGHUP reload, if any.
+    pub last_reload: Option<ReloadOutcome>,
+    /// Shutting down.
+    pub shutting_down: bool,
+}
+
+/// How the last reload went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadOutcome {
+    /// When (Unix seconds).
+    pub at: f64,
+    /// `None` when applied; the reason it was refused otherwise.
+    pub error: Option<String>,
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn config_digest(config: &Config) -> String {
+    let digest = xxhash_rust::xxh3::xxh3_64(config.to_redacted_toml().as_bytes());
+    format!("{digest:016x}")
+}
 
 /// The supervisor actor.
 pub struct Supervisor {
     config_path: PathBuf,
     config: Config,
     site: Arc<SiteSettings>,
+    config_generation: u64,
+    config_applied_at: f64,
+    last_reload: Option<ReloadOutcome>,
     clock: Clock,
     storage: Arc<dyn Storage>,
     log: LogControl,
@@ -182,6 +230,9 @@ impl Supervisor {
             config_path,
             config,
             site,
+            config_generation: 1,
+            config_applied_at: unix_now(),
+            last_reload: None,
             clock,
             storage,
             log,
@@ -261,6 +312,8 @@ impl Supervisor {
             ),
             ("log.format", self.config.log.format != new.log.format),
             ("clock", self.config.clock != new.clock),
+            ("top", self.config.top != new.top),
+            ("on_demand", self.config.on_demand != new.on_demand),
         ];
         for (key, changed) in restart_only {
             if changed {
@@ -303,6 +356,23 @@ impl Handler<GetSite> for Supervisor {
     }
 }
 
+impl Handler<GetOverview> for Supervisor {
+    type Result = MessageResult<GetOverview>;
+
+    fn handle(&mut self, _: GetOverview, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(Overview {
+            redis_url: self.config.redis.redacted_url(),
+            channels: self.config.redis.channels.clone(),
+            periods: self.config.periods.keys().cloned().collect(),
+            config_generation: self.config_generation,
+            config_digest: config_digest(&self.config),
+            config_applied_at: self.config_applied_at,
+            last_reload: self.last_reload.clone(),
+            shutting_down: self.shutting_down,
+        })
+    }
+}
+
 impl Handler<Reload> for Supervisor {
     type Result = ();
 
@@ -312,10 +382,16 @@ impl Handler<Reload> for Supervisor {
         }
         tracing::info!(path = %self.config_path.display(), "SIGHUP: reloading the config");
         let result = Config::load(&self.config_path).and_then(|new| self.apply(new));
-        match result {
-            Ok(()) => events::config_reloaded(Ok(())),
-            Err(e) => events::config_reloaded(Err(&e.to_string())),
+        let error = result.err().map(|e| e.to_string());
+        if error.is_none() {
+            self.config_generation += 1;
+            self.config_applied_at = unix_now();
         }
+        events::config_reloaded(error.as_deref().map_or(Ok(()), Err));
+        self.last_reload = Some(ReloadOutcome {
+            at: unix_now(),
+            error,
+        });
     }
 }
 

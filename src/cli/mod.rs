@@ -8,6 +8,7 @@ pub mod publish;
 pub mod render;
 pub mod serve;
 pub mod to_store;
+pub mod top;
 
 use std::sync::Arc;
 
@@ -45,6 +46,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Copy every object from one config's store to another's, verifying each copy.
     Copy(copy::CopyArgs),
+    /// The functions most often on CPU in one stored window (as /api/top).
+    Top(top::TopArgs),
 }
 
 /// The store a config names, for the offline tools (`publish --to-store`, `import`,

@@ -8,6 +8,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::actors::supervisor::{Reload, Shutdown, Supervisor};
 use crate::config::Config;
+use crate::on_demand::OnDemand;
 use crate::storage::{LocalStorage, Storage};
 use crate::{http, telemetry};
 
@@ -25,12 +26,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("invalid config {}", args.config.display()))?;
     let log = telemetry::init_logging(&config.log)?;
     let metrics = telemetry::init_metrics()?;
+    let periods: Vec<String> = config.periods.keys().cloned().collect();
+    crate::events::register(&config.redis.channels, &periods);
     let system = actix_rt::System::new();
     system.block_on(async {
         let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(&config.storage.path));
         let listen = config.http.listen.clone();
+        let on_demand = Arc::new(OnDemand::new(&config, storage.clone())?);
         let supervisor = Supervisor::start_tree(args.config.clone(), config, storage.clone(), log)?;
-        http::start(&listen, supervisor.clone(), storage, metrics)
+        http::start(&listen, supervisor.clone(), storage, metrics, on_demand)
             .with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
         tracing::info!(listen, "HTTP listening: /metrics /healthz /readyz");
         let mut terminate = signal(SignalKind::terminate())?;

@@ -1,17 +1,21 @@
 //! The HTTP side, on the same actix system as the actors so handlers can ask them.
 //!
 //! One file per group of routes: [`metrics`] (Prometheus), [`probes`] (health), [`assets`]
-//! (the compiled-in stylesheet and script). Cross-cutting pieces: [`security`] (methods and
-//! response headers for every response), [`keys`] (URL segments parsed into typed keys),
-//! [`html`] (rendering askama pages, error pages). This module owns the shared [`State`],
-//! the [`SiteSettings`] handlers read from the config, and the route table.
+//! (the compiled-in stylesheet and scripts), [`status`] (runtime dashboard), [`top`]
+//! (leaderboard), [`on_demand`] (range and diff graphs). Cross-cutting pieces: [`security`]
+//! (methods and response headers for every response), [`keys`] (URL segments parsed into
+//! typed keys), [`html`] (rendering askama pages, error pages). This module owns the shared
+//! [`State`], the [`SiteSettings`] handlers read from the config, and the route table.
 
 pub mod assets;
 pub mod html;
 pub mod keys;
 mod metrics;
+pub mod on_demand;
 mod probes;
 pub mod security;
+mod status;
+pub mod top;
 
 use std::sync::Arc;
 
@@ -22,6 +26,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::actors::supervisor::{GetSite, Supervisor};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
+use crate::on_demand::OnDemand;
 use crate::storage::Storage;
 use crate::window::Period;
 
@@ -33,6 +38,8 @@ pub struct State {
     pub storage: Arc<dyn Storage>,
     /// Renders the Prometheus exposition.
     pub metrics: PrometheusHandle,
+    /// Range and diff graphs, leaderboards.
+    pub on_demand: Arc<OnDemand>,
 }
 
 impl State {
@@ -92,11 +99,13 @@ pub fn start(
     supervisor: Addr<Supervisor>,
     storage: Arc<dyn Storage>,
     prometheus: PrometheusHandle,
+    on_demand: Arc<OnDemand>,
 ) -> std::io::Result<()> {
     let state = web::Data::new(State {
         supervisor,
         storage,
         metrics: prometheus,
+        on_demand,
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -108,6 +117,10 @@ pub fn start(
             .route("/metrics", web::route().to(metrics::metrics))
             .route("/healthz", web::route().to(probes::healthz))
             .route("/readyz", web::route().to(probes::readyz))
+            .route("/api/status", web::route().to(status::api_status))
+            .route("/api/top", web::route().to(top::api_top))
+            .route("/range.svg", web::route().to(on_demand::range_svg))
+            .route("/diff.svg", web::route().to(on_demand::diff_svg))
             .route("/static/{name}", web::route().to(assets::asset))
             .default_service(web::route().to(html::not_found))
     })

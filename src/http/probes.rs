@@ -1,5 +1,6 @@
 //! Health probes: `/healthz` (liveness: the actor system answers) and `/readyz`
-//! (readiness: storage is reachable).
+//! (readiness: storage is reachable; the Redis state is reported but never fails it, so a
+//! Redis outage does not take the browser off a Kubernetes Service).
 
 use actix_web::{web, HttpResponse};
 
@@ -19,11 +20,31 @@ pub async fn healthz(state: web::Data<State>) -> HttpResponse {
     }
 }
 
-/// `GET /readyz`: 200 when storage answers, 503 with a JSON reason otherwise.
+/// Whether the subscriber is connected, as `arclamp_redis_connected` says.
+fn redis_connected(state: &State) -> bool {
+    crate::exposition::parse(&state.metrics.render())
+        .iter()
+        .any(|s| s.name == "arclamp_redis_connected" && s.value >= 1.0)
+}
+
+/// `GET /readyz`: 200 when storage answers, 503 with a JSON reason otherwise. The check is
+/// one `stat` (never a listing), so it stays cheap with years of files.
 pub async fn readyz(state: web::Data<State>) -> HttpResponse {
-    match state.storage.list("logs/").await {
-        Ok(_) => HttpResponse::Ok().json(serde_json::json!({"ready": true, "storage": "ok"})),
-        Err(e) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({"ready": false, "storage": e.to_string()})),
+    let redis = if redis_connected(&state) {
+        "connected"
+    } else {
+        "disconnected"
+    };
+    match state.storage.stat("logs").await {
+        Ok(_) => HttpResponse::Ok().json(serde_json::json!({
+            "ready": true,
+            "storage": "ok",
+            "redis": redis,
+        })),
+        Err(e) => HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "ready": false,
+            "storage": e.to_string(),
+            "redis": redis,
+        })),
     }
 }

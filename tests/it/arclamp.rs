@@ -497,3 +497,16 @@ pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Write a trace log (sorted, gzip'd) at `logs/{period}/{window}.{channel}.{entry}.log.gz`.
+pub fn write_log(data: &Path, period: &str, name: &str, stacks: &[(&str, u64)]) {
+    let mut lines: Vec<String> = stacks.iter().map(|(s, c)| format!("{s} {c}\n")).collect();
+    lines.sort();
+    let dir = data.join("logs").join(period);
+    std::fs::create_dir_all(&dir).expect("logs dir");
+    std::fs::write(
+        dir.join(name),
+        arclamp::compress::gzip(lines.concat().as_bytes()),
+    )
+    .expect("write log");
+}

@@ -10,6 +10,8 @@ mod deploy;
 mod http_pages;
 mod import;
 mod lifecycle;
+mod observability;
+mod on_demand;
 mod publish_cli;
 mod redis_server;
 mod render_cli;

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Range graph benchmark (issue 3): a 7-day range graph (/range.svg) over daily trace logs,
+# cold (rendered) and then warm (served from the cache), through a running `arclamp serve`.
+#
+# The daily logs are written directly by examples/synth_log.rs (arclamp's synthetic
+# generator, aggregated as an aggregator checkpoints them, one generator across the days
+# so they share hot stacks), not published through Redis: the same files, in minutes
+# rather than a week. A day at 200 samples/s is 17,280,000 samples (SAMPLES_PER_DAY).
+#
+# Usage: bench/range.sh     (SAMPLES_PER_DAY=..., DAYS=7, RUNS=3)
+# Builds with $CARGO (default cargo) into $CARGO_TARGET_DIR (default target).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+per_day=${SAMPLES_PER_DAY:-17280000}
+days=${DAYS:-7}
+runs=${RUNS:-3}
+target=${CARGO_TARGET_DIR:-target}
+"${CARGO:-cargo}" build --release --quiet --bin arclamp --example synth_log
+bin="$target/release/arclamp"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/arclamp-range.XXXXXX")
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/data/logs/daily"
+
+echo "writing $days daily logs of $per_day samples each"
+t0=$(date +%s.%N)
+"$target/release/examples/synth_log" "$work/data/logs/daily" "$per_day" "$days" 1
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "generated in %.1f s\n", b - a }'
+du -sh "$work/data/logs/daily" | awk '{ print "on disk (gzip): " $1 }'
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$work/arclamp.toml" <<TOML
+[redis]
+# Nothing listens here: the benchmark reads stored logs only.
+url = "redis://127.0.0.1:1"
+[storage]
+path = "$work/data"
+[http]
+listen = "127.0.0.1:$port"
+[render]
+workers = 1
+[retention]
+interval = "1d"
+[on_demand]
+cache_megabytes = 256
+TOML
+"$bin" serve --config "$work/arclamp.toml" 2>"$work/arclamp.log" &
+pid=$!
+base="http://127.0.0.1:$port"
+until curl -sf "$base/healthz" >/dev/null; do sleep 0.2; done
+# At start arclamp renders every log newer than its graph: wait for that to finish so it
+# does not share the CPU with the measured request.
+sleep 1
+until curl -sf "$base/metrics" | grep -q '^arclamp_render_queue_depth 0'; do sleep 0.5; done
+
+last=$(printf '2026-11-%02d' "$days")
+url="$base/range.svg?period=daily&from=2026-11-01&to=$last&channel=excimer&entry=all"
+fetch() {
+    curl -s -o "$work/range.svgz" -H 'Accept-Encoding: gzip' \
+        -w '%{http_code} %{time_total} %header{x-arclamp-cache}\n' "$url"
+}
+echo "cold (rendered):"
+fetch
+for _ in $(seq 1 "$runs"); do
+    echo "warm (cache):"
+    fetch
+done
+ls -l "$work/range.svgz" | awk '{ print "graph: " $5 " bytes gzip'"'"'d" }'
+grep -c '<g>' <(gzip -dc "$work/range.svgz") | awk '{ print "frames drawn: " $1 }'
+ps -o rss= -p "$pid" | awk '{ printf "arclamp RSS after: %.0f MB\n", $1 / 1024 }'

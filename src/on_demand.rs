@@ -1,0 +1,489 @@
+//! Work done when someone asks: range graphs (many windows merged), differential graphs
+//! (two windows compared) and leaderboards, all read from stored trace logs through the
+//! [`Storage`] trait. The HTTP handlers and `arclamp top` both call this module, so a page
+//! and the CLI show the same numbers.
+//!
+//! Every request is bounded: a range covers at most `on_demand.max_range_windows` windows,
+//! at most `on_demand.max_concurrent_renders` graphs or leaderboards are computed at once
+//! (further requests are refused with [`OnDemandError::Busy`] rather than queued), and
+//! rendered graphs are cached in memory ([`crate::graph_cache`]) until an input changes.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::{Config, ConfigError, OnDemandConfig};
+use crate::graph_cache::{self, GraphCache};
+use crate::layout::LogKey;
+use crate::range::{self, RangeError};
+use crate::render::{self, DiffMode, GraphOptions, RenderError};
+use crate::storage::{ObjectInfo, Storage, StorageError};
+use crate::top::{self, Leaderboard, Query, Skip};
+use crate::window::Period;
+
+/// Why a request could not be answered; [`OnDemandError::status`] is its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum OnDemandError {
+    /// A parameter is missing or malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A range that cannot be served.
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    /// A leaderboard query out of bounds.
+    #[error(transparent)]
+    Query(#[from] top::QueryError),
+    /// No such log.
+    #[error("{0}")]
+    NotFound(String),
+    /// Too many graphs being computed already.
+    #[error("{limit} graphs are being computed already (on_demand.max_concurrent_renders): retry in a few seconds")]
+    Busy {
+        /// The limit.
+        limit: usize,
+    },
+    /// Storage failed.
+    #[error("storage unavailable: {0}")]
+    Storage(#[from] StorageError),
+    /// A stored log is not a readable trace log.
+    #[error("{path} is not a readable trace log: {error}")]
+    Corrupt {
+        /// The log.
+        path: String,
+        /// What failed.
+        error: String,
+    },
+    /// The graph could not be drawn.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+impl OnDemandError {
+    /// The HTTP status that fits.
+    pub fn status(&self) -> u16 {
+        match self {
+            OnDemandError::BadRequest(_) | OnDemandError::Range(_) | OnDemandError::Query(_) => 400,
+            OnDemandError::NotFound(_) => 404,
+            OnDemandError::Busy { .. } => 429,
+            OnDemandError::Storage(_) => 503,
+            OnDemandError::Corrupt { .. } => 500,
+            OnDemandError::Render(RenderError::NoStacks) => 404,
+            OnDemandError::Render(_) => 500,
+        }
+    }
+}
+
+/// One series of windows: period, channel and entry point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    /// Period name.
+    pub period: String,
+    /// Redis channel.
+    pub channel: String,
+    /// Entry point (`all` for every sample).
+    pub entry: String,
+}
+
+impl Series {
+    /// Check a series given by a user; the error names the bad parameter.
+    pub fn new(period: &str, channel: &str, entry: &str) -> Result<Series, OnDemandError> {
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 200
+                && s != "."
+                && s != ".."
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        };
+        let word_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 200
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        };
+        if !name_ok(period) {
+            return Err(OnDemandError::BadRequest(format!(
+                "period={period:?} is not a period name"
+            )));
+        }
+        if !name_ok(channel) {
+            return Err(OnDemandError::BadRequest(format!(
+                "channel={channel:?}: a channel is letters, digits, '_', '.' and '-'"
+            )));
+        }
+        if !word_ok(entry) {
+            return Err(OnDemandError::BadRequest(format!(
+                "entry={entry:?}: an entry point is letters, digits and '_' (e.g. all, index)"
+            )));
+        }
+        Ok(Series {
+            period: period.to_owned(),
+            channel: channel.to_owned(),
+            entry: entry.to_owned(),
+        })
+    }
+
+    /// The log of `window` in this series.
+    pub fn key(&self, window: &str) -> LogKey {
+        LogKey {
+            period: self.period.clone(),
+            window: window.to_owned(),
+            channel: self.channel.clone(),
+            entry: self.entry.clone(),
+        }
+    }
+}
+
+/// A rendered graph.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The gzip'd SVG.
+    pub svgz: Bytes,
+    /// A strong validator: the cache key (changes whenever an input changes).
+    pub etag: String,
+    /// Served from the cache.
+    pub from_cache: bool,
+    /// Windows that had a log (a range may have gaps).
+    pub windows: Vec<String>,
+}
+
+/// A leaderboard with what it was computed for: what `/api/top` answers and
+/// `arclamp top --json` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TopReport {
+    /// Period name.
+    pub period: String,
+    /// Window name.
+    pub window: String,
+    /// Channel.
+    pub channel: String,
+    /// Entry point.
+    pub entry: String,
+    /// The expression rows were filtered with.
+    pub grep: Option<String>,
+    /// The leaderboard.
+    #[serde(flatten)]
+    pub board: Leaderboard,
+}
+
+/// The service answering on-demand requests.
+pub struct OnDemand {
+    storage: Arc<dyn Storage>,
+    periods: Vec<Period>,
+    limits: OnDemandConfig,
+    title: String,
+    min_width: f64,
+    skip: Skip,
+    cache: Mutex<GraphCache>,
+    permits: Arc<Semaphore>,
+}
+
+impl OnDemand {
+    /// The service for `config`, reading `storage`.
+    pub fn new(config: &Config, storage: Arc<dyn Storage>) -> Result<OnDemand, ConfigError> {
+        let periods = config
+            .period_specs()?
+            .into_iter()
+            .map(|spec| spec.period)
+            .collect();
+        let skip = Skip::parse(&config.top.skip).map_err(|message| ConfigError::Invalid {
+            key: "top.skip".into(),
+            message,
+        })?;
+        let budget = usize::try_from(config.on_demand.cache_megabytes.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX);
+        Ok(OnDemand {
+            storage,
+            periods,
+            limits: config.on_demand.clone(),
+            title: config.render.title.clone(),
+            min_width: config.render.min_width,
+            skip,
+            cache: Mutex::new(GraphCache::new(budget)),
+            permits: Arc::new(Semaphore::new(config.on_demand.max_concurrent_renders)),
+        })
+    }
+
+    /// The configured period named `name`.
+    pub fn period(&self, name: &str) -> Result<&Period, OnDemandError> {
+        self.periods
+            .iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.periods.iter().map(Period::name).collect();
+                OnDemandError::NotFound(format!(
+                    "no period {name:?}; configured periods: {}",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    fn window_of(&self, period: &Period, which: &str, name: &str) -> Result<(), OnDemandError> {
+        period.window_named(name).map(|_| ()).ok_or_else(|| {
+            OnDemandError::BadRequest(format!(
+                "{which}={name:?} is not a {} window name (format {})",
+                period.name(),
+                period.format()
+            ))
+        })
+    }
+
+    fn permit(&self) -> Result<OwnedSemaphorePermit, OnDemandError> {
+        self.permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| OnDemandError::Busy {
+                limit: self.limits.max_concurrent_renders,
+            })
+    }
+
+    fn cached(&self, key: &str) -> Option<Bytes> {
+        self.cache.lock().ok()?.get(key)
+    }
+
+    fn remember(&self, key: &str, svgz: &Bytes) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key.to_owned(), svgz.clone());
+        }
+    }
+
+    async fn read(&self, info: &ObjectInfo) -> Result<Bytes, OnDemandError> {
+        self.storage.get(&info.path).await?.ok_or_else(|| {
+            OnDemandError::NotFound(format!("{} was deleted while being read: retry", info.path))
+        })
+    }
+
+    /// One graph of windows `from..=to` merged.
+    pub async fn range(
+        &self,
+        series: &Series,
+        from: &str,
+        to: &str,
+        reversed: bool,
+    ) -> Result<Rendered, OnDemandError> {
+        let period = self.period(&series.period)?;
+        let windows = range::windows_between(period, from, to, self.limits.max_range_windows)?;
+        let mut inputs = Vec::new();
+        let mut present = Vec::new();
+        for window in &windows {
+            if let Some(info) = self
+                .storage
+                .stat(&series.key(&window.name).log_path())
+                .await?
+            {
+                inputs.push(info);
+                present.push(window.name.clone());
+            }
+        }
+        if inputs.is_empty() {
+            return Err(OnDemandError::NotFound(format!(
+                "no {} logs of {}.{} between {from} and {to}",
+                series.period, series.channel, series.entry
+            )));
+        }
+        let opts = GraphOptions {
+            title: format!(
+                "{} - {} - {} to {} ({} {}, {})",
+                self.title,
+                series.period,
+                from,
+                to,
+                series.channel,
+                series.entry,
+                if reversed { "reversed" } else { "forward" }
+            ),
+            min_width: self.min_width,
+            reverse: reversed,
+        };
+        let min_width = self.min_width.to_string();
+        let key = graph_cache::key(
+            "range",
+            &[&opts.title, &min_width, &reversed.to_string()],
+            &inputs,
+        );
+        if let Some(svgz) = self.cached(&key) {
+            return Ok(Rendered {
+                svgz,
+                etag: key,
+                from_cache: true,
+                windows: present,
+            });
+        }
+        let _permit = self.permit()?;
+        let mut logs = Vec::with_capacity(inputs.len());
+        for info in &inputs {
+            logs.push(self.read(info).await?);
+        }
+        let svgz = blocking(move || {
+            let merged =
+                range::merge(logs.iter().map(|l| &l[..])).map_err(|e| OnDemandError::Corrupt {
+                    path: "one of the range's logs".into(),
+                    error: e.to_string(),
+                })?;
+            Ok(render::render_lines_svgz(&merged.lines(), &opts)?)
+        })
+        .await?;
+        let svgz = Bytes::from(svgz);
+        self.remember(&key, &svgz);
+        Ok(Rendered {
+            svgz,
+            etag: key,
+            from_cache: false,
+            windows: present,
+        })
+    }
+
+    /// The differential graph from window `a` (before) to window `b` (after).
+    pub async fn diff(
+        &self,
+        series: &Series,
+        a: &str,
+        b: &str,
+        mode: DiffMode,
+    ) -> Result<Rendered, OnDemandError> {
+        let period = self.period(&series.period)?;
+        self.window_of(period, "a", a)?;
+        self.window_of(period, "b", b)?;
+        let mut inputs = Vec::with_capacity(2);
+        for window in [a, b] {
+            let path = series.key(window).log_path();
+            let info = self
+                .storage
+                .stat(&path)
+                .await?
+                .ok_or_else(|| OnDemandError::NotFound(format!("no log {path}")))?;
+            inputs.push(info);
+        }
+        let opts = GraphOptions {
+            title: format!(
+                "{} - {} - {} -> {} ({} {}, {})",
+                self.title,
+                series.period,
+                a,
+                b,
+                series.channel,
+                series.entry,
+                match mode {
+                    DiffMode::Share => "share of samples",
+                    DiffMode::Absolute => "absolute samples",
+                }
+            ),
+            min_width: self.min_width,
+            reverse: false,
+        };
+        let min_width = self.min_width.to_string();
+        let key = graph_cache::key("diff", &[&opts.title, &min_width], &inputs);
+        if let Some(svgz) = self.cached(&key) {
+            return Ok(Rendered {
+                svgz,
+                etag: key,
+                from_cache: true,
+                windows: vec![a.to_owned(), b.to_owned()],
+            });
+        }
+        let _permit = self.permit()?;
+        let before = self.read(&inputs[0]).await?;
+        let after = self.read(&inputs[1]).await?;
+        let paths = (inputs[0].path.clone(), inputs[1].path.clone());
+        let svgz = blocking(move || {
+            let before = decode(&paths.0, &before)?;
+            let after = decode(&paths.1, &after)?;
+            let svg = render::render_diff_svg(&before, &after, mode, &opts)?;
+            Ok(crate::compress::gzip(&svg))
+        })
+        .await?;
+        let svgz = Bytes::from(svgz);
+        self.remember(&key, &svgz);
+        Ok(Rendered {
+            svgz,
+            etag: key,
+            from_cache: false,
+            windows: vec![a.to_owned(), b.to_owned()],
+        })
+    }
+
+    /// The leaderboard of one window with its parameters, `grep` and `limit` checked.
+    pub async fn top_report(
+        &self,
+        series: &Series,
+        window: &str,
+        grep: Option<String>,
+        limit: usize,
+    ) -> Result<TopReport, OnDemandError> {
+        let grep = grep.filter(|g| !g.is_empty());
+        let query = Query::new(grep.as_deref(), limit)?;
+        let board = self.top(series, window, query).await?;
+        Ok(TopReport {
+            period: series.period.clone(),
+            window: window.to_owned(),
+            channel: series.channel.clone(),
+            entry: series.entry.clone(),
+            grep,
+            board,
+        })
+    }
+
+    /// The leaderboard of one window.
+    pub async fn top(
+        &self,
+        series: &Series,
+        window: &str,
+        query: Query,
+    ) -> Result<Leaderboard, OnDemandError> {
+        let period = self.period(&series.period)?;
+        self.window_of(period, "window", window)?;
+        let path = series.key(window).log_path();
+        let _permit = self.permit()?;
+        let log = self
+            .storage
+            .get(&path)
+            .await?
+            .ok_or_else(|| OnDemandError::NotFound(format!("no log {path}")))?;
+        let skip = self.skip.clone();
+        blocking(move || {
+            let text = decode(&path, &log)?;
+            let stacks = crate::sample::lines(&text).filter_map(crate::folded::parse_line);
+            Ok(top::leaderboard(stacks, &skip, &query))
+        })
+        .await
+    }
+}
+
+fn decode(path: &str, log: &[u8]) -> Result<Vec<u8>, OnDemandError> {
+    crate::folded::decode(log).map_err(|e| OnDemandError::Corrupt {
+        path: path.to_owned(),
+        error: e.to_string(),
+    })
+}
+
+/// Test aid, compiled into debug builds only: hold every on-demand computation for
+/// `ARCLAMP_DEBUG_ON_DEMAND_DELAY_MS` milliseconds, so tests can fill the concurrency limit
+/// deterministically.
+#[cfg(debug_assertions)]
+fn injected_delay() {
+    if let Some(ms) = std::env::var("ARCLAMP_DEBUG_ON_DEMAND_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// Release builds: nothing.
+#[cfg(not(debug_assertions))]
+fn injected_delay() {}
+
+/// Run CPU-heavy work on the blocking pool, off the thread serving HTTP.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, OnDemandError> + Send + 'static,
+) -> Result<T, OnDemandError> {
+    let work = move || {
+        injected_delay();
+        work()
+    };
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        OnDemandError::Render(RenderError::Panicked(format!(
+            "the rendering task failed: {e}"
+        )))
+    })?
+}

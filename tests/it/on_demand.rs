@@ -1,0 +1,393 @@
+//! Range graphs, differential graphs and the leaderboard (`/range.svg`, `/diff.svg`,
+//! `/api/top`, `arclamp top`) against the real binary, over trace logs written into its
+//! storage with known contents, and the bounds on the work one request may cause.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::arclamp::{binary, http_request, write_log, Arclamp, Response};
+use crate::redis_server::RedisServer;
+
+const DAY_A: &str = "2026-11-16";
+const DAY_B: &str = "2026-11-17";
+const SCRIPT: &str = "<script>alert(1)</script>";
+
+/// Two days of `excimer.all`: 10 samples each.
+fn write_two_days(data: &std::path::Path) {
+    write_log(
+        data,
+        "daily",
+        &format!("{DAY_A}.excimer.all.log.gz"),
+        &[
+            ("index.php;MediaWiki::run;Parser::parse", 6),
+            (
+                "index.php;MediaWiki::run;Parser::parse;{closure};ExcimerLog::formatCollapsed",
+                2,
+            ),
+            ("api.php;ApiMain::execute;Database::query", 2),
+        ],
+    );
+    let script_stack = format!("index.php;MediaWiki::run;{SCRIPT}");
+    write_log(
+        data,
+        "daily",
+        &format!("{DAY_B}.excimer.all.log.gz"),
+        &[
+            ("index.php;MediaWiki::run;Parser::parse", 2),
+            (&script_stack, 4),
+            ("api.php;ApiMain::execute;Database::query", 4),
+        ],
+    );
+}
+
+fn get(arclamp: &Arclamp, path: &str, headers: &[&str]) -> Response {
+    http_request(arclamp.http_port, "GET", path, headers).expect("HTTP answer")
+}
+
+fn svg_text(response: &Response) -> String {
+    let svg = arclamp::compress::maybe_gunzip(&response.body).expect("gzip body");
+    String::from_utf8(svg.into_owned()).expect("UTF-8 SVG")
+}
+
+/// The fill of the frame whose title starts with `title_start`.
+fn fill_of(svg: &str, title_start: &str) -> (u8, u8, u8) {
+    let group = svg
+        .split("<g>")
+        .find(|g| g.contains(&format!("<title>{title_start}")))
+        .unwrap_or_else(|| panic!("no frame {title_start:?} in\n{svg}"));
+    let fill = group
+        .split("fill=\"rgb(")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("fill");
+    let parts: Vec<u8> = fill.split(',').map(|p| p.trim().parse().unwrap()).collect();
+    (parts[0], parts[1], parts[2])
+}
+
+#[test]
+fn range_graphs_merge_windows_and_are_cached_until_an_input_changes() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start(&redis, "[on_demand]\nmax_range_windows = 7\n");
+    write_two_days(&arclamp.data());
+    let url =
+        format!("/range.svg?period=daily&from=2026-11-12&to={DAY_B}&channel=excimer&entry=all");
+
+    let first = get(&arclamp, &url, &["Accept-Encoding: gzip"]);
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.header("content-type"), Some("image/svg+xml"));
+    assert_eq!(first.header("content-encoding"), Some("gzip"));
+    assert_eq!(first.header("x-arclamp-cache"), Some("miss"));
+    // Days without a log are gaps, not errors.
+    assert_eq!(
+        first.header("x-arclamp-windows"),
+        Some(format!("{DAY_A} {DAY_B}").as_str())
+    );
+    let svg = svg_text(&first);
+    assert!(svg.contains("Parser::parse (10 samples, 50.00%)"), "{svg}");
+    assert!(svg.contains("Database::query (6 samples, 30.00%)"));
+    assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt; (4 samples"));
+    assert!(!svg.contains(SCRIPT), "frame names must be escaped");
+
+    let second = get(&arclamp, &url, &["Accept-Encoding: gzip"]);
+    assert_eq!(second.header("x-arclamp-cache"), Some("hit"));
+    assert_eq!(second.header("etag"), first.header("etag"));
+    assert_eq!(second.body, first.body);
+    let etag = first.header("etag").expect("etag").to_owned();
+    let unchanged = get(&arclamp, &url, &[&format!("If-None-Match: {etag}")]);
+    assert_eq!(unchanged.status, 304);
+    assert!(unchanged.body.is_empty());
+    // Without gzip in Accept-Encoding: the plain SVG.
+    let plain = get(&arclamp, &url, &[]);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert!(plain.text().starts_with("<?xml"), "{}", plain.text());
+
+    // An input changes: rendered again, with a new validator.
+    write_log(
+        &arclamp.data(),
+        "daily",
+        &format!("{DAY_A}.excimer.all.log.gz"),
+        &[("index.php;MediaWiki::run;Parser::parse", 30)],
+    );
+    let third = get(&arclamp, &url, &["Accept-Encoding: gzip"]);
+    assert_eq!(third.header("x-arclamp-cache"), Some("miss"));
+    assert_ne!(third.header("etag"), Some(etag.as_str()));
+    assert!(svg_text(&third).contains("Parser::parse (32 samples"));
+
+    let reversed = get(&arclamp, &format!("{url}&reversed=1"), &[]);
+    assert_eq!(reversed.status, 200);
+    assert!(reversed.text().contains("reversed"));
+
+    for (path, status, message) in [
+        (
+            "/range.svg?period=daily&from=2026-11-10&to=2026-11-17&channel=excimer",
+            400,
+            "on_demand.max_range_windows",
+        ),
+        (
+            "/range.svg?period=daily&from=2026-11-17&to=2026-11-10&channel=excimer",
+            400,
+            "give the earlier window first",
+        ),
+        (
+            "/range.svg?period=daily&from=2026-10-01&to=2026-10-03&channel=excimer",
+            404,
+            "no daily logs",
+        ),
+        (
+            "/range.svg?period=daily&from=..%2F..&to=2026-10-03&channel=excimer",
+            400,
+            "not a daily window name",
+        ),
+        (
+            "/range.svg?period=weekly&from=2026-10-01&to=2026-10-03&channel=excimer",
+            404,
+            "no period \"weekly\"",
+        ),
+        (
+            "/range.svg?period=daily&from=2026-10-01&to=2026-10-03&channel=ex%2Fcimer",
+            400,
+            "channel=",
+        ),
+        (
+            "/range.svg?period=daily&from=2026-10-01&to=2026-10-03",
+            400,
+            "missing field `channel`",
+        ),
+    ] {
+        let response = get(&arclamp, path, &[]);
+        assert_eq!(response.status, status, "{path}: {}", response.text());
+        assert!(
+            response.text().contains(message),
+            "{path}: {:?} lacks {message:?}",
+            response.text()
+        );
+    }
+}
+
+#[test]
+fn diff_graphs_are_red_where_a_window_grew_and_blue_where_it_shrank() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start(&redis, "");
+    write_two_days(&arclamp.data());
+    let base = format!("/diff.svg?period=daily&a={DAY_A}&b={DAY_B}&channel=excimer&entry=all");
+    for url in [base.clone(), format!("{base}&mode=absolute")] {
+        let response = get(&arclamp, &url, &[]);
+        assert_eq!(response.status, 200, "{url}: {}", response.text());
+        assert_eq!(response.header("content-type"), Some("image/svg+xml"));
+        let svg = response.text();
+        // Database::query went from 2 to 4 of 10 samples, Parser::parse from 8 to 2.
+        let (r, g, b) = fill_of(&svg, "Database::query (4 samples");
+        assert!(
+            r == 255 && g < 255 && b < 255,
+            "grew must be red: {r},{g},{b}"
+        );
+        let (r, g, b) = fill_of(&svg, "Parser::parse (2 samples");
+        assert!(
+            b == 255 && r < 255 && g < 255,
+            "shrank must be blue: {r},{g},{b}"
+        );
+        assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt; (4 samples"));
+        assert!(!svg.contains(SCRIPT), "frame names must be escaped");
+    }
+    for (query, status, message) in [
+        (
+            format!("a={DAY_A}&b={DAY_B}&channel=excimer&mode=bogus"),
+            400,
+            "use share (the default) or absolute",
+        ),
+        (
+            format!("a=2026-11-01&b={DAY_B}&channel=excimer"),
+            404,
+            "no log logs/daily/2026-11-01.excimer.all.log.gz",
+        ),
+        (
+            format!("a=yesterday&b={DAY_B}&channel=excimer"),
+            400,
+            "not a daily window name",
+        ),
+        (
+            format!("a={DAY_A}&b={DAY_B}&channel=excimer&entry=in-dex"),
+            400,
+            "entry=",
+        ),
+        (
+            format!("a={DAY_A}&b={DAY_B}&channel=excimer&bogus=1"),
+            400,
+            "unknown field `bogus`",
+        ),
+    ] {
+        let url = format!("/diff.svg?period=daily&{query}");
+        let response = get(&arclamp, &url, &[]);
+        assert_eq!(response.status, status, "{url}: {}", response.text());
+        assert!(
+            response.text().contains(message),
+            "{url}: {}",
+            response.text()
+        );
+    }
+}
+
+fn api_top(arclamp: &Arclamp, query: &str) -> (u16, serde_json::Value) {
+    let response = get(arclamp, &format!("/api/top?{query}"), &[]);
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/json"),
+        "{}",
+        response.text()
+    );
+    let value = serde_json::from_slice(&response.body).expect("JSON body");
+    (response.status, value)
+}
+
+fn rows(answer: &serde_json::Value) -> Vec<(String, u64, f64)> {
+    answer["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["function"].as_str().unwrap().to_owned(),
+                r["samples"].as_u64().unwrap(),
+                r["percent"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_leaderboard_skips_configured_frames_and_the_cli_agrees_with_the_api() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start(&redis, "[top]\nskip = [\"ExcimerLog::*\", \"{closure}\"]\n");
+    write_two_days(&arclamp.data());
+
+    let (status, a) = api_top(
+        &arclamp,
+        &format!("period=daily&window={DAY_A}&channel=excimer&entry=all"),
+    );
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["total_samples"], 10);
+    assert_eq!(
+        rows(&a),
+        vec![
+            ("Parser::parse".to_owned(), 8, 80.0),
+            ("Database::query".to_owned(), 2, 20.0)
+        ]
+    );
+    let (_, b) = api_top(
+        &arclamp,
+        &format!("period=daily&window={DAY_B}&channel=excimer&grep=%5E%5B%3CD%5D&limit=1"),
+    );
+    assert_eq!(b["matching_functions"], 2);
+    assert_eq!(b["matching_samples"], 8);
+    assert_eq!(rows(&b), vec![(SCRIPT.to_owned(), 4, 40.0)]);
+
+    // The CLI reads the same storage with the same config.
+    let output = Command::new(binary())
+        .args(["top", "--period", "daily", "--window", DAY_B, "--json"])
+        .args(["--grep", "^[<D]", "--limit", "1", "--config"])
+        .arg(arclamp.dir.join("arclamp.toml"))
+        .output()
+        .expect("run arclamp top");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let cli: serde_json::Value = serde_json::from_slice(&output.stdout).expect("CLI JSON");
+    assert_eq!(cli, b);
+    let output = Command::new(binary())
+        .args(["top", "--period", "daily", "--window", DAY_A, "--config"])
+        .arg(arclamp.dir.join("arclamp.toml"))
+        .output()
+        .expect("run arclamp top");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("10 samples, 2 functions"), "{table}");
+    assert!(
+        table.contains("         8  80.00%  Parser::parse"),
+        "{table}"
+    );
+
+    let long_grep = "a".repeat(3000);
+    for (query, status, message) in [
+        (
+            format!("period=daily&window={DAY_A}&channel=excimer&limit=5000"),
+            400,
+            "limit must be between 1 and 1000",
+        ),
+        (
+            format!("period=daily&window={DAY_A}&channel=excimer&grep=("),
+            400,
+            "grep:",
+        ),
+        (
+            format!("period=daily&window={DAY_A}&channel=excimer&grep={long_grep}"),
+            400,
+            "longer than the 2048 allowed",
+        ),
+        (
+            "period=daily&window=2026-01-01&channel=excimer".to_owned(),
+            404,
+            "no log",
+        ),
+        (
+            "period=daily&window=2026-01-01_05&channel=excimer".to_owned(),
+            400,
+            "not a daily window name",
+        ),
+    ] {
+        let (got, body) = api_top(&arclamp, &query);
+        assert_eq!(got, status, "{query}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(message),
+            "{query}: {body}"
+        );
+    }
+    let output = Command::new(binary())
+        .args([
+            "top",
+            "--period",
+            "daily",
+            "--window",
+            "2026-01-01",
+            "--config",
+        ])
+        .arg(arclamp.dir.join("arclamp.toml"))
+        .output()
+        .expect("run arclamp top");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no log"));
+}
+
+#[test]
+fn renders_beyond_the_concurrency_limit_get_429_and_a_retry_hint() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start_with_env(
+        &redis,
+        "[on_demand]\nmax_concurrent_renders = 1\n",
+        &[("ARCLAMP_DEBUG_ON_DEMAND_DELAY_MS", "2000")],
+    );
+    write_two_days(&arclamp.data());
+    let port = arclamp.http_port;
+    let slow = std::thread::spawn(move || {
+        http_request(
+            port,
+            "GET",
+            &format!("/range.svg?period=daily&from={DAY_A}&to={DAY_B}&channel=excimer"),
+            &[],
+        )
+        .expect("answer")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let diff = format!("/diff.svg?period=daily&a={DAY_A}&b={DAY_B}&channel=excimer");
+    let refused = get(&arclamp, &diff, &[]);
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert_eq!(refused.header("retry-after"), Some("2"));
+    assert!(refused.text().contains("on_demand.max_concurrent_renders"));
+    let (status, body) = api_top(
+        &arclamp,
+        &format!("period=daily&window={DAY_A}&channel=excimer"),
+    );
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(slow.join().expect("slow request").status, 200);
+    assert_eq!(get(&arclamp, &diff, &[]).status, 200);
+}
