@@ -2,21 +2,20 @@
 # Range graph benchmark (issue 3): a 7-day range graph (/range.svg) over daily trace logs,
 # cold (rendered) and then warm (served from the cache), through a running `arclamp serve`.
 #
-# The daily logs are written directly by examples/synth_log.rs (arclamp's synthetic
-# generator, aggregated as an aggregator checkpoints them, one generator across the days
-# so they share hot stacks), not published through Redis: the same files, in minutes
-# rather than a week. A day at 200 samples/s is 17,280,000 samples (SAMPLES_PER_DAY).
+# The daily logs are written by `arclamp publish --to-store --rate 200` (the load
+# generator's stream, aggregated per window exactly as the service checkpoints it, without
+# Redis): the files a week at 200 samples/s leaves, in minutes rather than a week.
 #
-# Usage: bench/range.sh     (SAMPLES_PER_DAY=..., DAYS=7, RUNS=3)
+# Usage: bench/range.sh     (RATE=200, DAYS=7, RUNS=3)
 # Builds with $CARGO (default cargo) into $CARGO_TARGET_DIR (default target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-per_day=${SAMPLES_PER_DAY:-17280000}
+rate=${RATE:-200}
 days=${DAYS:-7}
 runs=${RUNS:-3}
 target=${CARGO_TARGET_DIR:-target}
-"${CARGO:-cargo}" build --release --quiet --bin arclamp --example synth_log
+"${CARGO:-cargo}" build --release --quiet --bin arclamp
 bin="$target/release/arclamp"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/arclamp-range.XXXXXX")
@@ -26,15 +25,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/data/logs/daily"
-
-echo "writing $days daily logs of $per_day samples each"
-t0=$(date +%s.%N)
-"$target/release/examples/synth_log" "$work/data/logs/daily" "$per_day" "$days" 1
-t1=$(date +%s.%N)
-awk -v a="$t0" -v b="$t1" 'BEGIN { printf "generated in %.1f s\n", b - a }'
-du -sh "$work/data/logs/daily" | awk '{ print "on disk (gzip): " $1 }'
-
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$work/arclamp.toml" <<TOML
 [redis]
@@ -42,6 +32,9 @@ cat > "$work/arclamp.toml" <<TOML
 url = "redis://127.0.0.1:1"
 [storage]
 path = "$work/data"
+[periods.daily]
+format = "%Y-%m-%d"
+retain = 730
 [http]
 listen = "127.0.0.1:$port"
 [render]
@@ -51,6 +44,16 @@ interval = "1d"
 [on_demand]
 cache_megabytes = 256
 TOML
+
+echo "writing $days days at $rate samples/s with their graphs (publish --to-store)"
+t0=$(date +%s.%N)
+"$bin" publish --to-store --days "$days" --rate "$rate" --start 2026-11-01 \
+    --config "$work/arclamp.toml" >/dev/null
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "generated in %.1f s\n", b - a }'
+ls -l "$work"/data/logs/daily/*.excimer.all.log.gz | awk '{ s += $5; n++ } END { printf "%d daily all logs, %.1f MB gzip'"'"'d each on average\n", n, s / n / 1e6 }'
+gzip -dc "$work/data/logs/daily/2026-11-01.excimer.all.log.gz" | wc -lc | awk '{ printf "one day: %d distinct stacks, %.0f MB of text\n", $1, $2 / 1e6 }'
+
 "$bin" serve --config "$work/arclamp.toml" 2>"$work/arclamp.log" &
 pid=$!
 base="http://127.0.0.1:$port"
