@@ -190,19 +190,26 @@ fn svg_response(req: &HttpRequest, graph: Rendered) -> HttpResponse {
     if client_has_it {
         return response.finish();
     }
-    response.content_type("image/svg+xml");
+    let svg = match crate::compress::maybe_gunzip(&graph.svgz) {
+        Ok(svg) => svg.into_owned(),
+        Err(e) => {
+            return error_text(&OnDemandError::Corrupt {
+                path: "the rendered graph".into(),
+                error: e.to_string(),
+            })
+        }
+    };
+    // inferno's own script (zoom, search) may run, by hash, and nothing else.
+    let policy = super::security::svg_policy(&String::from_utf8_lossy(&svg));
+    response
+        .content_type("image/svg+xml")
+        .insert_header((header::CONTENT_SECURITY_POLICY, policy));
     if accepts_gzip(req) {
         response
             .insert_header((header::CONTENT_ENCODING, "gzip"))
             .body(graph.svgz)
     } else {
-        match crate::compress::maybe_gunzip(&graph.svgz) {
-            Ok(svg) => response.body(svg.into_owned()),
-            Err(e) => error_text(&OnDemandError::Corrupt {
-                path: "the rendered graph".into(),
-                error: e.to_string(),
-            }),
-        }
+        response.body(svg)
     }
 }
 

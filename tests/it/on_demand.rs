@@ -77,6 +77,12 @@ fn range_graphs_merge_windows_and_are_cached_until_an_input_changes() {
     assert_eq!(first.header("content-type"), Some("image/svg+xml"));
     assert_eq!(first.header("content-encoding"), Some("gzip"));
     assert_eq!(first.header("x-arclamp-cache"), Some("miss"));
+    let policy = first.header("content-security-policy").expect("CSP");
+    assert!(
+        policy.contains("script-src 'sha256-") && policy.contains("default-src 'none'"),
+        "inferno's script runs by hash, nothing else: {policy}"
+    );
+    assert_eq!(first.header("x-content-type-options"), Some("nosniff"));
     // Days without a log are gaps, not errors.
     assert_eq!(
         first.header("x-arclamp-windows"),
