@@ -5,12 +5,10 @@
 //! its window is encoded as trace logs. `arclamp publish --to-store` fills a store with it
 //! (retention tests, the range-graph benchmark, the demo, storage estimates).
 
-use std::hash::BuildHasherDefault;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use hashbrown::HashMap;
 
-use crate::aggregate::{Encoded, IdHasher};
+use crate::aggregate::Encoded;
 use crate::folded::FoldedWriter;
 use crate::layout::ALL;
 use crate::synth::{Draw, EntryPoint, Generator, Tally};
@@ -19,8 +17,10 @@ use crate::window::Period;
 /// One window's simulated samples: stack number -> count per entry point.
 #[derive(Default)]
 pub struct WindowTraffic {
-    /// Indexed by [`EntryPoint`] as usize.
-    counts: [HashMap<u64, u64, BuildHasherDefault<IdHasher>>; 5],
+    /// Indexed by [`EntryPoint`] as usize. Stack numbers are sparse 64-bit values, not the
+    /// dense ids [`crate::aggregate::IdHasher`] is made for (its multiply leaves the low
+    /// bits of small numbers zero), so a general hasher.
+    counts: [HashMap<u64, u64, foldhash::fast::RandomState>; 5],
     samples: Tally,
 }
 
