@@ -204,6 +204,11 @@ impl OnDemand {
         })
     }
 
+    /// Most windows one range may cover (`on_demand.max_range_windows`).
+    pub fn max_range_windows(&self) -> usize {
+        self.limits.max_range_windows
+    }
+
     /// The configured period named `name`.
     pub fn period(&self, name: &str) -> Result<&Period, OnDemandError> {
         self.periods
@@ -218,8 +223,13 @@ impl OnDemand {
             })
     }
 
-    fn window_of(&self, period: &Period, which: &str, name: &str) -> Result<(), OnDemandError> {
-        period.window_named(name).map(|_| ()).ok_or_else(|| {
+    fn window_of(
+        &self,
+        period: &Period,
+        which: &str,
+        name: &str,
+    ) -> Result<chrono::DateTime<chrono::Utc>, OnDemandError> {
+        period.window_named(name).map(|w| w.start).ok_or_else(|| {
             OnDemandError::BadRequest(format!(
                 "{which}={name:?} is not a {} window name (format {})",
                 period.name(),
@@ -333,7 +343,8 @@ impl OnDemand {
         })
     }
 
-    /// The differential graph from window `a` (before) to window `b` (after).
+    /// The differential graph between windows `a` and `b`: the earlier one is "before", the
+    /// later one "after" (drawn with its widths).
     pub async fn diff(
         &self,
         series: &Series,
@@ -342,8 +353,10 @@ impl OnDemand {
         mode: DiffMode,
     ) -> Result<Rendered, OnDemandError> {
         let period = self.period(&series.period)?;
-        self.window_of(period, "a", a)?;
-        self.window_of(period, "b", b)?;
+        let start_a = self.window_of(period, "a", a)?;
+        let start_b = self.window_of(period, "b", b)?;
+        // Red always means "grew over time", whichever order the link gave.
+        let (a, b) = if start_b < start_a { (b, a) } else { (a, b) };
         let mut inputs = Vec::with_capacity(2);
         for window in [a, b] {
             let path = series.key(window).log_path();

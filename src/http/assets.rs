@@ -26,6 +26,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../static/arclamp.js"),
     },
+    Asset {
+        name: "status.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/status.js"),
+    },
 ];
 
 /// The URL of a compiled-in asset, with its content hash as cache buster.

@@ -1,13 +1,17 @@
 //! Graphs rendered on request: `/range.svg` (windows `from..=to` merged) and `/diff.svg`
 //! (inferno's differential graph of window `a` to window `b`), served gzip'd when the
 //! client accepts it, with a strong ETag (the cache key of the inputs) and conditional GET.
-//! The work itself is [`crate::on_demand`]; this file parses queries and shapes responses.
+//! The pages around them, `/range` and `/diff`, embed those SVGs (so inferno's zoom and
+//! search work) with links to each window's own graph. The work itself is
+//! [`crate::on_demand`]; this file parses queries and shapes responses.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::html::{self, Layout, PageError, Section};
 use super::State;
 use crate::on_demand::{OnDemandError, Rendered, Series};
 use crate::render::DiffMode;
@@ -230,4 +234,262 @@ fn accepts_gzip(req: &HttpRequest) -> bool {
             });
             (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
         })
+}
+
+/// Percent-encode a query value (everything but RFC 3986 unreserved characters).
+pub fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The graph page of one window (`/view/...`, served by [`super::view`]).
+pub fn view_url(period: &str, window: &str, channel: &str, entry: &str) -> String {
+    format!(
+        "/view/{}/{}/{}/{}",
+        url_encode(period),
+        url_encode(window),
+        url_encode(channel),
+        url_encode(entry)
+    )
+}
+
+/// One input of the compare form.
+struct Field {
+    label: &'static str,
+    name: &'static str,
+    value: String,
+}
+
+/// One option of a `<select>`.
+pub struct Choice {
+    /// The submitted value.
+    pub value: String,
+    /// What is shown.
+    pub label: String,
+    /// Preselected.
+    pub selected: bool,
+}
+
+impl Choice {
+    /// An option whose label is its value.
+    pub fn plain(value: &str, selected: bool) -> Choice {
+        Choice {
+            value: value.to_owned(),
+            label: value.to_owned(),
+            selected,
+        }
+    }
+}
+
+/// A link under the form.
+struct Link {
+    href: String,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "compare.html")]
+struct ComparePage {
+    layout: Layout,
+    heading: String,
+    action: &'static str,
+    period: String,
+    channel: String,
+    entry: String,
+    fields: Vec<Field>,
+    choice_label: &'static str,
+    choice_name: &'static str,
+    choices: Vec<Choice>,
+    links: Vec<Link>,
+    note: String,
+    svg: String,
+}
+
+fn page_error(e: OnDemandError) -> PageError {
+    match e.status() {
+        404 => PageError::NotFound(e.to_string()),
+        400 | 429 => PageError::BadRequest(e.to_string()),
+        _ => PageError::Internal(e.to_string()),
+    }
+}
+
+/// `GET /diff`: the differential graph of two windows in a page, with one click to either
+/// side's own graph.
+pub async fn diff_page(
+    req: HttpRequest,
+    state: web::Data<State>,
+) -> Result<HttpResponse, PageError> {
+    let q: DiffQuery = query(&req).map_err(page_error)?;
+    let (series, mode) = diff_request(&q).map_err(page_error)?;
+    let period = state.on_demand.period(&series.period).map_err(page_error)?;
+    let mut starts = Vec::with_capacity(2);
+    for (which, name) in [("a", &q.a), ("b", &q.b)] {
+        let window = period.window_named(name).ok_or_else(|| {
+            PageError::BadRequest(format!(
+                "{which}={name:?} is not a {} window name (format {})",
+                period.name(),
+                period.format()
+            ))
+        })?;
+        starts.push(window.start);
+    }
+    // The earlier window is "before", as the graph draws it.
+    let (before, after) = if starts[1] < starts[0] {
+        (q.b.clone(), q.a.clone())
+    } else {
+        (q.a.clone(), q.b.clone())
+    };
+    let mode_name = match mode {
+        DiffMode::Share => "share",
+        DiffMode::Absolute => "absolute",
+    };
+    let other_mode = match mode {
+        DiffMode::Share => "absolute",
+        DiffMode::Absolute => "share",
+    };
+    let link_to = |a: &str, b: &str, mode: &str| {
+        format!(
+            "/diff?period={}&a={}&b={}&channel={}&entry={}&mode={mode}",
+            url_encode(&series.period),
+            url_encode(a),
+            url_encode(b),
+            url_encode(&series.channel),
+            url_encode(&series.entry)
+        )
+    };
+    let svg = link_to(&before, &after, mode_name).replacen("/diff?", "/diff.svg?", 1);
+    let page = ComparePage {
+        layout: Layout::new(format!("Diff {before} → {after}"), Section::Browse),
+        heading: format!(
+            "{} {before} → {after} ({} / {})",
+            series.period, series.channel, series.entry
+        ),
+        action: "/diff",
+        period: series.period.clone(),
+        channel: series.channel.clone(),
+        entry: series.entry.clone(),
+        fields: vec![
+            Field {
+                label: "Before",
+                name: "a",
+                value: before.clone(),
+            },
+            Field {
+                label: "After",
+                name: "b",
+                value: after.clone(),
+            },
+        ],
+        choice_label: "Compare",
+        choice_name: "mode",
+        choices: vec![
+            Choice {
+                value: "share".into(),
+                label: "share of samples".into(),
+                selected: mode == DiffMode::Share,
+            },
+            Choice {
+                value: "absolute".into(),
+                label: "absolute samples".into(),
+                selected: mode == DiffMode::Absolute,
+            },
+        ],
+        links: vec![
+            Link {
+                href: view_url(&series.period, &before, &series.channel, &series.entry),
+                text: format!("{before} (before) alone"),
+            },
+            Link {
+                href: view_url(&series.period, &after, &series.channel, &series.entry),
+                text: format!("{after} (after) alone"),
+            },
+            Link {
+                href: link_to(&before, &after, other_mode),
+                text: format!("compare {other_mode}"),
+            },
+        ],
+        note: match mode {
+            DiffMode::Share => "Widths are the after window's samples. Red: a larger share of samples than before; blue: smaller. The before window is scaled to the after window's total.".to_owned(),
+            DiffMode::Absolute => "Widths are the after window's samples. Red: more samples than before; blue: fewer (raw counts).".to_owned(),
+        },
+        svg,
+    };
+    html::page(&page)
+}
+
+/// `GET /range`: windows `from..=to` merged into one graph, in a page.
+pub async fn range_page(
+    req: HttpRequest,
+    state: web::Data<State>,
+) -> Result<HttpResponse, PageError> {
+    let q: RangeQuery = query(&req).map_err(page_error)?;
+    let (series, reversed) = range_request(&q).map_err(page_error)?;
+    let period = state.on_demand.period(&series.period).map_err(page_error)?;
+    let windows =
+        crate::range::windows_between(period, &q.from, &q.to, state.on_demand.max_range_windows())
+            .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let svg = format!(
+        "/range.svg?period={}&from={}&to={}&channel={}&entry={}{}",
+        url_encode(&series.period),
+        url_encode(&q.from),
+        url_encode(&q.to),
+        url_encode(&series.channel),
+        url_encode(&series.entry),
+        if reversed { "&reversed=1" } else { "" }
+    );
+    let page = ComparePage {
+        layout: Layout::new(format!("Range {} – {}", q.from, q.to), Section::Browse),
+        heading: format!(
+            "{} {} to {}: {} windows ({} / {}{})",
+            series.period,
+            q.from,
+            q.to,
+            windows.len(),
+            series.channel,
+            series.entry,
+            if reversed { ", reversed" } else { "" }
+        ),
+        action: "/range",
+        period: series.period.clone(),
+        channel: series.channel.clone(),
+        entry: series.entry.clone(),
+        fields: vec![
+            Field { label: "From", name: "from", value: q.from.clone() },
+            Field { label: "To", name: "to", value: q.to.clone() },
+        ],
+        choice_label: "Direction",
+        choice_name: "reversed",
+        choices: vec![
+            Choice {
+                value: "0".into(),
+                label: "forward".into(),
+                selected: !reversed,
+            },
+            Choice {
+                value: "1".into(),
+                label: "reversed".into(),
+                selected: reversed,
+            },
+        ],
+        links: vec![
+            Link {
+                href: view_url(&series.period, &q.from, &series.channel, &series.entry),
+                text: format!("{} alone", q.from),
+            },
+            Link {
+                href: view_url(&series.period, &q.to, &series.channel, &series.entry),
+                text: format!("{} alone", q.to),
+            },
+        ],
+        note: "Windows without a log are skipped. Rendered on request and cached until one of its logs changes.".to_owned(),
+        svg,
+    };
+    html::page(&page)
 }

@@ -1,8 +1,12 @@
-//! The runtime dashboard's data: `/api/status` (JSON, polled by the `/status` page). Built
-//! by [`crate::status::report`] from the metrics registry and the supervisor's overview.
+//! The runtime dashboard: `/status` (a server-rendered page that `static/status.js`
+//! refreshes in place) and `/api/status` (the JSON it polls). Both built by
+//! [`crate::status::report`] from the metrics registry and the supervisor's overview.
 
 use actix_web::{web, HttpResponse};
+use askama::Template;
 
+use super::assets;
+use super::html::{self, Layout, PageError, Section};
 use super::State;
 use crate::actors::supervisor::GetOverview;
 use crate::status::StatusReport;
@@ -26,4 +30,170 @@ pub async fn api_status(state: web::Data<State>) -> HttpResponse {
         None => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"error": "the actor system is not answering"})),
     }
+}
+
+/// What `templates/status.html` shows, formatted (the page's script refreshes it live).
+pub struct StatusView {
+    taken_at: String,
+    redis_connected: bool,
+    redis_url: String,
+    channels: String,
+    reconnects: String,
+    channel_rows: Vec<ChannelRow>,
+    period_rows: Vec<PeriodRow>,
+    queue_depth: String,
+    checkpoint_failures: String,
+    render_failures: String,
+    restarts: Vec<(String, String)>,
+    config_generation: u64,
+    config_digest: String,
+    config_applied: String,
+    last_reload: String,
+    last_reload_failed: bool,
+}
+
+struct ChannelRow {
+    channel: String,
+    received: String,
+    reasons: String,
+}
+
+struct PeriodRow {
+    period: String,
+    aggregators: String,
+    stacks: String,
+    last_checkpoint: String,
+    last_render: String,
+    log_bytes: String,
+    graph_bytes: String,
+    oldest: String,
+    newest: String,
+}
+
+fn count(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.0}")
+    } else {
+        "–".to_owned()
+    }
+}
+
+fn time(seconds: Option<f64>) -> String {
+    seconds
+        .filter(|s| s.is_finite())
+        .and_then(|s| chrono::DateTime::from_timestamp(s as i64, 0))
+        .map_or_else(
+            || "never".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        )
+}
+
+fn size(bytes: Option<f64>) -> String {
+    let Some(mut value) = bytes.filter(|b| b.is_finite()) else {
+        return "–".to_owned();
+    };
+    let mut unit = 0;
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
+impl StatusView {
+    fn of(report: &StatusReport) -> StatusView {
+        let overview = &report.overview;
+        let (last_reload, last_reload_failed) = match &overview.last_reload {
+            None => ("none since start".to_owned(), false),
+            Some(reload) => match &reload.error {
+                None => (format!("applied at {}", time(Some(reload.at))), false),
+                Some(error) => (
+                    format!("refused at {}: {error}", time(Some(reload.at))),
+                    true,
+                ),
+            },
+        };
+        StatusView {
+            taken_at: time(Some(report.time)),
+            redis_connected: report.redis_connected,
+            redis_url: overview.redis_url.clone(),
+            channels: overview.channels.join(", "),
+            reconnects: count(report.redis_reconnects),
+            channel_rows: report
+                .channels
+                .iter()
+                .map(|c| {
+                    let reasons: Vec<String> = c
+                        .rejected
+                        .iter()
+                        .filter(|(_, n)| **n > 0.0)
+                        .map(|(reason, n)| format!("{reason}: {}", count(*n)))
+                        .collect();
+                    ChannelRow {
+                        channel: c.channel.clone(),
+                        received: count(c.samples_received),
+                        reasons: if reasons.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            reasons.join(", ")
+                        },
+                    }
+                })
+                .collect(),
+            period_rows: report
+                .periods
+                .iter()
+                .map(|p| PeriodRow {
+                    period: p.period.clone(),
+                    aggregators: count(p.active_aggregators),
+                    stacks: count(p.distinct_stacks),
+                    last_checkpoint: time(p.last_checkpoint),
+                    last_render: time(p.last_render),
+                    log_bytes: size(p.log_bytes),
+                    graph_bytes: size(p.graph_bytes),
+                    oldest: p.oldest_window.map_or("–".to_owned(), |t| time(Some(t))),
+                    newest: p.newest_window.map_or("–".to_owned(), |t| time(Some(t))),
+                })
+                .collect(),
+            queue_depth: count(report.render_queue_depth),
+            checkpoint_failures: count(report.checkpoint_failures),
+            render_failures: count(report.render_failures),
+            restarts: report
+                .actor_restarts
+                .iter()
+                .map(|(kind, n)| (kind.clone(), count(*n)))
+                .collect(),
+            config_generation: overview.config_generation,
+            config_digest: overview.config_digest.clone(),
+            config_applied: time(Some(overview.config_applied_at)),
+            last_reload,
+            last_reload_failed,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage {
+    layout: Layout,
+    view: StatusView,
+    script: String,
+}
+
+/// `GET /status`: the runtime dashboard, rendered on the server and refreshed in place by
+/// `static/status.js` polling `/api/status`.
+pub async fn status_page(state: web::Data<State>) -> Result<HttpResponse, PageError> {
+    let report = snapshot(&state)
+        .await
+        .ok_or(PageError::Unavailable("the actor system is not answering"))?;
+    html::page(&StatusPage {
+        layout: Layout::new("Status", Section::Status),
+        view: StatusView::of(&report),
+        script: assets::url("status.js"),
+    })
 }

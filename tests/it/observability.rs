@@ -259,3 +259,33 @@ fn the_status_api_reports_what_the_metrics_and_the_supervisor_say() {
     let error = report["overview"]["last_reload"]["error"].as_str().unwrap();
     assert!(error.contains("urll"), "{error}");
 }
+
+#[test]
+fn the_status_page_is_served_with_its_script() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start(&redis, "");
+    let page = http_request(arclamp.http_port, "GET", "/status", &[]).expect("status page");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let text = page.text();
+    assert!(text.contains("data-status-url=\"/api/status\""), "{text}");
+    assert!(
+        text.contains("id=\"redis-state\" class=\"ok\">connected"),
+        "{text}"
+    );
+    let script = text
+        .split("<script src=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|src| src.starts_with("/static/status.js?v="))
+        .expect("status.js linked");
+    let js = http_request(arclamp.http_port, "GET", script, &[]).expect("status.js");
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(js.text().contains("/api/status") || js.text().contains("data-status-url"));
+}

@@ -397,3 +397,83 @@ fn renders_beyond_the_concurrency_limit_get_429_and_a_retry_hint() {
     assert_eq!(slow.join().expect("slow request").status, 200);
     assert_eq!(get(&arclamp, &diff, &[]).status, 200);
 }
+
+#[test]
+fn pages_embed_the_graphs_link_each_side_and_escape_frames() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start(&redis, "[on_demand]\nmax_range_windows = 7\n");
+    write_two_days(&arclamp.data());
+    let html = |path: &str, status: u16| -> String {
+        let response = get(&arclamp, path, &[]);
+        assert_eq!(response.status, status, "{path}: {}", response.text());
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{path}"
+        );
+        let policy = response.header("content-security-policy").expect("CSP");
+        assert!(policy.contains("script-src 'self'"), "{path}: {policy}");
+        response.text()
+    };
+
+    // The diff page names the earlier window "before", whichever order the link gave.
+    for (a, b) in [(DAY_A, DAY_B), (DAY_B, DAY_A)] {
+        let page = html(
+            &format!("/diff?period=daily&a={a}&b={b}&channel=excimer&entry=all"),
+            200,
+        );
+        assert!(
+            page.contains(&format!(
+                "src=\"/diff.svg?period=daily&#38;a={DAY_A}&#38;b={DAY_B}&#38;channel=excimer&#38;entry=all&#38;mode=share\""
+            )) || page.contains(&format!(
+                "src=\"/diff.svg?period=daily&amp;a={DAY_A}&amp;b={DAY_B}&amp;channel=excimer&amp;entry=all&amp;mode=share\""
+            )),
+            "{page}"
+        );
+        assert!(page.contains(&format!("href=\"/view/daily/{DAY_A}/excimer/all\"")));
+        assert!(page.contains(&format!("href=\"/view/daily/{DAY_B}/excimer/all\"")));
+    }
+    html(
+        "/diff?period=daily&a=2026-13-01&b=2026-11-17&channel=excimer",
+        400,
+    );
+
+    let page = html(
+        &format!("/range?period=daily&from={DAY_A}&to={DAY_B}&channel=excimer&reversed=1"),
+        200,
+    );
+    assert!(page.contains("/range.svg?period=daily"), "{page}");
+    assert!(page.contains("2 windows"), "{page}");
+    html(
+        "/range?period=daily&from=2026-11-01&to=2026-11-17&channel=excimer",
+        400,
+    );
+
+    // The leaderboard page shows frames as text.
+    let page = html(
+        &format!("/top?period=daily&window={DAY_B}&channel=excimer&entry=all"),
+        200,
+    );
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+            || page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{page}"
+    );
+    assert!(!page.contains(SCRIPT), "frame names must be escaped");
+    assert!(page.contains("40.00"), "{page}");
+    let page = html("/top", 200);
+    assert!(page.contains("<form"), "{page}");
+    let page = html(
+        &format!("/top?period=daily&window={DAY_B}&channel=excimer&limit=abc"),
+        400,
+    );
+    assert!(page.contains("is not a number"), "{page}");
+    let page = html(
+        &format!("/top?period=daily&window={DAY_B}&channel=excimer&grep=%3Cscript%3E("),
+        400,
+    );
+    assert!(
+        !page.contains("<script>("),
+        "the grep value is escaped: {page}"
+    );
+}
