@@ -338,14 +338,17 @@ impl Default for ServiceConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Address of the HTTP listener (`/metrics`, `/healthz`, `/readyz`).
+    /// Address of the HTTP listener (pages, files, API, `/metrics`, probes).
     pub listen: String,
+    /// HTTP worker threads (each runs its own event loop; ingest has threads of its own).
+    pub workers: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: "127.0.0.1:8080".into(),
+            workers: 2,
         }
     }
 }
@@ -550,6 +553,7 @@ impl Config {
             ));
         }
         positive("service.shutdown_timeout", self.service.shutdown_timeout)?;
+        at_least_one("http.workers", self.http.workers as u64)?;
         self.http.listen.parse::<SocketAddr>().map_err(|e| {
             invalid(
                 "http.listen",

@@ -16,6 +16,7 @@
 
 pub mod actors;
 pub mod aggregate;
+pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod compress;

@@ -1,8 +1,8 @@
 //! Retention: which stored logs and graphs to delete, decided from a listing alone.
 //!
 //! Per period, and per channel and entry point, the newest `retain` windows are kept;
-//! windows that ended more than `max_age` ago go too; graphs whose log is gone are
-//! orphans and go. Windows still being aggregated are never touched. The caller does the
+//! windows that ended more than `max_age` ago go too; graphs and log summaries
+//! (`.meta.json`, see [`crate::catalogue`]) whose log is gone are orphans and go. Windows still being aggregated are never touched. The caller does the
 //! deleting; this module only plans, so it is tested without storage or time passing.
 
 use std::collections::{BTreeMap, HashSet};
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::catalogue;
 use crate::config::PeriodSpec;
 use crate::layout::{self, LogKey};
 use crate::storage::ObjectInfo;
@@ -53,6 +54,16 @@ pub fn plan(
             } else {
                 kept_logs.insert(path);
             }
+        }
+    }
+    for summary in logs {
+        let Some(key) =
+            catalogue::from_summary_name(period.name(), layout::file_name(&summary.path))
+        else {
+            continue;
+        };
+        if !kept_logs.contains(key.log_path().as_str()) && !live_windows.contains(&key.window) {
+            doomed.push(summary.path.clone());
         }
     }
     for svg in svgs {
@@ -235,6 +246,27 @@ mod tests {
         assert_eq!(
             usage(&spec(1, None), &[], &[], &HashSet::new()),
             Usage::default()
+        );
+    }
+
+    #[test]
+    fn summaries_go_with_their_logs() {
+        let logs = logs(&[
+            "2026-11-24_09.excimer.all.log.gz",
+            "2026-11-24_09.excimer.all.meta.json",
+            "2026-11-24_11.excimer.all.log.gz",
+            "2026-11-24_11.excimer.all.meta.json",
+            "2026-11-24_05.excimer.api.meta.json",
+        ]);
+        let mut doomed = plan(&spec(1, None), now(), &logs, &[], &HashSet::new());
+        doomed.sort();
+        assert_eq!(
+            doomed,
+            vec![
+                "logs/hourly/2026-11-24_05.excimer.api.meta.json",
+                "logs/hourly/2026-11-24_09.excimer.all.log.gz",
+                "logs/hourly/2026-11-24_09.excimer.all.meta.json",
+            ]
         );
     }
 

@@ -19,6 +19,7 @@ use bytes::Bytes;
 
 use crate::actors::render_queue::{RenderQueue, RenderRequest, UseRenderQueue};
 use crate::aggregate::WindowCounts;
+use crate::catalogue::{self, LogSummary};
 use crate::events;
 use crate::folded;
 use crate::layout::LogKey;
@@ -191,6 +192,7 @@ impl Aggregator {
         let written_samples = self.unsaved;
         let storage = self.storage.clone();
         let path = self.key.log_path();
+        let summary_path = catalogue::summary_path(&self.key);
         let write = async move {
             let encoded = tokio::task::spawn_blocking(move || snapshot.encode())
                 .await
@@ -198,6 +200,16 @@ impl Aggregator {
             let summary = (encoded.stacks, encoded.samples, encoded.gzip.len());
             storage
                 .put(&path, Bytes::from(encoded.gzip), ContentMeta::TRACE_LOG)
+                .await
+                .map_err(|e| e.to_string())?;
+            // The summary lets the browser and /api/index.json count samples without
+            // decompressing logs. Written after the log: a failure retries both.
+            let meta = LogSummary {
+                samples: encoded.samples,
+                stacks: encoded.stacks as u64,
+            };
+            storage
+                .put(&summary_path, Bytes::from(meta.encode()), ContentMeta::JSON)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>(summary)

@@ -113,6 +113,12 @@ fn config_digest(config: &Config) -> String {
     format!("{digest:016x}")
 }
 
+/// Windows still being aggregated, as `(period, window)` (asked of the router); `None`
+/// when the router does not answer.
+#[derive(Message)]
+#[rtype(result = "Option<std::collections::HashSet<(String, String)>>")]
+pub struct GetLiveWindows;
+
 /// The supervisor actor.
 pub struct Supervisor {
     config_path: PathBuf,
@@ -370,6 +376,15 @@ impl Handler<GetOverview> for Supervisor {
             last_reload: self.last_reload.clone(),
             shutting_down: self.shutting_down,
         })
+    }
+}
+
+impl Handler<GetLiveWindows> for Supervisor {
+    type Result = ResponseFuture<Option<std::collections::HashSet<(String, String)>>>;
+
+    fn handle(&mut self, _: GetLiveWindows, _: &mut Context<Self>) -> Self::Result {
+        let router = self.router.clone();
+        Box::pin(async move { router.send(router::LiveWindows).await.ok() })
     }
 }
 

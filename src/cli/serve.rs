@@ -31,12 +31,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let system = actix_rt::System::new();
     system.block_on(async {
         let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(&config.storage.path));
-        let listen = config.http.listen.clone();
+        let (listen, workers) = (config.http.listen.clone(), config.http.workers);
         let on_demand = Arc::new(OnDemand::new(&config, storage.clone())?);
         let supervisor = Supervisor::start_tree(args.config.clone(), config, storage.clone(), log)?;
-        http::start(&listen, supervisor.clone(), storage, metrics, on_demand)
-            .with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
-        tracing::info!(listen, "HTTP listening: /metrics /healthz /readyz");
+        http::start(
+            &listen,
+            workers,
+            supervisor.clone(),
+            storage,
+            metrics,
+            on_demand,
+        )
+        .with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
+        tracing::info!(
+            listen,
+            workers,
+            "HTTP listening: / /api/index.json /svgs/ /logs/ /metrics /healthz /readyz"
+        );
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut hangup = signal(SignalKind::hangup())?;

@@ -1,21 +1,33 @@
 //! The HTTP side, on the same actix system as the actors so handlers can ask them.
 //!
-//! One file per group of routes: [`metrics`] (Prometheus), [`probes`] (health), [`assets`]
-//! (the compiled-in stylesheet and scripts), [`status`] (runtime dashboard), [`top`]
-//! (leaderboard), [`on_demand`] (range and diff graphs). Cross-cutting pieces: [`security`]
-//! (methods and response headers for every response), [`keys`] (URL segments parsed into
-//! typed keys), [`html`] (rendering askama pages, error pages). This module owns the shared
-//! [`State`], the [`SiteSettings`] handlers read from the config, and the route table.
+//! One file per group of routes: [`browse`] (`/`, `/go`), [`view`] (graph pages),
+//! [`files`] (raw `/svgs/` and `/logs/`), [`api`] (`/api/index.json`), [`metrics`]
+//! (Prometheus), [`probes`] (health), [`assets`] (the compiled-in stylesheet and scripts),
+//! [`status`] (runtime dashboard), [`top`] (leaderboard), [`on_demand`] (range and diff
+//! graphs). Cross-cutting pieces: [`security`] (methods and response headers for every
+//! response), [`keys`] (URL segments parsed into typed keys), [`html`] (rendering askama
+//! pages, error pages), [`urls`] (page URLs), [`negotiate`] (gzip, ETags, conditional GET),
+//! [`file_cache`] and [`listing`] (what is kept in memory between requests). This module
+//! owns the shared [`State`], the [`SiteSettings`] handlers read from the config, and the
+//! route table.
 
+mod api;
 pub mod assets;
+mod browse;
+pub mod file_cache;
+mod files;
 pub mod html;
 pub mod keys;
+pub mod listing;
 mod metrics;
+pub mod negotiate;
 pub mod on_demand;
 mod probes;
 pub mod security;
 mod status;
 pub mod top;
+pub mod urls;
+mod view;
 
 use std::sync::Arc;
 
@@ -40,6 +52,10 @@ pub struct State {
     pub metrics: PrometheusHandle,
     /// Range and diff graphs, leaderboards.
     pub on_demand: Arc<OnDemand>,
+    /// Recently served graphs and logs.
+    pub files: file_cache::FileCache,
+    /// Recent storage listings and log summaries.
+    pub listings: listing::Listings,
 }
 
 impl State {
@@ -96,6 +112,7 @@ impl SiteSettings {
 /// Bind `listen` and start serving; the server runs until the actix system stops.
 pub fn start(
     listen: &str,
+    workers: usize,
     supervisor: Addr<Supervisor>,
     storage: Arc<dyn Storage>,
     prometheus: PrometheusHandle,
@@ -106,6 +123,8 @@ pub fn start(
         storage,
         metrics: prometheus,
         on_demand,
+        files: file_cache::FileCache::default(),
+        listings: listing::Listings::default(),
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -125,10 +144,19 @@ pub fn start(
             .route("/api/top", web::route().to(top::api_top))
             .route("/range.svg", web::route().to(on_demand::range_svg))
             .route("/diff.svg", web::route().to(on_demand::diff_svg))
+            .route("/", web::route().to(browse::browse))
+            .route("/go", web::route().to(browse::go))
+            .route(
+                "/view/{period}/{window}/{channel}/{entry}",
+                web::route().to(view::view),
+            )
+            .route("/svgs/{period}/{file}", web::route().to(files::svg))
+            .route("/logs/{period}/{file}", web::route().to(files::log))
+            .route("/api/index.json", web::route().to(api::index))
             .route("/static/{name}", web::route().to(assets::asset))
             .default_service(web::route().to(html::not_found))
     })
-    .workers(1)
+    .workers(workers)
     .disable_signals()
     .bind(listen)?
     .run();

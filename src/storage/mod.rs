@@ -65,7 +65,7 @@ impl ContentMeta {
         content_type: "image/svg+xml",
         content_encoding: Some("gzip"),
     };
-    /// A JSON document (import manifests).
+    /// A JSON document (import manifests, log summaries).
     pub const JSON: ContentMeta = ContentMeta {
         content_type: "application/json",
         content_encoding: None,

@@ -4,9 +4,12 @@
 //! every other module is one area.
 
 mod arclamp;
+mod browser;
 mod config_cli;
 mod copy;
 mod deploy;
+mod http_browser;
+mod http_files;
 mod http_pages;
 mod import;
 mod lifecycle;

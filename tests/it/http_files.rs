@@ -1,0 +1,422 @@
+//! Raw files, `/api/index.json`, the browser and graph pages against a service that
+//! aggregated real published samples: gzip negotiation both ways, conditional GET, HEAD,
+//! CORS on logs, the SVG's own CSP, traversal attempts, the catalogue's counts (from the
+//! checkpoint summaries), and HTML escaping of a frame named `<script>alert(1)</script>`.
+
+use std::io::Read;
+use std::time::Duration;
+
+use crate::arclamp::{
+    http_request, publish, publish_raw, read_log, wait_until, window_total, Arclamp, Response,
+};
+use crate::redis_server::RedisServer;
+
+/// The service's clock starts here, so window names are known.
+pub const CLOCK: &str = "[clock]\nstart = \"2026-11-24T12:00:00Z\"\nspeed = 1.0\n";
+/// The daily window the samples land in.
+pub const DAY: &str = "2026-11-24";
+/// The frame that must never become markup.
+pub const SCRIPT_FRAME: &str = "<script>alert(1)</script>";
+
+/// A service with one channel's samples aggregated and rendered (daily and hourly), plus
+/// one stack with a hostile frame name. Returns the service and the samples in `all`.
+pub fn aggregated_service(redis: &RedisServer) -> (Arclamp, u64) {
+    let extra = format!(
+        "{CLOCK}[aggregation]\nflush_interval = \"200ms\"\n\
+         [[render.functions]]\nname = \"MediaWiki::run\"\nlabel = \"Run\"\n"
+    );
+    let arclamp = Arclamp::start(redis, &extra);
+    let expected = publish(redis, "excimer", 400, 11, &[]);
+    let hostile = format!("/w/index.php;MediaWiki::run;{SCRIPT_FRAME} 5\n");
+    publish_raw(redis, "excimer", &[hostile.as_bytes()]);
+    let all = expected.samples["all"] + 5;
+    arclamp.wait_received("excimer", all);
+    let data = arclamp.data();
+    wait_until(
+        "the daily log to hold every sample",
+        Duration::from_secs(30),
+        || {
+            data.join(format!("logs/daily/{DAY}.excimer.all.meta.json"))
+                .exists()
+                && window_total(&data, "daily", "excimer", "all") == all
+        },
+    );
+    // Graphs follow the last checkpoint: wait until every daily graph shows every sample
+    // (then nothing changes any more: no new samples, no new render).
+    wait_until(
+        "the daily graphs to be rendered",
+        Duration::from_secs(30),
+        || {
+            let path = |suffix: &str| format!("svgs/daily/{DAY}.excimer.all{suffix}.svgz");
+            let complete = |suffix: &str| {
+                data.join(path(suffix)).exists()
+                    && crate::render_cli::frame_counts(
+                        crate::arclamp::read_svg(&data, &path(suffix)).as_bytes(),
+                    )
+                    .get("all")
+                        == Some(&all)
+            };
+            let modified = |suffix: &str| {
+                std::fs::metadata(data.join(path(suffix)))
+                    .and_then(|m| m.modified())
+                    .ok()
+            };
+            // Function graphs are rendered after the whole-window ones, in the same job.
+            complete("")
+                && complete(".reversed")
+                && modified(".fn-Run.reversed") >= modified(".reversed")
+        },
+    );
+    (arclamp, all)
+}
+
+fn get(arclamp: &Arclamp, target: &str, headers: &[&str]) -> Response {
+    http_request(arclamp.http_port, "GET", target, headers).expect("HTTP answer")
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
+    out
+}
+
+#[test]
+fn raw_files_negotiate_gzip_validate_and_refuse_traversal() {
+    let redis = RedisServer::start();
+    let (arclamp, all) = aggregated_service(&redis);
+    let data = arclamp.data();
+    let svg_path = format!("/svgs/daily/{DAY}.excimer.all.svgz");
+    let on_disk = std::fs::read(data.join(&svg_path[1..])).unwrap();
+
+    // gzip to a client that takes it, byte for byte what is stored.
+    let gz = get(&arclamp, &svg_path, &["Accept-Encoding: gzip, deflate"]);
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("content-type"), Some("image/svg+xml"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(gz.body, on_disk);
+    let svg = String::from_utf8(gunzip(&gz.body)).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("</svg>"));
+    // The hostile frame is text in the SVG, never an element.
+    assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!svg.contains(SCRIPT_FRAME));
+    // Its CSP lets exactly its own script run.
+    let csp = gz.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'sha256-") && csp.contains("'unsafe-hashes'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(gz.header("x-content-type-options"), Some("nosniff"));
+
+    // Decoded for a client that does not.
+    for headers in [
+        &[][..],
+        &["Accept-Encoding: identity"][..],
+        &["Accept-Encoding: gzip;q=0"][..],
+    ] {
+        let plain = get(&arclamp, &svg_path, headers);
+        assert_eq!(plain.status, 200, "{headers:?}");
+        assert_eq!(plain.header("content-encoding"), None, "{headers:?}");
+        assert_eq!(plain.text(), svg, "{headers:?}");
+        assert_ne!(plain.header("etag"), gz.header("etag"));
+    }
+
+    // Conditional GET.
+    let etag = gz.header("etag").unwrap().to_owned();
+    let modified = gz.header("last-modified").unwrap().to_owned();
+    let same = get(
+        &arclamp,
+        &svg_path,
+        &["Accept-Encoding: gzip", &format!("If-None-Match: {etag}")],
+    );
+    assert_eq!(same.status, 304);
+    assert!(same.body.is_empty());
+    assert_eq!(same.header("etag"), Some(etag.as_str()));
+    let since = get(
+        &arclamp,
+        &svg_path,
+        &[
+            "Accept-Encoding: gzip",
+            &format!("If-Modified-Since: {modified}"),
+        ],
+    );
+    assert_eq!(since.status, 304);
+    let other = get(
+        &arclamp,
+        &svg_path,
+        &["Accept-Encoding: gzip", "If-None-Match: \"something-else\""],
+    );
+    assert_eq!(other.status, 200);
+    assert_eq!(other.body, on_disk);
+
+    // HEAD: headers, no body.
+    let head = http_request(
+        arclamp.http_port,
+        "HEAD",
+        &svg_path,
+        &["Accept-Encoding: gzip"],
+    )
+    .unwrap();
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("etag"), Some(etag.as_str()));
+    assert_eq!(
+        head.header("content-length"),
+        Some(on_disk.len().to_string().as_str())
+    );
+
+    // Logs: CORS for speedscope, plain text when decoded, every sample there.
+    let log_path = format!("/logs/daily/{DAY}.excimer.all.log.gz");
+    let log = get(&arclamp, &log_path, &[]);
+    assert_eq!(log.status, 200);
+    assert_eq!(log.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        log.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    let total: u64 = log
+        .text()
+        .lines()
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, all);
+    assert_eq!(read_log(&data, &log_path[1..]).values().sum::<u64>(), all);
+    let log_gz = get(&arclamp, &log_path, &["Accept-Encoding: gzip"]);
+    assert_eq!(log_gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&log_gz.body), log.body);
+
+    // Missing and malformed names.
+    assert_eq!(
+        get(&arclamp, "/svgs/daily/2020-01-01.excimer.all.svgz", &[]).status,
+        404
+    );
+    assert_eq!(get(&arclamp, "/logs/daily/passwd", &[]).status, 404);
+    for target in [
+        "/logs/../x",
+        "/logs/../../etc/passwd",
+        "/logs/hourly/..%2F..%2Fetc%2Fpasswd",
+        "/logs/..%2F..%2Fetc/passwd.log.gz",
+        "/logs/hourly/%2Fetc%2Fpasswd",
+        "/logs/hourly/a%00b.log.gz",
+        "/logs/hourly/%00",
+        "/svgs/%2e%2e/x.svgz",
+        "//etc/passwd",
+        "/logs//etc/passwd",
+        "/logs/daily/..%5C..%5Cetc%5Cpasswd",
+        "/view/daily/..%2F..%2Fetc/excimer/all",
+        "/view/daily/2026-11-24/..%2Fx/all",
+        "/view/daily/2026-11-24/excimer/a%00",
+    ] {
+        let r = get(&arclamp, target, &[]);
+        assert!(
+            r.status == 400 || r.status == 404,
+            "{target}: {} {}",
+            r.status,
+            r.text()
+        );
+        assert!(!r.text().contains("root:"), "{target}");
+    }
+}
+
+#[test]
+fn index_pages_and_escaping() {
+    let redis = RedisServer::start();
+    let (arclamp, all) = aggregated_service(&redis);
+
+    // The API: every file, sample counts from the summaries, live windows.
+    let index = get(&arclamp, "/api/index.json", &[]);
+    assert_eq!(index.status, 200);
+    assert_eq!(index.header("content-type"), Some("application/json"));
+    let answer: serde_json::Value = serde_json::from_slice(&index.body).unwrap();
+    let items = answer["items"].as_array().unwrap();
+    assert_eq!(answer["total"].as_u64(), Some(items.len() as u64));
+    let daily_log = items
+        .iter()
+        .find(|i| i["url"] == format!("/logs/daily/{DAY}.excimer.all.log.gz"))
+        .expect("daily log listed");
+    assert_eq!(daily_log["kind"], "log");
+    assert_eq!(daily_log["samples"].as_u64(), Some(all));
+    assert!(daily_log["stacks"].as_u64().unwrap() > 1);
+    assert_eq!(daily_log["live"], true);
+    let daily_graphs: Vec<_> = items
+        .iter()
+        .filter(|i| i["period"] == "daily" && i["entry"] == "all" && i["kind"] == "graph")
+        .collect();
+    // forward, reversed, and the Run function graph in both directions.
+    assert_eq!(daily_graphs.len(), 4, "{daily_graphs:?}");
+    assert!(daily_graphs
+        .iter()
+        .any(|g| g["function"] == "Run" && g["reversed"] == true && g["samples"].is_null()));
+    assert!(daily_graphs
+        .iter()
+        .any(|g| g["function"].is_null() && g["samples"].as_u64() == Some(all)));
+    let live = answer["live"].as_array().unwrap();
+    assert!(live
+        .iter()
+        .any(|l| l["period"] == "daily" && l["window"] == DAY && l["last_checkpoint"].is_string()));
+
+    let filtered = get(
+        &arclamp,
+        &format!("/api/index.json?period=daily&entry=all&kind=log&from={DAY}&to={DAY}"),
+        &[],
+    );
+    let filtered: serde_json::Value = serde_json::from_slice(&filtered.body).unwrap();
+    assert_eq!(filtered["total"], 1, "{filtered}");
+    let none = get(
+        &arclamp,
+        "/api/index.json?period=daily&from=2026-11-25",
+        &[],
+    );
+    let none: serde_json::Value = serde_json::from_slice(&none.body).unwrap();
+    assert_eq!(none["total"], 0);
+    let page = get(&arclamp, "/api/index.json?limit=2&offset=1", &[]);
+    let page: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["items"][0], items[1]);
+    assert_eq!(
+        get(&arclamp, "/api/index.json?period=weekly", &[]).status,
+        404
+    );
+    assert_eq!(
+        get(&arclamp, "/api/index.json?from=2026-11-24", &[]).status,
+        400
+    );
+    assert_eq!(
+        get(&arclamp, "/api/index.json?period=daily&from=yesterday", &[]).status,
+        400
+    );
+    assert_eq!(get(&arclamp, "/api/index.json?limit=0", &[]).status, 400);
+    assert_eq!(get(&arclamp, "/api/index.json?bogus=1", &[]).status, 400);
+
+    // The browser: the daily window, live, with its links and counts.
+    let browse = get(&arclamp, "/", &[]);
+    assert_eq!(browse.status, 200);
+    assert_eq!(
+        browse.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = browse.text();
+    for expected in [
+        "action=\"/go\"".to_owned(),
+        "value=\"2026-11-23\"".to_owned(), // yesterday by the service's clock
+        "<span class=\"live\">live</span>".to_owned(),
+        format!("href=\"/view/daily/{DAY}/excimer/all\""),
+        format!("href=\"/view/daily/{DAY}/excimer/all?reversed=1\""),
+        format!("href=\"/view/daily/{DAY}/excimer/all?fn=Run\""),
+        format!("href=\"/logs/daily/{DAY}.excimer.all.log.gz\""),
+        format!("<td class=\"num\">{all}</td>"),
+        "option value=\"fn:Run\"".to_owned(),
+    ] {
+        assert!(html.contains(&expected), "{expected} missing from {html}");
+    }
+    let hourly = get(&arclamp, "/?period=hourly&entry=index", &[]).text();
+    assert!(
+        // Hourly graphs may still be rendering; the log is there.
+        hourly.contains("/logs/hourly/2026-11-24_12.excimer.index.log.gz"),
+        "{hourly}"
+    );
+    assert!(
+        !hourly.contains("/view/hourly/2026-11-24_12/excimer/all"),
+        "{hourly}"
+    );
+    let jumped = get(&arclamp, "/?period=daily&date=2026-11-20", &[]).text();
+    assert!(!jumped.contains(&format!("/view/daily/{DAY}/")), "{jumped}");
+    assert_eq!(get(&arclamp, "/?period=weekly", &[]).status, 404);
+    assert_eq!(get(&arclamp, "/?date=tomorrow", &[]).status, 400);
+
+    // The quick form.
+    let go = get(
+        &arclamp,
+        &format!("/go?date={DAY}&hour=&channel=excimer&graph=all&reversed=1"),
+        &[],
+    );
+    assert_eq!(go.status, 303);
+    assert_eq!(
+        go.header("location"),
+        Some(format!("/view/daily/{DAY}/excimer/all?reversed=1").as_str())
+    );
+    let go = get(
+        &arclamp,
+        &format!("/go?date={DAY}&hour=12&channel=excimer&graph=fn:Run"),
+        &[],
+    );
+    assert_eq!(
+        go.header("location"),
+        Some("/view/hourly/2026-11-24_12/excimer/all?fn=Run")
+    );
+    assert_eq!(
+        get(&arclamp, "/go?date=2026-11-24&channel=..&graph=all", &[]).status,
+        400
+    );
+
+    // A graph page.
+    let view = get(&arclamp, &format!("/view/daily/{DAY}/excimer/all"), &[]);
+    assert_eq!(view.status, 200);
+    // askama writes `&` in attributes as `&#38;`.
+    let html = view.text().replace("&#38;", "&");
+    for expected in [
+        format!("<iframe class=\"graph\" src=\"/svgs/daily/{DAY}.excimer.all.svgz\""),
+        format!("href=\"/view/daily/{DAY}/excimer/all?reversed=1\""),
+        format!("href=\"/logs/daily/{DAY}.excimer.all.log.gz\""),
+        format!("href=\"/diff?period=daily&a={DAY}&b=2026-11-17&channel=excimer&entry=all\""),
+        format!("href=\"/view/daily/{DAY}/excimer/all?fn=Run\""),
+        format!("{all} samples"),
+    ] {
+        assert!(html.contains(&expected), "{expected} missing from {html}");
+    }
+    let csp = view.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let function = get(
+        &arclamp,
+        &format!("/view/daily/{DAY}/excimer/all?fn=Run&reversed=1"),
+        &[],
+    )
+    .text();
+    assert!(
+        function.contains(&format!(
+            "src=\"/svgs/daily/{DAY}.excimer.all.fn-Run.reversed.svgz\""
+        )),
+        "{function}"
+    );
+    assert_eq!(
+        get(&arclamp, "/view/daily/2026-11-23/excimer/all", &[]).status,
+        404
+    );
+    assert_eq!(
+        get(&arclamp, "/view/weekly/2026-11-23/excimer/all", &[]).status,
+        404
+    );
+    assert_eq!(
+        get(&arclamp, "/view/daily/2026-13-45/excimer/all", &[]).status,
+        400
+    );
+    assert_eq!(
+        get(
+            &arclamp,
+            &format!("/view/daily/{DAY}/excimer/index?fn=Run"),
+            &[]
+        )
+        .status,
+        400
+    );
+
+    // Text from URLs is escaped in pages.
+    let hostile = get(
+        &arclamp,
+        "/view/daily/2026-11-24/excimer/all?fn=%3Cscript%3Ealert(1)%3C/script%3E",
+        &[],
+    );
+    assert_eq!(hostile.status, 400);
+    assert!(!hostile.text().contains(SCRIPT_FRAME), "{}", hostile.text());
+    assert!(
+        hostile.text().contains("&#60;script&#62;alert(1)"),
+        "{}",
+        hostile.text()
+    );
+}
