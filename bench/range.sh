@@ -76,5 +76,5 @@ for _ in $(seq 1 "$runs"); do
     fetch
 done
 ls -l "$work/range.svgz" | awk '{ print "graph: " $5 " bytes gzip'"'"'d" }'
-grep -c '<g>' <(gzip -dc "$work/range.svgz") | awk '{ print "frames drawn: " $1 }'
+gzip -dc "$work/range.svgz" | grep -o '<g>' | wc -l | awk '{ print "frames drawn: " $1 }'
 ps -o rss= -p "$pid" | awk '{ printf "arclamp RSS after: %.0f MB\n", $1 / 1024 }'
