@@ -10,7 +10,7 @@ SECONDS_=${1:-20}
 CONNS=${2:-32}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --locked --bin arclamp 2>&1 | tail -1
-bin=target/release/arclamp
+bin=${CARGO_TARGET_DIR:-target}/release/arclamp
 work=$(mktemp -d)
 port=$(free_port)
 http=$(free_port)

@@ -85,18 +85,46 @@ pub struct IndexAnswer {
     live: Vec<LiveWindow>,
 }
 
+/// An API error: the page error's status, with a JSON body `{"error": "..."}`.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ApiError(#[from] PageError);
+
+impl From<keys::KeyError> for ApiError {
+    fn from(e: keys::KeyError) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl actix_web::ResponseError for ApiError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .json(serde_json::json!({"error": self.0.to_string()}))
+    }
+}
+
 /// `GET /api/index.json`.
 pub async fn index(
     state: web::Data<State>,
     query: web::Query<IndexQuery>,
-) -> Result<HttpResponse, PageError> {
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let site = state.site().await?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
-        return Err(PageError::BadRequest(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
+        return Err(
+            PageError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")).into(),
+        );
     }
     let offset = query.offset.unwrap_or(0);
     let periods: Vec<_> = match &query.period {
@@ -114,7 +142,8 @@ pub async fn index(
         _ => {
             return Err(PageError::BadRequest(
                 "from and to are window names of one period: add period=".into(),
-            ))
+            )
+            .into())
         }
     };
     for (what, value) in [("channel", &query.channel), ("function", &query.function)] {

@@ -288,7 +288,11 @@ fn index_pages_and_escaping() {
         get(&arclamp, "/api/index.json?period=daily&from=yesterday", &[]).status,
         400
     );
-    assert_eq!(get(&arclamp, "/api/index.json?limit=0", &[]).status, 400);
+    let bad = get(&arclamp, "/api/index.json?limit=0", &[]);
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.header("content-type"), Some("application/json"));
+    let bad: serde_json::Value = serde_json::from_slice(&bad.body).unwrap();
+    assert_eq!(bad["error"], "limit must be between 1 and 10000");
     assert_eq!(get(&arclamp, "/api/index.json?bogus=1", &[]).status, 400);
 
     // The browser: the daily window, live, with its links and counts.
