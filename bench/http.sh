@@ -4,7 +4,7 @@
 # `arclamp publish --rate 2000` feeds the same service. Reports wrk's requests/s (target
 # >= 5,000) and checks no ingest loss: messages received == published, and samples in the
 # daily log after SIGTERM == samples published.
-#   bench/http.sh [SECONDS (default 20)] [CONNECTIONS (default 32)]
+#   [DAYS=1] bench/http.sh [SECONDS (default 20)] [CONNECTIONS (default 32)]  (DAYS: simulated days stored)
 source "$(dirname "$0")/common.sh"
 SECONDS_=${1:-20}
 CONNS=${2:-32}
@@ -30,7 +30,7 @@ TOML
 
 # 1. A stored day: yesterday, so the live feed below lands in another (today's) window.
 day=$(date -u -d yesterday +%Y-%m-%d)
-$bin publish --to-store --config "$work/arclamp.toml" --days 1 --rate 200 --start "${day}T00:00:00Z" > /dev/null 2>&1
+$bin publish --to-store --config "$work/arclamp.toml" --days ${DAYS:-1} --rate 200 --start "${day}T00:00:00Z" > /dev/null 2>&1
 file="svgs/daily/$day.excimer.all.svgz"
 [ -f "$work/data/$file" ] || { echo "no stored daily graph $file" >&2; exit 1; }
 echo "stored daily graph: /$file, $(stat -c %s "$work/data/$file") bytes gzip, $(zcat "$work/data/$file" | wc -c) bytes SVG"
