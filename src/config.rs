@@ -130,19 +130,310 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A credential: shown as `***` by `Debug` and when the config is printed, so it never
+/// reaches a log line or `check-config` output.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret holding `value`.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that sends it to the server.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether no value was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.0.is_empty() { "" } else { "***" })
+    }
+}
+
+/// The secret from `value`, or from the file `file` names (trailing newline removed); the
+/// error names whichever key is at fault. Setting both is an error, as is setting neither.
+pub fn resolve_secret(
+    key: &str,
+    value: &Secret,
+    file: Option<&Path>,
+) -> Result<Secret, ConfigError> {
+    match (value.is_empty(), file) {
+        (false, Some(_)) => Err(invalid(
+            format!("{key}_file"),
+            format!("set either {key} or {key}_file, not both"),
+        )),
+        (false, None) => Ok(value.clone()),
+        (true, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                invalid(
+                    format!("{key}_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let text = text.trim_end_matches(['\n', '\r']);
+            if text.is_empty() {
+                return Err(invalid(
+                    format!("{key}_file"),
+                    format!("{} is empty", path.display()),
+                ));
+            }
+            Ok(Secret::new(text))
+        }
+        (true, None) => Err(invalid(
+            key,
+            format!(
+                "required: set it (e.g. from the environment, ARCLAMP__{}) or name a file with {key}_file",
+                key.to_ascii_uppercase().replace('.', "__")
+            ),
+        )),
+    }
+}
+
+/// Which storage backend `[storage]` selects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Files under `storage.path`.
+    #[default]
+    Local,
+    /// An S3-compatible bucket (`[storage.s3]`).
+    S3,
+    /// An OpenStack Swift container, native API (`[storage.swift]`).
+    Swift,
+}
+
 /// `[storage]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
-    /// Root directory of `logs/` and `svgs/`.
+    /// `local`, `s3` or `swift`.
+    pub kind: StorageKind,
+    /// Root directory of `logs/` and `svgs/` (`kind = "local"`).
     pub path: PathBuf,
+    /// Prefix of every object name inside the bucket or container (object storage), e.g.
+    /// `arclamp/`; empty for none.
+    pub prefix: String,
+    /// Longest time one object-storage operation may take, retries included.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// Objects asked for per listing request (object storage); listings page through all.
+    pub list_page_size: usize,
+    /// `[storage.s3]`
+    pub s3: S3Config,
+    /// `[storage.swift]`
+    pub swift: SwiftConfig,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
+            kind: StorageKind::Local,
             path: PathBuf::from("data"),
+            prefix: String::new(),
+            timeout: Duration::from_secs(30),
+            list_page_size: 1000,
+            s3: S3Config::default(),
+            swift: SwiftConfig::default(),
         }
+    }
+}
+
+/// `[storage.s3]`: any S3-compatible store (AWS, Ceph RGW, MinIO, Swift's S3 API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// `https://s3.example.org`; empty for AWS's own endpoint of `region`.
+    pub endpoint: String,
+    /// The bucket; created when missing.
+    pub bucket: String,
+    /// The region requests are signed for.
+    pub region: String,
+    /// Access key id (or `access_key_id_file`).
+    pub access_key_id: Secret,
+    /// File holding the access key id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id_file: Option<PathBuf>,
+    /// Secret access key (or `secret_access_key_file`).
+    pub secret_access_key: Secret,
+    /// File holding the secret access key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_access_key_file: Option<PathBuf>,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            endpoint: String::new(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: Secret::default(),
+            access_key_id_file: None,
+            secret_access_key: Secret::default(),
+            secret_access_key_file: None,
+        }
+    }
+}
+
+/// `[storage.swift]`: OpenStack Swift's native API, with tempauth (v1) or Keystone v3.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SwiftConfig {
+    /// `https://swift.example.org/auth/v1.0` (tempauth) or `https://keystone.example.org/v3`.
+    pub auth_url: String,
+    /// The container; created when missing.
+    pub container: String,
+    /// `account:user` for tempauth, the user name for Keystone.
+    pub user: String,
+    /// The password (or `key_file`).
+    pub key: Secret,
+    /// File holding the password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// Keystone: the user's domain (`Default` when empty).
+    pub user_domain: String,
+    /// Keystone: the project to scope the token to.
+    pub project: String,
+    /// Keystone: the project's domain (`Default` when empty).
+    pub project_domain: String,
+    /// Keystone: the catalog region of the object-store endpoint (any when empty).
+    pub region: String,
+}
+
+/// How a Swift token is obtained, read from `storage.swift.auth_url`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwiftAuthKind {
+    /// tempauth / swauth: `GET .../auth/v1.0`.
+    V1,
+    /// Keystone identity v3: `POST .../v3/auth/tokens`.
+    KeystoneV3,
+}
+
+impl SwiftConfig {
+    /// Which auth protocol `auth_url` speaks.
+    pub fn auth_kind(&self) -> Result<SwiftAuthKind, ConfigError> {
+        let url = self.auth_url.trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(invalid(
+                "storage.swift.auth_url",
+                "required: an http:// or https:// URL ending in /auth/v1.0 (tempauth) or /v3 (Keystone)",
+            ));
+        }
+        if url.ends_with("/v3") {
+            Ok(SwiftAuthKind::KeystoneV3)
+        } else if url.ends_with("/v1.0") || url.ends_with("/v1") {
+            Ok(SwiftAuthKind::V1)
+        } else {
+            Err(invalid(
+                "storage.swift.auth_url",
+                format!("{url:?} must end in /auth/v1.0 (tempauth) or /v3 (Keystone)"),
+            ))
+        }
+    }
+
+    /// The password, from `key` or `key_file`.
+    pub fn resolved_key(&self) -> Result<Secret, ConfigError> {
+        resolve_secret("storage.swift.key", &self.key, self.key_file.as_deref())
+    }
+}
+
+impl S3Config {
+    /// The access key id, from `access_key_id` or `access_key_id_file`.
+    pub fn resolved_access_key_id(&self) -> Result<Secret, ConfigError> {
+        resolve_secret(
+            "storage.s3.access_key_id",
+            &self.access_key_id,
+            self.access_key_id_file.as_deref(),
+        )
+    }
+
+    /// The secret access key, from `secret_access_key` or `secret_access_key_file`.
+    pub fn resolved_secret_access_key(&self) -> Result<Secret, ConfigError> {
+        resolve_secret(
+            "storage.s3.secret_access_key",
+            &self.secret_access_key,
+            self.secret_access_key_file.as_deref(),
+        )
+    }
+}
+
+impl StorageConfig {
+    /// Check the keys the selected backend needs; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.prefix.is_empty()
+            && crate::storage::check_path(&self.prefix, true).is_err()
+        {
+            return Err(invalid(
+                "storage.prefix",
+                format!(
+                    "{:?} must be a relative path of letters, digits, '_', '.', '-' segments, e.g. \"arclamp/\"",
+                    self.prefix
+                ),
+            ));
+        }
+        positive("storage.timeout", self.timeout)?;
+        at_least_one("storage.list_page_size", self.list_page_size as u64)?;
+        match self.kind {
+            StorageKind::Local => {
+                if self.path.as_os_str().is_empty() {
+                    return Err(invalid("storage.path", "required for kind = \"local\""));
+                }
+            }
+            StorageKind::S3 => {
+                let s3 = &self.s3;
+                if s3.bucket.is_empty() {
+                    return Err(invalid("storage.s3.bucket", "required for kind = \"s3\""));
+                }
+                if !s3.endpoint.is_empty()
+                    && !(s3.endpoint.starts_with("http://") || s3.endpoint.starts_with("https://"))
+                {
+                    return Err(invalid(
+                        "storage.s3.endpoint",
+                        "must be an http:// or https:// URL (or empty for AWS)",
+                    ));
+                }
+                if s3.region.is_empty() {
+                    return Err(invalid("storage.s3.region", "required (e.g. \"us-east-1\")"));
+                }
+                s3.resolved_access_key_id()?;
+                s3.resolved_secret_access_key()?;
+            }
+            StorageKind::Swift => {
+                let swift = &self.swift;
+                let kind = swift.auth_kind()?;
+                if swift.container.is_empty() {
+                    return Err(invalid(
+                        "storage.swift.container",
+                        "required for kind = \"swift\"",
+                    ));
+                }
+                if swift.user.is_empty() {
+                    return Err(invalid("storage.swift.user", "required for kind = \"swift\""));
+                }
+                if kind == SwiftAuthKind::KeystoneV3 && swift.project.is_empty() {
+                    return Err(invalid(
+                        "storage.swift.project",
+                        "required with a Keystone v3 auth_url",
+                    ));
+                }
+                swift.resolved_key()?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -554,6 +845,7 @@ impl Config {
         }
         positive("service.shutdown_timeout", self.service.shutdown_timeout)?;
         at_least_one("http.workers", self.http.workers as u64)?;
+        self.storage.validate()?;
         self.http.listen.parse::<SocketAddr>().map_err(|e| {
             invalid(
                 "http.listen",
@@ -775,6 +1067,52 @@ mod tests {
         );
         assert!(error_of("[log]\nformat = \"xml\"").starts_with("log.format:"));
         assert!(error_of("[http]\nlisten = \"nowhere\"").starts_with("http.listen:"));
+    }
+
+    #[test]
+    fn object_storage_keys_are_checked_and_named() {
+        assert!(error_of("[storage]\nkind = \"s3\"").starts_with("storage.s3.bucket:"));
+        assert!(error_of("[storage]\nkind = \"ceph\"").contains("ceph"));
+        assert!(
+            error_of("[storage]\nkind = \"s3\"\n[storage.s3]\nbucket = \"b\"")
+                .starts_with("storage.s3.access_key_id:")
+        );
+        assert!(error_of("[storage]\nprefix = \"../x\"").starts_with("storage.prefix:"));
+        let swift = "[storage]\nkind = \"swift\"\n[storage.swift]\ncontainer = \"c\"\nuser = \"t:t\"\n";
+        assert!(error_of(swift).starts_with("storage.swift.auth_url:"));
+        let v1 = format!("{swift}auth_url = \"http://127.0.0.1:1/auth/v1.0\"\n");
+        let missing_key = error_of(&v1);
+        assert!(missing_key.starts_with("storage.swift.key:"), "{missing_key}");
+        assert!(missing_key.contains("ARCLAMP__STORAGE__SWIFT__KEY"), "{missing_key}");
+        assert!(error_of(&format!("{v1}key = \"k\"\nkey_file = \"/nonexistent\"\n"))
+            .starts_with("storage.swift.key_file:"));
+        assert!(error_of(&format!("{v1}key_file = \"/nonexistent/key\"\n"))
+            .starts_with("storage.swift.key_file:"));
+        let v3 = format!("{swift}auth_url = \"https://keystone.example.org/v3\"\nkey = \"k\"\n");
+        assert!(error_of(&v3).starts_with("storage.swift.project:"));
+        assert!(Config::from_toml(&format!("{v3}project = \"p\"\n")).is_ok());
+        assert!(error_of(&format!("{swift}auth_url = \"http://x/auth\"\nkey = \"k\"\n"))
+            .starts_with("storage.swift.auth_url:"));
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, "from-the-file\n").unwrap();
+        let config = Config::from_toml(&format!(
+            "[storage]\nkind = \"swift\"\n[storage.swift]\nauth_url = \"http://127.0.0.1:1/auth/v1.0\"\n\
+             container = \"c\"\nuser = \"t:t\"\nkey_file = \"{}\"\n\
+             [storage.s3]\nsecret_access_key = \"s3-very-secret\"\n",
+            key_file.display()
+        ))
+        .unwrap();
+        assert_eq!(config.storage.swift.resolved_key().unwrap().expose(), "from-the-file");
+        let printed = config.to_redacted_toml();
+        assert!(!printed.contains("s3-very-secret"), "{printed}");
+        assert!(printed.contains("secret_access_key = \"***\""), "{printed}");
+        assert!(printed.contains(&key_file.display().to_string()));
+        assert!(!format!("{config:?}").contains("s3-very-secret"));
     }
 
     #[test]

@@ -140,6 +140,38 @@ pub fn checkpoint_failed(path: &str, error: &str) {
     counter!("arclamp_checkpoint_failures_total").increment(1);
 }
 
+/// Storage was opened (nothing contacted yet).
+pub fn storage_opened(store: &str) {
+    tracing::info!(store, "storage selected");
+    gauge!("arclamp_storage_up").set(1.0);
+}
+
+/// A storage operation failed (after the backend's own retries). The first failure of an
+/// outage is logged at `warn`, later ones at `debug` (the caller logs its own consequence).
+pub fn storage_failed(operation: &'static str, error: &str, first_of_outage: bool) {
+    if first_of_outage {
+        tracing::warn!(
+            operation,
+            error,
+            "storage unavailable: data is kept in memory and writes are retried until it is back"
+        );
+    } else {
+        tracing::debug!(operation, error, "storage still failing");
+    }
+    counter!("arclamp_storage_failures_total", "operation" => operation).increment(1);
+    gauge!("arclamp_storage_up").set(0.0);
+}
+
+/// Storage works again after an outage.
+pub fn storage_recovered(store: &str, outage: Duration) {
+    tracing::info!(
+        store,
+        outage_seconds = outage.as_secs_f64(),
+        "storage is back"
+    );
+    gauge!("arclamp_storage_up").set(1.0);
+}
+
 /// An existing checkpoint was loaded into a starting window.
 pub fn checkpoint_loaded(path: &str, samples: u64, malformed_lines: u64) {
     if malformed_lines > 0 {

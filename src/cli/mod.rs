@@ -15,7 +15,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::storage::{LocalStorage, Storage};
+use anyhow::Context as _;
+
+use crate::storage::Storage;
 
 /// Command-line interface of the `arclamp` binary.
 #[derive(Debug, Parser)]
@@ -53,7 +55,9 @@ pub enum Command {
 /// The store a config names, for the offline tools (`publish --to-store`, `import`,
 /// `copy`): the same backend and location `arclamp serve` would use.
 pub fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
-    Ok(Arc::new(LocalStorage::new(&config.storage.path)))
+    let storage: Arc<dyn Storage> = crate::storage::open(&config.storage)
+        .context("cannot open the storage ([storage] in the config)")?;
+    Ok(storage)
 }
 
 /// A progress bar on stderr for a long run, counting `unit`; hidden when stderr is not a

@@ -9,7 +9,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::actors::supervisor::{Reload, Shutdown, Supervisor};
 use crate::config::Config;
 use crate::on_demand::OnDemand;
-use crate::storage::{LocalStorage, Storage};
+use crate::storage::{self, Storage};
 use crate::{http, telemetry};
 
 /// Arguments of `arclamp serve`.
@@ -30,7 +30,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::events::register(&config.redis.channels, &periods);
     let system = actix_rt::System::new();
     system.block_on(async {
-        let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(&config.storage.path));
+        let storage: Arc<dyn Storage> = storage::open(&config.storage)
+            .context("cannot open the storage ([storage] in the config)")?;
         let (listen, workers) = (config.http.listen.clone(), config.http.workers);
         let on_demand = Arc::new(OnDemand::new(&config, storage.clone())?);
         let supervisor = Supervisor::start_tree(args.config.clone(), config, storage.clone(), log)?;

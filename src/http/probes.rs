@@ -1,5 +1,5 @@
 //! Health probes: `/healthz` (liveness: the actor system answers) and `/readyz`
-//! (readiness: storage is reachable; the Redis state is reported but never fails it, so a
+//! (readiness: storage is reachable and writes succeed; the Redis state is reported but never fails it, so a
 //! Redis outage does not take the browser off a Kubernetes Service).
 
 use actix_web::{web, HttpResponse};
@@ -27,15 +27,15 @@ fn redis_connected(state: &State) -> bool {
         .any(|s| s.name == "arclamp_redis_connected" && s.value >= 1.0)
 }
 
-/// `GET /readyz`: 200 when storage answers, 503 with a JSON reason otherwise. The check is
-/// one `stat` (never a listing), so it stays cheap with years of files.
+/// `GET /readyz`: 200 when storage answers one small request and the last write succeeded,
+/// 503 with a JSON reason otherwise (never a listing: a store holds years of objects).
 pub async fn readyz(state: web::Data<State>) -> HttpResponse {
     let redis = if redis_connected(&state) {
         "connected"
     } else {
         "disconnected"
     };
-    match state.storage.stat("logs").await {
+    match state.storage.check().await {
         Ok(_) => HttpResponse::Ok().json(serde_json::json!({
             "ready": true,
             "storage": "ok",

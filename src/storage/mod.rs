@@ -5,15 +5,40 @@
 //! every backend rejects anything else (`..`, absolute paths, empty segments) with
 //! [`StorageError::BadPath`] before touching the medium. A `put` is atomic: a reader sees
 //! the old object or the new one, never a partial write.
+//!
+//! [`open`] is the one constructor the service and every subcommand use: it builds the
+//! backend `[storage]` selects ([`LocalStorage`] or [`ObjectStorage`]) and wraps it in
+//! [`Monitored`], which counts failures and answers readiness.
 
 mod local;
+mod monitored;
+mod object;
+mod s3_bucket;
+pub mod swift_auth;
 
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::config::{StorageConfig, StorageKind};
+
 pub use local::LocalStorage;
+pub use monitored::Monitored;
+pub use object::ObjectStorage;
+
+/// The storage `config` selects, ready to share between actors, HTTP and subcommands.
+/// Object stores are not contacted here: one that is down at start is retried by each
+/// operation.
+pub fn open(config: &StorageConfig) -> Result<Arc<Monitored>, StorageError> {
+    let backend: Box<dyn Storage> = match config.kind {
+        StorageKind::Local => Box::new(LocalStorage::new(&config.path)),
+        StorageKind::S3 | StorageKind::Swift => Box::new(ObjectStorage::open(config)?),
+    };
+    crate::events::storage_opened(&backend.describe());
+    Ok(Arc::new(Monitored::new(backend)))
+}
 
 /// A storage operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +57,34 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// The object store failed or refused (after retries).
+    #[error("storage {operation} {path:?} on {store} failed: {message}")]
+    Remote {
+        /// What was attempted.
+        operation: &'static str,
+        /// On which path.
+        path: String,
+        /// Which store (no credentials).
+        store: String,
+        /// What went wrong, with a hint; credentials scrubbed.
+        message: String,
+    },
+    /// The operation did not finish within `storage.timeout`.
+    #[error("storage {operation} {path:?} timed out after {after:?} (storage.timeout): the store is not answering")]
+    Timeout {
+        /// What was attempted.
+        operation: &'static str,
+        /// On which path.
+        path: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// Writes are failing (readiness).
+    #[error("{0}")]
+    Unhealthy(String),
+    /// The backend cannot be set up (bad settings).
+    #[error("cannot open storage: {0}")]
+    Setup(String),
 }
 
 /// Size and modification time of a stored object.
@@ -85,8 +138,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn delete(&self, path: &str) -> Result<(), StorageError>;
     /// Size and modification time, or `None` when it does not exist.
     async fn stat(&self, path: &str) -> Result<Option<ObjectInfo>, StorageError>;
-    /// A short description for logs (`local:/srv/arclamp`).
+    /// A short description for logs (`local:/srv/arclamp`), without credentials.
     fn describe(&self) -> String;
+    /// A cheap check that the store answers (readiness): one small request, never a listing.
+    async fn check(&self) -> Result<(), StorageError> {
+        self.stat("logs/.ready").await.map(|_| ())
+    }
 }
 
 /// Check that `path` is a clean relative key (a prefix may end with `/`).

@@ -34,7 +34,8 @@ pub struct Arclamp {
 }
 
 /// Config text for a test: Redis, storage and HTTP filled in, `extra` appended (it may
-/// redefine any table that the base does not set).
+/// redefine any table that the base does not set; a `[storage]` in `extra` replaces the
+/// local `data/` directory).
 pub fn config_text(redis: &RedisServer, dir: &Path, http_port: u16, extra: &str) -> String {
     let has = |table: &str| extra.contains(&format!("[{table}]"));
     let mut text = String::new();
@@ -44,10 +45,12 @@ pub fn config_text(redis: &RedisServer, dir: &Path, http_port: u16, extra: &str)
             redis.url()
         ));
     }
-    text.push_str(&format!(
-        "[storage]\npath = \"{}\"\n",
-        dir.join("data").display()
-    ));
+    if !has("storage") {
+        text.push_str(&format!(
+            "[storage]\npath = \"{}\"\n",
+            dir.join("data").display()
+        ));
+    }
     text.push_str(&format!("[http]\nlisten = \"127.0.0.1:{http_port}\"\n"));
     if !has("render") {
         text.push_str("[render]\nworkers = 1\ninterval = \"200ms\"\n");
@@ -412,6 +415,12 @@ pub fn publish_raw(redis: &RedisServer, channel: &str, messages: &[&[u8]]) {
 /// The stacks and counts in a trace log (`logs/...log.gz` under `data`).
 pub fn read_log(data: &Path, relative: &str) -> BTreeMap<String, u64> {
     let bytes = std::fs::read(data.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    parse_log(&bytes, relative)
+}
+
+/// The stacks and counts in the bytes of a trace log named `relative` (for messages),
+/// checking it is gzip with sorted, unique lines.
+pub fn parse_log(bytes: &[u8], relative: &str) -> BTreeMap<String, u64> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(&bytes[..])
         .read_to_string(&mut text)

@@ -139,3 +139,29 @@ fn serve_refuses_an_invalid_config_before_starting() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("supervisor.backoff_max"));
 }
+
+#[test]
+fn object_storage_is_configured_from_the_environment_with_secrets_redacted() {
+    let (ok, printed, stderr) = check(
+        "[storage]\nkind = \"swift\"\n[storage.swift]\ncontainer = \"arclamp\"\n",
+        &[
+            ("ARCLAMP__STORAGE__SWIFT__AUTH_URL", "https://swift.example.org/auth/v1.0"),
+            ("ARCLAMP__STORAGE__SWIFT__USER", "mw:arclamp"),
+            ("ARCLAMP__STORAGE__SWIFT__KEY", "Sw1ftS3cretKey"),
+            ("ARCLAMP__STORAGE__PREFIX", "arclamp/"),
+            ("ARCLAMP__STORAGE__S3__SECRET_ACCESS_KEY", "AlsoS3cretForS3"),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert!(printed.contains("kind = \"swift\""), "{printed}");
+    assert!(printed.contains("prefix = \"arclamp/\""), "{printed}");
+    assert!(printed.contains("user = \"mw:arclamp\""), "{printed}");
+    assert!(printed.contains("key = \"***\""), "{printed}");
+    assert!(
+        !printed.contains("Sw1ftS3cretKey") && !printed.contains("AlsoS3cretForS3"),
+        "secrets must never be printed: {printed}"
+    );
+    let (ok, _, stderr) = check("[storage]\nkind = \"s3\"\n[storage.s3]\nbucket = \"b\"\n", &[]);
+    assert!(!ok);
+    assert!(stderr.contains("storage.s3.access_key_id"), "{stderr}");
+}

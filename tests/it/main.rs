@@ -19,4 +19,7 @@ mod publish_cli;
 mod redis_server;
 mod render_cli;
 mod serve;
+mod object_lifecycle;
+mod object_storage;
+mod swift_server;
 mod to_store;

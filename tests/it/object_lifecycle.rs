@@ -1,0 +1,285 @@
+//! The service on object storage (a real Swift, native API and S3 API): a replaced
+//! instance continues where the old one stopped, retention, and outages of the store
+//! (mid-ingest, at start, during shutdown) without losing a received sample.
+
+use std::time::{Duration, Instant};
+
+use crate::arclamp::{parse_log, publish, publish_raw, wait_until, Arclamp};
+use crate::redis_server::RedisServer;
+use crate::swift_server::{unique_container, Api, SwiftServer};
+
+const STOP: Duration = Duration::from_secs(30);
+
+/// Sum of counts in the single `period` window of `channel` and `entry` stored in
+/// `container` under `prefix`, read through Swift's native API; None when not written yet.
+fn object_window_total(
+    server: &SwiftServer,
+    container: &str,
+    prefix: &str,
+    period: &str,
+    channel: &str,
+    entry: &str,
+) -> Option<u64> {
+    let suffix = format!(".{channel}.{entry}.log.gz");
+    let names: Vec<String> = server
+        .list_objects(container, &format!("{prefix}logs/{period}/"))
+        .into_iter()
+        .filter(|n| n.ends_with(&suffix) && !n.ends_with(".corrupt"))
+        .collect();
+    match names.as_slice() {
+        [] => None,
+        [name] => {
+            let bytes = server.get_object(container, name)?;
+            Some(parse_log(&bytes, name).values().sum())
+        }
+        more => panic!("expected one {period} window for {channel}.{entry}, found {more:?}"),
+    }
+}
+
+fn restart_round_trip(api: Api) {
+    let server = SwiftServer::shared();
+    let redis = RedisServer::start();
+    let container = unique_container("restart");
+    let config = format!(
+        "{}[aggregation]\nflush_interval = \"1h\"\n",
+        server.storage_toml(api, &container, "arclamp/")
+    );
+    let mut first = Arclamp::start(&redis, &config);
+    let a = publish(&redis, "excimer", 600, 1, &[]);
+    first.wait_received("excimer", a.samples["all"]);
+    assert!(first.stop(STOP).success(), "{}", first.log());
+    let dir = first.dir.clone();
+    drop(first);
+    // A new instance (a new pod) on the same store.
+    let mut second = Arclamp::start_in(&dir, &redis, &config);
+    let b = publish(&redis, "excimer", 400, 2, &[]);
+    second.wait_received("excimer", b.samples["all"]);
+    assert!(second.stop(STOP).success(), "{}", second.log());
+    for (entry, n) in &a.samples {
+        let expected = n + b.samples.get(entry).copied().unwrap_or(0);
+        for period in ["hourly", "daily"] {
+            assert_eq!(
+                object_window_total(server, &container, "arclamp/", period, "excimer", entry),
+                Some(expected),
+                "{api:?} {period} {entry}"
+            );
+        }
+    }
+    for (entry, n) in &b.samples {
+        if !a.samples.contains_key(entry) {
+            assert_eq!(
+                object_window_total(server, &container, "arclamp/", "hourly", "excimer", entry),
+                Some(*n)
+            );
+        }
+    }
+    // The graphs went to the store as well.
+    let svgs = server.list_objects(&container, "arclamp/svgs/hourly/");
+    assert!(
+        svgs.iter().any(|n| n.ends_with(".excimer.all.svgz")),
+        "{svgs:?}"
+    );
+}
+
+#[test]
+fn a_new_instance_on_s3_continues_where_the_old_one_stopped() {
+    restart_round_trip(Api::S3);
+}
+
+#[test]
+fn a_new_instance_on_swift_continues_where_the_old_one_stopped() {
+    restart_round_trip(Api::Swift);
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text.as_bytes()).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+#[test]
+fn retention_deletes_old_windows_and_orphan_graphs_on_object_storage() {
+    let server = SwiftServer::shared();
+    let redis = RedisServer::start();
+    let container = unique_container("retention");
+    for window in ["2025-12-30_10", "2025-12-31_12", "2025-12-31_23"] {
+        server.put_object(
+            &container,
+            &format!("p/logs/hourly/{window}.excimer.all.log.gz"),
+            &gzip("a;b 1\n"),
+        );
+    }
+    server.put_object(
+        &container,
+        "p/svgs/hourly/2025-12-29_01.excimer.all.svgz",
+        &gzip("<svg/>"),
+    );
+    // Outside the prefix: not arclamp's, never touched.
+    server.put_object(
+        &container,
+        "logs/hourly/2025-12-01_00.excimer.all.log.gz",
+        &gzip("a;b 1\n"),
+    );
+    let mut arclamp = Arclamp::start(
+        &redis,
+        &format!(
+            "{}[periods.hourly]\nretain = 1000\nmax_age = \"1d\"\n[clock]\nstart = \"2026-01-01T12:30:00Z\"\n",
+            server.storage_toml(Api::Swift, &container, "p/")
+        ),
+    );
+    let names = || server.list_objects(&container, "");
+    wait_until(
+        "the old window and the orphan graph to be deleted",
+        Duration::from_secs(20),
+        || {
+            let names = names();
+            !names.contains(&"p/logs/hourly/2025-12-30_10.excimer.all.log.gz".to_owned())
+                && !names.contains(&"p/svgs/hourly/2025-12-29_01.excimer.all.svgz".to_owned())
+        },
+    );
+    let names = names();
+    for kept in [
+        "p/logs/hourly/2025-12-31_12.excimer.all.log.gz",
+        "p/logs/hourly/2025-12-31_23.excimer.all.log.gz",
+        "logs/hourly/2025-12-01_00.excimer.all.log.gz",
+    ] {
+        assert!(names.contains(&kept.to_owned()), "{kept} missing: {names:?}");
+    }
+    assert!(arclamp.metric("arclamp_retention_deletions_total{period=\"hourly\"}") >= 2.0);
+    assert!(arclamp.stop(STOP).success());
+}
+
+/// The proxy is stopped for 20 s mid-ingest: samples received meanwhile stay in memory, the
+/// failure shows in /metrics and /readyz, and everything is written once it is back.
+#[test]
+fn a_twenty_second_store_outage_loses_no_sample() {
+    let mut server = SwiftServer::start_with_token_life(Duration::from_secs(3600));
+    let redis = RedisServer::start();
+    let container = unique_container("outage");
+    let mut arclamp = Arclamp::start(
+        &redis,
+        &format!(
+            "{}[aggregation]\nflush_interval = \"200ms\"\n",
+            server
+                .storage_toml(Api::Swift, &container, "")
+                .replace("timeout = \"5s\"", "timeout = \"2s\"")
+        ),
+    );
+    let total = |server: &SwiftServer| {
+        object_window_total(server, &container, "", "hourly", "excimer", "all")
+    };
+    let before = publish(&redis, "excimer", 300, 1, &[]);
+    arclamp.wait_received("excimer", before.samples["all"]);
+    wait_until("the first checkpoint", Duration::from_secs(20), || {
+        total(&server) == Some(before.samples["all"])
+    });
+    assert_eq!(arclamp.get("/readyz").map(|r| r.0), Some(200));
+
+    server.kill("proxy");
+    let outage = Instant::now();
+    let during = publish(&redis, "excimer", 300, 2, &[]);
+    arclamp.wait_received(
+        "excimer",
+        before.samples["all"] + during.samples["all"],
+    );
+    arclamp.wait_metric(
+        "arclamp_storage_failures_total{operation=\"write\"}",
+        Duration::from_secs(15),
+        |v| v > 0.0,
+    );
+    let (status, body) = arclamp.get("/readyz").expect("HTTP answers during the outage");
+    assert_eq!(status, 503, "{body}");
+    let reason: serde_json::Value = serde_json::from_str(&body).expect("JSON reason");
+    assert_eq!(reason["ready"], false);
+    assert!(
+        reason["storage"].as_str().is_some_and(|s| s.contains("write")),
+        "{body}"
+    );
+    assert_eq!(arclamp.metric("arclamp_storage_up"), 0.0);
+    std::thread::sleep(Duration::from_secs(20).saturating_sub(outage.elapsed()));
+    assert!(arclamp.is_running());
+    server.restart("proxy");
+
+    let expected = before.samples["all"] + during.samples["all"];
+    wait_until("every sample to be written", Duration::from_secs(30), || {
+        total(&server) == Some(expected)
+    });
+    wait_until("ready again", Duration::from_secs(10), || {
+        arclamp.get("/readyz").map(|r| r.0) == Some(200)
+    });
+    assert_eq!(arclamp.metric("arclamp_storage_up"), 1.0);
+    assert!(arclamp.stop(STOP).success(), "{}", arclamp.log());
+    for (entry, n) in &before.samples {
+        let n = n + during.samples.get(entry).copied().unwrap_or(0);
+        assert_eq!(
+            object_window_total(&server, &container, "", "daily", "excimer", entry),
+            Some(n),
+            "daily {entry}"
+        );
+    }
+    assert!(
+        !arclamp.log().contains(crate::swift_server::KEY),
+        "the key must never be logged"
+    );
+}
+
+/// A store that is down when an instance starts: the checkpoint it cannot load is never
+/// overwritten (counts merge once it loads); then SIGTERM with the store down exits
+/// non-zero saying how many samples were not saved.
+#[test]
+fn a_store_down_at_start_or_at_shutdown_never_loses_what_was_saved() {
+    let mut server = SwiftServer::start_with_token_life(Duration::from_secs(3600));
+    let redis = RedisServer::start();
+    let container = unique_container("down");
+    let config = format!(
+        "{}[aggregation]\nflush_interval = \"200ms\"\n[service]\nshutdown_timeout = \"3s\"\n",
+        server
+            .storage_toml(Api::Swift, &container, "")
+            .replace("timeout = \"5s\"", "timeout = \"1s\"")
+    );
+    let total = |server: &SwiftServer| {
+        object_window_total(server, &container, "", "hourly", "excimer", "all")
+    };
+    let mut first = Arclamp::start(&redis, &config);
+    publish_raw(&redis, "excimer", &[b"/w/index.php;Saved::before 5"]);
+    first.wait_received("excimer", 5);
+    assert!(first.stop(STOP).success(), "{}", first.log());
+    assert_eq!(total(&server), Some(5));
+    let dir = first.dir.clone();
+    drop(first);
+
+    server.kill("proxy");
+    let mut second = Arclamp::start_in(&dir, &redis, &config);
+    publish_raw(&redis, "excimer", &[b"/w/index.php;Counted::while_down 3"]);
+    second.wait_received("excimer", 3);
+    second.wait_metric(
+        "arclamp_checkpoint_failures_total",
+        Duration::from_secs(15),
+        |v| v >= 1.0,
+    );
+    server.restart("proxy");
+    // Loaded and merged, never replaced by the 3 counted in memory.
+    wait_until("the merged checkpoints", Duration::from_secs(30), || {
+        ["hourly", "daily"].iter().all(|period| {
+            ["all", "index"].iter().all(|entry| {
+                object_window_total(&server, &container, "", period, "excimer", entry)
+                    == Some(8)
+            })
+        })
+    });
+
+    server.kill("proxy");
+    publish_raw(&redis, "excimer", &[b"/w/index.php;Lost::at_shutdown 2"]);
+    second.wait_received("excimer", 5);
+    let status = second.stop(STOP);
+    assert!(!status.success(), "must not claim success: {}", second.log());
+    let log = second.log();
+    assert!(log.contains("could not be saved"), "{log}");
+    assert!(
+        log.contains("samples=8"),
+        "2 samples in 4 windows (hourly and daily, all and index): {log}"
+    );
+    server.restart("proxy");
+    assert_eq!(total(&server), Some(8), "what was saved stays saved");
+}
