@@ -374,9 +374,7 @@ impl S3Config {
 impl StorageConfig {
     /// Check the keys the selected backend needs; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.prefix.is_empty()
-            && crate::storage::check_path(&self.prefix, true).is_err()
-        {
+        if !self.prefix.is_empty() && crate::storage::check_path(&self.prefix, true).is_err() {
             return Err(invalid(
                 "storage.prefix",
                 format!(
@@ -407,7 +405,10 @@ impl StorageConfig {
                     ));
                 }
                 if s3.region.is_empty() {
-                    return Err(invalid("storage.s3.region", "required (e.g. \"us-east-1\")"));
+                    return Err(invalid(
+                        "storage.s3.region",
+                        "required (e.g. \"us-east-1\")",
+                    ));
                 }
                 s3.resolved_access_key_id()?;
                 s3.resolved_secret_access_key()?;
@@ -422,7 +423,10 @@ impl StorageConfig {
                     ));
                 }
                 if swift.user.is_empty() {
-                    return Err(invalid("storage.swift.user", "required for kind = \"swift\""));
+                    return Err(invalid(
+                        "storage.swift.user",
+                        "required for kind = \"swift\"",
+                    ));
                 }
                 if kind == SwiftAuthKind::KeystoneV3 && swift.project.is_empty() {
                     return Err(invalid(
@@ -1078,21 +1082,32 @@ mod tests {
                 .starts_with("storage.s3.access_key_id:")
         );
         assert!(error_of("[storage]\nprefix = \"../x\"").starts_with("storage.prefix:"));
-        let swift = "[storage]\nkind = \"swift\"\n[storage.swift]\ncontainer = \"c\"\nuser = \"t:t\"\n";
+        let swift =
+            "[storage]\nkind = \"swift\"\n[storage.swift]\ncontainer = \"c\"\nuser = \"t:t\"\n";
         assert!(error_of(swift).starts_with("storage.swift.auth_url:"));
         let v1 = format!("{swift}auth_url = \"http://127.0.0.1:1/auth/v1.0\"\n");
         let missing_key = error_of(&v1);
-        assert!(missing_key.starts_with("storage.swift.key:"), "{missing_key}");
-        assert!(missing_key.contains("ARCLAMP__STORAGE__SWIFT__KEY"), "{missing_key}");
-        assert!(error_of(&format!("{v1}key = \"k\"\nkey_file = \"/nonexistent\"\n"))
-            .starts_with("storage.swift.key_file:"));
+        assert!(
+            missing_key.starts_with("storage.swift.key:"),
+            "{missing_key}"
+        );
+        assert!(
+            missing_key.contains("ARCLAMP__STORAGE__SWIFT__KEY"),
+            "{missing_key}"
+        );
+        assert!(
+            error_of(&format!("{v1}key = \"k\"\nkey_file = \"/nonexistent\"\n"))
+                .starts_with("storage.swift.key_file:")
+        );
         assert!(error_of(&format!("{v1}key_file = \"/nonexistent/key\"\n"))
             .starts_with("storage.swift.key_file:"));
         let v3 = format!("{swift}auth_url = \"https://keystone.example.org/v3\"\nkey = \"k\"\n");
         assert!(error_of(&v3).starts_with("storage.swift.project:"));
         assert!(Config::from_toml(&format!("{v3}project = \"p\"\n")).is_ok());
-        assert!(error_of(&format!("{swift}auth_url = \"http://x/auth\"\nkey = \"k\"\n"))
-            .starts_with("storage.swift.auth_url:"));
+        assert!(error_of(&format!(
+            "{swift}auth_url = \"http://x/auth\"\nkey = \"k\"\n"
+        ))
+        .starts_with("storage.swift.auth_url:"));
     }
 
     #[test]
@@ -1107,7 +1122,10 @@ mod tests {
             key_file.display()
         ))
         .unwrap();
-        assert_eq!(config.storage.swift.resolved_key().unwrap().expose(), "from-the-file");
+        assert_eq!(
+            config.storage.swift.resolved_key().unwrap().expose(),
+            "from-the-file"
+        );
         let printed = config.to_redacted_toml();
         assert!(!printed.contains("s3-very-secret"), "{printed}");
         assert!(printed.contains("secret_access_key = \"***\""), "{printed}");

@@ -35,11 +35,7 @@ impl Monitored {
         }
     }
 
-    fn record<T>(
-        &self,
-        operation: &'static str,
-        result: &Result<T, StorageError>,
-    ) {
+    fn record<T>(&self, operation: &'static str, result: &Result<T, StorageError>) {
         // A refused path is a caller's mistake, not the store's health.
         if matches!(result, Err(StorageError::BadPath(_))) {
             return;

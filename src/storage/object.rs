@@ -235,7 +235,9 @@ impl ObjectStorage {
             }
             StorageKind::S3 => {
                 let s3 = &config.s3;
-                let access_key_id = s3.resolved_access_key_id().map_err(|e| setup(e.to_string()))?;
+                let access_key_id = s3
+                    .resolved_access_key_id()
+                    .map_err(|e| setup(e.to_string()))?;
                 let secret_access_key = s3
                     .resolved_secret_access_key()
                     .map_err(|e| setup(e.to_string()))?;
@@ -282,7 +284,10 @@ impl ObjectStorage {
                         session: tokio::sync::RwLock::new(None),
                         renewing: tokio::sync::Mutex::new(()),
                     },
-                    format!("swift:{} container {}/{prefix}", swift.auth_url, swift.container),
+                    format!(
+                        "swift:{} container {}/{prefix}",
+                        swift.auth_url, swift.container
+                    ),
                     vec![key],
                 )
             }
@@ -507,7 +512,9 @@ impl Inner {
         body: Bytes,
         meta: ContentMeta,
     ) -> Result<(), Failure> {
-        let mut write = operator.write_with(full, body).content_type(meta.content_type);
+        let mut write = operator
+            .write_with(full, body)
+            .content_type(meta.content_type);
         if let Some(encoding) = meta.content_encoding {
             write = write.content_encoding(encoding);
         }

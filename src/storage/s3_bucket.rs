@@ -56,5 +56,8 @@ pub async fn create(
         return Ok(());
     }
     let text: String = text.chars().take(300).collect();
-    Err((Some(status.as_u16()), format!("CreateBucket {bucket}: {status} {}", text.trim())))
+    Err((
+        Some(status.as_u16()),
+        format!("CreateBucket {bucket}: {status} {}", text.trim()),
+    ))
 }

@@ -145,7 +145,10 @@ fn object_storage_is_configured_from_the_environment_with_secrets_redacted() {
     let (ok, printed, stderr) = check(
         "[storage]\nkind = \"swift\"\n[storage.swift]\ncontainer = \"arclamp\"\n",
         &[
-            ("ARCLAMP__STORAGE__SWIFT__AUTH_URL", "https://swift.example.org/auth/v1.0"),
+            (
+                "ARCLAMP__STORAGE__SWIFT__AUTH_URL",
+                "https://swift.example.org/auth/v1.0",
+            ),
             ("ARCLAMP__STORAGE__SWIFT__USER", "mw:arclamp"),
             ("ARCLAMP__STORAGE__SWIFT__KEY", "Sw1ftS3cretKey"),
             ("ARCLAMP__STORAGE__PREFIX", "arclamp/"),
@@ -161,7 +164,10 @@ fn object_storage_is_configured_from_the_environment_with_secrets_redacted() {
         !printed.contains("Sw1ftS3cretKey") && !printed.contains("AlsoS3cretForS3"),
         "secrets must never be printed: {printed}"
     );
-    let (ok, _, stderr) = check("[storage]\nkind = \"s3\"\n[storage.s3]\nbucket = \"b\"\n", &[]);
+    let (ok, _, stderr) = check(
+        "[storage]\nkind = \"s3\"\n[storage.s3]\nbucket = \"b\"\n",
+        &[],
+    );
     assert!(!ok);
     assert!(stderr.contains("storage.s3.access_key_id"), "{stderr}");
 }

@@ -38,8 +38,14 @@ fn exercise_every_operation(api: Api) {
         // Nothing exists yet, not even the container.
         assert_eq!(store.get("logs/hourly/a.x.all.log.gz").await.unwrap(), None);
         assert!(store.list("logs/").await.unwrap().is_empty());
-        assert_eq!(store.stat("logs/hourly/a.x.all.log.gz").await.unwrap(), None);
-        store.check().await.expect("a store without a container is ready");
+        assert_eq!(
+            store.stat("logs/hourly/a.x.all.log.gz").await.unwrap(),
+            None
+        );
+        store
+            .check()
+            .await
+            .expect("a store without a container is ready");
 
         let log = "logs/hourly/2026-01-01_00.excimer.all.log.gz";
         store
@@ -100,12 +106,17 @@ fn exercise_every_operation(api: Api) {
         assert!(store.list("logs/daily/").await.unwrap().is_empty());
 
         store.delete(log).await.expect("delete");
-        store.delete(log).await.expect("deleting a missing object succeeds");
+        store
+            .delete(log)
+            .await
+            .expect("deleting a missing object succeeds");
         assert_eq!(store.stat(log).await.unwrap(), None);
         assert_eq!(store.get(log).await.unwrap(), None);
 
         assert!(matches!(
-            store.put("../escape", Bytes::new(), ContentMeta::SVGZ).await,
+            store
+                .put("../escape", Bytes::new(), ContentMeta::SVGZ)
+                .await,
             Err(StorageError::BadPath(_))
         ));
     });
@@ -121,10 +132,17 @@ fn exercise_every_operation(api: Api) {
         "arclamp/svgs/hourly/2026-01-01_00.excimer.all.svgz",
     );
     assert_eq!(head.status, 200);
-    assert_eq!(head.header("content-type"), Some("image/svg+xml"), "{head:?}");
+    assert_eq!(
+        head.header("content-type"),
+        Some("image/svg+xml"),
+        "{head:?}"
+    );
     assert_eq!(head.header("content-encoding"), Some("gzip"), "{head:?}");
     let stored = server
-        .get_object(&container, "arclamp/svgs/hourly/2026-01-01_00.excimer.all.svgz")
+        .get_object(
+            &container,
+            "arclamp/svgs/hourly/2026-01-01_00.excimer.all.svgz",
+        )
         .expect("stored");
     assert_eq!(
         arclamp::compress::maybe_gunzip(&stored).unwrap().as_ref(),
@@ -134,7 +152,11 @@ fn exercise_every_operation(api: Api) {
         &container,
         "arclamp/logs/hourly/2026-01-01_03.excimer.all.log.gz",
     );
-    assert_eq!(log_head.header("content-encoding"), Some("gzip"), "{log_head:?}");
+    assert_eq!(
+        log_head.header("content-encoding"),
+        Some("gzip"),
+        "{log_head:?}"
+    );
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -209,7 +231,10 @@ fn tokens_are_renewed_and_a_dead_store_fails_fast() {
         b"",
     )
     .expect("answer");
-    assert_eq!(stale.status, 401, "tokens must expire for this test to mean anything");
+    assert_eq!(
+        stale.status, 401,
+        "tokens must expire for this test to mean anything"
+    );
     put(2).expect("write after the token's lifetime");
     // Swift forgets every token: the next request gets 401, the token is renewed and the
     // write retried.
@@ -233,6 +258,7 @@ fn tokens_are_renewed_and_a_dead_store_fails_fast() {
     assert!(!message.contains(KEY), "{message}");
     server.restart("proxy");
     put(4).expect("write once the store is back");
-    rt.block_on(store.check()).expect("ready again after a successful write");
+    rt.block_on(store.check())
+        .expect("ready again after a successful write");
     assert_eq!(server.list_objects(&container, "logs/").len(), 4);
 }

@@ -4,11 +4,12 @@
 //!
 //! Every instance lives in its own temporary directory (rings built for its ports, one
 //! device, one replica) and its processes are stopped by [`Drop`]. They also die with the
-//! test binary, however it ends: they are in the process group of a small watchdog shell
-//! that waits for its stdin (a pipe only this process holds) to close, then kills the
-//! group and removes the directory. That is what lets [`SwiftServer::shared`] start one
-//! instance lazily for all the tests of a run (a static is never dropped) without leaking
-//! servers after `cargo test`.
+//! test binary, however it ends (even SIGKILL): a small watchdog shell is told the pid of
+//! every server it starts on its stdin, a pipe only this process holds; when the pipe
+//! closes, the watchdog kills those pids and removes the directory. (A process group would
+//! not do: Swift's servers call `setsid()` and leave any group they were started in.) That
+//! is what lets [`SwiftServer::shared`] start one instance lazily for all the tests of a
+//! run (a static is never dropped) without leaking servers after `cargo test`.
 //!
 //! Tests never skip when Swift is missing: they panic saying how to install it
 //! (`scripts/install-deps` does).
@@ -16,7 +17,6 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -81,14 +81,17 @@ impl SwiftServer {
         let dir = tempdir.path().to_path_buf();
         let mut watchdog = Command::new("sh")
             .arg("-c")
-            // Ignore the TERM sent to the group, so the directory is removed after it.
-            .arg(r#"trap '' TERM; read _; kill -TERM 0; sleep 1; rm -rf "$1"; kill -KILL 0"#)
+            // One pid per line until EOF, then kill them all and clean up.
+            .arg(
+                r#"trap '' TERM INT; pids=""; while read pid; do pids="$pids $pid"; done
+                   kill -TERM $pids 2>/dev/null; sleep 1; kill -KILL $pids 2>/dev/null
+                   rm -rf "$1""#,
+            )
             .arg("watchdog")
             .arg(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
             .spawn()
             .expect("start the Swift watchdog shell");
         let watchdog_stdin = watchdog.stdin.take();
@@ -115,7 +118,7 @@ impl SwiftServer {
         let user = std::env::var("USER")
             .ok()
             .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| whoami());
+            .unwrap_or_else(whoami);
         std::fs::write(
             dir.join("swift.conf"),
             "[swift-hash]\nswift_hash_path_suffix = arclamp-test\nswift_hash_path_prefix = arclamp-test\n\
@@ -222,9 +225,11 @@ impl SwiftServer {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
-            .process_group(self.watchdog.id() as i32)
             .spawn()
             .unwrap_or_else(|e| panic!("{}", not_installed(name, e)));
+        if let Some(watchdog) = self.watchdog_stdin.as_mut() {
+            writeln!(watchdog, "{}", child.id()).expect("tell the watchdog");
+        }
         self.servers.insert(name, child);
     }
 
@@ -263,8 +268,8 @@ impl SwiftServer {
     pub fn logs(&self) -> String {
         let mut text = String::new();
         for name in ["memcached", "account", "container", "object", "proxy"] {
-            let log = std::fs::read_to_string(self.dir.join(format!("{name}.log")))
-                .unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
             text.push_str(&format!("--- {name} (last lines) ---\n"));
             for line in tail.into_iter().rev() {
@@ -468,7 +473,9 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let port: u16 = authority.rsplit_once(':')?.1.parse().ok()?;
     let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .ok()?;
     let mut head = format!(
         "{method} {} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
         if path.is_empty() { "/" } else { path },
