@@ -396,8 +396,10 @@ impl StorageConfig {
                 if s3.bucket.is_empty() {
                     return Err(invalid("storage.s3.bucket", "required for kind = \"s3\""));
                 }
-                if !s3.endpoint.is_empty()
-                    && !(s3.endpoint.starts_with("http://") || s3.endpoint.starts_with("https://"))
+                let endpoint = &s3.endpoint;
+                if !(endpoint.is_empty()
+                    || endpoint.starts_with("http://")
+                    || endpoint.starts_with("https://"))
                 {
                     return Err(invalid(
                         "storage.s3.endpoint",

@@ -320,6 +320,8 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_actor_restarts_total", MetricKind::Counter, "Actors restarted after stopping or dying, per actor kind."),
     ("arclamp_checkpoint_duration_seconds", MetricKind::Histogram, "Time to write one window's checkpoint."),
     ("arclamp_checkpoint_failures_total", MetricKind::Counter, "Checkpoints that could not be written or loaded (retried)."),
+    ("arclamp_storage_failures_total", MetricKind::Counter, "Storage operations that failed after the backend's retries, per operation (read, write, list, delete, stat, check)."),
+    ("arclamp_storage_up", MetricKind::Gauge, "1 while storage works, 0 from a failed operation until the next success (writes failing keep it at 0)."),
     ("arclamp_last_checkpoint_timestamp_seconds", MetricKind::Gauge, "When a checkpoint of the period was last written (Unix time)."),
     ("arclamp_distinct_stacks", MetricKind::Gauge, "Distinct stacks in the current window of entry point all, per period and channel, as of its last checkpoint."),
     ("arclamp_interned_stacks", MetricKind::Gauge, "Distinct stacks held in memory by all live windows."),
@@ -369,6 +371,9 @@ pub fn register(channels: &[String], periods: &[String]) {
     }
     for kind in ACTOR_KINDS {
         counter!("arclamp_actor_restarts_total", "actor" => kind).absolute(0);
+    }
+    for operation in ["read", "write", "list", "delete", "stat", "check"] {
+        counter!("arclamp_storage_failures_total", "operation" => operation).absolute(0);
     }
     for result in ["ok", "error"] {
         counter!("arclamp_config_reloads_total", "result" => result).absolute(0);

@@ -422,7 +422,7 @@ pub fn read_log(data: &Path, relative: &str) -> BTreeMap<String, u64> {
 /// checking it is gzip with sorted, unique lines.
 pub fn parse_log(bytes: &[u8], relative: &str) -> BTreeMap<String, u64> {
     let mut text = String::new();
-    flate2::read::GzDecoder::new(&bytes[..])
+    flate2::read::GzDecoder::new(bytes)
         .read_to_string(&mut text)
         .unwrap_or_else(|e| panic!("{relative} is not gzip: {e}"));
     let mut counts = BTreeMap::new();

@@ -55,12 +55,16 @@ fn restart_round_trip(api: Api) {
     let b = publish(&redis, "excimer", 400, 2, &[]);
     second.wait_received("excimer", b.samples["all"]);
     // The new instance renders the logs it found in the store (newer than any graph).
-    wait_until("graphs rendered into the store", Duration::from_secs(60), || {
-        server
-            .list_objects(&container, "arclamp/svgs/hourly/")
-            .iter()
-            .any(|n| n.ends_with(".excimer.all.svgz"))
-    });
+    wait_until(
+        "graphs rendered into the store",
+        Duration::from_secs(60),
+        || {
+            server
+                .list_objects(&container, "arclamp/svgs/hourly/")
+                .iter()
+                .any(|n| n.ends_with(".excimer.all.svgz"))
+        },
+    );
     assert!(second.stop(STOP).success(), "{}", second.log());
     for (entry, n) in &a.samples {
         let expected = n + b.samples.get(entry).copied().unwrap_or(0);
