@@ -1,8 +1,10 @@
 //! The browser end to end in headless Chromium: open `/`, follow a link to a graph page,
 //! see the embedded SVG's frames, zoom and search with inferno's own script (allowed by
 //! the SVG's CSP hashes), and see a frame named `<script>alert(1)</script>` as text.
+//! Then `/status`: its received rate rises while `arclamp publish` runs, without a reload.
 //! Screenshots of each page go to `target/test-artifacts/`.
 
+use crate::arclamp::{binary, Arclamp};
 use crate::browser::Browser;
 use crate::http_files::{aggregated_service, DAY, SCRIPT_FRAME};
 use crate::redis_server::RedisServer;
@@ -103,4 +105,40 @@ fn browse_to_a_graph_then_zoom_and_search_in_it() {
     );
     browser.leave_frame();
     browser.screenshot("view-reversed");
+}
+
+#[test]
+fn the_status_page_shows_the_received_rate_rise_without_a_reload() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start(&redis, "");
+    let browser = Browser::start();
+    browser.goto(&format!("http://127.0.0.1:{}/status", arclamp.http_port));
+    browser.wait_for(
+        "the first report",
+        "return document.getElementById('updated').textContent.startsWith('updated');",
+    );
+    // A marker that a reload would wipe.
+    browser.eval("window.arclampSamePage = 'yes'; return null;");
+    let url = redis.url();
+    let publisher = std::thread::spawn(move || {
+        std::process::Command::new(binary())
+            .args(["publish", "--redis", &url, "--channel", "excimer"])
+            .args(["--count", "30000", "--rate", "3000"])
+            .output()
+            .expect("run arclamp publish")
+    });
+    browser.wait_for(
+        "a received rate above 100 samples/s",
+        "return Number(document.getElementById('received-rate').getAttribute('data-value')) > 100;",
+    );
+    assert_eq!(
+        browser.eval("return window.arclampSamePage || 'reloaded';"),
+        serde_json::json!("yes"),
+        "the rate must update without a page reload"
+    );
+    let rows = browser.eval("return document.querySelectorAll('#channels tr').length;");
+    assert_eq!(rows, serde_json::json!(1));
+    browser.screenshot("status");
+    let output = publisher.join().expect("publisher thread");
+    assert!(output.status.success());
 }
