@@ -5,11 +5,10 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::arclamp::{
-    list, log_total, only_window, publish, publish_raw, read_svg, wait_until, window_total, Arclamp,
+    list, log_total, only_window, publish, publish_raw, read_svg, wait_until, window_total,
+    Arclamp, STOP,
 };
 use crate::redis_server::RedisServer;
-
-const STOP: Duration = Duration::from_secs(30);
 
 fn gzip(text: &str) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -4,11 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::arclamp::{parse_log, publish, publish_raw, wait_until, Arclamp};
+use crate::arclamp::{parse_log, publish, publish_raw, wait_until, Arclamp, STOP};
 use crate::redis_server::RedisServer;
 use crate::swift_server::{unique_container, Api, SwiftServer};
-
-const STOP: Duration = Duration::from_secs(30);
 
 /// Sum of counts in the single `period` window of `channel` and `entry` stored in
 /// `container` under `prefix`, read through Swift's native API; None when not written yet.

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use crate::arclamp::{
     list, log_total, only_window, publish, publish_raw, read_log, read_svg, window_total, Arclamp,
+    STOP,
 };
 use crate::redis_server::RedisServer;
-
-const STOP: Duration = Duration::from_secs(30);
 
 fn entries(expected: &crate::arclamp::Expected) -> Vec<(&str, u64)> {
     expected
