@@ -12,7 +12,7 @@ use askama::Template;
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use serde::Deserialize;
 
-use super::html::{page, Layout, PageError, Section};
+use super::html::{self, page, Layout, PageError, Section};
 use super::listing::live_windows;
 use super::{keys, urls, SiteSettings, State};
 use crate::catalogue::FileKind;
@@ -315,10 +315,7 @@ pub async fn go(
         Some(label) => (ALL, Some(label)),
         None => (query.graph.as_str(), None),
     };
-    let reversed = query
-        .reversed
-        .as_deref()
-        .is_some_and(|r| !r.is_empty() && r != "0");
+    let reversed = html::is_on(query.reversed.as_deref());
     let graph = keys::graph(
         &site,
         period.name(),

@@ -67,7 +67,8 @@ pub fn page<T: Template>(page: &T) -> Result<HttpResponse, PageError> {
     render(StatusCode::OK, page)
 }
 
-fn render<T: Template>(status: StatusCode, page: &T) -> Result<HttpResponse, PageError> {
+/// Render `page` as an HTML response with `status`.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Result<HttpResponse, PageError> {
     let body = page
         .render()
         .map_err(|e| PageError::Internal(format!("page template failed: {e}")))?;
@@ -132,4 +133,9 @@ impl ResponseError for PageError {
 /// The 404 page for URLs no route matches.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     PageError::NotFound(format!("nothing is served at {}", req.path())).error_response()
+}
+
+/// Whether a checkbox-style query flag (`reversed=1`) is set: present, not empty, not `0`.
+pub fn is_on(flag: Option<&str>) -> bool {
+    flag.is_some_and(|value| !value.is_empty() && value != "0")
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::html::{Layout, PageError, Section};
+use super::html::{self, Layout, PageError, Section};
 use super::on_demand::{query, url_encode, view_url, Choice};
 use super::State;
 use crate::on_demand::{OnDemandError, Series, TopReport};
@@ -216,10 +216,5 @@ pub async fn top_page(
         graph_link,
         json_link,
     };
-    let body = page
-        .render()
-        .map_err(|e| PageError::Internal(format!("page template failed: {e}")))?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    html::render(status, &page)
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
-use super::html::{page, Layout, PageError, Section};
+use super::html::{self, page, Layout, PageError, Section};
 use super::listing::live_windows;
 use super::{keys, urls, State};
 use crate::catalogue::FileKind;
@@ -68,10 +68,7 @@ pub async fn view(
 ) -> Result<HttpResponse, PageError> {
     let site = state.site().await?;
     let (period_name, window_name, channel, entry) = path.into_inner();
-    let reversed = query
-        .reversed
-        .as_deref()
-        .is_some_and(|r| !r.is_empty() && r != "0");
+    let reversed = html::is_on(query.reversed.as_deref());
     let graph = keys::graph(
         &site,
         &period_name,
