@@ -112,3 +112,77 @@ fn a_local_store_copies_to_another_verified_and_idempotently() {
     assert!(!ok);
     assert!(stderr.contains("same store"), "{stderr}");
 }
+
+#[test]
+fn a_local_store_copies_to_swift_and_back_through_the_s3_api() {
+    use crate::swift_server::{unique_container, Api, SwiftServer};
+    let server = SwiftServer::shared();
+    let container = unique_container("copy");
+    let dir = tempfile::tempdir().unwrap();
+    let (source, back) = (dir.path().join("source"), dir.path().join("back"));
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(
+        source.join("arclamp.toml"),
+        format!(
+            "[storage]\npath = \"{}\"\n[render]\nmin_width = 50.0\n",
+            source.join("data").display()
+        ),
+    )
+    .unwrap();
+    fill(
+        &source,
+        &["--days", "0.25", "--rate", "0.05", "--start", "2026-10-01"],
+    );
+    let objects = files(&source.join("data"));
+    let swift = dir.path().join("swift.toml");
+    std::fs::write(
+        &swift,
+        server.storage_toml(Api::Swift, &container, "arclamp"),
+    )
+    .unwrap();
+    let report = dir.path().join("copy.json");
+
+    // Local disk -> Swift (native API), verified, then nothing left to copy.
+    let (ok, first, stderr) = copy(&source.join("arclamp.toml"), &swift, &report);
+    assert!(ok, "{stderr}");
+    assert_eq!(first["copied"], objects.len() as u64, "{first}");
+    assert_eq!(first["mismatches"], serde_json::json!([]));
+    let mut stored = server.list_objects(&container, "arclamp/");
+    stored.sort();
+    let expected: Vec<String> = objects
+        .iter()
+        .map(|p| format!("arclamp/{}", p.display()))
+        .collect();
+    assert_eq!(stored, expected);
+    let log = "logs/daily/2026-10-01.excimer.all.log.gz";
+    assert_eq!(
+        server.get_object(&container, &format!("arclamp/{log}")),
+        Some(std::fs::read(source.join("data").join(log)).unwrap())
+    );
+    let (ok, second, stderr) = copy(&source.join("arclamp.toml"), &swift, &report);
+    assert!(ok, "{stderr}");
+    assert_eq!(second["copied"], 0, "{second}");
+    assert_eq!(second["already_present"], objects.len() as u64);
+
+    // The same objects read back through the S3 API into another local store.
+    let s3 = dir.path().join("s3.toml");
+    std::fs::write(&s3, server.storage_toml(Api::S3, &container, "arclamp")).unwrap();
+    let to_back = dir.path().join("back.toml");
+    std::fs::write(
+        &to_back,
+        format!("[storage]\npath = \"{}\"\n", back.display()),
+    )
+    .unwrap();
+    let (ok, third, stderr) = copy(&s3, &to_back, &report);
+    assert!(ok, "{stderr}");
+    assert_eq!(third["copied"], objects.len() as u64, "{third}");
+    assert_eq!(files(&back), objects);
+    for object in &objects {
+        assert_eq!(
+            std::fs::read(source.join("data").join(object)).unwrap(),
+            std::fs::read(back.join(object)).unwrap(),
+            "{}",
+            object.display()
+        );
+    }
+}

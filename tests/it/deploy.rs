@@ -448,16 +448,45 @@ fn the_kubernetes_manifests_agree_with_the_code() {
     }
 
     // The probe paths are served: the ConfigMap's config with the Deployment's
-    // environment, only the listener, the data directory and Redis (a closed port) moved
-    // to this machine.
+    // environment, only the listener, Redis (a closed port) and the Swift endpoint and
+    // credentials moved to this machine (a real Swift all-in-one: /readyz is 200 only when
+    // the store answers).
     let liveness = str_at(container, "/livenessProbe/httpGet/path");
     let readiness = str_at(container, "/readinessProbe/httpGet/path");
     assert_eq!((liveness, readiness), ("/healthz", "/readyz"));
     assert_eq!(str_at(container, "/livenessProbe/httpGet/port"), "http");
     assert_eq!(str_at(container, "/readinessProbe/httpGet/port"), "http");
+    assert_eq!(config["storage"]["kind"].as_str(), Some("swift"));
+    let swift = crate::swift_server::SwiftServer::shared();
     let http_port = free_port();
     let mut env = env;
-    env.retain(|(k, _)| k != "ARCLAMP__REDIS__URL");
+    env.retain(|(k, _)| k != "ARCLAMP__REDIS__URL" && k != "ARCLAMP__STORAGE__SWIFT__KEY");
+    env.extend([
+        (
+            "ARCLAMP__HTTP__LISTEN".to_owned(),
+            format!("127.0.0.1:{http_port}"),
+        ),
+        (
+            "ARCLAMP__REDIS__URL".to_owned(),
+            format!("redis://127.0.0.1:{}", free_port()),
+        ),
+        (
+            "ARCLAMP__STORAGE__SWIFT__AUTH_URL".to_owned(),
+            swift.auth_url(),
+        ),
+        (
+            "ARCLAMP__STORAGE__SWIFT__CONTAINER".to_owned(),
+            crate::swift_server::unique_container("probes"),
+        ),
+        (
+            "ARCLAMP__STORAGE__SWIFT__USER".to_owned(),
+            crate::swift_server::USER.to_owned(),
+        ),
+        (
+            "ARCLAMP__STORAGE__SWIFT__KEY".to_owned(),
+            crate::swift_server::KEY.to_owned(),
+        ),
+    ]);
     let log = std::fs::File::create(dir.path().join("arclamp.log")).expect("log");
     let child = Command::new(binary())
         .arg("serve")
