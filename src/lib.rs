@@ -30,6 +30,7 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod layout;
+pub mod live;
 pub mod on_demand;
 pub mod range;
 pub mod render;

@@ -21,6 +21,8 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::events;
 use crate::http::SiteSettings;
+use crate::live::Live;
+use crate::on_demand::OnDemand;
 use crate::storage::Storage;
 use crate::telemetry::LogControl;
 
@@ -129,6 +131,8 @@ pub struct Supervisor {
     last_reload: Option<ReloadOutcome>,
     clock: Clock,
     storage: Arc<dyn Storage>,
+    /// Range and diff graphs and leaderboards, shared with the HTTP handlers.
+    on_demand: Arc<Live<OnDemand>>,
     log: LogControl,
     ingest: Arbiter,
     /// The subscriber's own thread: the Redis connection driver runs there too, so nothing
@@ -210,6 +214,7 @@ impl Supervisor {
         config_path: PathBuf,
         config: Config,
         storage: Arc<dyn Storage>,
+        on_demand: Arc<Live<OnDemand>>,
         log: LogControl,
     ) -> Result<Addr<Supervisor>, ConfigError> {
         let clock = Clock::new(config.clock.start, config.clock.speed);
@@ -241,6 +246,7 @@ impl Supervisor {
             last_reload: None,
             clock,
             storage,
+            on_demand,
             log,
             ingest,
             subscriber_thread,
@@ -294,6 +300,16 @@ impl Supervisor {
     fn apply(&mut self, new: Config) -> Result<(), ConfigError> {
         let router_settings = RouterSettings::from_config(&new)?;
         let periods = new.period_specs()?;
+        let on_demand_changed = self.config.top != new.top
+            || self.config.on_demand != new.on_demand
+            || self.config.render != new.render
+            || self.config.periods != new.periods;
+        // Built before anything is applied, so a bad `[top]` rejects the whole reload.
+        let on_demand = if on_demand_changed {
+            Some(OnDemand::new(&new, self.storage.clone())?)
+        } else {
+            None
+        };
         self.site = Arc::new(SiteSettings::from_config(&new, self.clock)?);
         self.log.set_level(&new.log.level);
         self.subscriber.do_send(subscriber::Reconfigure {
@@ -318,8 +334,6 @@ impl Supervisor {
             ),
             ("log.format", self.config.log.format != new.log.format),
             ("clock", self.config.clock != new.clock),
-            ("top", self.config.top != new.top),
-            ("on_demand", self.config.on_demand != new.on_demand),
         ];
         for (key, changed) in restart_only {
             if changed {
@@ -328,6 +342,10 @@ impl Supervisor {
                     "this setting changed but only takes effect after a restart"
                 );
             }
+        }
+        if let Some(on_demand) = on_demand {
+            // Its graph cache starts empty: cached range graphs used the old title and width.
+            self.on_demand.replace(on_demand);
         }
         self.config = new;
         Ok(())

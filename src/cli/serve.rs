@@ -8,6 +8,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::actors::supervisor::{Reload, Shutdown, Supervisor};
 use crate::config::Config;
+use crate::live::Live;
 use crate::on_demand::OnDemand;
 use crate::storage::{self, Storage};
 use crate::{http, telemetry};
@@ -33,8 +34,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let storage: Arc<dyn Storage> = storage::open(&config.storage)
             .context("cannot open the storage ([storage] in the config)")?;
         let (listen, workers) = (config.http.listen.clone(), config.http.workers);
-        let on_demand = Arc::new(OnDemand::new(&config, storage.clone())?);
-        let supervisor = Supervisor::start_tree(args.config.clone(), config, storage.clone(), log)?;
+        // Range and diff graphs and leaderboards; the supervisor replaces it when a reload
+        // changes what it is built from.
+        let on_demand = Arc::new(Live::new(OnDemand::new(&config, storage.clone())?));
+        let supervisor = Supervisor::start_tree(
+            args.config.clone(),
+            config,
+            storage.clone(),
+            on_demand.clone(),
+            log,
+        )?;
         http::start(
             &listen,
             workers,

@@ -130,9 +130,22 @@ impl ResponseError for PageError {
     }
 }
 
-/// The 404 page for URLs no route matches.
+/// The 404 for URLs no route matches: a page, or JSON under `/api/`.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    PageError::NotFound(format!("nothing is served at {}", req.path())).error_response()
+    PageError::NotFound(format!("nothing is served at {}", req.path())).response_for(&req)
+}
+
+impl PageError {
+    /// This error as `req` expects it: `{"error": "..."}` for the JSON API (`/api/...`,
+    /// whose clients parse JSON even from a 400), the HTML error page everywhere else.
+    pub fn response_for(&self, req: &HttpRequest) -> HttpResponse {
+        if req.path().starts_with("/api/") {
+            HttpResponse::build(self.status_code())
+                .json(serde_json::json!({ "error": self.to_string() }))
+        } else {
+            self.error_response()
+        }
+    }
 }
 
 /// Whether a checkbox-style query flag (`reversed=1`) is set: present, not empty, not `0`.

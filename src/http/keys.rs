@@ -7,7 +7,7 @@
 //! bytes and absolute paths are refused here (400), and names that parse but do not exist
 //! are 404.
 
-use actix_web::{HttpRequest, ResponseError};
+use actix_web::HttpRequest;
 
 use super::html::PageError;
 use super::SiteSettings;
@@ -179,15 +179,19 @@ pub fn log_file(period: &str, file: &str) -> Result<LogKey, KeyError> {
 }
 
 /// actix-web's handler for path segments that do not deserialize: a 400 page.
-pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
     let page = PageError::BadRequest(format!("invalid URL path: {err}"));
-    actix_web::error::InternalError::from_response(err, page.error_response()).into()
+    actix_web::error::InternalError::from_response(err, page.response_for(req)).into()
 }
 
-/// actix-web's handler for query strings that do not deserialize: a 400 page.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+/// actix-web's handler for query strings that do not deserialize: a 400 page, or a JSON
+/// error under `/api/`.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    req: &HttpRequest,
+) -> actix_web::Error {
     let page = PageError::BadRequest(format!("invalid query: {err}"));
-    actix_web::error::InternalError::from_response(err, page.error_response()).into()
+    actix_web::error::InternalError::from_response(err, page.response_for(req)).into()
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::actors::supervisor::{GetSite, Supervisor};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
+use crate::live::Live;
 use crate::on_demand::OnDemand;
 use crate::storage::Storage;
 use crate::window::Period;
@@ -50,8 +51,8 @@ pub struct State {
     pub storage: Arc<dyn Storage>,
     /// Renders the Prometheus exposition.
     pub metrics: PrometheusHandle,
-    /// Range and diff graphs, leaderboards.
-    pub on_demand: Arc<OnDemand>,
+    /// Range and diff graphs, leaderboards, as the config currently in force builds them.
+    pub on_demand: Arc<Live<OnDemand>>,
     /// Recently served graphs and logs.
     pub files: file_cache::FileCache,
     /// Recent storage listings and log summaries.
@@ -116,7 +117,7 @@ pub fn start(
     supervisor: Addr<Supervisor>,
     storage: Arc<dyn Storage>,
     prometheus: PrometheusHandle,
-    on_demand: Arc<OnDemand>,
+    on_demand: Arc<Live<OnDemand>>,
 ) -> std::io::Result<()> {
     let state = web::Data::new(State {
         supervisor,

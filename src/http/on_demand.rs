@@ -144,6 +144,7 @@ pub async fn range_svg(req: HttpRequest, state: web::Data<State>) -> HttpRespons
         let (series, reversed) = range_request(&q)?;
         state
             .on_demand
+            .get()
             .range(&series, &q.from, &q.to, reversed)
             .await
     }
@@ -159,7 +160,7 @@ pub async fn diff_svg(req: HttpRequest, state: web::Data<State>) -> HttpResponse
     let result = async {
         let q: DiffQuery = query(&req)?;
         let (series, mode) = diff_request(&q)?;
-        state.on_demand.diff(&series, &q.a, &q.b, mode).await
+        state.on_demand.get().diff(&series, &q.a, &q.b, mode).await
     }
     .await;
     match result {
@@ -328,7 +329,8 @@ pub async fn diff_page(
 ) -> Result<HttpResponse, PageError> {
     let q: DiffQuery = query(&req).map_err(page_error)?;
     let (series, mode) = diff_request(&q).map_err(page_error)?;
-    let period = state.on_demand.period(&series.period).map_err(page_error)?;
+    let on_demand = state.on_demand.get();
+    let period = on_demand.period(&series.period).map_err(page_error)?;
     let mut starts = Vec::with_capacity(2);
     for (which, name) in [("a", &q.a), ("b", &q.b)] {
         let window = period.window_named(name).ok_or_else(|| {
@@ -431,9 +433,10 @@ pub async fn range_page(
 ) -> Result<HttpResponse, PageError> {
     let q: RangeQuery = query(&req).map_err(page_error)?;
     let (series, reversed) = range_request(&q).map_err(page_error)?;
-    let period = state.on_demand.period(&series.period).map_err(page_error)?;
+    let on_demand = state.on_demand.get();
+    let period = on_demand.period(&series.period).map_err(page_error)?;
     let windows =
-        crate::range::windows_between(period, &q.from, &q.to, state.on_demand.max_range_windows())
+        crate::range::windows_between(period, &q.from, &q.to, on_demand.max_range_windows())
             .map_err(|e| PageError::BadRequest(e.to_string()))?;
     let svg = format!(
         "/range.svg?period={}&from={}&to={}&channel={}&entry={}{}",

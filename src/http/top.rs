@@ -42,6 +42,7 @@ pub async fn answer(state: &State, q: TopQuery) -> Result<TopReport, OnDemandErr
     let series = Series::new(&q.period, &q.channel, &q.entry)?;
     state
         .on_demand
+        .get()
         .top_report(&series, &q.window, q.grep, q.limit.unwrap_or(DEFAULT_LIMIT))
         .await
 }
@@ -152,6 +153,7 @@ pub async fn top_page(
             let series = Series::new(&period, &channel, &entry)?;
             state
                 .on_demand
+                .get()
                 .top_report(&series, &window, grep.clone(), limit)
                 .await
         }

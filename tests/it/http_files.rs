@@ -293,7 +293,35 @@ fn index_pages_and_escaping() {
     assert_eq!(bad.header("content-type"), Some("application/json"));
     let bad: serde_json::Value = serde_json::from_slice(&bad.body).unwrap();
     assert_eq!(bad["error"], "limit must be between 1 and 10000");
-    assert_eq!(get(&arclamp, "/api/index.json?bogus=1", &[]).status, 400);
+    // Every API error is JSON, also those actix-web raises before the handler runs (a
+    // query string that does not parse) and a path no API route matches.
+    for (url, status, says) in [
+        ("/api/index.json?bogus=1", 400, "unknown field `bogus`"),
+        ("/api/index.json?limit=many", 400, "invalid digit"),
+        (
+            "/api/nothing-here.json",
+            404,
+            "nothing is served at /api/nothing-here.json",
+        ),
+    ] {
+        let answer = get(&arclamp, url, &[]);
+        assert_eq!(answer.status, status, "{url}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/json"),
+            "{url}"
+        );
+        let error: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let message = error["error"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{url}: {message}");
+    }
+    // Pages keep their HTML error page.
+    let page = get(&arclamp, "/?bogus=1", &[]);
+    assert_eq!(page.status, 400);
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
 
     // The browser: the daily window, live, with its links and counts.
     let browse = get(&arclamp, "/", &[]);

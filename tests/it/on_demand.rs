@@ -362,6 +362,41 @@ fn the_leaderboard_skips_configured_frames_and_the_cli_agrees_with_the_api() {
         .expect("run arclamp top");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no log"));
+
+    // SIGHUP applies a new `[top]` and `[on_demand]` to the running service.
+    arclamp.rewrite_config(
+        &redis,
+        "[top]\nskip = [\"{closure}\"]\n[on_demand]\nmax_range_windows = 1\n",
+    );
+    arclamp.signal("HUP");
+    arclamp.wait_metric(
+        "arclamp_config_reloads_total{result=\"ok\"}",
+        Duration::from_secs(10),
+        |v| v == 1.0,
+    );
+    let (_, a) = api_top(
+        &arclamp,
+        &format!("period=daily&window={DAY_A}&channel=excimer&entry=all"),
+    );
+    assert_eq!(
+        rows(&a),
+        vec![
+            ("Parser::parse".to_owned(), 6, 60.0),
+            ("Database::query".to_owned(), 2, 20.0),
+            ("ExcimerLog::formatCollapsed".to_owned(), 2, 20.0)
+        ]
+    );
+    let range = get(
+        &arclamp,
+        &format!("/range.svg?period=daily&from={DAY_A}&to={DAY_B}&channel=excimer"),
+        &[],
+    );
+    assert_eq!(range.status, 400, "{}", range.text());
+    assert!(
+        range.text().contains("max_range_windows"),
+        "{}",
+        range.text()
+    );
 }
 
 #[test]
