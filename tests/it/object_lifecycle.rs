@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::arclamp::{parse_log, publish, publish_raw, wait_until, Arclamp, STOP};
+use crate::arclamp::{http_request, parse_log, publish, publish_raw, wait_until, Arclamp, STOP};
 use crate::redis_server::RedisServer;
 use crate::swift_server::{unique_container, Api, SwiftServer};
 
@@ -63,6 +63,7 @@ fn restart_round_trip(api: Api) {
                 .any(|n| n.ends_with(".excimer.all.svgz"))
         },
     );
+    serves_the_store_over_http(server, &container, &second);
     assert!(second.stop(STOP).success(), "{}", second.log());
     for (entry, n) in &a.samples {
         let expected = n + b.samples.get(entry).copied().unwrap_or(0);
@@ -82,6 +83,71 @@ fn restart_round_trip(api: Api) {
             );
         }
     }
+}
+
+/// The HTTP side reads the object store: a graph and a log come back byte for byte as
+/// stored (gzip when accepted, decoded otherwise), and the index and pages list them.
+fn serves_the_store_over_http(server: &SwiftServer, container: &str, arclamp: &Arclamp) {
+    let svg_name = server
+        .list_objects(container, "arclamp/svgs/hourly/")
+        .into_iter()
+        .find(|n| n.ends_with(".excimer.all.svgz"))
+        .expect("a stored graph");
+    let log_name = svg_name
+        .replace("arclamp/svgs/", "arclamp/logs/")
+        .replace(".svgz", ".log.gz");
+    let get = |path: &str, headers: &[&str]| {
+        http_request(arclamp.http_port, "GET", path, headers).expect("HTTP answers")
+    };
+    let stored_svg = server
+        .get_object(container, &svg_name)
+        .expect("graph object");
+    let svg_path = svg_name.trim_start_matches("arclamp");
+    let served = get(svg_path, &["Accept-Encoding: gzip"]);
+    assert_eq!(served.status, 200, "{svg_path}");
+    assert_eq!(served.header("content-encoding"), Some("gzip"));
+    assert_eq!(served.header("content-type"), Some("image/svg+xml"));
+    assert!(
+        served.body == stored_svg,
+        "{svg_path}: not the stored bytes"
+    );
+    let plain = get(svg_path, &[]);
+    assert_eq!(plain.status, 200);
+    assert!(plain.text().contains("<svg"), "{svg_path}: not decoded");
+
+    let stored_log = server.get_object(container, &log_name).expect("log object");
+    let log_path = log_name.trim_start_matches("arclamp");
+    let served = get(log_path, &["Accept-Encoding: gzip"]);
+    assert_eq!(served.status, 200, "{log_path}");
+    assert!(
+        served.body == stored_log,
+        "{log_path}: not the stored bytes"
+    );
+    let plain = get(log_path, &[]);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(
+        parse_log(&gzip(&plain.text()), "served plain"),
+        parse_log(&stored_log, &log_name),
+        "{log_path}"
+    );
+
+    let index = get("/api/index.json?period=hourly&entry=all&kind=log", &[]);
+    assert_eq!(index.status, 200, "{}", index.text());
+    let index: serde_json::Value = serde_json::from_slice(&index.body).expect("JSON");
+    let stored_samples: u64 = parse_log(&stored_log, &log_name).values().sum();
+    let listed = index["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|item| item["channel"] == "excimer")
+        .unwrap_or_else(|| panic!("the log is listed: {index}"));
+    assert_eq!(listed["samples"], stored_samples, "{index}");
+    let window = svg_path
+        .trim_start_matches("/svgs/hourly/")
+        .trim_end_matches(".excimer.all.svgz");
+    let browse = get("/?period=hourly", &[]);
+    assert_eq!(browse.status, 200);
+    assert!(browse.text().contains(window), "the browser lists {window}");
 }
 
 #[test]
