@@ -224,23 +224,29 @@ fn retention_deletes_old_windows_and_orphan_graphs_on_object_storage() {
 
 /// The proxy is stopped for 20 s mid-ingest: samples received meanwhile stay in memory, the
 /// failure shows in /metrics and /readyz, and everything is written once it is back.
+/// Config for the outage tests: Swift's native API with a storage `timeout`, checkpoints
+/// every 200 ms, then `extra`.
+fn swift_config(server: &SwiftServer, container: &str, timeout: &str, extra: &str) -> String {
+    format!(
+        "{}[aggregation]\nflush_interval = \"200ms\"\n{extra}",
+        server
+            .storage_toml(Api::Swift, container, "")
+            .replace("timeout = \"5s\"", &format!("timeout = \"{timeout}\""))
+    )
+}
+
+/// Samples in the hourly `excimer.all` window stored in `container` (no prefix).
+fn hourly_all_total(server: &SwiftServer, container: &str) -> Option<u64> {
+    object_window_total(server, container, "", "hourly", "excimer", "all")
+}
+
 #[test]
 fn a_twenty_second_store_outage_loses_no_sample() {
     let mut server = SwiftServer::start_with_token_life(Duration::from_secs(3600));
     let redis = RedisServer::start();
     let container = unique_container("outage");
-    let mut arclamp = Arclamp::start(
-        &redis,
-        &format!(
-            "{}[aggregation]\nflush_interval = \"200ms\"\n",
-            server
-                .storage_toml(Api::Swift, &container, "")
-                .replace("timeout = \"5s\"", "timeout = \"2s\"")
-        ),
-    );
-    let total = |server: &SwiftServer| {
-        object_window_total(server, &container, "", "hourly", "excimer", "all")
-    };
+    let mut arclamp = Arclamp::start(&redis, &swift_config(&server, &container, "2s", ""));
+    let total = |server: &SwiftServer| hourly_all_total(server, &container);
     let before = publish(&redis, "excimer", 300, 1, &[]);
     arclamp.wait_received("excimer", before.samples["all"]);
     wait_until("the first checkpoint", Duration::from_secs(20), || {
@@ -307,15 +313,13 @@ fn a_store_down_at_start_or_at_shutdown_never_loses_what_was_saved() {
     let mut server = SwiftServer::start_with_token_life(Duration::from_secs(3600));
     let redis = RedisServer::start();
     let container = unique_container("down");
-    let config = format!(
-        "{}[aggregation]\nflush_interval = \"200ms\"\n[service]\nshutdown_timeout = \"3s\"\n",
-        server
-            .storage_toml(Api::Swift, &container, "")
-            .replace("timeout = \"5s\"", "timeout = \"1s\"")
+    let config = swift_config(
+        &server,
+        &container,
+        "1s",
+        "[service]\nshutdown_timeout = \"3s\"\n",
     );
-    let total = |server: &SwiftServer| {
-        object_window_total(server, &container, "", "hourly", "excimer", "all")
-    };
+    let total = |server: &SwiftServer| hourly_all_total(server, &container);
     let mut first = Arclamp::start(&redis, &config);
     publish_raw(&redis, "excimer", &[b"/w/index.php;Saved::before 5"]);
     first.wait_received("excimer", 5);

@@ -15,6 +15,18 @@ use crate::redis_server::RedisServer;
 
 const ENTRIES: [&str; 6] = ["all", "index", "api", "load", "rest", "RunJobs"];
 
+/// Two simulated days at 0.1 samples/s from 2026-11-01, seed 3.
+const TWO_DAYS: [&str; 8] = [
+    "--days",
+    "2",
+    "--rate",
+    "0.1",
+    "--start",
+    "2026-11-01",
+    "--seed",
+    "3",
+];
+
 /// Run `arclamp publish --to-store` with `args` on the config in `dir`; the `--expect` report.
 pub fn fill(dir: &Path, args: &[&str]) -> Value {
     let report = dir.join("fill.json");
@@ -48,19 +60,7 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
         config_text(&redis, dir.path(), free_port(), extra),
     )
     .expect("config");
-    let report = fill(
-        dir.path(),
-        &[
-            "--days",
-            "2",
-            "--rate",
-            "0.1",
-            "--start",
-            "2026-11-01",
-            "--seed",
-            "3",
-        ],
-    );
+    let report = fill(dir.path(), &TWO_DAYS);
     let data = dir.path().join("data");
 
     // 0.1 samples/s: exactly 360 per hour and 8,640 per day, per channel.
@@ -146,20 +146,7 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
     // A re-run replaces the windows (also those retention deleted): byte-identical logs,
     // not doubled counts.
     let before = std::fs::read(data.join("logs/daily/2026-11-02.excimer.all.log.gz")).unwrap();
-    fill(
-        dir.path(),
-        &[
-            "--days",
-            "2",
-            "--rate",
-            "0.1",
-            "--start",
-            "2026-11-01",
-            "--seed",
-            "3",
-            "--no-render",
-        ],
-    );
+    fill(dir.path(), &[&TWO_DAYS[..], &["--no-render"]].concat());
     let after = std::fs::read(data.join("logs/daily/2026-11-02.excimer.all.log.gz")).unwrap();
     assert_eq!(before, after);
 }
