@@ -48,11 +48,10 @@ fn files(root: &Path) -> Vec<PathBuf> {
     found
 }
 
-#[test]
-fn a_local_store_copies_to_another_verified_and_idempotently() {
-    let dir = tempfile::tempdir().unwrap();
-    let (source, target) = (dir.path().join("source"), dir.path().join("target"));
-    std::fs::create_dir_all(&source).unwrap();
+/// A local store in `source/data` (config `source/arclamp.toml`) filled with `days` of
+/// simulated traffic from 2026-10-01: the fill report and the files written.
+fn filled_local_store(source: &Path, days: &str) -> (Value, Vec<PathBuf>) {
+    std::fs::create_dir_all(source).unwrap();
     std::fs::write(
         source.join("arclamp.toml"),
         format!(
@@ -61,13 +60,20 @@ fn a_local_store_copies_to_another_verified_and_idempotently() {
         ),
     )
     .unwrap();
+    let filled = fill(
+        source,
+        &["--days", days, "--rate", "0.05", "--start", "2026-10-01"],
+    );
+    (filled, files(&source.join("data")))
+}
+
+#[test]
+fn a_local_store_copies_to_another_verified_and_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, target) = (dir.path().join("source"), dir.path().join("target"));
     let to = dir.path().join("to.toml");
     std::fs::write(&to, format!("[storage]\npath = \"{}\"\n", target.display())).unwrap();
-    let filled = fill(
-        &source,
-        &["--days", "1", "--rate", "0.05", "--start", "2026-10-01"],
-    );
-    let objects = files(&source.join("data"));
+    let (filled, objects) = filled_local_store(&source, "1");
     assert_eq!(objects.len() as u64, filled["logs"].as_u64().unwrap() * 3);
 
     let report = dir.path().join("copy.json");
@@ -120,20 +126,7 @@ fn a_local_store_copies_to_swift_and_back_through_the_s3_api() {
     let container = unique_container("copy");
     let dir = tempfile::tempdir().unwrap();
     let (source, back) = (dir.path().join("source"), dir.path().join("back"));
-    std::fs::create_dir_all(&source).unwrap();
-    std::fs::write(
-        source.join("arclamp.toml"),
-        format!(
-            "[storage]\npath = \"{}\"\n[render]\nmin_width = 50.0\n",
-            source.join("data").display()
-        ),
-    )
-    .unwrap();
-    fill(
-        &source,
-        &["--days", "0.25", "--rate", "0.05", "--start", "2026-10-01"],
-    );
-    let objects = files(&source.join("data"));
+    let (_, objects) = filled_local_store(&source, "0.25");
     let swift = dir.path().join("swift.toml");
     std::fs::write(
         &swift,
