@@ -4,7 +4,8 @@
 //! The crate is split the way data flows through it:
 //!
 //! - pure logic, free of actors and I/O policy, unit-tested and benchmarked on its own:
-//!   [`sample`] (parse, sanitize, tag), [`stacks`] (interned stacks), [`window`] (periods and
+//!   [`sample`] (parse, sanitize, tag), [`stacks`] (interned stacks), [`frame_order`] (the
+//!   order of stacks given as frames), [`window`] (periods and
 //!   windows), [`folded`] (the trace-log file format), [`render`] (flame graphs),
 //!   [`retention`] (what to delete), [`layout`] (where files live), [`synth`] (synthetic load),
 //!   [`top`] (the leaderboard), [`range`] (range graphs), [`graph_cache`], [`exposition`]
@@ -24,6 +25,7 @@ pub mod config;
 pub mod events;
 pub mod exposition;
 pub mod folded;
+pub mod frame_order;
 pub mod graph_cache;
 pub mod graphs;
 pub mod http;
