@@ -186,8 +186,9 @@ impl Aggregator {
             return Box::pin(fut::ready(true));
         }
         let started = Instant::now();
-        // Only the copy out of the shared table runs here, on the ingest thread; sorting and
-        // gzip run on a blocking-pool thread so big windows do not hold up the others.
+        // Only the copy of the window's frame ids out of the shared table runs here, on the
+        // ingest thread (the table is not Send); sorting and gzip run on a blocking-pool
+        // thread so big windows do not hold up the others.
         let snapshot = self.counts.snapshot(&self.table.borrow());
         let written_samples = self.unsaved;
         let storage = self.storage.clone();
