@@ -210,11 +210,16 @@ impl WindowCounts {
     /// Sorting and compressing, the expensive part, happen in [`Snapshot::encode`], on any
     /// thread.
     pub fn snapshot(&self, table: &StackTable) -> Snapshot {
+        // In id order, the table's stacks (and mostly their frame lists, allocated as they
+        // were interned) are read front to back instead of at random: sorting the ids
+        // first costs less than the cache misses it saves on a large window.
+        let mut by_id: Vec<(StackId, u64)> = self.counts.iter().map(|(&id, &n)| (id, n)).collect();
+        by_id.sort_unstable_by_key(|&(id, _)| id);
         let mut frame_ids: Vec<FrameId> = Vec::new();
-        let mut stacks = Vec::with_capacity(self.counts.len());
+        let mut stacks = Vec::with_capacity(by_id.len());
         let mut used = vec![false; table.frame_id_bound()];
         let mut text_bytes = 0;
-        for (&id, &count) in &self.counts {
+        for (id, count) in by_id {
             let ids = table.frame_ids(id);
             for &frame in ids {
                 if let Some(mark) = used.get_mut(frame as usize) {
