@@ -387,4 +387,133 @@ mod tests {
         assert_eq!(text(&table, b), "x;z");
         assert_eq!(table.len(), 1);
     }
+
+    #[test]
+    fn a_stack_freed_and_interned_again_round_trips() {
+        let mut table = StackTable::new();
+        let a = table.intern(b"main;Foo::bar;Baz::qux");
+        table.retain(a);
+        table.release(a);
+        assert_eq!((table.len(), table.frame_count()), (0, 0));
+        let again = table.intern(b"main;Foo::bar;Baz::qux");
+        table.retain(again);
+        assert_eq!(text(&table, again), "main;Foo::bar;Baz::qux");
+        assert_eq!(table.intern(b"main;Foo::bar;Baz::qux"), again);
+        assert_eq!((table.len(), table.frame_count()), (1, 3));
+        assert_eq!(table.text_bytes_held(), 22);
+    }
+
+    #[test]
+    fn frames_are_freed_when_the_last_stack_using_them_goes() {
+        let mut table = StackTable::new();
+        let ids: Vec<StackId> = ["a;b;c", "a;b;d", "a;x"]
+            .iter()
+            .map(|s| {
+                let id = table.intern(s.as_bytes());
+                table.retain(id);
+                id
+            })
+            .collect();
+        assert_eq!(table.frame_count(), 5);
+        table.release(ids[0]);
+        // c went with its only stack; a and b are still used.
+        assert_eq!(table.frame_count(), 4);
+        assert_eq!(text(&table, ids[1]), "a;b;d");
+        table.release(ids[1]);
+        assert_eq!(table.frame_count(), 2);
+        assert_eq!(text(&table, ids[2]), "a;x");
+        // A freed frame's id is reused for a new frame, which reads back as itself.
+        let new = table.intern(b"a;y;b");
+        table.retain(new);
+        assert_eq!(text(&table, new), "a;y;b");
+        assert_eq!(table.frame_count(), 4);
+        table.release(ids[2]);
+        table.release(new);
+        assert_eq!((table.len(), table.frame_count()), (0, 0));
+    }
+
+    #[test]
+    fn a_frame_repeated_in_one_stack_is_counted_per_use() {
+        let mut table = StackTable::new();
+        let recursive = table.intern(b"r;r;r");
+        table.retain(recursive);
+        let single = table.intern(b"r");
+        table.retain(single);
+        assert_eq!(table.frame_count(), 1);
+        table.release(recursive);
+        assert_eq!(table.frame_count(), 1);
+        assert_eq!(text(&table, single), "r");
+        table.release(single);
+        assert_eq!(table.frame_count(), 0);
+    }
+
+    /// A deterministic pseudo-random sequence (the test needs no crate).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((self.0 >> 33) % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn churn_keeps_stacks_frames_and_references_exact() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let alphabet: Vec<String> = (0..600)
+            .map(|i| format!("Ns\\Class{i}::method{}", "x".repeat(i % 7)))
+            .collect();
+        let mut rng = Lcg(42);
+        let mut table = StackTable::new();
+        // The model: live stack text -> (id, references).
+        let mut model: BTreeMap<String, (StackId, u32)> = BTreeMap::new();
+        for step in 0..20_000 {
+            let releasing = !model.is_empty() && rng.below(100) < 48;
+            if releasing {
+                let key = model.keys().nth(rng.below(model.len())).unwrap().clone();
+                let (id, refs) = model.get_mut(&key).unwrap();
+                let id = *id;
+                *refs -= 1;
+                if *refs == 0 {
+                    model.remove(&key);
+                }
+                table.release(id);
+            } else {
+                // Stacks share a root and wander over a slowly moving part of the alphabet,
+                // so frames come and go and ids are reused.
+                let base = (step / 40) % 500;
+                let depth = 1 + rng.below(6);
+                let text = std::iter::once("root".to_owned())
+                    .chain((0..depth).map(|_| alphabet[base + rng.below(100)].clone()))
+                    .collect::<Vec<_>>()
+                    .join(";");
+                let id = table.intern(text.as_bytes());
+                table.retain(id);
+                let entry = model.entry(text).or_insert((id, 0));
+                assert_eq!(entry.0, id, "a live stack keeps its id");
+                entry.1 += 1;
+            }
+            if step % 97 == 0 {
+                assert_eq!(table.len(), model.len());
+                let frames: BTreeSet<&str> = model.keys().flat_map(|t| t.split(';')).collect();
+                assert_eq!(table.frame_count(), frames.len());
+                let bytes: usize = model.keys().map(String::len).sum();
+                assert_eq!(table.text_bytes_held(), bytes as u64);
+                for (t, &(id, _)) in &model {
+                    assert_eq!(&text(&table, id), t);
+                    assert_eq!(table.text_len(id), t.len());
+                }
+            }
+        }
+        for (_, (id, refs)) in std::mem::take(&mut model) {
+            for _ in 0..refs {
+                table.release(id);
+            }
+        }
+        assert_eq!((table.len(), table.frame_count()), (0, 0));
+        assert_eq!(table.text_bytes_held(), 0);
+    }
 }
