@@ -90,6 +90,21 @@ pub struct Aggregator {
     retry_delay: Duration,
     flush_timer: Option<SpawnHandle>,
     tick_in_flight: bool,
+    /// When the last successful checkpoint ended and how long it took.
+    last_checkpoint: Option<(Instant, Duration)>,
+}
+
+/// A periodic checkpoint waits at least this many times as long as the previous one took.
+/// A window of millions of distinct stacks takes tens of seconds to sort and compress (see
+/// BENCHMARKS.md, "Checkpoint of a large window"); with a 60 s `flush_interval` it would
+/// spend most of a core rewriting itself. Paced, it spends at most a fifth. Checkpoints at
+/// shutdown and at window end are never delayed.
+const CHECKPOINT_PACE: u32 = 4;
+
+/// Whether a periodic checkpoint may run `now`, given when the last one ended and how long
+/// it took.
+fn periodic_checkpoint_due(last: Option<(Instant, Duration)>, now: Instant) -> bool {
+    last.is_none_or(|(ended, took)| now.saturating_duration_since(ended) >= took * CHECKPOINT_PACE)
 }
 
 impl Aggregator {
@@ -118,6 +133,7 @@ impl Aggregator {
             retry_delay: Duration::from_millis(200),
             flush_timer: None,
             tick_in_flight: false,
+            last_checkpoint: None,
         }
     }
 
@@ -219,7 +235,9 @@ impl Aggregator {
             let path = act.key.log_path();
             match result {
                 Ok((stacks, samples, bytes)) => {
-                    events::checkpoint_written(&act.key, stacks, samples, bytes, started.elapsed());
+                    let took = started.elapsed();
+                    events::checkpoint_written(&act.key, stacks, samples, bytes, took);
+                    act.last_checkpoint = Some((Instant::now(), took));
                     // Samples that arrived during the write are still unsaved.
                     act.unsaved -= written_samples.min(act.unsaved);
                     act.render_stale = true;
@@ -256,7 +274,10 @@ impl Aggregator {
         let timer = ctx.run_interval(self.settings.flush_interval, |act, ctx| {
             // Ticks missed during a long write fire in a burst afterwards: one checkpoint
             // covers them all.
-            if act.closing || act.tick_in_flight {
+            if act.closing
+                || act.tick_in_flight
+                || !periodic_checkpoint_due(act.last_checkpoint, Instant::now())
+            {
                 return;
             }
             act.tick_in_flight = true;
@@ -355,5 +376,35 @@ impl Handler<UseRenderQueue> for Aggregator {
 
     fn handle(&mut self, UseRenderQueue(queue): UseRenderQueue, _: &mut Context<Self>) {
         self.renders = queue;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_checkpoint_spaces_out_the_next_periodic_one() {
+        let now = Instant::now();
+        assert!(periodic_checkpoint_due(None, now), "the first one is due");
+        let ended = now;
+        let quick = Some((ended, Duration::from_millis(20)));
+        assert!(periodic_checkpoint_due(
+            quick,
+            ended + Duration::from_millis(80)
+        ));
+        let slow = Some((ended, Duration::from_secs(45)));
+        assert!(!periodic_checkpoint_due(
+            slow,
+            ended + Duration::from_secs(60)
+        ));
+        assert!(!periodic_checkpoint_due(
+            slow,
+            ended + Duration::from_secs(179)
+        ));
+        assert!(periodic_checkpoint_due(
+            slow,
+            ended + Duration::from_secs(180)
+        ));
     }
 }
