@@ -5,7 +5,11 @@
 //! ```text
 //! logs/{period}/{window}.{channel}.{entry}.log.gz      the trace log
 //! logs/{period}/{window}.{channel}.{entry}.meta.json   {"samples": N, "stacks": M}
+//! logs/{period}/{window}.{channel}.{entry}.range.gz     its range summary (crate::range_summary)
 //! ```
+//!
+//! Summaries are companions of their log: listings do not show them as logs, retention
+//! deletes them with it, `arclamp copy` copies them like any object.
 //!
 //! This module only parses and shapes: callers list storage and read summaries.
 
@@ -101,6 +105,26 @@ pub fn from_summary_name(period: &str, file_name: &str) -> Option<LogKey> {
     LogKey::from_log_name(period, &format!("{stem}.log.gz"))
 }
 
+/// The range summary's path for a log key (see [`crate::range_summary`]).
+pub fn range_summary_path(key: &LogKey) -> String {
+    format!(
+        "logs/{}/{}.{}.{}.range.gz",
+        key.period, key.window, key.channel, key.entry
+    )
+}
+
+/// Read a range summary's file name back into its log key.
+pub fn from_range_summary_name(period: &str, file_name: &str) -> Option<LogKey> {
+    let stem = file_name.strip_suffix(".range.gz")?;
+    LogKey::from_log_name(period, &format!("{stem}.log.gz"))
+}
+
+/// The log a companion file (a `.meta.json` or `.range.gz` summary) belongs to, from the
+/// companion's file name; `None` for a log itself or a foreign name.
+pub fn companion_of(period: &str, file_name: &str) -> Option<LogKey> {
+    from_summary_name(period, file_name).or_else(|| from_range_summary_name(period, file_name))
+}
+
 /// Shape one period's listings (`logs/{period}/`, `svgs/{period}/`) into windows, newest
 /// first. Names that are not the layout's, or windows not of this period, are skipped.
 pub fn period_files(period: &Period, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -> PeriodFiles {
@@ -191,7 +215,20 @@ mod tests {
         assert_eq!(path, "logs/daily/2026-11-24.excimer.all.meta.json");
         assert_eq!(
             from_summary_name("daily", layout::file_name(&path)),
-            Some(key)
+            Some(key.clone())
+        );
+        let range = range_summary_path(&key);
+        assert_eq!(range, "logs/daily/2026-11-24.excimer.all.range.gz");
+        assert_eq!(
+            companion_of("daily", layout::file_name(&range)),
+            Some(key.clone())
+        );
+        assert_eq!(companion_of("daily", layout::file_name(&path)), Some(key));
+        // Neither a log nor a summary of one.
+        assert_eq!(companion_of("daily", "2026-11-24.excimer.all.log.gz"), None);
+        assert_eq!(
+            LogKey::from_log_name("daily", layout::file_name(&range)),
+            None
         );
     }
 
@@ -202,6 +239,7 @@ mod tests {
             object("logs/daily/2026-11-23.excimer.all.log.gz", 10),
             object("logs/daily/2026-11-24.excimer.all.log.gz", 20),
             object("logs/daily/2026-11-24.excimer.all.meta.json", 2),
+            object("logs/daily/2026-11-24.excimer.all.range.gz", 3),
             object("logs/daily/notes.txt", 1),
             object("logs/daily/2026-11-24_10.excimer.all.log.gz", 1),
         ];

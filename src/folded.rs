@@ -114,64 +114,19 @@ impl StackCounter {
     }
 
     /// Read folded lines (already decompressed) until the end of `input`.
-    pub fn read_lines(&mut self, mut input: impl BufRead) -> io::Result<()> {
-        // Most lines are handled where the reader buffered them; only one split across two
-        // reads is put together here first.
-        let mut partial = Vec::new();
-        loop {
-            let chunk = match input.fill_buf() {
-                Ok(chunk) => chunk,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
-            };
-            if chunk.is_empty() {
-                break;
-            }
-            let mut rest = chunk;
-            if !partial.is_empty() {
-                let Some(end) = memchr(b'\n', rest) else {
-                    partial.extend_from_slice(rest);
-                    let read = chunk.len();
-                    input.consume(read);
-                    continue;
-                };
-                partial.extend_from_slice(&rest[..end]);
-                self.push_line(&partial);
-                partial.clear();
-                rest = &rest[end + 1..];
-            }
-            while let Some(end) = memchr(b'\n', rest) {
-                self.push_line(&rest[..end]);
-                rest = &rest[end + 1..];
-            }
-            partial.extend_from_slice(rest);
-            let read = chunk.len();
-            input.consume(read);
-        }
-        if !partial.is_empty() {
-            self.push_line(&partial);
-        }
-        Ok(())
+    pub fn read_lines(&mut self, input: impl BufRead) -> io::Result<()> {
+        for_each_line(input, |line| self.push_line(line))
     }
 
     /// Add one line of folded text, without its `\n`.
     pub fn push_line(&mut self, line: &[u8]) {
-        let line = match line {
-            [head @ .., b'\r'] => head,
-            line => line,
-        };
-        if line.is_empty() {
-            return;
-        }
-        // Sanitized before parsing, as `decode` does: a control byte next to the count
-        // makes the line malformed rather than being trimmed away.
-        self.line.clear();
-        self.line.extend_from_slice(line);
-        sanitize_in_place(&mut self.line);
-        let Some((stack, count)) = parse_line(&self.line) else {
-            self.malformed_lines += 1;
+        let Some(parsed) = clean_line(line, &mut self.line) else {
+            if !line.is_empty() && line != b"\r" {
+                self.malformed_lines += 1;
+            }
             return;
         };
+        let (stack, count) = parsed;
         let hash = self.hasher.hash_one(stack);
         let text = &self.text;
         let found = self.table.find_mut(hash, |entry| {
@@ -306,6 +261,64 @@ impl<'a> SortedLines<'a> {
 fn stack_of(line: &str) -> &[u8] {
     let bytes = line.as_bytes();
     &bytes[..memrchr(b' ', bytes).unwrap_or(bytes.len())]
+}
+
+/// Call `f` with every line of `input` (already decompressed), without its `\n`, reading
+/// through the reader's buffer: only a line split across two reads is copied first.
+pub fn for_each_line(mut input: impl BufRead, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+    let mut partial = Vec::new();
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let mut rest = chunk;
+        if !partial.is_empty() {
+            let Some(end) = memchr(b'\n', rest) else {
+                partial.extend_from_slice(rest);
+                let read = chunk.len();
+                input.consume(read);
+                continue;
+            };
+            partial.extend_from_slice(&rest[..end]);
+            f(&partial);
+            partial.clear();
+            rest = &rest[end + 1..];
+        }
+        while let Some(end) = memchr(b'\n', rest) {
+            f(&rest[..end]);
+            rest = &rest[end + 1..];
+        }
+        partial.extend_from_slice(rest);
+        let read = chunk.len();
+        input.consume(read);
+    }
+    if !partial.is_empty() {
+        f(&partial);
+    }
+    Ok(())
+}
+
+/// One line of folded text (without its `\n`) as every reader here takes it: a trailing
+/// `\r` dropped, the rest sanitized into `buffer` (before parsing, as [`decode`] does, so a
+/// control byte next to the count makes the line malformed rather than being trimmed
+/// away), then split by [`parse_line`]. `None` for an empty or malformed line.
+pub fn clean_line<'b>(line: &[u8], buffer: &'b mut Vec<u8>) -> Option<(&'b [u8], u64)> {
+    let line = match line {
+        [head @ .., b'\r'] => head,
+        line => line,
+    };
+    if line.is_empty() {
+        return None;
+    }
+    buffer.clear();
+    buffer.extend_from_slice(line);
+    sanitize_in_place(buffer);
+    parse_line(buffer)
 }
 
 /// Split `STACK COUNT` (count of at least 1, up to u64) into its parts.

@@ -8,8 +8,9 @@
 //!   order of stacks given as frames), [`window`] (periods and
 //!   windows), [`folded`] (the trace-log file format), [`render`] (flame graphs),
 //!   [`retention`] (what to delete), [`layout`] (where files live), [`synth`] (synthetic load),
-//!   [`top`] (the leaderboard), [`range`] (range graphs), [`graph_cache`], [`exposition`]
-//!   and [`status`] (the runtime report);
+//!   [`top`] (the leaderboard), [`range`] (range graphs), [`range_summary`] (the pruned
+//!   trees range graphs merge), [`window_stacks`] (a window's stacks, interned, in forward
+//!   and reversed order), [`graph_cache`], [`exposition`] and [`status`] (the runtime report);
 //! - [`on_demand`]: range, diff graphs and leaderboards computed when asked, bounded;
 //! - [`storage`]: the one trait every file access goes through, and its backends;
 //! - [`actors`]: the supervisor tree that wires the above to Redis and the clock;
@@ -35,6 +36,7 @@ pub mod layout;
 pub mod live;
 pub mod on_demand;
 pub mod range;
+pub mod range_summary;
 pub mod render;
 pub mod retention;
 pub mod sample;
@@ -46,3 +48,4 @@ pub mod synth;
 pub mod telemetry;
 pub mod top;
 pub mod window;
+pub mod window_stacks;

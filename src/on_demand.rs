@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::catalogue;
 use crate::config::{Config, ConfigError, OnDemandConfig};
 use crate::graph_cache::{self, GraphCache};
 use crate::layout::LogKey;
-use crate::range::{self, RangeError};
+use crate::range::{self, RangeError, RangeInput};
+use crate::range_summary::RangeSummary;
 use crate::render::{self, DiffMode, GraphOptions, RenderError};
 use crate::storage::{ObjectInfo, Storage, StorageError};
 use crate::top::{self, Leaderboard, Query, Skip};
@@ -145,6 +147,9 @@ pub struct Rendered {
     pub from_cache: bool,
     /// Windows that had a log (a range may have gaps).
     pub windows: Vec<String>,
+    /// For a range graph just rendered: how many windows were read from their range
+    /// summary rather than their log.
+    pub summaries: Option<usize>,
 }
 
 /// A leaderboard with what it was computed for: what `/api/top` answers and
@@ -263,7 +268,9 @@ impl OnDemand {
         })
     }
 
-    /// One graph of windows `from..=to` merged.
+    /// One graph of windows `from..=to` merged: from each window's range summary when it
+    /// has one made from its current log (see [`crate::range_summary`] for the error
+    /// bound), else from its log.
     pub async fn range(
         &self,
         series: &Series,
@@ -273,19 +280,27 @@ impl OnDemand {
     ) -> Result<Rendered, OnDemandError> {
         let period = self.period(&series.period)?;
         let windows = range::windows_between(period, from, to, self.limits.max_range_windows)?;
+        // Every file read is part of the cache key, so a summary written (or a log
+        // changed) since makes a new graph.
         let mut inputs = Vec::new();
+        let mut sources = Vec::new();
         let mut present = Vec::new();
         for window in &windows {
-            if let Some(info) = self
+            let key = series.key(&window.name);
+            let Some(log) = self.storage.stat(&key.log_path()).await? else {
+                continue;
+            };
+            let summary = self
                 .storage
-                .stat(&series.key(&window.name).log_path())
+                .stat(&catalogue::range_summary_path(&key))
                 .await?
-            {
-                inputs.push(info);
-                present.push(window.name.clone());
-            }
+                .filter(|summary| summary.modified >= log.modified);
+            inputs.push(log.clone());
+            inputs.extend(summary.clone());
+            sources.push((log, summary));
+            present.push(window.name.clone());
         }
-        if inputs.is_empty() {
+        if sources.is_empty() {
             return Err(OnDemandError::NotFound(format!(
                 "no {} logs of {}.{} between {from} and {to}",
                 series.period, series.channel, series.entry
@@ -317,20 +332,34 @@ impl OnDemand {
                 etag: key,
                 from_cache: true,
                 windows: present,
+                summaries: None,
             });
         }
         let _permit = self.permit()?;
-        let mut logs = Vec::with_capacity(inputs.len());
-        for info in &inputs {
-            logs.push(self.read(info).await?);
+        let min_width_pct = render::min_width_percent(self.min_width)?;
+        let mut reads = Vec::with_capacity(sources.len());
+        let mut summaries = 0;
+        for (log, summary) in &sources {
+            let usable = match summary {
+                Some(info) => self.read_summary(info, log, min_width_pct).await?,
+                None => None,
+            };
+            match usable {
+                Some(summary) => {
+                    summaries += 1;
+                    reads.push(RangeInput::Summary(summary));
+                }
+                None => reads.push(RangeInput::Log(self.read(log).await?)),
+            }
         }
         let svgz = blocking(move || {
+            let cutoff = |samples| render::tree::cutoff_for(samples, min_width_pct);
             let merged =
-                range::merge(logs.iter().map(|l| &l[..])).map_err(|e| OnDemandError::Corrupt {
+                range::merge(&reads, reversed, cutoff).map_err(|e| OnDemandError::Corrupt {
                     path: "one of the range's logs".into(),
                     error: e.to_string(),
                 })?;
-            Ok(render::render_lines_svgz(&merged.lines(), &opts)?)
+            Ok(render::render_ordered_lines_svgz(&merged.lines(), &opts)?)
         })
         .await?;
         let svgz = Bytes::from(svgz);
@@ -340,7 +369,28 @@ impl OnDemand {
             etag: key,
             from_cache: false,
             windows: present,
+            summaries: Some(summaries),
         })
+    }
+
+    /// The range summary at `info` if it was made from `log` as it is now and is fine
+    /// enough for graphs drawn at `min_width_pct`; `None` (read the log instead) otherwise.
+    async fn read_summary(
+        &self,
+        info: &ObjectInfo,
+        log: &ObjectInfo,
+        min_width_pct: f64,
+    ) -> Result<Option<RangeSummary>, OnDemandError> {
+        let Some(bytes) = self.storage.get(&info.path).await? else {
+            return Ok(None);
+        };
+        let log_bytes = log.size;
+        blocking(move || {
+            Ok(RangeSummary::decode(&bytes).ok().filter(|summary| {
+                summary.log_bytes == log_bytes && summary.fine_enough_for(min_width_pct)
+            }))
+        })
+        .await
     }
 
     /// The differential graph between windows `a` and `b`: the earlier one is "before", the
@@ -392,6 +442,7 @@ impl OnDemand {
                 etag: key,
                 from_cache: true,
                 windows: vec![a.to_owned(), b.to_owned()],
+                summaries: None,
             });
         }
         let _permit = self.permit()?;
@@ -412,6 +463,7 @@ impl OnDemand {
             etag: key,
             from_cache: false,
             windows: vec![a.to_owned(), b.to_owned()],
+            summaries: None,
         })
     }
 

@@ -1,11 +1,19 @@
 //! Range graphs: which windows of one period a range `from..=to` covers (bounded by
-//! `on_demand.max_range_windows`), and merging their trace logs into one set of stacks.
-//! Pure: callers read the logs and render the result.
+//! `on_demand.max_range_windows`), and merging their stacks into one frame tree: from each
+//! window's range summary ([`crate::range_summary`], a few MB) when it has a usable one,
+//! else from its whole trace log. The merged tree is handed back as the few lines a graph
+//! draws from (subtrees too narrow to draw folded). Pure: callers read the files and
+//! render the result.
 
-use std::io;
+use std::io::{self, BufRead, Write};
+
+use bytes::Bytes;
+use hashbrown::HashMap;
 
 use crate::compress;
-use crate::folded::{CountedStacks, StackCounter};
+use crate::folded::{clean_line, for_each_line};
+use crate::range_summary::{self, RangeSummary};
+use crate::render::push_reversed_frames;
 use crate::window::{Period, Window};
 
 /// A range that cannot be served.
@@ -78,20 +86,288 @@ pub fn windows_between(
     Ok(windows)
 }
 
-/// Merge trace logs (gzip'd or plain `STACK COUNT` text) into one set of distinct stacks
-/// with summed counts, sorted as a renderer needs them. Each log is decompressed as it is
-/// read, so only the distinct stacks are held in memory.
-pub fn merge<'a>(logs: impl IntoIterator<Item = &'a [u8]>) -> io::Result<CountedStacks> {
-    let mut counter = StackCounter::new();
-    for log in logs {
-        if compress::is_gzip(log) {
-            let decoder = flate2::bufread::MultiGzDecoder::new(log);
-            counter.read_lines(io::BufReader::with_capacity(1 << 18, decoder))?;
-        } else {
-            counter.read_lines(log)?;
+/// One window's input to a range graph.
+#[derive(Debug, Clone)]
+pub enum RangeInput {
+    /// Its range summary.
+    Summary(RangeSummary),
+    /// Its whole trace log, gzip'd or plain: windows without a usable summary (written
+    /// before summaries existed, or changed since theirs was written).
+    Log(Bytes),
+}
+
+/// The windows' stacks merged, ready to draw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merged {
+    /// `STACK COUNT` lines, sorted bytewise (reversed stacks for a reversed graph), with
+    /// the frames narrower than the cutoff folded into one line each.
+    pub text: String,
+    /// Samples in all windows.
+    pub samples: u64,
+}
+
+impl Merged {
+    /// The lines, without their `\n`.
+    pub fn lines(&self) -> Vec<&str> {
+        self.text.lines().collect()
+    }
+}
+
+/// Merge the windows' stacks, forward or when `reversed` reversed (leaf frame first), into
+/// one frame tree, and return its lines with every subtree of fewer samples than
+/// `cutoff(samples)` folded into one line named after its frame (neighbouring such
+/// subtrees summed while they stay under the cutoff): what a graph drawing nothing narrower
+/// than twice that cutoff needs. Logs are decompressed as they are read, so only the tree
+/// is held in memory.
+pub fn merge(
+    inputs: &[RangeInput],
+    reversed: bool,
+    cutoff: impl FnOnce(u64) -> f64,
+) -> io::Result<Merged> {
+    let mut trie = FrameTrie::new();
+    for input in inputs {
+        match input {
+            RangeInput::Summary(summary) => {
+                let mut path = Vec::new();
+                for (shared, count, rest) in summary.entries(reversed) {
+                    trie.add(&mut path, shared, rest, count);
+                }
+            }
+            RangeInput::Log(log) if compress::is_gzip(log) => {
+                let decoder = flate2::bufread::MultiGzDecoder::new(&log[..]);
+                let reader = io::BufReader::with_capacity(1 << 18, decoder);
+                read_log(&mut trie, reader, reversed)?;
+            }
+            RangeInput::Log(log) => read_log(&mut trie, &log[..], reversed)?,
         }
     }
-    Ok(counter.finish())
+    Ok(trie.lines(cutoff))
+}
+
+fn read_log(trie: &mut FrameTrie, log: impl BufRead, reversed: bool) -> io::Result<()> {
+    let mut clean = Vec::new();
+    let mut reversed_stack = Vec::new();
+    let mut previous = Vec::new();
+    let mut path = Vec::new();
+    for_each_line(log, |raw| {
+        let Some((stack, count)) = clean_line(raw, &mut clean) else {
+            return;
+        };
+        let stack = if reversed {
+            reversed_stack.clear();
+            push_reversed_frames(&mut reversed_stack, stack);
+            &reversed_stack[..]
+        } else {
+            stack
+        };
+        // Only the frames after those shared with the line before are looked up: logs are
+        // sorted, so that is most of them.
+        let shared = range_summary::shared_frames(&previous, stack);
+        trie.add(
+            &mut path,
+            shared,
+            range_summary::rest_after(stack, shared),
+            count,
+        );
+        previous.clear();
+        previous.extend_from_slice(stack);
+    })
+}
+
+/// A frame tree merged by path (frames with equal names under equal parents are one).
+struct FrameTrie {
+    frame_ids: HashMap<Vec<u8>, u32, foldhash::fast::RandomState>,
+    frame_texts: Vec<Vec<u8>>,
+    /// (parent node, frame) -> node.
+    children: HashMap<(u32, u32), u32, foldhash::fast::RandomState>,
+    /// Node 0 is the root (no frame).
+    nodes: Vec<TrieNode>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct TrieNode {
+    parent: u32,
+    frame: u32,
+    /// Samples of stacks ending here.
+    own: u64,
+}
+
+impl FrameTrie {
+    fn new() -> FrameTrie {
+        FrameTrie {
+            frame_ids: HashMap::default(),
+            frame_texts: Vec::new(),
+            children: HashMap::default(),
+            nodes: vec![TrieNode {
+                parent: 0,
+                frame: u32::MAX,
+                own: 0,
+            }],
+        }
+    }
+
+    /// Add a stack given as the first `shared` frames of the previous stack added with
+    /// `path` (its nodes), then the frames of `rest`.
+    fn add(&mut self, path: &mut Vec<u32>, shared: usize, rest: &[u8], count: u64) {
+        path.truncate(shared);
+        for frame in rest.split(|&b| b == b';') {
+            let parent = path.last().copied().unwrap_or(0);
+            let node = self.child(parent, frame);
+            path.push(node);
+        }
+        if let Some(&last) = path.last() {
+            let node = &mut self.nodes[last as usize];
+            node.own = node.own.saturating_add(count);
+        }
+    }
+
+    fn child(&mut self, parent: u32, frame: &[u8]) -> u32 {
+        let frame = match self.frame_ids.get(frame) {
+            Some(&id) => id,
+            None => {
+                let id = self.frame_texts.len() as u32;
+                self.frame_texts.push(frame.to_vec());
+                self.frame_ids.insert(frame.to_vec(), id);
+                id
+            }
+        };
+        let next = self.nodes.len() as u32;
+        let node = *self.children.entry((parent, frame)).or_insert(next);
+        if node == next {
+            self.nodes.push(TrieNode {
+                parent,
+                frame,
+                own: 0,
+            });
+        }
+        node
+    }
+
+    fn lines(self, cutoff: impl FnOnce(u64) -> f64) -> Merged {
+        // Totals bottom-up: a child always comes after its parent.
+        let mut totals: Vec<u64> = self.nodes.iter().map(|n| n.own).collect();
+        for index in (1..self.nodes.len()).rev() {
+            let parent = self.nodes[index].parent as usize;
+            totals[parent] = totals[parent].saturating_add(totals[index]);
+        }
+        let samples = totals[0];
+        let cutoff = cutoff(samples);
+        // Children of each node, grouped by parent (counting sort).
+        let mut first_child = vec![0u32; self.nodes.len() + 1];
+        for node in &self.nodes[1..] {
+            first_child[node.parent as usize + 1] += 1;
+        }
+        for i in 1..first_child.len() {
+            first_child[i] += first_child[i - 1];
+        }
+        let mut filled = first_child.clone();
+        let mut child_list = vec![0u32; self.nodes.len().saturating_sub(1)];
+        for (index, node) in self.nodes.iter().enumerate().skip(1) {
+            let slot = &mut filled[node.parent as usize];
+            child_list[*slot as usize] = index as u32;
+            *slot += 1;
+        }
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        let mut path: Vec<u8> = Vec::new();
+        // Depth-first over the kept nodes: (node, length of `path` before its frame).
+        let mut stack: Vec<(u32, usize)> = vec![(0, 0)];
+        while let Some((node, base)) = stack.pop() {
+            path.truncate(base);
+            if node != 0 {
+                if base > 0 {
+                    path.push(b';');
+                }
+                path.extend_from_slice(&self.frame_texts[self.nodes[node as usize].frame as usize]);
+            }
+            let own = self.nodes[node as usize].own;
+            let mut folded_into_own = 0u64;
+            let range =
+                first_child[node as usize] as usize..first_child[node as usize + 1] as usize;
+            let mut children: Vec<u32> = child_list[range].to_vec();
+            children.sort_by(|a, b| {
+                let text = |n: &u32| &self.frame_texts[self.nodes[*n as usize].frame as usize];
+                text(a).cmp(text(b))
+            });
+            // Narrow children: one line per run of neighbours summing under the cutoff.
+            let mut group: Option<(u32, u64)> = None;
+            let flush = |group: &mut Option<(u32, u64)>, lines: &mut Vec<Vec<u8>>| {
+                if let Some((first, samples)) = group.take() {
+                    let frame = &self.frame_texts[self.nodes[first as usize].frame as usize];
+                    lines.push(line(&path, frame, samples));
+                }
+            };
+            let here = path.len();
+            for &child in &children {
+                let total = totals[child as usize];
+                if total as f64 >= cutoff {
+                    flush(&mut group, &mut lines);
+                    stack.push((child, here));
+                    continue;
+                }
+                let frame = &self.frame_texts[self.nodes[child as usize].frame as usize];
+                if !safe_last_frame(frame) {
+                    // A line ending in this frame would not read back as written: its
+                    // samples are counted in the parent's own line instead.
+                    folded_into_own += total;
+                    continue;
+                }
+                match &mut group {
+                    Some((_, samples)) if ((*samples + total) as f64) < cutoff => *samples += total,
+                    _ => {
+                        flush(&mut group, &mut lines);
+                        group = Some((child, total));
+                    }
+                }
+            }
+            flush(&mut group, &mut lines);
+            let own = own + folded_into_own;
+            if node != 0 && own > 0 {
+                let mut text = path.clone();
+                // Writing into a Vec cannot fail.
+                let _ = write!(text, " {own}");
+                lines.push(text);
+            }
+        }
+        lines.sort_unstable_by(|a, b| stack_part(a).cmp(stack_part(b)));
+        let mut text = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
+            text.extend_from_slice(&line);
+            text.push(b'\n');
+        }
+        // Lines are made of sanitized stacks, so this never takes the lossy path.
+        let text = String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Merged { text, samples }
+    }
+}
+
+/// `PATH;FRAME SAMPLES` (just `FRAME` at the root).
+fn line(path: &[u8], frame: &[u8], samples: u64) -> Vec<u8> {
+    let mut line = Vec::with_capacity(path.len() + frame.len() + 22);
+    line.extend_from_slice(path);
+    if !path.is_empty() {
+        line.push(b';');
+    }
+    line.extend_from_slice(frame);
+    // Writing into a Vec cannot fail.
+    let _ = write!(line, " {samples}");
+    line
+}
+
+/// The stack of a `STACK COUNT` line.
+fn stack_part(line: &[u8]) -> &[u8] {
+    &line[..memchr::memrchr(b' ', line).unwrap_or(line.len())]
+}
+
+/// True when a line may end in `frame`: inferno would neither trim a blank off it nor read
+/// a number after a blank in it as a count.
+fn safe_last_frame(frame: &[u8]) -> bool {
+    let blank_end = frame.last().is_some_and(|b| b.is_ascii_whitespace());
+    let count_like = memchr::memrchr(b' ', frame).is_some_and(|space| {
+        let token = &frame[space + 1..];
+        !token.is_empty() && token.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+    });
+    !blank_end && !count_like
 }
 
 #[cfg(test)]
@@ -151,13 +427,123 @@ mod tests {
         );
     }
 
+    fn log(text: &[u8]) -> RangeInput {
+        RangeInput::Log(Bytes::from(text.to_vec()))
+    }
+
     #[test]
     fn merging_sums_counts_of_equal_stacks() {
-        let gzipped = compress::gzip(b"a;b 3\nd 4\n");
-        let merged = merge([&b"a;b 2\na;c 1\n"[..], &gzipped[..]]).unwrap();
-        assert_eq!(
-            merged.stacks(),
-            vec![(&b"a;b"[..], 5), (&b"a;c"[..], 1), (&b"d"[..], 4)]
-        );
+        let gzipped = RangeInput::Log(Bytes::from(compress::gzip(b"a;b 3\nd 4\n")));
+        let inputs = [log(b"a;b 2\na;c 1\n"), gzipped];
+        let merged = merge(&inputs, false, |_| 0.0).unwrap();
+        assert_eq!(merged.text, "a;b 5\na;c 1\nd 4\n");
+        assert_eq!(merged.samples, 10);
+        let reversed = merge(&inputs, true, |_| 0.0).unwrap();
+        assert_eq!(reversed.text, "b;a 5\nc;a 1\nd 4\n");
+    }
+
+    #[test]
+    fn narrow_subtrees_fold_into_one_line_each() {
+        let input = log(b"m;a;x 1\nm;b;y 1\nm;c 1\nm;d;e 1\nm;w 50\nm;w;v 1\nz 6\n");
+        // Cutoff 3: a and b fold into one line named a (2), c and d into one named c.
+        let merged = merge(&[input], false, |samples| {
+            assert_eq!(samples, 61);
+            3.0
+        })
+        .unwrap();
+        assert_eq!(merged.text, "m;a 2\nm;c 2\nm;w 50\nm;w;v 1\nz 6\n");
+    }
+
+    /// Samples under every frame path (`a`, `a;b`, ...) of folded lines, merging frames by
+    /// path as a trie does.
+    fn path_counts(merged: &Merged) -> std::collections::HashMap<&[u8], u64> {
+        let mut counts = std::collections::HashMap::new();
+        for line in merged.text.lines() {
+            let (stack, count) = line.rsplit_once(' ').unwrap();
+            let (stack, count) = (stack.as_bytes(), count.parse::<u64>().unwrap());
+            let ends = memchr::memchr_iter(b';', stack).chain(std::iter::once(stack.len()));
+            for end in ends {
+                *counts.entry(&stack[..end]).or_default() += count;
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn summaries_merge_within_the_sum_of_their_cutoffs() {
+        use crate::render::tree::PrunedTree;
+        // Three windows of generated traffic, summarized at a coarse cutoff so that much
+        // is dropped; every frame path of the merged summaries is within the sum of the
+        // cutoffs of its exact count, and the total is exact.
+        let mut inputs = Vec::new();
+        let mut logs = Vec::new();
+        let mut cutoffs = 0.0;
+        for seed in 0..3u64 {
+            let mut generator = crate::synth::Generator::new(seed);
+            let mut text = Vec::new();
+            for _ in 0..20_000 {
+                generator.next_sample(&mut text);
+                text.push(b'\n');
+            }
+            let aggregated = crate::folded::aggregate(&text);
+            let cutoff = aggregated.total() as f64 / 2_000.0;
+            cutoffs += cutoff;
+            let prune = |reversed: bool| {
+                let lines: Vec<Vec<u8>> = aggregated
+                    .stacks
+                    .iter()
+                    .map(|(stack, _)| {
+                        let mut line = Vec::new();
+                        if reversed {
+                            push_reversed_frames(&mut line, stack);
+                        } else {
+                            line.extend_from_slice(stack);
+                        }
+                        line
+                    })
+                    .collect();
+                let counts: Vec<u64> = aggregated.stacks.iter().map(|(_, c)| *c).collect();
+                let mut order: Vec<usize> = (0..lines.len()).collect();
+                order.sort_by(|&a, &b| lines[a].cmp(&lines[b]));
+                let mut tree = PrunedTree::new(cutoff);
+                for i in order {
+                    tree.push(std::str::from_utf8(&lines[i]).unwrap(), counts[i])
+                        .unwrap();
+                }
+                tree.finish()
+            };
+            let (forward, reversed) = (prune(false), prune(true));
+            assert!(
+                forward.lines * 3 < aggregated.stacks.len(),
+                "little was pruned: {} lines of {} stacks, {} dropped",
+                forward.lines,
+                aggregated.stacks.len(),
+                forward.dropped_frames
+            );
+            let bytes = RangeSummary::encode(1, cutoff, &forward, &reversed);
+            inputs.push(RangeInput::Summary(RangeSummary::decode(&bytes).unwrap()));
+            logs.push(log(&text));
+        }
+        for reversed in [false, true] {
+            let exact = merge(&logs, reversed, |_| 0.0).unwrap();
+            let summarized = merge(&inputs, reversed, |_| 0.0).unwrap();
+            let exact_paths = path_counts(&exact);
+            let summarized_paths = path_counts(&summarized);
+            assert_eq!(exact.samples, summarized.samples);
+            let mut checked = 0;
+            for (path, &count) in &exact_paths {
+                if (count as f64) < cutoffs {
+                    continue;
+                }
+                let got = summarized_paths.get(path).copied().unwrap_or(0);
+                assert!(
+                    (got as f64 - count as f64).abs() < cutoffs,
+                    "{}: {got} vs exact {count} (bound {cutoffs})",
+                    String::from_utf8_lossy(path)
+                );
+                checked += 1;
+            }
+            assert!(checked > 50, "only {checked} frames compared");
+        }
     }
 }

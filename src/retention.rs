@@ -2,7 +2,8 @@
 //!
 //! Per period, and per channel and entry point, the newest `retain` windows are kept;
 //! windows that ended more than `max_age` ago go too; graphs and log summaries
-//! (`.meta.json`, see [`crate::catalogue`]) whose log is gone are orphans and go. Windows still being aggregated are never touched. The caller does the
+//! (`.meta.json` and `.range.gz`, see [`crate::catalogue`]) whose log is gone are orphans
+//! and go. Windows still being aggregated are never touched. The caller does the
 //! deleting; this module only plans, so it is tested without storage or time passing.
 
 use std::collections::{BTreeMap, HashSet};
@@ -57,8 +58,7 @@ pub fn plan(
         }
     }
     for summary in logs {
-        let Some(key) =
-            catalogue::from_summary_name(period.name(), layout::file_name(&summary.path))
+        let Some(key) = catalogue::companion_of(period.name(), layout::file_name(&summary.path))
         else {
             continue;
         };
@@ -254,9 +254,12 @@ mod tests {
         let logs = logs(&[
             "2026-11-24_09.excimer.all.log.gz",
             "2026-11-24_09.excimer.all.meta.json",
+            "2026-11-24_09.excimer.all.range.gz",
             "2026-11-24_11.excimer.all.log.gz",
             "2026-11-24_11.excimer.all.meta.json",
+            "2026-11-24_11.excimer.all.range.gz",
             "2026-11-24_05.excimer.api.meta.json",
+            "2026-11-24_05.excimer.api.range.gz",
         ]);
         let mut doomed = plan(&spec(1, None), now(), &logs, &[], &HashSet::new());
         doomed.sort();
@@ -264,8 +267,10 @@ mod tests {
             doomed,
             vec![
                 "logs/hourly/2026-11-24_05.excimer.api.meta.json",
+                "logs/hourly/2026-11-24_05.excimer.api.range.gz",
                 "logs/hourly/2026-11-24_09.excimer.all.log.gz",
                 "logs/hourly/2026-11-24_09.excimer.all.meta.json",
+                "logs/hourly/2026-11-24_09.excimer.all.range.gz",
             ]
         );
     }

@@ -104,7 +104,7 @@ pub fn run(args: CopyArgs) -> anyhow::Result<()> {
 
 /// How an object is stored, from its path.
 fn meta_of(path: &str) -> ContentMeta {
-    if path.starts_with("logs/") && path.ends_with(".log.gz") {
+    if path.starts_with("logs/") && (path.ends_with(".log.gz") || path.ends_with(".range.gz")) {
         ContentMeta::TRACE_LOG
     } else if path.ends_with(".svgz") {
         ContentMeta::SVGZ
@@ -150,7 +150,8 @@ async fn copy_all(from: &dyn Storage, to: &dyn Storage) -> anyhow::Result<CopyRe
             continue;
         };
         let meta = meta_of(path);
-        let samples = if meta == ContentMeta::TRACE_LOG {
+        // Range summaries are gzip'd text too, but not logs: only their size is checked.
+        let samples = if meta == ContentMeta::TRACE_LOG && path.ends_with(".log.gz") {
             Some(log_samples(path, &bytes)?)
         } else {
             None

@@ -192,6 +192,13 @@ fn svg_response(req: &HttpRequest, graph: Rendered) -> HttpResponse {
             if graph.from_cache { "hit" } else { "miss" },
         ))
         .insert_header(("X-Arclamp-Windows", graph.windows.join(" ")));
+    if let Some(summaries) = graph.summaries {
+        // How many windows came from their range summary: what a cold range cost.
+        response.insert_header((
+            "X-Arclamp-Range-Summaries",
+            format!("{summaries} of {}", graph.windows.len()),
+        ));
+    }
     if client_has_it {
         return response.finish();
     }
@@ -491,7 +498,7 @@ pub async fn range_page(
                 text: format!("{} alone", q.to),
             },
         ],
-        note: "Windows without a log are skipped. Rendered on request and cached until one of its logs changes.".to_owned(),
+        note: "Windows without a log are skipped. Each window is read from its range summary (written when it was rendered; frames are within 1/20 of the narrowest drawn frame of exact) or else its log. Rendered on request and cached until one of them changes.".to_owned(),
         svg,
     };
     html::page(&page)

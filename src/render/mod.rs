@@ -5,7 +5,7 @@
 //! but a [`RenderError`], and selects the stacks of function-focused graphs. It knows nothing
 //! about actors, storage or files: callers hand it stacks and get bytes back.
 
-mod prune;
+pub mod tree;
 
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
@@ -82,7 +82,7 @@ pub fn render_svg(stacks: &[(&[u8], u64)], opts: &GraphOptions) -> Result<Vec<u8
 }
 
 /// Render lines already in inferno's merge order; `prune` first leaves out the frames too
-/// narrow to draw (see [`prune`]), which changes nothing in the SVG but the time it takes.
+/// narrow to draw (see [`tree`]), which changes nothing in the SVG but the time it takes.
 fn render_merge_ordered(
     lines: &[&str],
     opts: &GraphOptions,
@@ -90,7 +90,7 @@ fn render_merge_ordered(
     prune: bool,
 ) -> Result<Vec<u8>, RenderError> {
     let pruned = if prune {
-        prune::without_narrow_frames(lines, min_width_pct)
+        tree::without_narrow_frames(lines, min_width_pct)
     } else {
         None
     };
@@ -107,6 +107,21 @@ fn render_merge_ordered(
     let mut svg = Vec::with_capacity(1 << 20);
     catch_panic(|| flamegraph::from_lines(&mut options, lines.iter().copied(), &mut svg))?;
     Ok(svg)
+}
+
+/// Render `STACK COUNT` lines as they are drawn, gzip-compressed (`.svgz`): sorted by
+/// stack, and for a reversed graph (`opts.reverse`, which picks the palette) already
+/// reversed, leaf frame first. Frames too narrow to draw are left out first; lines from a
+/// [`tree::PrunedTree`] at the same or a finer cutoff render the same graph.
+pub fn render_ordered_lines_svgz(
+    lines: &[&str],
+    opts: &GraphOptions,
+) -> Result<Vec<u8>, RenderError> {
+    let min_width_pct = min_width_percent(opts.min_width)?;
+    if lines.is_empty() {
+        return Err(RenderError::NoStacks);
+    }
+    render_merge_ordered(lines, opts, min_width_pct, true).map(|svg| compress::gzip(&svg))
 }
 
 /// Same as [`render_svg`], gzip-compressed (`.svgz`).
@@ -225,7 +240,7 @@ fn has_whole_frame(finder: &memmem::Finder<'_>, stack: &[u8]) -> bool {
 }
 
 /// flamegraph.pl measures `--minwidth` in pixels, inferno in percent of the total width.
-fn min_width_percent(pixels: f64) -> Result<f64, RenderError> {
+pub fn min_width_percent(pixels: f64) -> Result<f64, RenderError> {
     if !pixels.is_finite() || pixels < 0.0 {
         return Err(RenderError::InvalidMinWidth(pixels));
     }
@@ -291,7 +306,8 @@ fn folded_text(stacks: &[(&[u8], u64)], reverse: bool) -> FoldedText {
     FoldedText { text, in_order }
 }
 
-fn push_reversed_frames(text: &mut Vec<u8>, stack: &[u8]) {
+/// Append `stack` with its frames in reverse order (leaf first) to `text`.
+pub fn push_reversed_frames(text: &mut Vec<u8>, stack: &[u8]) {
     for (i, frame) in stack.rsplit(|&b| b == b';').enumerate() {
         if i > 0 {
             text.push(b';');

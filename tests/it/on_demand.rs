@@ -171,6 +171,83 @@ fn range_graphs_merge_windows_and_are_cached_until_an_input_changes() {
 }
 
 #[test]
+fn range_graphs_read_range_summaries_and_fall_back_to_logs() {
+    let redis = RedisServer::start();
+    let dir = tempfile::Builder::new()
+        .prefix("arclamp-it-")
+        .tempdir()
+        .expect("tempdir")
+        .keep();
+    let extra = "[periods.daily]\nformat = \"%Y-%m-%d\"\nretain = 30\n\
+                 [on_demand]\nmax_range_windows = 7\n";
+    std::fs::write(
+        dir.join("arclamp.toml"),
+        crate::arclamp::config_text(&redis, &dir, crate::arclamp::free_port(), extra),
+    )
+    .expect("config");
+    // Three simulated days, rendered: each log gets its graphs and its range summary.
+    crate::to_store::fill(
+        &dir,
+        &[
+            "--days",
+            "3",
+            "--rate",
+            "0.2",
+            "--start",
+            "2026-11-01",
+            "--seed",
+            "5",
+        ],
+    );
+    let data = dir.join("data");
+    let summary = |day: &str| data.join(format!("logs/daily/{day}.excimer.all.range.gz"));
+    for day in ["2026-11-01", "2026-11-02", "2026-11-03"] {
+        assert!(summary(day).exists(), "{day} has no range summary");
+    }
+    let arclamp = Arclamp::start_in(&dir, &redis, extra);
+    let url = "/range.svg?period=daily&from=2026-11-01&to=2026-11-03&channel=excimer&entry=all";
+    let from_summaries = get(&arclamp, url, &["Accept-Encoding: gzip"]);
+    assert_eq!(from_summaries.status, 200, "{}", from_summaries.text());
+    assert_eq!(
+        from_summaries.header("x-arclamp-range-summaries"),
+        Some("3 of 3")
+    );
+    let reversed = get(
+        &arclamp,
+        &format!("{url}&reversed=1"),
+        &["Accept-Encoding: gzip"],
+    );
+    assert_eq!(reversed.header("x-arclamp-range-summaries"), Some("3 of 3"));
+    assert!(svg_text(&reversed).contains("(excimer all, reversed)"));
+
+    // Without one summary, that window is read from its log: at this size no frame is
+    // narrow enough to leave out of a summary, so the graph is the same, byte for byte.
+    std::fs::remove_file(summary("2026-11-02")).expect("remove summary");
+    let mixed = get(&arclamp, url, &["Accept-Encoding: gzip"]);
+    assert_eq!(mixed.header("x-arclamp-cache"), Some("miss"));
+    assert_eq!(mixed.header("x-arclamp-range-summaries"), Some("2 of 3"));
+    assert_eq!(svg_text(&mixed), svg_text(&from_summaries));
+    let reversed_mixed = get(
+        &arclamp,
+        &format!("{url}&reversed=1"),
+        &["Accept-Encoding: gzip"],
+    );
+    assert_eq!(svg_text(&reversed_mixed), svg_text(&reversed));
+
+    // A log changed after its summary was written: the summary is stale and not used.
+    write_log(
+        &data,
+        "daily",
+        "2026-11-03.excimer.all.log.gz",
+        &[("index.php;MediaWiki::run;Stale::summary", 5)],
+    );
+    let changed = get(&arclamp, url, &["Accept-Encoding: gzip"]);
+    assert_eq!(changed.header("x-arclamp-range-summaries"), Some("1 of 3"));
+    let svg = svg_text(&changed);
+    assert!(svg.contains("Stale::summary (5 samples"), "{svg}");
+}
+
+#[test]
 fn diff_graphs_are_red_where_a_window_grew_and_blue_where_it_shrank() {
     let redis = RedisServer::start();
     let arclamp = Arclamp::start(&redis, "");

@@ -89,8 +89,30 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
             .sum();
         assert_eq!(report["samples"][channel]["index"], index);
     }
-    let hourly = list(&data, "logs/hourly");
-    let daily = list(&data, "logs/daily");
+    let logs_in = |period: &str| -> Vec<String> {
+        list(&data, &format!("logs/{period}"))
+            .into_iter()
+            .filter(|n| n.ends_with(".log.gz"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let summaries_in = |period: &str| -> Vec<String> {
+        list(&data, &format!("logs/{period}"))
+            .into_iter()
+            .filter_map(|n| {
+                n.strip_suffix(".range.gz")
+                    .map(|stem| format!("{stem}.log.gz"))
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let hourly = logs_in("hourly");
+    let daily = logs_in("daily");
+    // Every rendered log has its range summary beside it.
+    assert_eq!(summaries_in("hourly"), hourly);
+    assert_eq!(summaries_in("daily"), daily);
     assert_eq!(
         hourly.iter().filter(|n| n.ends_with(".all.log.gz")).count(),
         2 * 48
@@ -119,12 +141,15 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
         "[periods.hourly]\nretain = 5\n[periods.daily]\nretain = 1\n[retention]\ninterval = \"1h\"\n\
          [render]\nworkers = 1\nmin_width = 50.0\n",
     );
+    // Logs go first, then what belongs to them: wait for the whole pass.
     wait_until("retention to prune", Duration::from_secs(30), || {
         list(&data, "logs/hourly")
             .iter()
             .filter(|n| n.ends_with(".excimer.all.log.gz"))
             .count()
             == 5
+            && summaries_in("hourly") == logs_in("hourly")
+            && summaries_in("daily") == logs_in("daily")
     });
     assert!(arclamp.stop(Duration::from_secs(30)).success());
     let kept: Vec<String> = list(&data, "logs/hourly")
@@ -142,6 +167,10 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
         .filter(|n| n.ends_with(".excimer.all.log.gz"))
         .collect();
     assert_eq!(daily, ["2026-11-02.excimer.all.log.gz"]);
+    // Range summaries went with their logs: one per log left, none without one.
+    assert_eq!(summaries_in("hourly"), logs_in("hourly"));
+    assert_eq!(summaries_in("daily"), logs_in("daily"));
+    assert!(list(&data, "logs/hourly").len() < 2 * hourly.len());
 
     // A re-run replaces the windows (also those retention deleted): byte-identical logs,
     // not doubled counts.

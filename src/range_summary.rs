@@ -1,0 +1,347 @@
+//! Range summaries: a window's forward and reversed frame trees, pruned at a cutoff much
+//! finer than any graph draws, kept beside its log so that range graphs merge these (a few
+//! MB) instead of decompressing and merging whole logs (GBs for a busy day).
+//!
+//! ```text
+//! logs/{period}/{window}.{channel}.{entry}.range.gz   (path: crate::catalogue::range_summary_path)
+//!
+//! arclamp-range-summary 1 samples=N cutoff=C log_bytes=B forward=F reversed=R
+//! SHARED COUNT REST    F lines: the forward tree's `STACK COUNT` lines, sorted bytewise
+//! SHARED COUNT REST    R lines: the reversed tree's (leaf frame first), sorted bytewise
+//! ```
+//!
+//! Each line is front-coded: its stack is the first SHARED frames of the line before it,
+//! then REST (the remaining frames, `;`-separated). Sorted stacks share long prefixes, so
+//! this stores about one frame per line instead of a whole stack (kilobytes), and a reader
+//! building a tree ([`crate::range`]) touches only the frames that change.
+//!
+//! Both trees come from [`crate::render::tree::PrunedTree`] with [`cutoff`]: every frame of
+//! at least `cutoff` samples is exact; a narrower subtree is one line with its samples, named
+//! after its first frame. `log_bytes` is the size of the log it was made from, so a summary
+//! older than its log is noticed and not used.
+//!
+//! **Error bound.** In a graph merged from summaries, a frame's width differs from the exact
+//! one by less than the sum of the windows' cutoffs, which is [`RESOLUTION`] of the range's
+//! samples: a twentieth of the narrowest frame a graph draws at the `min_width` the
+//! summaries were written for (0.005 pixels at the default 0.1). Positions, depths and names
+//! of the frames drawn are otherwise those of the exact graph.
+
+use std::io::Write;
+
+use crate::compress;
+use crate::render::tree::PrunedLines;
+
+/// Fraction of the narrowest drawn frame that a window's summary may drop: a window's
+/// cutoff is `RESOLUTION x min_width` of its samples (min_width as a fraction of the width).
+pub const RESOLUTION: f64 = 1.0 / 20.0;
+
+const MAGIC: &str = "arclamp-range-summary 1";
+
+/// The cutoff of a window of `samples` samples, for graphs drawn with `min_width_pct`
+/// (percent of the width).
+pub fn cutoff(samples: u64, min_width_pct: f64) -> f64 {
+    samples as f64 * min_width_pct / 100.0 * RESOLUTION
+}
+
+/// A summary could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    /// Not gzip.
+    #[error(transparent)]
+    Gunzip(#[from] compress::GunzipError),
+    /// Not a range summary of this version.
+    #[error("not an arclamp range summary (version 1): {0}")]
+    Format(String),
+}
+
+/// A decoded range summary.
+#[derive(Debug, Clone)]
+pub struct RangeSummary {
+    /// Samples in the window.
+    pub samples: u64,
+    /// The cutoff its trees were pruned at.
+    pub cutoff: f64,
+    /// Size of the log it was made from.
+    pub log_bytes: u64,
+    text: Vec<u8>,
+    forward: std::ops::Range<usize>,
+    reversed: std::ops::Range<usize>,
+}
+
+impl RangeSummary {
+    /// The gzip'd summary of a window of `log_bytes` (its log's size), `samples` samples,
+    /// pruned at `cutoff`.
+    pub fn encode(
+        log_bytes: u64,
+        cutoff: f64,
+        forward: &PrunedLines,
+        reversed: &PrunedLines,
+    ) -> Vec<u8> {
+        let mut out = compress::gzip_writer((forward.text.len() + reversed.text.len()) / 8 + 64);
+        let header = format!(
+            "{MAGIC} samples={} cutoff={cutoff} log_bytes={log_bytes} forward={} reversed={}\n",
+            forward.samples, forward.lines, reversed.lines
+        );
+        // Writing into a Vec cannot fail.
+        let _ = out.write_all(header.as_bytes());
+        for tree in [forward, reversed] {
+            let mut previous: &[u8] = &[];
+            for line in tree.lines() {
+                let Some((stack, count)) = line.rsplit_once(' ') else {
+                    continue;
+                };
+                let stack = stack.as_bytes();
+                let shared = shared_frames(previous, stack);
+                let rest = rest_after(stack, shared);
+                let _ = write!(out, "{shared} {count} ");
+                let _ = out.write_all(rest);
+                let _ = out.write_all(b"\n");
+                previous = stack;
+            }
+        }
+        out.finish().unwrap_or_default()
+    }
+
+    /// Read a stored summary.
+    pub fn decode(bytes: &[u8]) -> Result<RangeSummary, SummaryError> {
+        let text = compress::maybe_gunzip(bytes)?.into_owned();
+        let bad = |what: &str| SummaryError::Format(what.to_owned());
+        let header_end = memchr::memchr(b'\n', &text).ok_or_else(|| bad("no header line"))?;
+        let header =
+            std::str::from_utf8(&text[..header_end]).map_err(|_| bad("header is not text"))?;
+        let fields = header
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| bad("unknown header"))?;
+        let mut samples = None;
+        let mut cutoff = None;
+        let mut log_bytes = None;
+        let mut forward = None;
+        let mut reversed = None;
+        for field in fields.split_ascii_whitespace() {
+            let (name, value) = field.split_once('=').ok_or_else(|| bad(field))?;
+            match name {
+                "samples" => samples = value.parse::<u64>().ok(),
+                "cutoff" => cutoff = value.parse::<f64>().ok(),
+                "log_bytes" => log_bytes = value.parse::<u64>().ok(),
+                "forward" => forward = value.parse::<usize>().ok(),
+                "reversed" => reversed = value.parse::<usize>().ok(),
+                _ => {}
+            }
+        }
+        let (Some(samples), Some(cutoff), Some(log_bytes), Some(forward), Some(reversed)) =
+            (samples, cutoff, log_bytes, forward, reversed)
+        else {
+            return Err(bad(header));
+        };
+        let body = header_end + 1;
+        let forward_end = nth_line_end(&text, body, forward).ok_or_else(|| bad("truncated"))?;
+        let reversed_end =
+            nth_line_end(&text, forward_end, reversed).ok_or_else(|| bad("truncated"))?;
+        if reversed_end != text.len() {
+            return Err(bad("more lines than the header says"));
+        }
+        let parses = |range: std::ops::Range<usize>| {
+            crate::sample::lines(&text[range]).all(|line| parse_entry(line).is_some())
+        };
+        if !parses(body..forward_end) || !parses(forward_end..reversed_end) {
+            return Err(bad("a line is not SHARED COUNT REST"));
+        }
+        Ok(RangeSummary {
+            samples,
+            cutoff,
+            log_bytes,
+            forward: body..forward_end,
+            reversed: forward_end..reversed_end,
+            text,
+        })
+    }
+
+    /// The front-coded lines of the forward tree, or of the reversed one (stacks leaf
+    /// first), in order: (frames shared with the line before, count, the other frames).
+    /// A line that does not parse ends the iteration early; [`Self::decode`] checked them.
+    pub fn entries(&self, reversed: bool) -> impl Iterator<Item = (usize, u64, &[u8])> {
+        let range = if reversed {
+            self.reversed.clone()
+        } else {
+            self.forward.clone()
+        };
+        crate::sample::lines(&self.text[range]).map_while(parse_entry)
+    }
+
+    /// Call `f` with every `STACK COUNT` line of the forward tree, or of the reversed one,
+    /// sorted bytewise, each rebuilt in one buffer.
+    pub fn for_each_line(&self, reversed: bool, mut f: impl FnMut(&[u8])) {
+        let mut line: Vec<u8> = Vec::new();
+        // End of each frame of the current stack in `line`.
+        let mut ends: Vec<usize> = Vec::new();
+        for (shared, count, rest) in self.entries(reversed) {
+            ends.truncate(shared.min(ends.len()));
+            line.truncate(ends.last().copied().unwrap_or(0));
+            if !ends.is_empty() {
+                line.push(b';');
+            }
+            let start = line.len();
+            line.extend_from_slice(rest);
+            ends.extend(
+                memchr::memchr_iter(b';', rest)
+                    .map(|at| start + at)
+                    .chain(std::iter::once(line.len())),
+            );
+            let stack_len = line.len();
+            // Writing into a Vec cannot fail.
+            let _ = write!(line, " {count}");
+            f(&line);
+            line.truncate(stack_len);
+        }
+    }
+
+    /// True when this summary is fine enough for graphs drawn at `min_width_pct`: its
+    /// cutoff is at most [`RESOLUTION`] of the narrowest frame drawn.
+    pub fn fine_enough_for(&self, min_width_pct: f64) -> bool {
+        // A little slack for the decimal round trip of the cutoff.
+        self.cutoff <= cutoff(self.samples, min_width_pct) * (1.0 + 1e-9)
+    }
+}
+
+/// How many leading frames `stack` shares with `previous`; always fewer than all of
+/// `stack`'s, so that something is left to write.
+pub(crate) fn shared_frames(previous: &[u8], stack: &[u8]) -> usize {
+    let common = previous
+        .iter()
+        .zip(stack)
+        .position(|(a, b)| a != b)
+        .unwrap_or(previous.len().min(stack.len()));
+    let mut shared = memchr::memchr_iter(b';', &stack[..common]).count();
+    // The frame ending at `common` is shared when it ends there in both stacks.
+    let ends_here = |text: &[u8]| common == text.len() || text[common] == b';';
+    if common > 0 && ends_here(stack) && ends_here(previous) {
+        shared += 1;
+    }
+    let frames = memchr::memchr_iter(b';', stack).count() + 1;
+    shared.min(frames - 1)
+}
+
+/// `stack` after its first `shared` frames (and their separators).
+pub(crate) fn rest_after(stack: &[u8], shared: usize) -> &[u8] {
+    if shared == 0 {
+        return stack;
+    }
+    memchr::memchr_iter(b';', stack)
+        .nth(shared - 1)
+        .map_or(&[][..], |at| &stack[at + 1..])
+}
+
+/// One front-coded line: `SHARED COUNT REST`.
+fn parse_entry(line: &[u8]) -> Option<(usize, u64, &[u8])> {
+    let first = memchr::memchr(b' ', line)?;
+    let second = first + 1 + memchr::memchr(b' ', &line[first + 1..])?;
+    let number = |bytes: &[u8]| std::str::from_utf8(bytes).ok()?.parse::<u64>().ok();
+    let shared = usize::try_from(number(&line[..first])?).ok()?;
+    let count = number(&line[first + 1..second])?;
+    Some((shared, count, &line[second + 1..]))
+}
+
+/// The end of `lines` lines of `text` from `start` (after their last `\n`).
+fn nth_line_end(text: &[u8], start: usize, lines: usize) -> Option<usize> {
+    let mut end = start;
+    for _ in 0..lines {
+        end += memchr::memchr(b'\n', text.get(end..)?)? + 1;
+    }
+    Some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::tree::PrunedTree;
+
+    fn pruned(lines: &[(&str, u64)], cutoff: f64) -> PrunedLines {
+        let mut tree = PrunedTree::new(cutoff);
+        for (stack, count) in lines {
+            tree.push(stack, *count).unwrap();
+        }
+        tree.finish()
+    }
+
+    #[test]
+    fn summaries_round_trip_both_trees() {
+        let forward = pruned(&[("a;b", 5), ("a;c", 1), ("d", 4)], 2.0);
+        let reversed = pruned(&[("b;a", 5), ("c;a", 1), ("d", 4)], 2.0);
+        let bytes = RangeSummary::encode(1234, 2.0, &forward, &reversed);
+        let summary = RangeSummary::decode(&bytes).unwrap();
+        assert_eq!(summary.samples, 10);
+        assert_eq!(summary.cutoff, 2.0);
+        assert_eq!(summary.log_bytes, 1234);
+        let lines = |reversed| {
+            let mut lines = Vec::new();
+            summary.for_each_line(reversed, |l| {
+                lines.push(String::from_utf8(l.to_vec()).unwrap())
+            });
+            lines
+        };
+        assert_eq!(lines(false), ["a;b 5", "a;c 1", "d 4"]);
+        // `c;a` (1 sample) is narrower than the cutoff: one line for frame `c`.
+        assert_eq!(lines(true), ["b;a 5", "c 1", "d 4"]);
+        let entries: Vec<(usize, u64, &[u8])> = summary.entries(false).collect();
+        assert_eq!(entries, [(0, 5, &b"a;b"[..]), (1, 1, b"c"), (0, 4, b"d")]);
+    }
+
+    #[test]
+    fn front_coding_round_trips_awkward_stacks() {
+        // Empty frames, a frame that is a prefix of its neighbour, blanks, one frame.
+        let stacks = [
+            ("a", 1),
+            ("a;", 2),
+            ("a;;b", 3),
+            ("a;b", 4),
+            ("a;b0", 5),
+            ("a;b;c", 6),
+            ("a;b;c d", 7),
+            ("a;bc", 8),
+            ("b", 9),
+        ];
+        let lines = pruned(&stacks, 0.0);
+        let bytes = RangeSummary::encode(1, 0.0, &lines, &lines);
+        let summary = RangeSummary::decode(&bytes).unwrap();
+        let mut got = Vec::new();
+        summary.for_each_line(false, |l| got.push(String::from_utf8(l.to_vec()).unwrap()));
+        let expected: Vec<String> = stacks.iter().map(|(s, c)| format!("{s} {c}")).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn damaged_or_foreign_summaries_are_refused() {
+        let forward = pruned(&[("a", 1)], 0.5);
+        let good = compress::maybe_gunzip(&RangeSummary::encode(1, 0.5, &forward, &forward))
+            .unwrap()
+            .into_owned();
+        let truncated = &good[..good.len() - 2];
+        let unparsable = b"arclamp-range-summary 1 samples=1 cutoff=0 log_bytes=1 forward=1 \
+                           reversed=0\nnot front-coded\n";
+        for bad in [
+            &b"a;b 1\n"[..],
+            b"",
+            truncated,
+            b"arclamp-range-summary 1 samples=x\n",
+            unparsable,
+        ] {
+            assert!(
+                RangeSummary::decode(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(RangeSummary::decode(&good).is_ok());
+    }
+
+    #[test]
+    fn a_summary_is_fine_enough_only_for_widths_it_was_written_for() {
+        let forward = pruned(&[("a", 1_000_000)], 0.0);
+        let pct = 0.1 * 100.0 / 1180.0;
+        let bytes = RangeSummary::encode(1, cutoff(1_000_000, pct), &forward, &forward);
+        let summary = RangeSummary::decode(&bytes).unwrap();
+        assert!(summary.fine_enough_for(pct));
+        assert!(summary.fine_enough_for(pct * 2.0));
+        assert!(!summary.fine_enough_for(pct / 2.0));
+    }
+}
