@@ -19,3 +19,25 @@ metric() {
 
 now() { date +%s.%N; }
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
+
+# stored_logs_config FILE DATA_DIR HTTP_PORT: a config for `arclamp serve` on stored logs
+# only (daily period, one renderer, no Redis listening, retention idle); append to FILE for
+# more keys.
+stored_logs_config() {
+    cat > "$1" <<TOML
+[redis]
+# Nothing listens here: the benchmark works on stored logs only.
+url = "redis://127.0.0.1:1"
+[storage]
+path = "$2"
+[periods.daily]
+format = "%Y-%m-%d"
+retain = 730
+[http]
+listen = "127.0.0.1:$3"
+[render]
+workers = 1
+[retention]
+interval = "1d"
+TOML
+}

@@ -12,8 +12,7 @@
 #                                  copied under 7 dates (generating and rendering 7 days at
 #                                  200 samples/s takes too long here)
 # Builds with $CARGO (default cargo) into $CARGO_TARGET_DIR (default target).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 
 rate=${RATE:-200}
 days=${DAYS:-7}
@@ -30,22 +29,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$work/arclamp.toml" <<TOML
-[redis]
-# Nothing listens here: the benchmark reads stored logs only.
-url = "redis://127.0.0.1:1"
-[storage]
-path = "$work/data"
-[periods.daily]
-format = "%Y-%m-%d"
-retain = 730
-[http]
-listen = "127.0.0.1:$port"
-[render]
-workers = 1
-[retention]
-interval = "1d"
+port=$(free_port)
+stored_logs_config "$work/arclamp.toml" "$work/data" "$port"
+cat >> "$work/arclamp.toml" <<TOML
 [on_demand]
 cache_megabytes = 256
 TOML

@@ -11,8 +11,7 @@
 #        BIN=/path/to/other/arclamp bench/render_window.sh   (e.g. an older build, to compare)
 # Builds with $CARGO (default cargo) into $CARGO_TARGET_DIR (default target) unless BIN is
 # given. Needs about 1 GB of disk per day at 200 samples/s.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 
 rate=${RATE:-200}
 days=${DAYS:-1}
@@ -28,23 +27,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$work/arclamp.toml" <<TOML
-[redis]
-# Nothing listens here: the benchmark renders a stored log only.
-url = "redis://127.0.0.1:1"
-[storage]
-path = "$work/data"
-[periods.daily]
-format = "%Y-%m-%d"
-retain = 730
-[http]
-listen = "127.0.0.1:$port"
-[render]
-workers = 1
-[retention]
-interval = "1d"
-TOML
+port=$(free_port)
+stored_logs_config "$work/arclamp.toml" "$work/data" "$port"
 
 echo "writing $days day(s) at $rate samples/s (publish --to-store --no-render)"
 "$BIN" publish --to-store --no-render --days "$days" --rate "$rate" --start 2026-11-01 \
