@@ -41,3 +41,24 @@ workers = 1
 interval = "1d"
 TOML
 }
+
+# stored_logs_service_setup NAME: a temporary work dir in $work (removed on exit, after
+# stopping the `arclamp serve` whose pid the caller puts in $pid), a free HTTP port in
+# $port, and $work/arclamp.toml from stored_logs_config with its data in $work/data.
+stored_logs_service_setup() {
+    work=$(mktemp -d "${TMPDIR:-/tmp}/arclamp-$1.XXXXXX")
+    pid=""
+    trap stored_logs_service_cleanup EXIT
+    port=$(free_port)
+    stored_logs_config "$work/arclamp.toml" "$work/data" "$port"
+}
+
+stored_logs_service_cleanup() {
+    # `|| true`: under `set -e` the killed service's exit status would end the trap before
+    # the work dir (GBs for a day of logs) is removed.
+    if [ -n "$pid" ]; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}

@@ -22,15 +22,7 @@ target=${CARGO_TARGET_DIR:-target}
 "${CARGO:-cargo}" build --release --quiet --bin arclamp
 bin="$target/release/arclamp"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/arclamp-range.XXXXXX")
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port=$(free_port)
-stored_logs_config "$work/arclamp.toml" "$work/data" "$port"
+stored_logs_service_setup range
 cat >> "$work/arclamp.toml" <<TOML
 [on_demand]
 cache_megabytes = 256

@@ -20,15 +20,7 @@ if [ -z "${BIN:-}" ]; then
     "${CARGO:-cargo}" build --release --quiet --bin arclamp
     BIN="$target/release/arclamp"
 fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/arclamp-render.XXXXXX")
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port=$(free_port)
-stored_logs_config "$work/arclamp.toml" "$work/data" "$port"
+stored_logs_service_setup render
 
 echo "writing $days day(s) at $rate samples/s (publish --to-store --no-render)"
 "$BIN" publish --to-store --no-render --days "$days" --rate "$rate" --start 2026-11-01 \
