@@ -108,8 +108,7 @@ impl actix_web::ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({ "error": self.0.to_string() }))
+        self.0.json_response()
     }
 }
 

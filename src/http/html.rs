@@ -140,11 +140,16 @@ impl PageError {
     /// whose clients parse JSON even from a 400), the HTML error page everywhere else.
     pub fn response_for(&self, req: &HttpRequest) -> HttpResponse {
         if req.path().starts_with("/api/") {
-            HttpResponse::build(self.status_code())
-                .json(serde_json::json!({ "error": self.to_string() }))
+            self.json_response()
         } else {
             self.error_response()
         }
+    }
+
+    /// This error as the JSON API answers it: its status, body `{"error": "..."}`.
+    pub fn json_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .json(serde_json::json!({ "error": self.to_string() }))
     }
 }
 
