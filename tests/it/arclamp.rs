@@ -29,6 +29,38 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// A temporary directory for one test: removed when dropped after the test passed, kept
+/// (and its path printed) when the test is failing, so its log and data can be inspected.
+/// Without this every run of the suite left its data directories behind in /tmp.
+pub struct TestDir(PathBuf);
+
+impl TestDir {
+    /// A new empty directory under the system's temporary directory.
+    pub fn new() -> TestDir {
+        let dir = tempfile::Builder::new()
+            .prefix("arclamp-it-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        TestDir(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test failed: its files are kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 /// A running `arclamp serve`.
 pub struct Arclamp {
     child: Option<Child>,
@@ -36,6 +68,9 @@ pub struct Arclamp {
     pub dir: PathBuf,
     /// The HTTP port.
     pub http_port: u16,
+    /// The directory [`Arclamp::start`] made, removed after the process (and any
+    /// [`Arclamp::restart`] of it) is gone.
+    owned_dir: Option<TestDir>,
 }
 
 /// Config text for a test: Redis, storage and HTTP filled in, `extra` appended (it may
@@ -67,12 +102,21 @@ pub fn config_text(redis: &RedisServer, dir: &Path, http_port: u16, extra: &str)
 impl Arclamp {
     /// Start `arclamp serve` in a fresh temporary directory and wait until it is subscribed.
     pub fn start(redis: &RedisServer, extra: &str) -> Arclamp {
-        let dir = tempfile::Builder::new()
-            .prefix("arclamp-it-")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
-        Arclamp::start_in(&dir, redis, extra)
+        let dir = TestDir::new();
+        let mut arclamp = Arclamp::start_in(dir.path(), redis, extra);
+        arclamp.owned_dir = Some(dir);
+        arclamp
+    }
+
+    /// Start a new instance in this one's directory (reusing its `data/`, as a restarted
+    /// instance would), after this one has exited or been killed.
+    pub fn restart(mut self, redis: &RedisServer, extra: &str) -> Arclamp {
+        let owned_dir = self.owned_dir.take();
+        let dir = self.dir.clone();
+        drop(self);
+        let mut next = Arclamp::start_in(&dir, redis, extra);
+        next.owned_dir = owned_dir;
+        next
     }
 
     /// Start in `dir` (reusing its `data/`, as a restarted instance would).
@@ -90,18 +134,15 @@ impl Arclamp {
 
     /// Start with extra environment variables, and wait until subscribed.
     pub fn start_with_env(redis: &RedisServer, extra: &str, env: &[(&str, &str)]) -> Arclamp {
-        let dir = tempfile::Builder::new()
-            .prefix("arclamp-it-")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
+        let dir = TestDir::new();
         let http_port = free_port();
         std::fs::write(
-            dir.join("arclamp.toml"),
-            config_text(redis, &dir, http_port, extra),
+            dir.path().join("arclamp.toml"),
+            config_text(redis, dir.path(), http_port, extra),
         )
         .expect("write config");
-        let mut arclamp = Arclamp::spawn_with_env(&dir, http_port, env);
+        let mut arclamp = Arclamp::spawn_with_env(dir.path(), http_port, env);
+        arclamp.owned_dir = Some(dir);
         arclamp.wait_subscribed();
         arclamp
     }
@@ -131,6 +172,7 @@ impl Arclamp {
             child: Some(child),
             dir: dir.to_path_buf(),
             http_port,
+            owned_dir: None,
         }
     }
 
@@ -244,6 +286,8 @@ impl Drop for Arclamp {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Only now, with the process gone, may `owned_dir` remove the directory.
+        self.owned_dir.take();
     }
 }
 
@@ -465,6 +509,25 @@ pub fn list(data: &Path, sub: &str) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// Wait (at most `timeout`) for the first log of `channel`/`entry` in `period`, then return
+/// its window as [`only_window`] does. Entry points checkpoint independently, so another
+/// entry's log appearing first says nothing about this one.
+pub fn wait_only_window(
+    data: &Path,
+    period: &str,
+    channel: &str,
+    entry: &str,
+    timeout: Duration,
+) -> String {
+    let suffix = format!(".{channel}.{entry}.log.gz");
+    wait_until(&format!("a {period} log{suffix}"), timeout, || {
+        list(data, &format!("logs/{period}"))
+            .iter()
+            .any(|name| name.ends_with(&suffix))
+    });
+    only_window(data, period, channel, entry)
 }
 
 /// The single window name in `logs/{period}` for `channel` and `entry`.

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::arclamp::{
-    list, log_total, only_window, publish, publish_raw, read_svg, wait_until, window_total,
-    Arclamp, STOP,
+    list, log_total, publish, publish_raw, read_svg, wait_only_window, wait_until, window_total,
+    Arclamp, TestDir, STOP,
 };
 use crate::redis_server::RedisServer;
 
@@ -113,7 +113,8 @@ fn retention_keeps_the_newest_windows_as_the_clock_advances() {
 #[test]
 fn retention_applies_max_age_at_start_and_removes_orphan_graphs() {
     let redis = RedisServer::start();
-    let dir = tempfile::tempdir().expect("tempdir").keep();
+    let test_dir = TestDir::new();
+    let dir = test_dir.path();
     let logs = dir.join("data/logs/hourly");
     let svgs = dir.join("data/svgs/hourly");
     std::fs::create_dir_all(&logs).expect("mkdir");
@@ -128,7 +129,7 @@ fn retention_applies_max_age_at_start_and_removes_orphan_graphs() {
     std::fs::write(svgs.join("2025-12-29_01.excimer.all.svgz"), gzip("<svg/>")).expect("write");
     std::fs::write(logs.join("unrelated.txt"), "keep me").expect("write");
     let mut arclamp = Arclamp::start_in(
-        &dir,
+        dir,
         &redis,
         "[periods.hourly]\nretain = 1000\nmax_age = \"1d\"\n[clock]\nstart = \"2026-01-01T12:30:00Z\"\n",
     );
@@ -152,7 +153,8 @@ fn retention_applies_max_age_at_start_and_removes_orphan_graphs() {
 #[test]
 fn logs_newer_than_their_graphs_are_rendered_at_start() {
     let redis = RedisServer::start();
-    let dir = tempfile::tempdir().expect("tempdir").keep();
+    let test_dir = TestDir::new();
+    let dir = test_dir.path();
     let logs = dir.join("data/logs/daily");
     std::fs::create_dir_all(&logs).expect("mkdir");
     std::fs::write(
@@ -160,8 +162,7 @@ fn logs_newer_than_their_graphs_are_rendered_at_start() {
         gzip("/w/index.php;Old::window 4\n"),
     )
     .expect("write");
-    let mut arclamp =
-        Arclamp::start_in(&dir, &redis, "[clock]\nstart = \"2026-01-01T12:00:00Z\"\n");
+    let mut arclamp = Arclamp::start_in(dir, &redis, "[clock]\nstart = \"2026-01-01T12:00:00Z\"\n");
     let svgs = dir.join("data/svgs/daily");
     wait_until("start-up render", Duration::from_secs(15), || {
         svgs.join("2025-12-31.excimer.all.svgz").exists()
@@ -183,10 +184,7 @@ fn function_graphs_are_rendered_for_all_when_a_stack_contains_the_function() {
     publish_raw(&redis, "excimer", &[b"/w/index.php;MediaWiki::run;EditAction::show;Parser::parse 2\n/w/index.php;MediaWiki::run;ViewAction::show 1"]);
     arclamp.wait_received("excimer", 3);
     let data = arclamp.data();
-    wait_until("first checkpoint", Duration::from_secs(10), || {
-        !list(&data, "logs/hourly").is_empty()
-    });
-    let window = only_window(&data, "hourly", "excimer", "all");
+    let window = wait_only_window(&data, "hourly", "excimer", "all", Duration::from_secs(10));
     let svg = |name: &str| data.join(format!("svgs/hourly/{window}.excimer.{name}"));
     wait_until("function graphs", Duration::from_secs(15), || {
         svg("all.fn-EditAction.svgz").exists() && svg("all.fn-EditAction.reversed.svgz").exists()
@@ -302,10 +300,7 @@ fn a_storage_outage_keeps_samples_in_memory_until_writes_succeed_again() {
     publish_raw(&redis, "excimer", &[b"/w/index.php;Before::outage 2"]);
     arclamp.wait_received("excimer", 2);
     let data = arclamp.data();
-    wait_until("first checkpoint", Duration::from_secs(10), || {
-        !list(&data, "logs/hourly").is_empty()
-    });
-    let window = only_window(&data, "hourly", "excimer", "all");
+    let window = wait_only_window(&data, "hourly", "excimer", "all", Duration::from_secs(10));
     let all = format!("logs/hourly/{window}.excimer.all.log.gz");
     // Root ignores permissions: break the storage by putting a file where a directory must be.
     std::fs::rename(data.join("logs"), data.join("logs.away")).expect("move logs away");

@@ -46,10 +46,8 @@ fn restart_round_trip(api: Api) {
     let a = publish(&redis, "excimer", 600, 1, &[]);
     first.wait_received("excimer", a.samples["all"]);
     assert!(first.stop(STOP).success(), "{}", first.log());
-    let dir = first.dir.clone();
-    drop(first);
     // A new instance (a new pod) on the same store.
-    let mut second = Arclamp::start_in(&dir, &redis, &config);
+    let mut second = first.restart(&redis, &config);
     let b = publish(&redis, "excimer", 400, 2, &[]);
     second.wait_received("excimer", b.samples["all"]);
     // The new instance renders the logs it found in the store (newer than any graph).
@@ -325,11 +323,9 @@ fn a_store_down_at_start_or_at_shutdown_never_loses_what_was_saved() {
     first.wait_received("excimer", 5);
     assert!(first.stop(STOP).success(), "{}", first.log());
     assert_eq!(total(&server), Some(5));
-    let dir = first.dir.clone();
-    drop(first);
 
     server.kill("proxy");
-    let mut second = Arclamp::start_in(&dir, &redis, &config);
+    let mut second = first.restart(&redis, &config);
     publish_raw(&redis, "excimer", &[b"/w/index.php;Counted::while_down 3"]);
     second.wait_received("excimer", 3);
     second.wait_metric(

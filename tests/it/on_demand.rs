@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::arclamp::{binary, http_request, write_log, Arclamp, Response};
+use crate::arclamp::{binary, http_request, write_log, Arclamp, Response, TestDir};
 use crate::redis_server::RedisServer;
 
 const DAY_A: &str = "2026-11-16";
@@ -173,21 +173,18 @@ fn range_graphs_merge_windows_and_are_cached_until_an_input_changes() {
 #[test]
 fn range_graphs_read_range_summaries_and_fall_back_to_logs() {
     let redis = RedisServer::start();
-    let dir = tempfile::Builder::new()
-        .prefix("arclamp-it-")
-        .tempdir()
-        .expect("tempdir")
-        .keep();
+    let test_dir = TestDir::new();
+    let dir = test_dir.path();
     let extra = "[periods.daily]\nformat = \"%Y-%m-%d\"\nretain = 30\n\
                  [on_demand]\nmax_range_windows = 7\n";
     std::fs::write(
         dir.join("arclamp.toml"),
-        crate::arclamp::config_text(&redis, &dir, crate::arclamp::free_port(), extra),
+        crate::arclamp::config_text(&redis, dir, crate::arclamp::free_port(), extra),
     )
     .expect("config");
     // Three simulated days, rendered: each log gets its graphs and its range summary.
     crate::to_store::fill(
-        &dir,
+        dir,
         &[
             "--days",
             "3",
@@ -204,7 +201,7 @@ fn range_graphs_read_range_summaries_and_fall_back_to_logs() {
     for day in ["2026-11-01", "2026-11-02", "2026-11-03"] {
         assert!(summary(day).exists(), "{day} has no range summary");
     }
-    let arclamp = Arclamp::start_in(&dir, &redis, extra);
+    let arclamp = Arclamp::start_in(dir, &redis, extra);
     let url = "/range.svg?period=daily&from=2026-11-01&to=2026-11-03&channel=excimer&entry=all";
     let from_summaries = get(&arclamp, url, &["Accept-Encoding: gzip"]);
     assert_eq!(from_summaries.status, 200, "{}", from_summaries.text());

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::arclamp::{
     list, log_total, only_window, publish, publish_raw, read_log, read_svg, window_total, Arclamp,
-    STOP,
+    TestDir, STOP,
 };
 use crate::redis_server::RedisServer;
 
@@ -85,9 +85,7 @@ fn counts_carry_over_a_restart() {
     let a = publish(&redis, "excimer", 800, 1, &[]);
     first.wait_received("excimer", a.samples["all"]);
     assert!(first.stop(STOP).success());
-    let dir = first.dir.clone();
-    drop(first);
-    let mut second = Arclamp::start_in(&dir, &redis, "[aggregation]\nflush_interval = \"1h\"\n");
+    let mut second = first.restart(&redis, "[aggregation]\nflush_interval = \"1h\"\n");
     let b = publish(&redis, "excimer", 500, 2, &[]);
     second.wait_received("excimer", b.samples["all"]);
     assert!(second.stop(STOP).success());
@@ -139,19 +137,20 @@ fn redis_restarted_twice_mid_stream_loses_nothing_published_while_subscribed() {
 fn a_redis_outage_at_start_is_waited_out() {
     let mut redis = RedisServer::start();
     redis.stop();
-    let dir = tempfile::tempdir().expect("tempdir").keep();
+    let test_dir = TestDir::new();
+    let dir = test_dir.path();
     let port = crate::arclamp::free_port();
     std::fs::write(
         dir.join("arclamp.toml"),
         crate::arclamp::config_text(
             &redis,
-            &dir,
+            dir,
             port,
             "[supervisor]\nbackoff_min = \"50ms\"\nbackoff_max = \"400ms\"\n",
         ),
     )
     .expect("config");
-    let mut arclamp = Arclamp::spawn(&dir, port);
+    let mut arclamp = Arclamp::spawn(dir, port);
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         arclamp.is_running(),
