@@ -29,11 +29,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics()?;
     let periods: Vec<String> = config.periods.keys().cloned().collect();
     crate::events::register(&config.redis.channels, &periods);
+    let (listen, workers) = (config.http.listen.clone(), config.http.workers);
+    let listener =
+        http::bind(&listen).with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
     let system = actix_rt::System::new();
     system.block_on(async {
         let storage: Arc<dyn Storage> = storage::open(&config.storage)
             .context("cannot open the storage ([storage] in the config)")?;
-        let (listen, workers) = (config.http.listen.clone(), config.http.workers);
         // Range and diff graphs and leaderboards; the supervisor replaces it when a reload
         // changes what it is built from.
         let on_demand = Arc::new(Live::new(OnDemand::new(&config, storage.clone())?));
@@ -45,14 +47,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             log,
         )?;
         http::start(
-            &listen,
+            listener,
             workers,
             supervisor.clone(),
             storage,
             metrics,
             on_demand,
         )
-        .with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
+        .with_context(|| format!("cannot start the HTTP server on {listen} (http.listen)"))?;
         tracing::info!(
             listen,
             workers,

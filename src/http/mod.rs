@@ -110,9 +110,36 @@ impl SiteSettings {
     }
 }
 
-/// Bind `listen` and start serving; the server runs until the actix system stops.
+/// Bind the HTTP address (`http.listen`) as actix-web would, address reuse included, so a
+/// restarted process gets its port back at once. The service binds before it starts any
+/// actor: a port already taken then fails the start cleanly, before a sample is received.
+pub fn bind(listen: &str) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut last_error = None;
+    for addr in std::net::ToSocketAddrs::to_socket_addrs(listen)? {
+        let attempt = (|| {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            socket.set_reuse_address(true)?;
+            socket.bind(&addr.into())?;
+            socket.listen(1024)?;
+            Ok(std::net::TcpListener::from(socket))
+        })();
+        match attempt {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    }))
+}
+
+/// Start serving on `listener` (from [`bind`]); the server runs until the actix system stops.
 pub fn start(
-    listen: &str,
+    listener: std::net::TcpListener,
     workers: usize,
     supervisor: Addr<Supervisor>,
     storage: Arc<dyn Storage>,
@@ -159,7 +186,7 @@ pub fn start(
     })
     .workers(workers)
     .disable_signals()
-    .bind(listen)?
+    .listen(listener)?
     .run();
     actix_rt::spawn(server);
     Ok(())

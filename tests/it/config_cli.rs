@@ -171,3 +171,32 @@ fn object_storage_is_configured_from_the_environment_with_secrets_redacted() {
     assert!(!ok);
     assert!(stderr.contains("storage.s3.access_key_id"), "{stderr}");
 }
+
+#[test]
+fn serve_exits_with_a_clear_error_when_its_http_port_is_taken() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let path = dir.path().join("arclamp.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[redis]\nurl = \"redis://127.0.0.1:1\"\n[storage]\npath = \"{}\"\n\
+             [http]\nlisten = \"127.0.0.1:{port}\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write");
+    let output = Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port} (http.listen)")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
