@@ -7,8 +7,10 @@
 //! whoever drew it.
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 
 use crate::catalogue;
+use crate::compress;
 use crate::config::FunctionGraph;
 use crate::layout::{GraphKind, LogKey, ALL};
 use crate::range_summary::{self, RangeSummary};
@@ -18,6 +20,37 @@ use crate::stacks::StackId;
 use crate::storage::{ContentMeta, Storage, StorageError};
 use crate::window::Period;
 use crate::window_stacks::WindowStacks;
+
+/// Whether a window can still change: it sets how hard its graphs are compressed. A live
+/// window is redrawn every `render.interval`, so its graphs get the fast level; an ended
+/// window's graphs are drawn once more and then kept and served for years, so they get
+/// [`compress::ARCHIVE_LEVEL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowState {
+    /// Still being aggregated (or of a period this process does not know).
+    Live,
+    /// Over: its log will not change any more.
+    Ended,
+}
+
+impl WindowState {
+    /// The state of window `window` of `period` at time `now`; `Live` when the period is
+    /// unknown or the name is not one of its windows (the cheap, safe choice).
+    pub fn at(period: Option<&Period>, window: &str, now: DateTime<Utc>) -> WindowState {
+        match period.and_then(|p| p.window_named(window)) {
+            Some(w) if w.end <= now => WindowState::Ended,
+            _ => WindowState::Live,
+        }
+    }
+
+    /// The gzip level of graphs drawn in this state.
+    pub fn gzip_level(self) -> u32 {
+        match self {
+            WindowState::Live => compress::LEVEL,
+            WindowState::Ended => compress::ARCHIVE_LEVEL,
+        }
+    }
+}
 
 /// Rendering settings from `[render]`, changed live on reload.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +162,8 @@ fn graph_specs(key: &LogKey, period: Option<&Period>, settings: &RenderSettings)
 }
 
 /// Render every graph of the window `key` from its trace log (gzip'd or plain), and its
-/// range summary. `period` gives the window's display name.
+/// range summary. `period` gives the window's display name; graphs are gzip'd at the level
+/// `state` calls for.
 ///
 /// Memory: the log's distinct stacks interned ([`WindowStacks`], about 0.15 of their text),
 /// the frames each graph keeps ([`PrunedTree`]) and one SVG at a time; never the log's text.
@@ -137,6 +171,7 @@ pub fn window_graphs(
     key: &LogKey,
     period: Option<&Period>,
     settings: &RenderSettings,
+    state: WindowState,
     log: &[u8],
 ) -> Result<WindowGraphs, GraphError> {
     let path = key.log_path();
@@ -199,13 +234,13 @@ pub fn window_graphs(
                 let _ = summary.push(stack, count);
             }
         }
-        let svgz = if prunable {
+        let svg = if prunable {
             if let Some(summary) = summary {
                 summary_trees[usize::from(reversed)] = Some(summary.finish());
             }
             let pruned = tree.finish();
             let lines: Vec<&str> = pruned.lines().collect();
-            render::render_ordered_lines_svgz(&lines, &options)
+            render::render_ordered_lines_svg(&lines, &options)
         } else {
             // Input the tree cannot replay exactly (see `tree::TreeError`): render it the
             // way inferno reads it, from a copy of the stacks' text.
@@ -221,10 +256,10 @@ pub fn window_graphs(
                 .collect();
             let borrowed: Vec<(&[u8], u64)> =
                 texts.iter().map(|(t, c)| (t.as_slice(), *c)).collect();
-            render::render_svgz(&borrowed, &options)
+            render::render_svg(&borrowed, &options)
         };
-        match svgz {
-            Ok(svgz) => graphs.push((svg_path, Some(svgz))),
+        match svg {
+            Ok(svg) => graphs.push((svg_path, Some(compress::gzip_at(&svg, state.gzip_level())))),
             Err(RenderError::NoStacks) => graphs.push((svg_path, None)),
             Err(source) => return Err(render_error(&svg_path, source)),
         }
@@ -264,12 +299,13 @@ pub async fn render_stored_window(
     key: &LogKey,
     period: Option<&Period>,
     settings: &RenderSettings,
+    state: WindowState,
 ) -> Result<Written, GraphError> {
     let path = key.log_path();
     let Some(bytes) = storage.get(&path).await? else {
         return Ok(Written::default());
     };
-    let rendered = window_graphs(key, period, settings, &bytes)?;
+    let rendered = window_graphs(key, period, settings, state, &bytes)?;
     drop(bytes);
     let mut written = Written::default();
     for (path, svgz) in rendered.graphs {
@@ -361,7 +397,7 @@ mod tests {
                     },
                 ],
             };
-            let rendered = window_graphs(&key, None, &settings, &log).unwrap();
+            let rendered = window_graphs(&key, None, &settings, WindowState::Live, &log).unwrap();
             let specs = graph_specs(&key, None, &settings);
             assert_eq!(rendered.graphs.len(), 6);
             assert_eq!(rendered.stacks, aggregated.stacks.len());
@@ -397,6 +433,62 @@ mod tests {
     }
 
     #[test]
+    fn a_window_is_ended_once_its_end_has_passed() {
+        let daily = Period::new("daily", "%Y-%m-%d").unwrap();
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let state = |window| WindowState::at(Some(&daily), window, at("2026-11-02T00:00:00Z"));
+        assert_eq!(state("2026-11-01"), WindowState::Ended);
+        assert_eq!(state("2026-11-02"), WindowState::Live);
+        assert_eq!(state("not-a-day"), WindowState::Live);
+        let unknown = WindowState::at(None, "2026-11-01", at("2030-01-01T00:00:00Z"));
+        assert_eq!(unknown, WindowState::Live);
+    }
+
+    #[test]
+    fn an_ended_window_gets_the_same_graphs_compressed_harder() {
+        let key = LogKey {
+            period: "daily".into(),
+            window: "2026-11-01".into(),
+            channel: "excimer".into(),
+            entry: "index".into(),
+        };
+        let settings = RenderSettings {
+            title: "T".into(),
+            min_width: 0.1,
+            functions: Vec::new(),
+        };
+        let log: String = (0..2000)
+            .map(|i| {
+                format!(
+                    "/w/index.php;Main::run;Module{}::step;Leaf{}::work {}\n",
+                    i % 40,
+                    i,
+                    i % 7 + 1
+                )
+            })
+            .collect();
+        let live = window_graphs(&key, None, &settings, WindowState::Live, log.as_bytes()).unwrap();
+        let ended =
+            window_graphs(&key, None, &settings, WindowState::Ended, log.as_bytes()).unwrap();
+        assert_eq!(live.graphs.len(), 2);
+        for ((_, live), (_, ended)) in live.graphs.iter().zip(&ended.graphs) {
+            let (live, ended) = (live.as_ref().unwrap(), ended.as_ref().unwrap());
+            assert_eq!(
+                crate::compress::maybe_gunzip(live).unwrap(),
+                crate::compress::maybe_gunzip(ended).unwrap()
+            );
+            // gzip's XFL header byte: 2 = compressed with the slowest, best level.
+            assert_eq!((live[8], ended[8]), (0, 2));
+            assert!(
+                ended.len() < live.len(),
+                "{} >= {}",
+                ended.len(),
+                live.len()
+            );
+        }
+    }
+
+    #[test]
     fn a_log_that_is_not_gzip_or_text_is_a_clear_error() {
         let key = LogKey {
             period: "daily".into(),
@@ -413,13 +505,20 @@ mod tests {
         let len = damaged.len();
         damaged[len / 2] ^= 0xff;
         damaged.truncate(len - 4);
-        let error = window_graphs(&key, None, &settings, &damaged).unwrap_err();
+        let error = window_graphs(&key, None, &settings, WindowState::Live, &damaged).unwrap_err();
         assert!(
             error.to_string().contains("not a readable trace log"),
             "{error}"
         );
         // A log with no valid line has no graphs and no summary.
-        let empty = window_graphs(&key, None, &settings, b"not a stack line\n").unwrap();
+        let empty = window_graphs(
+            &key,
+            None,
+            &settings,
+            WindowState::Live,
+            b"not a stack line\n",
+        )
+        .unwrap();
         assert!(empty.graphs.iter().all(|(_, svgz)| svgz.is_none()));
         assert!(empty.range_summary.is_none());
     }

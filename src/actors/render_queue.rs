@@ -13,7 +13,9 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::actors::renderer::{RenderJob, RenderSettings, Renderer};
+use crate::clock::Clock;
 use crate::events;
+use crate::graphs::WindowState;
 use crate::layout::{self, GraphKind, LogKey};
 use crate::storage::Storage;
 use crate::window::Period;
@@ -53,6 +55,8 @@ pub struct RenderQueue {
     storage: Arc<dyn Storage>,
     settings: RenderSettings,
     periods: Vec<Period>,
+    /// Tells whether a window has ended.
+    clock: Clock,
     /// Queued or running.
     in_pool: HashSet<LogKey>,
     /// Asked for again while in the pool.
@@ -68,12 +72,14 @@ impl RenderQueue {
         storage: Arc<dyn Storage>,
         settings: RenderSettings,
         periods: Vec<Period>,
+        clock: Clock,
     ) -> Self {
         RenderQueue {
             pool,
             storage,
             settings,
             periods,
+            clock,
             in_pool: HashSet::new(),
             again: HashSet::new(),
             idle_waiters: Vec::new(),
@@ -92,10 +98,12 @@ impl RenderQueue {
             .iter()
             .find(|p| p.name() == key.period)
             .cloned();
+        let state = WindowState::at(period.as_ref(), &key.window, self.clock.now());
         let job = RenderJob {
             key: key.clone(),
             period,
             settings: self.settings.clone(),
+            state,
         };
         ctx.spawn(
             self.pool

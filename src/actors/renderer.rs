@@ -13,8 +13,8 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use crate::events;
-use crate::graphs::render_stored_window;
 pub use crate::graphs::RenderSettings;
+use crate::graphs::{render_stored_window, WindowState};
 use crate::layout::LogKey;
 use crate::storage::Storage;
 use crate::window::Period;
@@ -29,6 +29,8 @@ pub struct RenderJob {
     pub period: Option<Period>,
     /// Settings in force.
     pub settings: RenderSettings,
+    /// Whether the window has ended (its graphs are then compressed harder).
+    pub state: WindowState,
 }
 
 /// One renderer thread.
@@ -63,6 +65,7 @@ impl Renderer {
                 &job.key,
                 job.period.as_ref(),
                 &job.settings,
+                job.state,
             ))
             .map_err(|e| e.to_string())?;
         Ok(written.graphs)

@@ -167,6 +167,7 @@ fn start_router(
 
 fn start_render_queue(
     config: &Config,
+    clock: Clock,
     pool: &Addr<Renderer>,
     storage: &Arc<dyn Storage>,
 ) -> Result<Addr<RenderQueue>, ConfigError> {
@@ -180,6 +181,7 @@ fn start_render_queue(
         storage.clone(),
         render_settings(config),
         periods,
+        clock,
     )
     .start())
 }
@@ -224,7 +226,7 @@ impl Supervisor {
             lower_thread_priority(RENDER_NICE);
             Renderer::new(pool_storage.clone())
         });
-        let render_queue = start_render_queue(&config, &render_pool, &storage)?;
+        let render_queue = start_render_queue(&config, clock, &render_pool, &storage)?;
         let ingest = Arbiter::new();
         let router = start_router(&config, clock, &storage, &render_queue, &ingest)?;
         let subscriber_thread = Arbiter::new();
@@ -267,7 +269,8 @@ impl Supervisor {
         }
         if !self.render_queue.connected() {
             events::actor_died("render_queue");
-            self.render_queue = start_render_queue(&self.config, &self.render_pool, &self.storage)?;
+            self.render_queue =
+                start_render_queue(&self.config, self.clock, &self.render_pool, &self.storage)?;
             self.router
                 .do_send(render_queue::UseRenderQueue(self.render_queue.clone()));
         }

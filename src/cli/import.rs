@@ -13,7 +13,7 @@ use chrono::Utc;
 
 use crate::compress;
 use crate::config::Config;
-use crate::graphs::{render_stored_window, RenderSettings};
+use crate::graphs::{render_stored_window, RenderSettings, WindowState};
 use crate::import::{self, ImportedSource, LineTally, LogBuilder, Manifest};
 use crate::layout::LogKey;
 use crate::storage::{ContentMeta, Storage};
@@ -135,6 +135,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
                         key,
                         period,
                         &settings,
+                        WindowState::at(period, &key.window, chrono::Utc::now()),
                     ))
                     .with_context(|| format!("cannot render the graphs of {}", key.log_path()))?;
                 report.graphs += written.graphs as u64;

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use crate::config::Config;
-use crate::graphs::{render_stored_window, RenderSettings};
+use crate::graphs::{render_stored_window, RenderSettings, WindowState};
 use crate::layout::LogKey;
 use crate::simulate::{draw_samples, next_boundary, samples_between, WindowTraffic};
 use crate::storage::{ContentMeta, Storage};
@@ -221,6 +221,7 @@ impl Filler<'_> {
                         &key,
                         Some(period),
                         &self.settings,
+                        WindowState::at(Some(period), &key.window, chrono::Utc::now()),
                     ))
                     .with_context(|| format!("cannot render the graphs of {path}"))?;
                 self.report.graphs += written.graphs as u64;

@@ -117,11 +117,19 @@ pub fn render_ordered_lines_svgz(
     lines: &[&str],
     opts: &GraphOptions,
 ) -> Result<Vec<u8>, RenderError> {
+    render_ordered_lines_svg(lines, opts).map(|svg| compress::gzip(&svg))
+}
+
+/// Same as [`render_ordered_lines_svgz`], not compressed.
+pub fn render_ordered_lines_svg(
+    lines: &[&str],
+    opts: &GraphOptions,
+) -> Result<Vec<u8>, RenderError> {
     let min_width_pct = min_width_percent(opts.min_width)?;
     if lines.is_empty() {
         return Err(RenderError::NoStacks);
     }
-    render_merge_ordered(lines, opts, min_width_pct, true).map(|svg| compress::gzip(&svg))
+    render_merge_ordered(lines, opts, min_width_pct, true)
 }
 
 /// Same as [`render_svg`], gzip-compressed (`.svgz`).
