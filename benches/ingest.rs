@@ -17,18 +17,41 @@ use arclamp::synth::Generator;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
+/// The short input: the stream's first 50,000 samples, its most pessimistic part (the
+/// largest share of stacks never seen before).
 const SAMPLES: usize = 50_000;
+/// The long input: a live window's first million samples (from an empty table).
+const LONG_SAMPLES: usize = 1_000_000;
 const MESSAGES_PER_BATCH: usize = 512;
 
-fn stream() -> Vec<Vec<u8>> {
+/// The first `samples` samples of the seed-1 stream, one message each.
+fn stream(samples: usize) -> Vec<Vec<u8>> {
     let mut generator = Generator::new(1);
-    (0..SAMPLES)
+    let mut line = Vec::with_capacity(16 * 1024);
+    (0..samples)
         .map(|_| {
-            let mut line = Vec::with_capacity(4096);
+            line.clear();
             generator.next_sample(&mut line);
-            line
+            line.clone()
         })
         .collect()
+}
+
+/// Print what an input is made of: its size and the share of its samples that are stacks
+/// never seen before in it (what a window starting empty has to intern).
+fn describe(name: &str, input: &[Vec<u8>]) {
+    let bytes: usize = input.iter().map(Vec::len).sum();
+    let mut windows = Windows::new();
+    windows.ingest(input.to_vec());
+    let distinct = windows.table.len();
+    eprintln!(
+        "{name}: {} samples, {:.1} MB ({:.0} bytes per sample), {distinct} distinct stacks \
+         ({:.1} % of the samples are new stacks)",
+        input.len(),
+        bytes as f64 / 1e6,
+        bytes as f64 / input.len() as f64,
+        100.0 * distinct as f64 / input.len() as f64,
+    );
 }
 
 struct Windows {
@@ -115,7 +138,8 @@ impl Measurement for ThreadCpuTime {
 }
 
 fn bench(c: &mut Criterion<ThreadCpuTime>) {
-    let input = stream();
+    let input = stream(SAMPLES);
+    describe("first 50,000", &input);
     let bytes: usize = input.iter().map(Vec::len).sum();
     let mut group = c.benchmark_group("ingest");
     group.sample_size(10);
@@ -149,6 +173,29 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
     });
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function("bytes_cold_window", cold);
+    group.finish();
+    drop(input);
+
+    // A live window's first million samples from an empty table: the stream as a window
+    // sees it, where later samples more and more often repeat a stack seen before. MB/s is
+    // samples/s times the bytes per sample printed by `describe`.
+    let long = stream(LONG_SAMPLES);
+    describe("first 1,000,000", &long);
+    let mut group = c.benchmark_group("ingest_1m");
+    group.sample_size(10);
+    // About 2 s per iteration: room for 10 without criterion warning.
+    group.measurement_time(Duration::from_secs(30));
+    group.throughput(Throughput::Elements(LONG_SAMPLES as u64));
+    group.bench_function("samples_cold_window", |b| {
+        b.iter_batched(
+            || (long.clone(), Windows::new()),
+            |(messages, mut windows)| {
+                windows.ingest(messages);
+                windows
+            },
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
 }
 

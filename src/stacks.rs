@@ -9,6 +9,13 @@
 //! Entries are reference counted: an aggregator holds one reference per stack it counts,
 //! and a stack (and then its frames) is freed when the last window holding it closes.
 //!
+//! A stack's frame ids live in one arena shared by all stacks (a slice of it per stack)
+//! rather than in an allocation of their own: on a window's first million samples, a
+//! quarter of them new stacks, allocating one array per new stack took more time than all
+//! the rest of ingest (the allocator searching free lists full of freed message buffers).
+//! Freed stacks leave holes in the arena; it is compacted when the holes outgrow the live
+//! ids, so it stays within twice the live ids.
+//!
 //! A stack is identified by its length and a 128-bit keyed hash of its text (XXH3-128 with
 //! a per-process random seed), and a frame by the 128-bit hash of its text, not by
 //! comparing texts: re-reading a stack's ~100
@@ -41,11 +48,24 @@ struct FrameSlot {
 }
 
 struct Stack {
-    frames: Box<[FrameId]>,
     hash: u128,
+    /// Where the stack's frame ids start in [`StackTable::frame_arena`].
+    frames_start: usize,
+    /// How many frames the stack has.
+    frames_len: u32,
     text_len: u32,
     refs: u32,
 }
+
+impl Stack {
+    fn frames(&self) -> std::ops::Range<usize> {
+        self.frames_start..self.frames_start + self.frames_len as usize
+    }
+}
+
+/// The arena is compacted only once its holes exceed this many ids (256 KB), so small tables
+/// are not compacted over and over.
+const MIN_ARENA_HOLES_TO_COMPACT: usize = 1 << 16;
 
 /// The interner: stack text <-> [`StackId`].
 pub struct StackTable {
@@ -58,6 +78,12 @@ pub struct StackTable {
     stacks: Vec<Option<Stack>>,
     stack_index: HashTable<StackId>,
     free_stacks: Vec<StackId>,
+    /// The frame ids of every stack, each stack's a contiguous slice ([`Stack::frames`]).
+    frame_arena: Vec<FrameId>,
+    /// Ids in `frame_arena` that belong to no live stack.
+    arena_holes: usize,
+    /// Fewest holes worth a compaction ([`MIN_ARENA_HOLES_TO_COMPACT`]; tests lower it).
+    min_holes_to_compact: usize,
     live_stacks: usize,
     live_text_bytes: u64,
 }
@@ -80,6 +106,9 @@ impl StackTable {
             stacks: Vec::new(),
             stack_index: HashTable::new(),
             free_stacks: Vec::new(),
+            frame_arena: Vec::new(),
+            arena_holes: 0,
+            min_holes_to_compact: MIN_ARENA_HOLES_TO_COMPACT,
             live_stacks: 0,
             live_text_bytes: 0,
         }
@@ -102,16 +131,18 @@ impl StackTable {
         if let Some(&id) = stack_index.find(hash as u64, matches) {
             return id;
         }
-        let mut frame_ids = Vec::with_capacity(crate::sample::count_byte(stack, b';') + 1);
+        let frames_start = self.frame_arena.len();
         let mut start = 0;
         for end in memchr::memchr_iter(b';', stack).chain(std::iter::once(stack.len())) {
-            frame_ids.push(self.intern_frame(&stack[start..end]));
+            let frame = self.intern_frame(&stack[start..end]);
+            self.frame_arena.push(frame);
             start = end + 1;
         }
-        let frame_ids = frame_ids.into_boxed_slice();
         let entry = Stack {
-            frames: frame_ids,
             hash,
+            frames_start,
+            frames_len: u32::try_from(self.frame_arena.len() - frames_start)
+                .expect("a stack has fewer than 2^32 frames"),
             text_len,
             refs: 0,
         };
@@ -205,9 +236,29 @@ impl StackTable {
         self.free_stacks.push(id);
         self.live_stacks -= 1;
         self.live_text_bytes -= u64::from(freed.text_len);
-        for &frame_id in freed.frames.iter() {
-            self.release_frame(frame_id);
+        for at in freed.frames() {
+            self.release_frame(self.frame_arena[at]);
         }
+        self.arena_holes += freed.frames_len as usize;
+        if self.arena_holes > self.min_holes_to_compact
+            && self.arena_holes > self.frame_arena.len() - self.arena_holes
+        {
+            self.compact_arena();
+        }
+    }
+
+    /// Copy the live stacks' frame ids into a new arena without holes. It runs when the
+    /// holes outnumber the live ids, so each id is copied at most once per halving of the
+    /// table: this is amortized over the releases that made the holes.
+    fn compact_arena(&mut self) {
+        let mut arena = Vec::with_capacity(self.frame_arena.len() - self.arena_holes);
+        for stack in self.stacks.iter_mut().flatten() {
+            let start = arena.len();
+            arena.extend_from_slice(&self.frame_arena[stack.frames()]);
+            stack.frames_start = start;
+        }
+        self.frame_arena = arena;
+        self.arena_holes = 0;
     }
 
     fn release_frame(&mut self, id: FrameId) {
@@ -232,12 +283,9 @@ impl StackTable {
 
     /// The frames of stack `id`, in order from the root.
     pub fn frames(&self, id: StackId) -> impl Iterator<Item = &[u8]> + '_ {
-        let frames = self
-            .stacks
-            .get(id as usize)
-            .and_then(Option::as_ref)
-            .map_or(&[][..], |s| &s.frames[..]);
-        frames.iter().map(|&f| frame(&self.frames, f).text.as_ref())
+        self.frame_ids(id)
+            .iter()
+            .map(|&f| frame(&self.frames, f).text.as_ref())
     }
 
     /// The frame ids of stack `id`, in order from the root (empty for a stack not held).
@@ -247,7 +295,7 @@ impl StackTable {
         self.stacks
             .get(id as usize)
             .and_then(Option::as_ref)
-            .map_or(&[][..], |s| &s.frames[..])
+            .map_or(&[][..], |s| &self.frame_arena[s.frames()])
     }
 
     /// The text of frame `frame` (empty for a frame not held).
@@ -447,6 +495,46 @@ mod tests {
         assert_eq!(table.frame_count(), 0);
     }
 
+    #[test]
+    fn a_compacted_arena_keeps_every_live_stack() {
+        let mut table = StackTable::new();
+        let texts: Vec<String> = (0..3_000)
+            .map(|i| {
+                std::iter::once(format!("root{i}"))
+                    .chain((1..40).map(|f| format!("f{}", (i * 7 + f * 13) % 997)))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            })
+            .collect();
+        let ids: Vec<StackId> = texts
+            .iter()
+            .map(|t| {
+                let id = table.intern(t.as_bytes());
+                table.retain(id);
+                id
+            })
+            .collect();
+        assert_eq!(table.frame_arena.len(), 3_000 * 40);
+        // Free all but every fourth stack: 90,000 holes against 30,000 live ids.
+        for (i, &id) in ids.iter().enumerate() {
+            if i % 4 != 0 {
+                table.release(id);
+            }
+        }
+        assert!(table.frame_arena.len() < 3_000 * 40, "compacted");
+        assert_eq!(
+            table.frame_arena.len() - table.arena_holes,
+            750 * 40,
+            "only live ids are left"
+        );
+        for (i, (&id, t)) in ids.iter().zip(&texts).enumerate() {
+            if i % 4 == 0 {
+                assert_eq!(&text(&table, id), t);
+                assert_eq!(table.intern(t.as_bytes()), id);
+            }
+        }
+    }
+
     /// A deterministic pseudo-random sequence (the test needs no crate).
     struct Lcg(u64);
 
@@ -468,6 +556,9 @@ mod tests {
             .collect();
         let mut rng = Lcg(42);
         let mut table = StackTable::new();
+        // Compact the frame-id arena as soon as it has holes, over and over.
+        table.min_holes_to_compact = 8;
+        let mut compactions = 0;
         // The model: live stack text -> (id, references).
         let mut model: BTreeMap<String, (StackId, u32)> = BTreeMap::new();
         for step in 0..20_000 {
@@ -480,7 +571,11 @@ mod tests {
                 if *refs == 0 {
                     model.remove(&key);
                 }
+                let arena_before = table.frame_arena.len();
                 table.release(id);
+                if table.frame_arena.len() < arena_before {
+                    compactions += 1;
+                }
             } else {
                 // Stacks share a root and wander over a slowly moving part of the alphabet,
                 // so frames come and go and ids are reused.
@@ -506,8 +601,15 @@ mod tests {
                     assert_eq!(&text(&table, id), t);
                     assert_eq!(table.text_len(id), t.len());
                 }
+                let live_ids: usize = model.keys().map(|t| t.split(';').count()).sum();
+                assert_eq!(table.frame_arena.len() - table.arena_holes, live_ids);
+                assert!(table.arena_holes <= live_ids.max(8), "holes stay bounded");
             }
         }
+        assert!(
+            compactions > 100,
+            "the arena was compacted ({compactions} times)"
+        );
         for (_, (id, refs)) in std::mem::take(&mut model) {
             for _ in 0..refs {
                 table.release(id);
