@@ -82,8 +82,8 @@ pub fn ingest_batch(
         let accepted = &mut outcome.accepted;
         let mut scratch = std::mem::take(&mut state.scratch);
         let parsed =
-            sample::for_each_line(payload.as_ref(), &settings.limits, &mut scratch, |line| {
-                let sample = match sample::parse_line(line, &settings.limits) {
+            sample::for_each_sample(payload.as_ref(), &settings.limits, &mut scratch, |parsed| {
+                let sample = match parsed {
                     Ok(sample) => sample,
                     Err(reason) => {
                         *rejections.entry(reason).or_default() += 1;

@@ -33,6 +33,7 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod layout;
+pub mod line_scan;
 pub mod live;
 pub mod on_demand;
 pub mod range;

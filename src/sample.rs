@@ -8,6 +8,8 @@
 
 use memchr::{memchr, memrchr};
 
+use crate::line_scan::scan_line;
+
 /// Why a line (or, for [`Rejection::TooLarge`], a whole message) was not aggregated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rejection {
@@ -95,28 +97,68 @@ fn sanitize_byte(byte: u8) -> u8 {
     }
 }
 
-/// Split a message into lines (dropping a trailing `\r`), copy each into `scratch`,
-/// sanitize it there, and call `on_line` with each non-empty line. Returns
-/// [`Rejection::TooLarge`] without looking at the message when it exceeds
-/// `limits.max_message_bytes`.
-///
-/// Copying line by line into a reused buffer lets the message stay where the Redis client
-/// put it: the subscriber hands messages over without copying them, and the copy here is
-/// of a few KB that the parser reads next while they are in cache.
+/// Split a message into lines (dropping a trailing `\r`), sanitize each, and call
+/// `on_line` with each non-empty line. Returns [`Rejection::TooLarge`] without looking at
+/// the message when it exceeds `limits.max_message_bytes`.
 pub fn for_each_line(
     message: &[u8],
     limits: &Limits,
     scratch: &mut Vec<u8>,
     mut on_line: impl FnMut(&[u8]),
 ) -> Result<(), Rejection> {
+    for_each_scanned_line(message, limits, scratch, |line, _| on_line(line))
+}
+
+/// Split a message into lines and parse each non-empty one, calling `on_sample` with each
+/// line's sample or the reason it was rejected: [`for_each_line`] and [`parse_line`] in one
+/// pass over each line. Returns [`Rejection::TooLarge`] without looking at the message
+/// when it exceeds `limits.max_message_bytes`.
+pub fn for_each_sample(
+    message: &[u8],
+    limits: &Limits,
+    scratch: &mut Vec<u8>,
+    mut on_sample: impl FnMut(Result<Sample<'_>, Rejection>),
+) -> Result<(), Rejection> {
+    for_each_scanned_line(message, limits, scratch, |line, separators| {
+        on_sample(parse_scanned_line(line, separators, limits))
+    })
+}
+
+/// The lines of a message, sanitized, each with its number of `;`.
+///
+/// Each line is read from the message once ([`scan_line`]). A line that is all printable
+/// ASCII, as real stacks are, is handed over where it is, in the message: the subscriber
+/// hands messages over without copying them, so it is never copied. Other lines are copied
+/// into `scratch` and sanitized there.
+fn for_each_scanned_line(
+    message: &[u8],
+    limits: &Limits,
+    scratch: &mut Vec<u8>,
+    mut on_line: impl FnMut(&[u8], usize),
+) -> Result<(), Rejection> {
     if message.len() > limits.max_message_bytes {
         return Err(Rejection::TooLarge);
     }
-    for line in lines(message) {
-        // Copy and sanitize in one pass.
-        scratch.clear();
-        scratch.extend(line.iter().map(|&byte| sanitize_byte(byte)));
-        on_line(scratch);
+    let mut rest = message;
+    while !rest.is_empty() {
+        let scan = scan_line(rest);
+        let mut line = &rest[..scan.len];
+        rest = rest.get(scan.len + 1..).unwrap_or_default();
+        if let [head @ .., b'\r'] = line {
+            line = head;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        // `;` is printable, so sanitizing does not change the count; a dropped `\r` (which
+        // made the line unprintable) is not a `;` either.
+        if scan.printable {
+            on_line(line, scan.separators);
+        } else {
+            scratch.clear();
+            scratch.extend(line.iter().map(|&byte| sanitize_byte(byte)));
+            on_line(scratch, scan.separators);
+        }
     }
     Ok(())
 }
@@ -142,6 +184,16 @@ pub fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Parse one sanitized line `FRAME;...;FRAME COUNT`.
 pub fn parse_line<'a>(line: &'a [u8], limits: &Limits) -> Result<Sample<'a>, Rejection> {
+    parse_scanned_line(line, count_byte(line, b';'), limits)
+}
+
+/// [`parse_line`] for a line whose `;` were counted already (`separators`): a valid count
+/// has none, so they are all the stack's.
+fn parse_scanned_line<'a>(
+    line: &'a [u8],
+    separators: usize,
+    limits: &Limits,
+) -> Result<Sample<'a>, Rejection> {
     let space = memrchr(b' ', line).ok_or(Rejection::NoCount)?;
     let count = parse_count(&line[space + 1..])?;
     let mut stack = &line[..space];
@@ -152,7 +204,6 @@ pub fn parse_line<'a>(line: &'a [u8], limits: &Limits) -> Result<Sample<'a>, Rej
         return Err(Rejection::EmptyStack);
     }
     // Depth is frames = separators + 1.
-    let separators = count_byte(stack, b';');
     if separators >= limits.max_depth {
         return Err(Rejection::TooDeep);
     }
@@ -331,6 +382,74 @@ mod tests {
         assert_eq!(
             for_each_line(&msg, &limits, &mut Vec::new(), |_| panic!("must not parse")),
             Err(Rejection::TooLarge)
+        );
+    }
+
+    /// What [`for_each_sample`] reports for a message.
+    fn samples_of(message: &[u8], limits: &Limits) -> Vec<Result<(String, u32), Rejection>> {
+        let mut out = Vec::new();
+        for_each_sample(message, limits, &mut Vec::new(), |sample| {
+            out.push(sample.map(|s| (String::from_utf8(s.stack.to_vec()).unwrap(), s.count)))
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn for_each_sample_agrees_with_splitting_then_parsing() {
+        let limits = Limits {
+            max_depth: 3,
+            ..Limits::default()
+        };
+        let message =
+            b"a;b;c 1\r\na;b;c;d 2\n\nx\xff;y\t 3\r\n a\x01;;b 4\nq;r 0\nno count\n;;\x7f 9\n;\r";
+        let mut scratch = Vec::new();
+        let mut want = Vec::new();
+        for_each_line(message, &limits, &mut scratch, |line| {
+            want.push(
+                parse_line(line, &limits)
+                    .map(|s| (String::from_utf8(s.stack.to_vec()).unwrap(), s.count)),
+            )
+        })
+        .unwrap();
+        assert_eq!(samples_of(message, &limits), want);
+        assert_eq!(
+            want,
+            vec![
+                Ok(("a;b;c".to_owned(), 1)),
+                Err(Rejection::TooDeep),
+                Ok(("x?;y?".to_owned(), 3)),
+                Ok((" a?;;b".to_owned(), 4)),
+                Err(Rejection::BadCount),
+                Err(Rejection::NoCount),
+                Ok((";;?".to_owned(), 9)),
+                Err(Rejection::NoCount),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_clean_and_dirty_lines_parse_the_same_way() {
+        let frames: Vec<String> = (0..300).map(|i| format!("Ns\\Class{i}::run")).collect();
+        let clean = format!("/srv/w/index.php;{} 7", frames.join(";"));
+        let dirty = clean.replacen("Class17", "Cl\u{e9}ss17", 1);
+        let message = format!("{clean}\n{dirty}\r\n");
+        let samples = samples_of(message.as_bytes(), &Limits::default());
+        assert_eq!(samples.len(), 2);
+        let (stack, count) = samples[0].clone().unwrap();
+        assert_eq!((stack.as_str(), count), (&clean[..clean.len() - 2], 7));
+        let (stack, _) = samples[1].clone().unwrap();
+        assert_eq!(
+            stack,
+            clean[..clean.len() - 2].replacen("Class17", "Cl??ss17", 1)
+        );
+        let shallow = Limits {
+            max_depth: 300,
+            ..Limits::default()
+        };
+        assert_eq!(
+            samples_of(message.as_bytes(), &shallow),
+            vec![Err(Rejection::TooDeep), Err(Rejection::TooDeep)]
         );
     }
 
