@@ -68,6 +68,10 @@ pub struct Subscriber {
     /// Whether the current outage has been logged.
     outage_logged: bool,
     commands: Option<mpsc::UnboundedSender<Command>>,
+    /// The connection attempt in progress (with its backoff delay), if any. It runs
+    /// beside the mailbox, not instead of it, so a shutdown's [`Drain`] is answered at
+    /// once during an outage instead of waiting for Redis to come back.
+    connecting: Option<SpawnHandle>,
     draining: bool,
     /// Ever connected: a later disconnection is an outage, not a failed start.
     restarted: bool,
@@ -84,6 +88,7 @@ impl Subscriber {
             outage_since: None,
             outage_logged: false,
             commands: None,
+            connecting: None,
             draining: false,
             restarted: false,
         }
@@ -107,7 +112,15 @@ impl Subscriber {
         ctx.stop();
     }
 
-    fn on_connected(&mut self, sink: PubSubSink, stream: PubSubStream, ctx: &mut Context<Self>) {
+    /// `subscribed` is the channel list the connection subscribed to; a reload may have
+    /// changed the wanted list while it was being made.
+    fn on_connected(
+        &mut self,
+        sink: PubSubSink,
+        stream: PubSubStream,
+        subscribed: Vec<String>,
+        ctx: &mut Context<Self>,
+    ) {
         events::redis_connected(
             &redact_url(&self.redis.url),
             &self.redis.channels,
@@ -116,14 +129,12 @@ impl Subscriber {
         self.outage_logged = false;
         self.next_delay = Duration::ZERO;
         let (tx, rx) = mpsc::unbounded_channel();
+        if subscribed != self.redis.channels {
+            // Cannot fail: `rx` is alive.
+            let _ = tx.send(Command::SetChannels(self.redis.channels.clone()));
+        }
         self.commands = Some(tx);
-        let connection = run_connection(
-            sink,
-            stream,
-            self.redis.channels.clone(),
-            self.router.clone(),
-            rx,
-        );
+        let connection = run_connection(sink, stream, subscribed, self.router.clone(), rx);
         ctx.spawn(connection.into_actor(self).map(|end, act, ctx| match end {
             ConnectionEnd::Lost(error) => act.fail(error, ctx),
             ConnectionEnd::Drained(done) => {
@@ -146,19 +157,22 @@ impl Actor for Subscriber {
         let channels = self.redis.channels.clone();
         let connect = async move {
             tokio::time::sleep(delay).await;
-            tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, &channels))
+            let connected = tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, &channels))
                 .await
-                .map_err(|_| format!("no answer within {CONNECT_TIMEOUT:?}"))?
+                .map_err(|_| format!("no answer within {CONNECT_TIMEOUT:?}"))?;
+            connected.map(|(sink, stream)| (sink, stream, channels))
         };
-        ctx.wait(
-            connect
-                .into_actor(self)
-                .map(|result, act, ctx| match result {
-                    Ok((sink, stream)) if !act.draining => act.on_connected(sink, stream, ctx),
-                    Ok(_) => {}
-                    Err(error) => act.fail(error, ctx),
-                }),
-        );
+        let attempt = ctx.spawn(connect.into_actor(self).map(|result, act, ctx| {
+            act.connecting = None;
+            match result {
+                Ok((sink, stream, subscribed)) if !act.draining => {
+                    act.on_connected(sink, stream, subscribed, ctx)
+                }
+                Ok(_) => {}
+                Err(error) => act.fail(error, ctx),
+            }
+        }));
+        self.connecting = Some(attempt);
     }
 }
 
@@ -174,8 +188,12 @@ impl actix::Supervised for Subscriber {
 impl Handler<Drain> for Subscriber {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) -> Self::Result {
         self.draining = true;
+        if let Some(attempt) = self.connecting.take() {
+            // Not connected: nothing was received that is not forwarded already.
+            ctx.cancel_future(attempt);
+        }
         let Some(commands) = self.commands.take() else {
             return Box::pin(async {});
         };
@@ -215,6 +233,10 @@ impl Handler<Reconfigure> for Subscriber {
                     );
                 }
                 None => {
+                    // An attempt on the old URL may be in progress: give it up.
+                    if let Some(attempt) = self.connecting.take() {
+                        ctx.cancel_future(attempt);
+                    }
                     self.next_delay = Duration::ZERO;
                     ctx.stop();
                 }

@@ -57,6 +57,26 @@ fn every_published_sample_lands_in_its_hourly_and_daily_files() {
 }
 
 #[test]
+fn sigterm_during_a_redis_outage_saves_everything_received_before_it() {
+    let mut redis = RedisServer::start();
+    let mut arclamp = Arclamp::start(&redis, "[aggregation]\nflush_interval = \"1h\"\n");
+    let expected = publish(&redis, "excimer", 500, 6, &[]);
+    arclamp.wait_received("excimer", expected.samples["all"]);
+    redis.stop();
+    arclamp.wait_metric("arclamp_redis_connected", Duration::from_secs(20), |v| {
+        v == 0.0
+    });
+    // The subscriber is retrying with backoff: the shutdown must not wait for Redis.
+    let status = arclamp.stop(STOP);
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        arclamp.log()
+    );
+    assert_files_match(&arclamp.data(), "excimer", &entries(&expected));
+}
+
+#[test]
 fn sigterm_and_sigint_flush_everything_even_with_an_hour_between_checkpoints() {
     for (signal, seed) in [("TERM", 3), ("INT", 4)] {
         let redis = RedisServer::start();
