@@ -23,6 +23,7 @@ pub mod cli;
 pub mod clock;
 pub mod compress;
 pub mod config;
+pub mod diff;
 pub mod events;
 pub mod exposition;
 pub mod folded;

@@ -394,7 +394,9 @@ impl OnDemand {
     }
 
     /// The differential graph between windows `a` and `b`: the earlier one is "before", the
-    /// later one "after" (drawn with its widths).
+    /// later one "after" (drawn with its widths). Drawn from both windows' range summaries
+    /// when they pin the graph closely enough, else from both logs streamed side by side
+    /// (see [`crate::diff`] for the bounds); memory stays bounded either way.
     pub async fn diff(
         &self,
         series: &Series,
@@ -407,15 +409,26 @@ impl OnDemand {
         let start_b = self.window_of(period, "b", b)?;
         // Red always means "grew over time", whichever order the link gave.
         let (a, b) = if start_b < start_a { (b, a) } else { (a, b) };
-        let mut inputs = Vec::with_capacity(2);
+        // Each side's log, and its range summary when one was made from the log as it is
+        // now; every file read is part of the cache key.
+        let mut inputs = Vec::with_capacity(4);
+        let mut sides = Vec::with_capacity(2);
         for window in [a, b] {
-            let path = series.key(window).log_path();
-            let info = self
+            let key = series.key(window);
+            let path = key.log_path();
+            let log = self
                 .storage
                 .stat(&path)
                 .await?
                 .ok_or_else(|| OnDemandError::NotFound(format!("no log {path}")))?;
-            inputs.push(info);
+            let summary = self
+                .storage
+                .stat(&catalogue::range_summary_path(&key))
+                .await?
+                .filter(|summary| summary.modified >= log.modified);
+            inputs.push(log.clone());
+            inputs.extend(summary.clone());
+            sides.push((log, summary));
         }
         let opts = GraphOptions {
             title: format!(
@@ -436,34 +449,82 @@ impl OnDemand {
         };
         let min_width = self.min_width.to_string();
         let key = graph_cache::key("diff", &[&opts.title, &min_width], &inputs);
+        let windows = vec![a.to_owned(), b.to_owned()];
         if let Some(svgz) = self.cached(&key) {
             return Ok(Rendered {
                 svgz,
                 etag: key,
                 from_cache: true,
-                windows: vec![a.to_owned(), b.to_owned()],
+                windows,
                 summaries: None,
             });
         }
         let _permit = self.permit()?;
-        let before = self.read(&inputs[0]).await?;
-        let after = self.read(&inputs[1]).await?;
-        let paths = (inputs[0].path.clone(), inputs[1].path.clone());
-        let svgz = blocking(move || {
-            let before = decode(&paths.0, &before)?;
-            let after = decode(&paths.1, &after)?;
-            let svg = render::render_diff_svg(&before, &after, mode, &opts)?;
-            Ok(crate::compress::gzip(&svg))
-        })
-        .await?;
+        let min_width_pct = render::min_width_percent(self.min_width)?;
+        let mut summaries = Vec::with_capacity(2);
+        for (log, summary) in &sides {
+            summaries.push(match summary {
+                Some(info) => self.read_summary(info, log, min_width_pct).await?,
+                None => None,
+            });
+        }
+        let totals = (
+            summaries[0].as_ref().map(|s| s.samples),
+            summaries[1].as_ref().map(|s| s.samples),
+        );
+        // Summaries first: a few MB each instead of GBs of logs.
+        let after_summary = summaries.pop().flatten();
+        let before_summary = summaries.pop().flatten();
+        let from_summaries = match (before_summary, after_summary) {
+            (Some(before), Some(after)) => {
+                let opts = opts.clone();
+                blocking(move || {
+                    let lines = crate::diff::from_summaries(&before, &after, mode, min_width_pct)
+                        .ok()
+                        .flatten();
+                    lines
+                        .map(|lines| Ok(render::render_diff_lines_svgz(&lines.lines(), &opts)?))
+                        .transpose()
+                })
+                .await?
+            }
+            _ => None,
+        };
+        let (svgz, read_summaries) = match from_summaries {
+            Some(svgz) => (svgz, 2),
+            None => {
+                let before = self.read(&sides[0].0).await?;
+                let after = self.read(&sides[1].0).await?;
+                let paths = (sides[0].0.path.clone(), sides[1].0.path.clone());
+                let svgz = blocking(move || {
+                    match crate::diff::from_logs(&before, &after, totals, mode, min_width_pct) {
+                        Ok(lines) => Ok(render::render_diff_lines_svgz(&lines.lines(), &opts)?),
+                        // Stacks this bounded path cannot draw (a frame ending in what inferno
+                        // reads as a count): the exact path, which holds both windows.
+                        Err(crate::diff::DiffError::Tree(_)) => {
+                            let before = decode(&paths.0, &before)?;
+                            let after = decode(&paths.1, &after)?;
+                            let svg = render::render_diff_svg(&before, &after, mode, &opts)?;
+                            Ok(crate::compress::gzip(&svg))
+                        }
+                        Err(e) => Err(OnDemandError::Corrupt {
+                            path: format!("{} or {}", paths.0, paths.1),
+                            error: e.to_string(),
+                        }),
+                    }
+                })
+                .await?;
+                (svgz, 0)
+            }
+        };
         let svgz = Bytes::from(svgz);
         self.remember(&key, &svgz);
         Ok(Rendered {
             svgz,
             etag: key,
             from_cache: false,
-            windows: vec![a.to_owned(), b.to_owned()],
-            summaries: None,
+            windows,
+            summaries: Some(read_summaries),
         })
     }
 

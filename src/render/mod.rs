@@ -204,6 +204,25 @@ pub fn render_diff_svg(
     Ok(svg)
 }
 
+/// Render inferno's differential `STACK BEFORE AFTER` lines, already in merge order (as
+/// [`crate::diff`] makes them), into SVG bytes: the bounded counterpart of
+/// [`render_diff_svg`], which stays the exact reference.
+pub fn render_diff_lines_svg(lines: &[&str], opts: &GraphOptions) -> Result<Vec<u8>, RenderError> {
+    let min_width_pct = min_width_percent(opts.min_width)?;
+    if lines.is_empty() {
+        return Err(RenderError::NoStacks);
+    }
+    let mut options = inferno_options(opts, min_width_pct);
+    let mut svg = Vec::with_capacity(1 << 20);
+    catch_panic(|| flamegraph::from_lines(&mut options, lines.iter().copied(), &mut svg))?;
+    Ok(svg)
+}
+
+/// Same as [`render_diff_lines_svg`], gzip-compressed (`.svgz`).
+pub fn render_diff_lines_svgz(lines: &[&str], opts: &GraphOptions) -> Result<Vec<u8>, RenderError> {
+    render_diff_lines_svg(lines, opts).map(|svg| compress::gzip(&svg))
+}
+
 /// Keep only the lines whose stack contains a frame exactly equal to `function`, as
 /// [`stacks_with_frame`] does for stacks.
 pub fn retain_lines_with_frame(lines: &mut SortedLines<'_>, function: &str) {

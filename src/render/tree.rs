@@ -24,6 +24,12 @@
 //!   line until it sorts after what came before), and a filler between two runs of the same
 //!   frame is never summed into the one before, which would let those runs merge.
 //!
+//! Differential trees ([`PrunedTree::new_differential`], for [`crate::diff`]) carry a second,
+//! "before" count beside each line's samples and hand back inferno's differential
+//! `STACK BEFORE AFTER` lines: a kept frame's own line has the before count of exactly its
+//! stack, and a filler gets a before count equal to its samples (no change), since it is not
+//! drawn and must not widen the colour scale, which inferno takes from every line's change.
+//!
 //! Memory: the frames kept, the fillers beside them (at most about two per cutoff's worth of
 //! samples at each depth, plus one per gap between kept frames) and the frames of the line
 //! being read; never the input.
@@ -69,6 +75,8 @@ struct Entry {
     text_len: usize,
     /// Kept frame: samples of the lines that end exactly here. Filler: its samples.
     count: u64,
+    /// Differential trees: the "before" count of the lines that end exactly here.
+    before: u64,
     /// A line ends exactly at this kept frame (so it has a line of its own).
     exact: bool,
     /// This entry is a filler leaf, not a frame.
@@ -90,6 +98,8 @@ struct OpenFrame {
 #[derive(Debug)]
 pub struct PrunedTree {
     cutoff: f64,
+    /// Hand back `STACK BEFORE AFTER` lines.
+    differential: bool,
     entries: Vec<Entry>,
     text: Vec<u8>,
     open: Vec<OpenFrame>,
@@ -104,7 +114,8 @@ pub struct PrunedTree {
 /// What [`PrunedTree::finish`] hands back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrunedLines {
-    /// `STACK COUNT` lines, each ending in `\n`, sorted bytewise by stack.
+    /// `STACK COUNT` lines (`STACK BEFORE AFTER` from a differential tree), each ending in
+    /// `\n`, sorted bytewise by stack.
     pub text: String,
     /// Lines in `text`.
     pub lines: usize,
@@ -129,6 +140,7 @@ impl PrunedTree {
     pub fn new(cutoff: f64) -> PrunedTree {
         PrunedTree {
             cutoff,
+            differential: false,
             entries: Vec::new(),
             text: Vec::new(),
             open: Vec::new(),
@@ -137,6 +149,16 @@ impl PrunedTree {
             total: 0,
             lines_read: 0,
             dropped: 0,
+        }
+    }
+
+    /// A differential tree (see the module documentation): stacks are added with
+    /// [`Self::push_differential`] and [`Self::finish`] hands back `STACK BEFORE AFTER`
+    /// lines. Pruning looks at the samples ("after" counts) only.
+    pub fn new_differential(cutoff: f64) -> PrunedTree {
+        PrunedTree {
+            differential: true,
+            ..PrunedTree::new(cutoff)
         }
     }
 
@@ -155,6 +177,17 @@ impl PrunedTree {
     /// previous one adds to it. A stack that is empty once trimmed is ignored, as inferno
     /// ignores it.
     pub fn push(&mut self, stack: &str, count: u64) -> Result<(), TreeError> {
+        self.push_differential(stack, 0, count)
+    }
+
+    /// Add one line of a differential tree: `stack` with `before` and `count` ("after")
+    /// samples, in the order [`Self::push`] needs. Only `count` adds to the samples.
+    pub fn push_differential(
+        &mut self,
+        stack: &str,
+        before: u64,
+        count: u64,
+    ) -> Result<(), TreeError> {
         let stack = stack.trim();
         if stack.is_empty() {
             return Ok(());
@@ -184,7 +217,7 @@ impl PrunedTree {
                 std::cmp::Ordering::Equal => {
                     self.total = total;
                     self.lines_read += 1;
-                    self.add_to_deepest(count);
+                    self.add_to_deepest(count, before);
                     return Ok(());
                 }
                 std::cmp::Ordering::Greater => Some(differ_at),
@@ -217,6 +250,7 @@ impl PrunedTree {
                 frame_len: end - start,
                 text_len: filler_end - start,
                 count: 0,
+                before: 0,
                 exact: false,
                 filler: false,
             });
@@ -231,7 +265,7 @@ impl PrunedTree {
             }
             start = end + 1;
         }
-        self.add_to_deepest(count);
+        self.add_to_deepest(count, before);
         self.previous.clear();
         self.previous.extend_from_slice(stack);
         self.started = true;
@@ -268,6 +302,15 @@ impl PrunedTree {
             }
             out.extend_from_slice(&line);
             out.push(b' ');
+            if self.differential {
+                let before = if entry.filler {
+                    entry.count
+                } else {
+                    entry.before
+                };
+                out.extend_from_slice(before.to_string().as_bytes());
+                out.push(b' ');
+            }
             out.extend_from_slice(entry.count.to_string().as_bytes());
             out.push(b'\n');
             lines += 1;
@@ -284,11 +327,12 @@ impl PrunedTree {
         }
     }
 
-    fn add_to_deepest(&mut self, count: u64) {
+    fn add_to_deepest(&mut self, count: u64, before: u64) {
         if let Some(frame) = self.open.last_mut() {
             frame.total += count;
             let entry = &mut self.entries[frame.entry];
             entry.count += count;
+            entry.before = entry.before.saturating_add(before);
             entry.exact = true;
         }
     }

@@ -307,6 +307,70 @@ fn diff_graphs_are_red_where_a_window_grew_and_blue_where_it_shrank() {
     }
 }
 
+#[test]
+fn diff_graphs_are_drawn_from_range_summaries_when_both_windows_have_one() {
+    let redis = RedisServer::start();
+    let test_dir = TestDir::new();
+    let dir = test_dir.path();
+    let data = dir.join("data");
+    // Enough samples that the colour scale (400) is far above a summary's error.
+    write_log(
+        &data,
+        "daily",
+        &format!("{DAY_A}.excimer.all.log.gz"),
+        &[
+            ("index.php;MediaWiki::run;Parser::parse", 600),
+            ("index.php;MediaWiki::run;Parser::parse;{closure}", 200),
+            ("api.php;ApiMain::execute;Database::query", 200),
+        ],
+    );
+    write_log(
+        &data,
+        "daily",
+        &format!("{DAY_B}.excimer.all.log.gz"),
+        &[
+            ("index.php;MediaWiki::run;Parser::parse", 200),
+            ("index.php;MediaWiki::run;Hooks::run", 400),
+            ("api.php;ApiMain::execute;Database::query", 400),
+        ],
+    );
+    // The start-up scan draws both windows, writing their range summaries.
+    let arclamp = Arclamp::start_in(dir, &redis, "");
+    let summary = |day: &str| data.join(format!("logs/daily/{day}.excimer.all.range.gz"));
+    crate::arclamp::wait_until("range summaries", Duration::from_secs(30), || {
+        summary(DAY_A).exists() && summary(DAY_B).exists()
+    });
+    let url = format!("/diff.svg?period=daily&a={DAY_B}&b={DAY_A}&channel=excimer&entry=all");
+    let from_summaries = get(&arclamp, &url, &[]);
+    assert_eq!(from_summaries.status, 200, "{}", from_summaries.text());
+    assert_eq!(
+        from_summaries.header("x-arclamp-range-summaries"),
+        Some("2 of 2")
+    );
+    assert_eq!(from_summaries.header("x-arclamp-cache"), Some("miss"));
+    let svg = from_summaries.text();
+    let (r, g, b) = fill_of(&svg, "Database::query (400 samples");
+    assert!(r == 255 && g < 255 && b < 255, "grew: {r},{g},{b}");
+    let (r, g, b) = fill_of(&svg, "Parser::parse (200 samples");
+    assert!(b == 255 && r < 255 && g < 255, "shrank: {r},{g},{b}");
+    assert_eq!(
+        get(&arclamp, &url, &[]).header("x-arclamp-cache"),
+        Some("hit")
+    );
+    // Without summaries the logs are read: at this size nothing is folded into a
+    // summary, so the graph is the same, byte for byte (a new input, so not the cache).
+    for day in [DAY_A, DAY_B] {
+        std::fs::remove_file(summary(day)).expect("remove summary");
+    }
+    let from_logs = get(&arclamp, &url, &[]);
+    assert_eq!(
+        from_logs.header("x-arclamp-range-summaries"),
+        Some("0 of 2")
+    );
+    assert_eq!(from_logs.header("x-arclamp-cache"), Some("miss"));
+    assert_eq!(from_logs.text(), svg);
+}
+
 fn api_top(arclamp: &Arclamp, query: &str) -> (u16, serde_json::Value) {
     let response = get(arclamp, &format!("/api/top?{query}"), &[]);
     assert_eq!(
