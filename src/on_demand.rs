@@ -18,7 +18,7 @@ use crate::config::{Config, ConfigError, OnDemandConfig};
 use crate::graph_cache::{self, GraphCache};
 use crate::layout::LogKey;
 use crate::range::{self, RangeError, RangeInput};
-use crate::range_summary::RangeSummary;
+use crate::range_summary;
 use crate::render::{self, DiffMode, GraphOptions, RenderError};
 use crate::storage::{ObjectInfo, Storage, StorageError};
 use crate::top::{self, Leaderboard, Query, Skip};
@@ -337,19 +337,36 @@ impl OnDemand {
         }
         let _permit = self.permit()?;
         let min_width_pct = render::min_width_percent(self.min_width)?;
+        // Summaries first, all read and then decoded together (on every core); a window
+        // whose summary turns out unusable is read from its log.
+        let mut summary_bytes = Vec::new();
+        let mut summarized = Vec::new();
         let mut reads = Vec::with_capacity(sources.len());
-        let mut summaries = 0;
         for (log, summary) in &sources {
-            let usable = match summary {
-                Some(info) => self.read_summary(info, log, min_width_pct).await?,
+            let bytes = match summary {
+                Some(info) => self.storage.get(&info.path).await?,
                 None => None,
             };
-            match usable {
-                Some(summary) => {
+            match bytes {
+                Some(bytes) => {
+                    summary_bytes.push(bytes);
+                    summarized.push(log);
+                }
+                None => reads.push(RangeInput::Log(self.read(log).await?)),
+            }
+        }
+        let decoded =
+            blocking(move || Ok(range_summary::decode_trees(&summary_bytes, reversed))).await?;
+        let mut summaries = 0;
+        for (log, decoded) in summarized.into_iter().zip(decoded) {
+            match decoded {
+                Ok(summary)
+                    if summary.log_bytes == log.size && summary.fine_enough_for(min_width_pct) =>
+                {
                     summaries += 1;
                     reads.push(RangeInput::Summary(summary));
                 }
-                None => reads.push(RangeInput::Log(self.read(log).await?)),
+                _ => reads.push(RangeInput::Log(self.read(log).await?)),
             }
         }
         let svgz = blocking(move || {
@@ -371,26 +388,6 @@ impl OnDemand {
             windows: present,
             summaries: Some(summaries),
         })
-    }
-
-    /// The range summary at `info` if it was made from `log` as it is now and is fine
-    /// enough for graphs drawn at `min_width_pct`; `None` (read the log instead) otherwise.
-    async fn read_summary(
-        &self,
-        info: &ObjectInfo,
-        log: &ObjectInfo,
-        min_width_pct: f64,
-    ) -> Result<Option<RangeSummary>, OnDemandError> {
-        let Some(bytes) = self.storage.get(&info.path).await? else {
-            return Ok(None);
-        };
-        let log_bytes = log.size;
-        blocking(move || {
-            Ok(RangeSummary::decode(&bytes).ok().filter(|summary| {
-                summary.log_bytes == log_bytes && summary.fine_enough_for(min_width_pct)
-            }))
-        })
-        .await
     }
 
     /// The differential graph between windows `a` and `b`: the earlier one is "before", the

@@ -1,9 +1,10 @@
 //! Range graphs: which windows of one period a range `from..=to` covers (bounded by
-//! `on_demand.max_range_windows`), and merging their stacks into one frame tree: from each
-//! window's range summary ([`crate::range_summary`], a few MB) when it has a usable one,
-//! else from its whole trace log. The merged tree is handed back as the few lines a graph
-//! draws from (subtrees too narrow to draw folded). Pure: callers read the files and
-//! render the result.
+//! `on_demand.max_range_windows`), and merging their stacks: from each window's range
+//! summary ([`crate::range_summary`], a few MB) when it has a usable one, else from its whole
+//! trace log. Summaries are sorted, so they are merged as sorted streams straight into a
+//! pruned frame tree; logs go through a frame trie first. The result is handed back as the
+//! few lines a graph draws from (subtrees too narrow to draw folded). Pure: callers read the
+//! files and render the result.
 
 use std::io::{self, BufRead, Write};
 
@@ -14,6 +15,7 @@ use crate::compress;
 use crate::folded::{clean_line, for_each_line};
 use crate::range_summary::{self, RangeSummary};
 use crate::render::push_reversed_frames;
+use crate::render::tree::{common_prefix_len, PrunedTree};
 use crate::window::{Period, Window};
 
 /// A range that cannot be served.
@@ -113,17 +115,62 @@ impl Merged {
     }
 }
 
-/// Merge the windows' stacks, forward or when `reversed` reversed (leaf frame first), into
-/// one frame tree, and return its lines with every subtree of fewer samples than
-/// `cutoff(samples)` folded into one line named after its frame (neighbouring such
-/// subtrees summed while they stay under the cutoff): what a graph drawing nothing narrower
-/// than twice that cutoff needs. Logs are decompressed as they are read, so only the tree
-/// is held in memory.
+/// Merge the windows' stacks, forward or when `reversed` reversed (leaf frame first), and
+/// return the merged lines with every subtree of fewer samples than `cutoff(samples)`
+/// folded into one line named after its frame (neighbouring such subtrees summed while they
+/// stay under the cutoff): what a graph drawing nothing narrower than twice that cutoff
+/// needs. Summaries must hold the tree asked for ([`RangeSummary::has_tree`]).
+///
+/// Summaries are sorted, so they are merged as sorted streams ([`merge_sorted`]) into a
+/// [`PrunedTree`], which replays inferno's merge: the lines are those of inferno's graph of
+/// all the summaries' lines together. Logs (not sorted once reversed, and not necessarily
+/// at all) are first merged by frame path in a trie, decompressed as they are read so only
+/// the trie is held in memory, and join the sorted merge as one more sorted input. Input
+/// the tree cannot replay (see [`crate::render::tree::TreeError`]) is merged by the trie
+/// alone.
 pub fn merge(
     inputs: &[RangeInput],
     reversed: bool,
     cutoff: impl FnOnce(u64) -> f64,
 ) -> io::Result<Merged> {
+    let mut log_trie: Option<FrameTrie> = None;
+    let mut summaries = Vec::new();
+    for input in inputs {
+        match input {
+            RangeInput::Summary(summary) if summary.has_tree(reversed) => summaries.push(summary),
+            RangeInput::Summary(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a range summary was decoded without the tree the graph needs",
+                ))
+            }
+            RangeInput::Log(log) => {
+                read_any_log(log_trie.get_or_insert_with(FrameTrie::new), log, reversed)?
+            }
+        }
+    }
+    let logs = log_trie.map(|trie| trie.lines(|_| 0.0));
+    let samples = summaries
+        .iter()
+        .map(|summary| summary.samples)
+        .chain(logs.as_ref().map(|logs| logs.samples))
+        .fold(0u64, u64::saturating_add);
+    let cutoff = cutoff(samples);
+    let mut sources: Vec<SortedSource<'_>> = summaries
+        .iter()
+        .map(|summary| SortedSource::FrontCoded(Box::new(summary.entries(reversed))))
+        .collect();
+    if let Some(logs) = &logs {
+        sources.push(SortedSource::Lines(logs.text.lines()));
+    }
+    let mut tree = PrunedTree::new(cutoff);
+    if merge_sorted(sources, &mut tree).is_ok() {
+        let pruned = tree.finish();
+        return Ok(Merged {
+            text: pruned.text,
+            samples: pruned.samples,
+        });
+    }
     let mut trie = FrameTrie::new();
     for input in inputs {
         match input {
@@ -133,15 +180,171 @@ pub fn merge(
                     trie.add(&mut path, shared, rest, count);
                 }
             }
-            RangeInput::Log(log) if compress::is_gzip(log) => {
-                let decoder = flate2::bufread::MultiGzDecoder::new(&log[..]);
-                let reader = io::BufReader::with_capacity(1 << 18, decoder);
-                read_log(&mut trie, reader, reversed)?;
-            }
-            RangeInput::Log(log) => read_log(&mut trie, &log[..], reversed)?,
+            RangeInput::Log(log) => read_any_log(&mut trie, log, reversed)?,
         }
     }
-    Ok(trie.lines(cutoff))
+    Ok(trie.lines(|_| cutoff))
+}
+
+/// Add a log, gzip'd or plain, to `trie`.
+fn read_any_log(trie: &mut FrameTrie, log: &[u8], reversed: bool) -> io::Result<()> {
+    if compress::is_gzip(log) {
+        let decoder = flate2::bufread::MultiGzDecoder::new(log);
+        let reader = io::BufReader::with_capacity(1 << 18, decoder);
+        read_log(trie, reader, reversed)
+    } else {
+        read_log(trie, log, reversed)
+    }
+}
+
+/// A sorted input of [`merge_sorted`].
+enum SortedSource<'a> {
+    /// Front-coded lines (a range summary's tree): (frames shared with the line before,
+    /// count, the other frames).
+    FrontCoded(Box<dyn Iterator<Item = (usize, u64, &'a [u8])> + 'a>),
+    /// `STACK COUNT` lines.
+    Lines(std::str::Lines<'a>),
+}
+
+/// Why a sorted merge stopped: input [`PrunedTree`] cannot take (unsorted, a stack ending
+/// in a count, not UTF-8) or a line that is not `STACK COUNT`.
+#[derive(Debug)]
+struct NotMergeable;
+
+/// One sorted input being merged: its current stack, and how many leading bytes that stack
+/// shares with the stack merged last.
+struct Cursor<'a> {
+    source: SortedSource<'a>,
+    stack: Vec<u8>,
+    /// Where each frame of `stack` ends (for front-coded input).
+    frame_ends: Vec<usize>,
+    count: u64,
+    shared_with_merged: usize,
+    /// The input has no more stacks.
+    ended: bool,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(source: SortedSource<'a>) -> Cursor<'a> {
+        Cursor {
+            source,
+            stack: Vec::new(),
+            frame_ends: Vec::new(),
+            count: 0,
+            shared_with_merged: 0,
+            ended: false,
+        }
+    }
+
+    /// Move to the next stack, whose leading bytes shared with the current one become
+    /// `shared_with_merged` (the current stack is always the one merged last, or none);
+    /// false at the end of the input.
+    fn advance(&mut self) -> Result<bool, NotMergeable> {
+        match &mut self.source {
+            SortedSource::FrontCoded(entries) => {
+                let Some((shared, count, rest)) = entries.next() else {
+                    return Ok(false);
+                };
+                let shared = shared.min(self.frame_ends.len());
+                let kept = if shared == 0 {
+                    0
+                } else {
+                    self.frame_ends[shared - 1]
+                };
+                // The kept frames are shared; then `;` and `rest` against what followed them.
+                self.shared_with_merged = if shared == 0 {
+                    common_prefix_len(rest, &self.stack)
+                } else if self.stack.get(kept) == Some(&b';') {
+                    kept + 1 + common_prefix_len(rest, &self.stack[kept + 1..])
+                } else {
+                    kept
+                };
+                self.frame_ends.truncate(shared);
+                self.stack.truncate(kept);
+                if shared > 0 {
+                    self.stack.push(b';');
+                }
+                let start = self.stack.len();
+                self.stack.extend_from_slice(rest);
+                let end = self.stack.len();
+                self.frame_ends.extend(
+                    memchr::memchr_iter(b';', rest)
+                        .map(|at| start + at)
+                        .chain(std::iter::once(end)),
+                );
+                self.count = count;
+            }
+            SortedSource::Lines(lines) => {
+                let Some(line) = lines.next() else {
+                    return Ok(false);
+                };
+                let (stack, count) = line.rsplit_once(' ').ok_or(NotMergeable)?;
+                self.count = count.parse().map_err(|_| NotMergeable)?;
+                self.shared_with_merged = common_prefix_len(stack.as_bytes(), &self.stack);
+                self.stack.clear();
+                self.stack.extend_from_slice(stack.as_bytes());
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Merge sorted inputs into `tree` in sorted order, equal stacks summed.
+///
+/// No stack is compared whole: every input's current stack sorts at or after the stack
+/// merged last, so the one sharing the longest prefix with it sorts first (where another
+/// leaves that prefix, it does so with a greater byte); only inputs tied on that length are
+/// compared, from there on. After each step the lengths are updated the same way, and an
+/// input moving on learns its own from its front coding.
+fn merge_sorted(sources: Vec<SortedSource<'_>>, tree: &mut PrunedTree) -> Result<(), NotMergeable> {
+    let mut cursors = Vec::with_capacity(sources.len());
+    for source in sources {
+        let mut cursor = Cursor::new(source);
+        if cursor.advance()? {
+            cursors.push(cursor);
+        }
+    }
+    let mut equal: Vec<usize> = Vec::with_capacity(cursors.len());
+    while let Some(longest) = cursors.iter().map(|c| c.shared_with_merged).max() {
+        let mut first = usize::MAX;
+        for (index, cursor) in cursors.iter().enumerate() {
+            if cursor.shared_with_merged == longest
+                && (first == usize::MAX
+                    || cursor.stack[longest..] < cursors[first].stack[longest..])
+            {
+                first = index;
+            }
+        }
+        let mut count = cursors[first].count;
+        equal.clear();
+        equal.push(first);
+        for index in 0..cursors.len() {
+            if index == first || cursors[index].shared_with_merged != longest {
+                continue;
+            }
+            let (winner, other) = (&cursors[first].stack, &cursors[index].stack);
+            let shared = longest + common_prefix_len(&other[longest..], &winner[longest..]);
+            if shared == other.len() && shared == winner.len() {
+                count = count.saturating_add(cursors[index].count);
+                equal.push(index);
+            } else {
+                cursors[index].shared_with_merged = shared;
+            }
+        }
+        let stack = std::str::from_utf8(&cursors[first].stack).map_err(|_| NotMergeable)?;
+        tree.push(stack, count).map_err(|_| NotMergeable)?;
+        let mut ended = false;
+        for &index in &equal {
+            if !cursors[index].advance()? {
+                cursors[index].ended = true;
+                ended = true;
+            }
+        }
+        if ended {
+            cursors.retain(|c| !c.ended);
+        }
+    }
+    Ok(())
 }
 
 fn read_log(trie: &mut FrameTrie, log: impl BufRead, reversed: bool) -> io::Result<()> {
@@ -452,6 +655,87 @@ mod tests {
         })
         .unwrap();
         assert_eq!(merged.text, "m;a 2\nm;c 2\nm;w 50\nm;w;v 1\nz 6\n");
+    }
+
+    /// A summary whose both trees are the stacks given (pruned at `cutoff`).
+    fn summary(stacks: &[(&str, u64)], cutoff: f64) -> RangeSummary {
+        use crate::render::tree::PrunedTree;
+        let mut tree = PrunedTree::new(cutoff);
+        for (stack, count) in stacks {
+            tree.push(stack, *count).unwrap();
+        }
+        let lines = tree.finish();
+        RangeSummary::decode(&RangeSummary::encode(1, cutoff, &lines, &lines)).unwrap()
+    }
+
+    #[test]
+    fn summaries_merge_as_sorted_streams_with_equal_stacks_summed() {
+        // Overlapping, disjoint, prefix-of-another and `a;b0`-between-`a;b`-and-`a;b;c`
+        // stacks, spread over three summaries and a log.
+        let inputs = [
+            RangeInput::Summary(summary(&[("a;b", 1), ("a;b;c", 2), ("x", 1)], 0.0)),
+            RangeInput::Summary(summary(&[("a;b0", 4), ("a;b;c", 3), ("a;b;d", 1)], 0.0)),
+            RangeInput::Summary(summary(&[("a", 2), ("a;b;c;e", 5), ("z;y", 1)], 0.0)),
+            log(b"a;b;c 10\nw 1\n"),
+        ];
+        let merged = merge(&inputs, false, |samples| {
+            assert_eq!(samples, 31);
+            0.0
+        })
+        .unwrap();
+        assert_eq!(
+            merged.text,
+            "a 2\na;b 1\na;b0 4\na;b;c 15\na;b;c;e 5\na;b;d 1\nw 1\nx 1\nz;y 1\n"
+        );
+        assert_eq!(merged.samples, 31);
+        // Every order of the inputs merges the same.
+        let mut reordered = inputs.to_vec();
+        reordered.reverse();
+        assert_eq!(merge(&reordered, false, |_| 0.0).unwrap(), merged);
+    }
+
+    #[test]
+    fn merged_summaries_fold_at_the_range_cutoff() {
+        // Two windows of m;a (2 samples each): 4 in all, kept at a cutoff of 3 although
+        // neither window alone reaches it; m;b and m;c (1 each) fold into one line.
+        let inputs = [
+            RangeInput::Summary(summary(&[("m;a", 2), ("m;b", 1), ("z", 6)], 0.0)),
+            RangeInput::Summary(summary(&[("m;a;q", 2), ("m;c", 1)], 0.0)),
+        ];
+        let merged = merge(&inputs, false, |samples| {
+            assert_eq!(samples, 12);
+            3.0
+        })
+        .unwrap();
+        assert_eq!(merged.text, "m;a 2\nm;a;q 2\nm;b 2\nz 6\n");
+    }
+
+    #[test]
+    fn a_summary_without_the_tree_asked_for_is_an_error() {
+        let lines = {
+            let mut tree = crate::render::tree::PrunedTree::new(0.0);
+            tree.push("a;b", 1).unwrap();
+            tree.finish()
+        };
+        let bytes = RangeSummary::encode(1, 0.0, &lines, &lines);
+        let forward_only = RangeSummary::decode_tree(&bytes, false).unwrap();
+        let inputs = [RangeInput::Summary(forward_only)];
+        assert_eq!(merge(&inputs, false, |_| 0.0).unwrap().text, "a;b 1\n");
+        let error = merge(&inputs, true, |_| 0.0).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn input_the_pruned_tree_refuses_is_merged_by_frame_path() {
+        // A frame ending in a blank and a number reads as a second count in inferno, so
+        // the sorted merge refuses it; the trie merges everything instead.
+        let inputs = [
+            RangeInput::Summary(summary(&[("a;b", 1), ("c", 2)], 0.0)),
+            log(b"a;x 5 3\nc 1\n"),
+        ];
+        let merged = merge(&inputs, false, |_| 0.0).unwrap();
+        assert_eq!(merged.text, "a;b 1\na;x 5 3\nc 3\n");
+        assert_eq!(merged.samples, 7);
     }
 
     /// Samples under every frame path (`a`, `a;b`, ...) of folded lines, merging frames by

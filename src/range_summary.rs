@@ -64,6 +64,8 @@ pub struct RangeSummary {
     /// Size of the log it was made from.
     pub log_bytes: u64,
     text: Vec<u8>,
+    forward_decoded: bool,
+    reversed_decoded: bool,
     forward: std::ops::Range<usize>,
     reversed: std::ops::Range<usize>,
 }
@@ -102,58 +104,78 @@ impl RangeSummary {
         out.finish().unwrap_or_default()
     }
 
-    /// Read a stored summary.
+    /// Read a stored summary, both trees.
     pub fn decode(bytes: &[u8]) -> Result<RangeSummary, SummaryError> {
-        let text = compress::maybe_gunzip(bytes)?.into_owned();
+        Self::decode_trees(bytes, true, true)
+    }
+
+    /// Read one tree of a stored summary: the forward one, or when `reversed` the reversed
+    /// one; [`Self::entries`] of the other yields nothing ([`Self::has_tree`]). A forward
+    /// tree is read without decompressing the reversed one after it.
+    pub fn decode_tree(bytes: &[u8], reversed: bool) -> Result<RangeSummary, SummaryError> {
+        Self::decode_trees(bytes, !reversed, reversed)
+    }
+
+    fn decode_trees(
+        bytes: &[u8],
+        want_forward: bool,
+        want_reversed: bool,
+    ) -> Result<RangeSummary, SummaryError> {
         let bad = |what: &str| SummaryError::Format(what.to_owned());
-        let header_end = memchr::memchr(b'\n', &text).ok_or_else(|| bad("no header line"))?;
-        let header =
-            std::str::from_utf8(&text[..header_end]).map_err(|_| bad("header is not text"))?;
-        let fields = header
-            .strip_prefix(MAGIC)
-            .ok_or_else(|| bad("unknown header"))?;
-        let mut samples = None;
-        let mut cutoff = None;
-        let mut log_bytes = None;
-        let mut forward = None;
-        let mut reversed = None;
-        for field in fields.split_ascii_whitespace() {
-            let (name, value) = field.split_once('=').ok_or_else(|| bad(field))?;
-            match name {
-                "samples" => samples = value.parse::<u64>().ok(),
-                "cutoff" => cutoff = value.parse::<f64>().ok(),
-                "log_bytes" => log_bytes = value.parse::<u64>().ok(),
-                "forward" => forward = value.parse::<usize>().ok(),
-                "reversed" => reversed = value.parse::<usize>().ok(),
-                _ => {}
-            }
+        let mut inflater = Inflater::new(bytes);
+        inflater.fill_lines(1)?;
+        let header_end =
+            memchr::memchr(b'\n', &inflater.text).ok_or_else(|| bad("no header line"))?;
+        let header = SummaryHeader::parse(&inflater.text[..header_end])?;
+        if want_reversed {
+            inflater.fill_all()?;
+        } else {
+            inflater.fill_lines(1 + header.forward_lines)?;
         }
-        let (Some(samples), Some(cutoff), Some(log_bytes), Some(forward), Some(reversed)) =
-            (samples, cutoff, log_bytes, forward, reversed)
-        else {
-            return Err(bad(header));
-        };
+        let text = inflater.text;
         let body = header_end + 1;
-        let forward_end = nth_line_end(&text, body, forward).ok_or_else(|| bad("truncated"))?;
-        let reversed_end =
-            nth_line_end(&text, forward_end, reversed).ok_or_else(|| bad("truncated"))?;
-        if reversed_end != text.len() {
-            return Err(bad("more lines than the header says"));
+        let forward_end =
+            nth_line_end(&text, body, header.forward_lines).ok_or_else(|| bad("truncated"))?;
+        let mut reversed = forward_end..forward_end;
+        if want_reversed {
+            let reversed_end = nth_line_end(&text, forward_end, header.reversed_lines)
+                .ok_or_else(|| bad("truncated"))?;
+            if reversed_end != text.len() {
+                return Err(bad("more lines than the header says"));
+            }
+            reversed = forward_end..reversed_end;
         }
-        let parses = |range: std::ops::Range<usize>| {
-            crate::sample::lines(&text[range]).all(|line| parse_entry(line).is_some())
+        let forward = if want_forward {
+            body..forward_end
+        } else {
+            body..body
         };
-        if !parses(body..forward_end) || !parses(forward_end..reversed_end) {
-            return Err(bad("a line is not SHARED COUNT REST"));
+        let parses = |range: std::ops::Range<usize>| {
+            std::str::from_utf8(&text[range.clone()]).is_ok()
+                && crate::sample::lines(&text[range]).all(|line| parse_entry(line).is_some())
+        };
+        if !parses(forward.clone()) || !parses(reversed.clone()) {
+            return Err(bad("a line is not SHARED COUNT REST in UTF-8"));
         }
         Ok(RangeSummary {
-            samples,
-            cutoff,
-            log_bytes,
-            forward: body..forward_end,
-            reversed: forward_end..reversed_end,
+            samples: header.samples,
+            cutoff: header.cutoff,
+            log_bytes: header.log_bytes,
+            forward_decoded: want_forward,
+            reversed_decoded: want_reversed,
+            forward,
+            reversed,
             text,
         })
+    }
+
+    /// True when the forward tree, or when `reversed` the reversed tree, was decoded.
+    pub fn has_tree(&self, reversed: bool) -> bool {
+        if reversed {
+            self.reversed_decoded
+        } else {
+            self.forward_decoded
+        }
     }
 
     /// The front-coded lines of the forward tree, or of the reversed one (stacks leaf
@@ -198,9 +220,209 @@ impl RangeSummary {
     /// True when this summary is fine enough for graphs drawn at `min_width_pct`: its
     /// cutoff is at most [`RESOLUTION`] of the narrowest frame drawn.
     pub fn fine_enough_for(&self, min_width_pct: f64) -> bool {
-        // A little slack for the decimal round trip of the cutoff.
-        self.cutoff <= cutoff(self.samples, min_width_pct) * (1.0 + 1e-9)
+        fine_enough(self.samples, self.cutoff, min_width_pct)
     }
+}
+
+/// The first line of a summary: what it was made from and how its trees were pruned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SummaryHeader {
+    /// Samples in the window.
+    pub samples: u64,
+    /// The cutoff its trees were pruned at.
+    pub cutoff: f64,
+    /// Size of the log it was made from.
+    pub log_bytes: u64,
+    /// Lines of the forward tree.
+    pub forward_lines: usize,
+    /// Lines of the reversed tree.
+    pub reversed_lines: usize,
+}
+
+impl SummaryHeader {
+    fn parse(line: &[u8]) -> Result<SummaryHeader, SummaryError> {
+        let bad = |what: &str| SummaryError::Format(what.to_owned());
+        let header = std::str::from_utf8(line).map_err(|_| bad("header is not text"))?;
+        let fields = header
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| bad("unknown header"))?;
+        let mut samples = None;
+        let mut cutoff = None;
+        let mut log_bytes = None;
+        let mut forward = None;
+        let mut reversed = None;
+        for field in fields.split_ascii_whitespace() {
+            let (name, value) = field.split_once('=').ok_or_else(|| bad(field))?;
+            match name {
+                "samples" => samples = value.parse::<u64>().ok(),
+                "cutoff" => cutoff = value.parse::<f64>().ok(),
+                "log_bytes" => log_bytes = value.parse::<u64>().ok(),
+                "forward" => forward = value.parse::<usize>().ok(),
+                "reversed" => reversed = value.parse::<usize>().ok(),
+                _ => {}
+            }
+        }
+        let (
+            Some(samples),
+            Some(cutoff),
+            Some(log_bytes),
+            Some(forward_lines),
+            Some(reversed_lines),
+        ) = (samples, cutoff, log_bytes, forward, reversed)
+        else {
+            return Err(bad(header));
+        };
+        Ok(SummaryHeader {
+            samples,
+            cutoff,
+            log_bytes,
+            forward_lines,
+            reversed_lines,
+        })
+    }
+
+    /// True when the summary is fine enough for graphs drawn at `min_width_pct`, as
+    /// [`RangeSummary::fine_enough_for`].
+    pub fn fine_enough_for(&self, min_width_pct: f64) -> bool {
+        fine_enough(self.samples, self.cutoff, min_width_pct)
+    }
+}
+
+fn fine_enough(samples: u64, summary_cutoff: f64, min_width_pct: f64) -> bool {
+    // A little slack for the decimal round trip of the cutoff.
+    summary_cutoff <= cutoff(samples, min_width_pct) * (1.0 + 1e-9)
+}
+
+/// Decompresses a summary as far as it is needed: the header alone, or one tree (the
+/// forward one comes first), or all of it.
+struct Inflater<'a> {
+    decoder: Option<flate2::read::MultiGzDecoder<&'a [u8]>>,
+    text: Vec<u8>,
+    /// Newlines in `text`.
+    newlines: usize,
+    /// What one read decompresses into before it is appended to `text`.
+    chunk: Vec<u8>,
+}
+
+impl<'a> Inflater<'a> {
+    /// Bytes decompressed per read.
+    const CHUNK: usize = 1 << 18;
+
+    fn new(bytes: &'a [u8]) -> Inflater<'a> {
+        if !compress::is_gzip(bytes) {
+            return Inflater {
+                decoder: None,
+                newlines: bytecount::count(bytes, b'\n'),
+                text: bytes.to_vec(),
+                chunk: Vec::new(),
+            };
+        }
+        // gzip's trailer holds the decompressed size (mod 2^32) of its last member: the
+        // whole text for a summary written in one piece. Trusted only as far as a plausible
+        // compression ratio, since the input may be damaged.
+        let trailer = bytes.len().checked_sub(4).map_or(0, |at| {
+            let size = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+            size as usize
+        });
+        Inflater {
+            decoder: Some(flate2::read::MultiGzDecoder::new(bytes)),
+            text: Vec::with_capacity(trailer.min(bytes.len().saturating_mul(32))),
+            newlines: 0,
+            chunk: Vec::new(),
+        }
+    }
+
+    /// Decompress on until `text` holds at least `lines` lines or the input ends.
+    fn fill_lines(&mut self, lines: usize) -> Result<(), SummaryError> {
+        while self.newlines < lines {
+            if !self.read_chunk()? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decompress everything.
+    fn fill_all(&mut self) -> Result<(), SummaryError> {
+        while self.read_chunk()? {}
+        Ok(())
+    }
+
+    /// One read into `text`; false at the end of the input.
+    fn read_chunk(&mut self) -> Result<bool, SummaryError> {
+        use std::io::Read;
+        let Some(decoder) = &mut self.decoder else {
+            return Ok(false);
+        };
+        if self.chunk.is_empty() {
+            self.chunk = vec![0; Self::CHUNK];
+        }
+        let read = loop {
+            match decoder.read(&mut self.chunk) {
+                Ok(read) => break read,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(compress::GunzipError::from(error).into()),
+            }
+        };
+        let start = self.text.len();
+        self.text.extend_from_slice(&self.chunk[..read]);
+        self.newlines += bytecount::count(&self.text[start..], b'\n');
+        Ok(read > 0)
+    }
+}
+
+/// Decode one tree of each summary in `summaries` ([`RangeSummary::decode_tree`]), on as
+/// many threads as there are cores: decompressing is most of what a range graph costs, and
+/// summaries decompress independently. Results are in the order of `summaries`.
+pub fn decode_trees<B: AsRef<[u8]> + Sync>(
+    summaries: &[B],
+    reversed: bool,
+) -> Vec<Result<RangeSummary, SummaryError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(summaries.len());
+    if threads <= 1 {
+        return summaries
+            .iter()
+            .map(|bytes| RangeSummary::decode_tree(bytes.as_ref(), reversed))
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut decoded: Vec<(usize, Result<RangeSummary, SummaryError>)> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(bytes) = summaries.get(index) else {
+                                return done;
+                            };
+                            done.push((index, RangeSummary::decode_tree(bytes.as_ref(), reversed)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    // Decoding never panics on input (errors are returned); should a worker
+                    // die anyway, its summaries are decoded again below, on this thread.
+                    worker.join().unwrap_or_default()
+                })
+                .collect()
+        });
+    decoded.sort_by_key(|(index, _)| *index);
+    let mut results = Vec::with_capacity(summaries.len());
+    let mut decoded = decoded.into_iter().peekable();
+    for (index, bytes) in summaries.iter().enumerate() {
+        match decoded.next_if(|(at, _)| *at == index) {
+            Some((_, result)) => results.push(result),
+            None => results.push(RangeSummary::decode_tree(bytes.as_ref(), reversed)),
+        }
+    }
+    results
 }
 
 /// How many leading frames `stack` shares with `previous`; always fewer than all of
@@ -307,6 +529,48 @@ mod tests {
         summary.for_each_line(false, |l| got.push(String::from_utf8(l.to_vec()).unwrap()));
         let expected: Vec<String> = stacks.iter().map(|(s, c)| format!("{s} {c}")).collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn one_tree_decodes_alone_and_in_parallel_in_order() {
+        let summaries: Vec<Vec<u8>> = (1..=5u64)
+            .map(|n| {
+                let forward = pruned(&[("a;b", n), ("c", 1)], 0.0);
+                let reversed = pruned(&[("b;a", n), ("c", 1)], 0.0);
+                RangeSummary::encode(n, 0.0, &forward, &reversed)
+            })
+            .collect();
+        let lines = |summary: &RangeSummary, reversed| {
+            let mut lines = Vec::new();
+            summary.for_each_line(reversed, |l| {
+                lines.push(String::from_utf8(l.to_vec()).unwrap())
+            });
+            lines
+        };
+        let mut inputs = summaries.clone();
+        inputs[2] = b"damaged".to_vec();
+        for reversed in [false, true] {
+            let decoded = decode_trees(&inputs, reversed);
+            assert_eq!(decoded.len(), 5);
+            for (n, result) in (1..=5u64).zip(&decoded) {
+                if n == 3 {
+                    assert!(result.is_err());
+                    continue;
+                }
+                let summary = result.as_ref().unwrap();
+                assert_eq!(summary.log_bytes, n);
+                assert_eq!(summary.samples, n + 1);
+                assert!(summary.has_tree(reversed) && !summary.has_tree(!reversed));
+                let stack = if reversed { "b;a" } else { "a;b" };
+                assert_eq!(
+                    lines(summary, reversed),
+                    [format!("{stack} {n}"), "c 1".into()]
+                );
+                assert!(lines(summary, !reversed).is_empty());
+                let both = RangeSummary::decode(&summaries[n as usize - 1]).unwrap();
+                assert_eq!(lines(&both, reversed), lines(summary, reversed));
+            }
+        }
     }
 
     #[test]

@@ -465,7 +465,7 @@ fn shared_frames(differ_at: usize, current: &[u8], open: &[OpenFrame]) -> usize 
 }
 
 /// Length of the longest common prefix of `a` and `b`, 16 bytes at a time where they agree.
-fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+pub(crate) fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
     let len = a.len().min(b.len());
     let mut at = 0;
     while at + 16 <= len && a[at..at + 16] == b[at..at + 16] {

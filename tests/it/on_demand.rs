@@ -242,6 +242,14 @@ fn range_graphs_read_range_summaries_and_fall_back_to_logs() {
     assert_eq!(changed.header("x-arclamp-range-summaries"), Some("1 of 3"));
     let svg = svg_text(&changed);
     assert!(svg.contains("Stale::summary (5 samples"), "{svg}");
+
+    // A damaged summary (newer than its log, but not a summary): that window is read from
+    // its log too, and the graph is the one drawn from the logs.
+    std::fs::write(summary("2026-11-01"), b"\x1f\x8b damaged").expect("damage summary");
+    let damaged = get(&arclamp, url, &["Accept-Encoding: gzip"]);
+    assert_eq!(damaged.status, 200, "{}", damaged.text());
+    assert_eq!(damaged.header("x-arclamp-range-summaries"), Some("0 of 3"));
+    assert_eq!(svg_text(&damaged), svg);
 }
 
 #[test]
