@@ -18,7 +18,7 @@ use crate::config::{Config, ConfigError, OnDemandConfig};
 use crate::graph_cache::{self, GraphCache};
 use crate::layout::LogKey;
 use crate::range::{self, RangeError, RangeInput};
-use crate::range_summary;
+use crate::range_summary::{self, RangeSummary};
 use crate::render::{self, DiffMode, GraphOptions, RenderError};
 use crate::storage::{ObjectInfo, Storage, StorageError};
 use crate::top::{self, Leaderboard, Query, Skip};
@@ -388,6 +388,26 @@ impl OnDemand {
             windows: present,
             summaries: Some(summaries),
         })
+    }
+
+    /// The range summary at `info` if it was made from `log` as it is now and is fine
+    /// enough for graphs drawn at `min_width_pct`; `None` (read the log instead) otherwise.
+    async fn read_summary(
+        &self,
+        info: &ObjectInfo,
+        log: &ObjectInfo,
+        min_width_pct: f64,
+    ) -> Result<Option<RangeSummary>, OnDemandError> {
+        let Some(bytes) = self.storage.get(&info.path).await? else {
+            return Ok(None);
+        };
+        let log_bytes = log.size;
+        blocking(move || {
+            Ok(RangeSummary::decode(&bytes).ok().filter(|summary| {
+                summary.log_bytes == log_bytes && summary.fine_enough_for(min_width_pct)
+            }))
+        })
+        .await
     }
 
     /// The differential graph between windows `a` and `b`: the earlier one is "before", the
