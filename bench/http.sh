@@ -66,3 +66,33 @@ rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
 echo "requests/s: $rps (target >= 5000); non-2xx lines in wrk output: $status_200"
 echo "ingest: published $count messages ($expected samples), unreceived by Redis $unreceived, received $received, in the live window's files after SIGTERM $fed, reconnects $reconnects"
 [ "$received" -eq "$count" ] && [ "$fed" -eq "$expected" ] && [ "$reconnects" = 0 ] && echo "ingest loss: none" || echo "ingest loss: YES"
+
+# 3. The machine's ceiling for this body size: nginx (sendfile, 2 workers) serving the same
+#    file to the same wrk, in the same run, without ingest. Skipped when nginx is absent
+#    (Debian package nginx-light); it shows how much of the gap is the server's.
+if command -v nginx >/dev/null; then
+    ngx=$(free_port)
+    mkdir -p "$work/nginx/www"
+    cp "$work/data/$file" "$work/nginx/www/graph.svgz"
+    cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    server {
+        listen 127.0.0.1:$ngx;
+        root $work/nginx/www;
+        location / { add_header Content-Encoding gzip; }
+    }
+}
+NGINX
+    nginx -c "$work/nginx/nginx.conf"
+    sleep 0.5
+    echo "ceiling: nginx (sendfile) serving the same file, wrk -t2 -c$CONNS -d${SECONDS_}s, no ingest"
+    wrk -t2 -c"$CONNS" -d"${SECONDS_}s" -H 'Accept-Encoding: gzip' "http://127.0.0.1:$ngx/graph.svgz" | grep -E 'Requests/sec|Transfer/sec'
+    nginx -c "$work/nginx/nginx.conf" -s stop
+fi
