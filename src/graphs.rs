@@ -432,6 +432,22 @@ mod tests {
         }
     }
 
+    /// Window 2026-11-01 of daily/excimer/index, with plain settings (no function graphs).
+    fn index_window() -> (LogKey, RenderSettings) {
+        let key = LogKey {
+            period: "daily".into(),
+            window: "2026-11-01".into(),
+            channel: "excimer".into(),
+            entry: "index".into(),
+        };
+        let settings = RenderSettings {
+            title: "T".into(),
+            min_width: 0.1,
+            functions: Vec::new(),
+        };
+        (key, settings)
+    }
+
     #[test]
     fn a_window_is_ended_once_its_end_has_passed() {
         let daily = Period::new("daily", "%Y-%m-%d").unwrap();
@@ -446,17 +462,7 @@ mod tests {
 
     #[test]
     fn an_ended_window_gets_the_same_graphs_compressed_harder() {
-        let key = LogKey {
-            period: "daily".into(),
-            window: "2026-11-01".into(),
-            channel: "excimer".into(),
-            entry: "index".into(),
-        };
-        let settings = RenderSettings {
-            title: "T".into(),
-            min_width: 0.1,
-            functions: Vec::new(),
-        };
+        let (key, settings) = index_window();
         let log: String = (0..2000)
             .map(|i| {
                 format!(
@@ -490,17 +496,7 @@ mod tests {
 
     #[test]
     fn a_log_that_is_not_gzip_or_text_is_a_clear_error() {
-        let key = LogKey {
-            period: "daily".into(),
-            window: "2026-11-01".into(),
-            channel: "excimer".into(),
-            entry: "index".into(),
-        };
-        let settings = RenderSettings {
-            title: "T".into(),
-            min_width: 0.1,
-            functions: Vec::new(),
-        };
+        let (key, settings) = index_window();
         let mut damaged = crate::compress::gzip(b"a;b 1\n");
         let len = damaged.len();
         damaged[len / 2] ^= 0xff;

@@ -290,11 +290,7 @@ impl OnDemand {
             let Some(log) = self.storage.stat(&key.log_path()).await? else {
                 continue;
             };
-            let summary = self
-                .storage
-                .stat(&catalogue::range_summary_path(&key))
-                .await?
-                .filter(|summary| summary.modified >= log.modified);
+            let summary = self.current_summary(&key, &log).await?;
             inputs.push(log.clone());
             inputs.extend(summary.clone());
             sources.push((log, summary));
@@ -410,6 +406,19 @@ impl OnDemand {
         .await
     }
 
+    /// The range summary of `key`'s log `log`, when one exists that is not older than the log.
+    async fn current_summary(
+        &self,
+        key: &LogKey,
+        log: &ObjectInfo,
+    ) -> Result<Option<ObjectInfo>, OnDemandError> {
+        Ok(self
+            .storage
+            .stat(&catalogue::range_summary_path(key))
+            .await?
+            .filter(|summary| summary.modified >= log.modified))
+    }
+
     /// The differential graph between windows `a` and `b`: the earlier one is "before", the
     /// later one "after" (drawn with its widths). Drawn from both windows' range summaries
     /// when they pin the graph closely enough, else from both logs streamed side by side
@@ -438,11 +447,7 @@ impl OnDemand {
                 .stat(&path)
                 .await?
                 .ok_or_else(|| OnDemandError::NotFound(format!("no log {path}")))?;
-            let summary = self
-                .storage
-                .stat(&catalogue::range_summary_path(&key))
-                .await?
-                .filter(|summary| summary.modified >= log.modified);
+            let summary = self.current_summary(&key, &log).await?;
             inputs.push(log.clone());
             inputs.extend(summary.clone());
             sides.push((log, summary));
