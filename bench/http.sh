@@ -74,6 +74,9 @@ if command -v nginx >/dev/null; then
     ngx=$(free_port)
     mkdir -p "$work/nginx/www"
     cp "$work/data/$file" "$work/nginx/www/graph.svgz"
+    # mktemp -d makes the work dir 0700; nginx's workers (user nobody) must read the file, or
+    # every answer is a 403 and the "ceiling" measures error pages.
+    chmod a+rx "$work" "$work/nginx" "$work/nginx/www" && chmod a+r "$work/nginx/www/graph.svgz"
     cat > "$work/nginx/nginx.conf" <<NGINX
 worker_processes 2;
 pid $work/nginx/nginx.pid;
@@ -93,6 +96,6 @@ NGINX
     nginx -c "$work/nginx/nginx.conf"
     sleep 0.5
     echo "ceiling: nginx (sendfile) serving the same file, wrk -t2 -c$CONNS -d${SECONDS_}s, no ingest"
-    wrk -t2 -c"$CONNS" -d"${SECONDS_}s" -H 'Accept-Encoding: gzip' "http://127.0.0.1:$ngx/graph.svgz" | grep -E 'Requests/sec|Transfer/sec'
+    wrk -t2 -c"$CONNS" -d"${SECONDS_}s" -H 'Accept-Encoding: gzip' "http://127.0.0.1:$ngx/graph.svgz" | grep -E 'Requests/sec|Transfer/sec|Non-2xx'
     nginx -c "$work/nginx/nginx.conf" -s stop
 fi
