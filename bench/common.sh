@@ -42,6 +42,18 @@ interval = "1d"
 TOML
 }
 
+# release_bin: the arclamp build to measure, in $bin: $BIN when given, else a release build
+# made with $CARGO (default cargo; xcargo on a shared machine) into $CARGO_TARGET_DIR
+# (default target).
+release_bin() {
+    if [ -n "${BIN:-}" ]; then
+        bin=$BIN
+        return
+    fi
+    "${CARGO:-cargo}" build --release --quiet --bin arclamp
+    bin="${CARGO_TARGET_DIR:-target}/release/arclamp"
+}
+
 # stored_logs_service_setup NAME: a temporary work dir in $work (removed on exit, after
 # stopping the `arclamp serve` whose pid the caller puts in $pid), a free HTTP port in
 # $port, and $work/arclamp.toml from stored_logs_config with its data in $work/data.

@@ -23,11 +23,7 @@ source "$(dirname "$0")/common.sh"
 
 rate=${RATE:-200}
 days=${DAYS:-1}
-target=${CARGO_TARGET_DIR:-target}
-if [ -z "${BIN:-}" ]; then
-    "${CARGO:-cargo}" build --release --quiet --bin arclamp
-fi
-bin=${BIN:-$target/release/arclamp}
+release_bin
 
 stored_logs_service_setup diff
 if [ -n "${KEEP:-}" ]; then

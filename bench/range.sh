@@ -11,16 +11,15 @@
 #                                  the service (graphs and range summary), then all of them
 #                                  copied under 7 dates (generating and rendering 7 days at
 #                                  200 samples/s takes too long here)
-# Builds with $CARGO (default cargo) into $CARGO_TARGET_DIR (default target).
+# Builds with $CARGO (default cargo) into $CARGO_TARGET_DIR (default target), or measures
+# BIN=/path/to/arclamp when given.
 source "$(dirname "$0")/common.sh"
 
 rate=${RATE:-200}
 days=${DAYS:-7}
 runs=${RUNS:-3}
 copies=${COPIES:-0}
-target=${CARGO_TARGET_DIR:-target}
-"${CARGO:-cargo}" build --release --quiet --bin arclamp
-bin="$target/release/arclamp"
+release_bin
 
 stored_logs_service_setup range
 cat >> "$work/arclamp.toml" <<TOML

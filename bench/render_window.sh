@@ -15,15 +15,11 @@ source "$(dirname "$0")/common.sh"
 
 rate=${RATE:-200}
 days=${DAYS:-1}
-target=${CARGO_TARGET_DIR:-target}
-if [ -z "${BIN:-}" ]; then
-    "${CARGO:-cargo}" build --release --quiet --bin arclamp
-    BIN="$target/release/arclamp"
-fi
+release_bin
 stored_logs_service_setup render
 
 echo "writing $days day(s) at $rate samples/s (publish --to-store --no-render)"
-"$BIN" publish --to-store --no-render --days "$days" --rate "$rate" --start 2026-11-01 \
+"$bin" publish --to-store --no-render --days "$days" --rate "$rate" --start 2026-11-01 \
     --config "$work/arclamp.toml" >/dev/null 2>&1
 # Only the `all` log: one window to render.
 find "$work/data/logs/daily" -type f ! -name '2026-11-01.excimer.all.log.gz' -delete
@@ -31,7 +27,7 @@ log="$work/data/logs/daily/2026-11-01.excimer.all.log.gz"
 ls -l "$log" | awk '{ printf "log: %.0f MB gzip'"'"'d\n", $5 / 1e6 }'
 gzip -dc "$log" | wc -lc | awk '{ printf "log: %d distinct stacks, %.0f MB of text\n", $1, $2 / 1e6; print $2 > "'"$work/text_bytes"'" }'
 
-"$BIN" serve --config "$work/arclamp.toml" 2>"$work/arclamp.log" &
+"$bin" serve --config "$work/arclamp.toml" 2>"$work/arclamp.log" &
 pid=$!
 base="http://127.0.0.1:$port"
 until curl -sf "$base/healthz" >/dev/null; do sleep 0.2; done

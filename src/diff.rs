@@ -131,6 +131,57 @@ fn change(line: &Joined<'_>) -> u64 {
     line.after.abs_diff(line.before)
 }
 
+/// The current line of the "before" source, owned: a source lends its line only until its
+/// next call, and the join compares it with many "after" lines.
+struct BeforeLine {
+    stack: Vec<u8>,
+    /// `None` once the source is exhausted.
+    count: Option<u64>,
+}
+
+impl BeforeLine {
+    fn first(source: &mut dyn SortedLines) -> io::Result<BeforeLine> {
+        let mut line = BeforeLine {
+            stack: Vec::new(),
+            count: None,
+        };
+        line.advance(source)?;
+        Ok(line)
+    }
+
+    fn advance(&mut self, source: &mut dyn SortedLines) -> io::Result<()> {
+        self.count = source.next_line()?.map(|(stack, count)| {
+            self.stack.clear();
+            self.stack.extend_from_slice(stack);
+            count
+        });
+        Ok(())
+    }
+
+    /// Emit the "before" lines sorting before `bound` (all that are left when there is
+    /// none): stacks only "before" has. Stops on the first line not emitted.
+    fn emit_until(
+        &mut self,
+        source: &mut dyn SortedLines,
+        bound: Option<&[u8]>,
+        scaling: Scaling,
+        f: &mut impl FnMut(Joined<'_>) -> Result<(), DiffError>,
+    ) -> Result<(), DiffError> {
+        while let Some(count) = self.count {
+            if bound.is_some_and(|bound| self.stack.as_slice() >= bound) {
+                break;
+            }
+            f(Joined {
+                stack: &self.stack,
+                before: scaling.apply(count),
+                after: 0,
+            })?;
+            self.advance(source)?;
+        }
+        Ok(())
+    }
+}
+
 /// Merge-join two sorted line sources, calling `f` with every stack of either (after
 /// scaling "before"), in order.
 fn join(
@@ -139,46 +190,11 @@ fn join(
     scaling: Scaling,
     mut f: impl FnMut(Joined<'_>) -> Result<(), DiffError>,
 ) -> Result<(), DiffError> {
-    // Owned copies of the current "before" line: both sources lend their line until their
-    // next call.
-    let mut before_stack: Vec<u8> = Vec::new();
-    let load_before =
-        |before: &mut dyn SortedLines, stack: &mut Vec<u8>| -> io::Result<Option<u64>> {
-            Ok(before.next_line()?.map(|(s, count)| {
-                stack.clear();
-                stack.extend_from_slice(s);
-                count
-            }))
-        };
-    let mut before_count = load_before(before, &mut before_stack)?;
-    loop {
-        let next_after = after.next_line()?;
-        let Some((after_stack, after_count)) = next_after else {
-            // The rest of "before".
-            while let Some(count) = before_count {
-                f(Joined {
-                    stack: &before_stack,
-                    before: scaling.apply(count),
-                    after: 0,
-                })?;
-                before_count = load_before(before, &mut before_stack)?;
-            }
-            return Ok(());
-        };
-        // "before" stacks sorting first.
-        while let Some(count) = before_count {
-            if before_stack.as_slice() >= after_stack {
-                break;
-            }
-            f(Joined {
-                stack: &before_stack,
-                before: scaling.apply(count),
-                after: 0,
-            })?;
-            before_count = load_before(before, &mut before_stack)?;
-        }
-        let matched = match before_count {
-            Some(count) if before_stack.as_slice() == after_stack => Some(count),
+    let mut current = BeforeLine::first(before)?;
+    while let Some((after_stack, after_count)) = after.next_line()? {
+        current.emit_until(before, Some(after_stack), scaling, &mut f)?;
+        let matched = match current.count {
+            Some(count) if current.stack.as_slice() == after_stack => Some(count),
             _ => None,
         };
         f(Joined {
@@ -187,9 +203,10 @@ fn join(
             after: after_count,
         })?;
         if matched.is_some() {
-            before_count = load_before(before, &mut before_stack)?;
+            current.advance(before)?;
         }
     }
+    current.emit_until(before, None, scaling, &mut f)
 }
 
 /// Feeds joined stacks with an "after" count into a differential tree at the drawing cutoff.

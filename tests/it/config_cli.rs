@@ -1,20 +1,32 @@
 //! `arclamp check-config` and `arclamp serve` facing bad configs: errors name the key and
 //! the process exits non-zero before doing anything.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use crate::arclamp::binary;
 
-fn check(config: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+/// Run `arclamp SUBCOMMAND --config FILE`, FILE holding `config(dir)` (`dir`: a scratch
+/// directory for the paths a config names, removed afterwards), with `env` set.
+fn run_with_config(
+    subcommand: &str,
+    config: impl FnOnce(&Path) -> String,
+    env: &[(&str, &str)],
+) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("arclamp.toml");
-    std::fs::write(&path, config).expect("write");
+    std::fs::write(&path, config(dir.path())).expect("write");
     let mut command = Command::new(binary());
-    command.args(["check-config", "--config"]).arg(&path);
+    command.arg(subcommand).arg("--config").arg(&path);
     for (key, value) in env {
         command.env(key, value);
     }
-    let output = command.output().expect("run check-config");
+    command.output().expect("run arclamp")
+}
+
+/// `arclamp check-config` on `config`: (success, stdout, stderr).
+fn check(config: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let output = run_with_config("check-config", |_| config.to_owned(), env);
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -124,18 +136,11 @@ fn a_missing_config_file_is_a_clear_error() {
 
 #[test]
 fn serve_refuses_an_invalid_config_before_starting() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("arclamp.toml");
-    std::fs::write(
-        &path,
-        "[supervisor]\nbackoff_min = \"10s\"\nbackoff_max = \"1s\"\n",
-    )
-    .expect("write");
-    let output = Command::new(binary())
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run");
+    let output = run_with_config(
+        "serve",
+        |_| "[supervisor]\nbackoff_min = \"10s\"\nbackoff_max = \"1s\"\n".to_owned(),
+        &[],
+    );
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("supervisor.backoff_max"));
 }
@@ -174,24 +179,19 @@ fn object_storage_is_configured_from_the_environment_with_secrets_redacted() {
 
 #[test]
 fn serve_exits_with_a_clear_error_when_its_http_port_is_taken() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
-    let path = dir.path().join("arclamp.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[redis]\nurl = \"redis://127.0.0.1:1\"\n[storage]\npath = \"{}\"\n\
-             [http]\nlisten = \"127.0.0.1:{port}\"\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .expect("write");
-    let output = Command::new(binary())
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run");
+    let output = run_with_config(
+        "serve",
+        |dir| {
+            format!(
+                "[redis]\nurl = \"redis://127.0.0.1:1\"\n[storage]\npath = \"{}\"\n\
+                 [http]\nlisten = \"127.0.0.1:{port}\"\n",
+                dir.join("data").display()
+            )
+        },
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
