@@ -3,6 +3,8 @@
 
 use std::io::{Read, Write};
 
+use bytes::Bytes;
+
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -58,6 +60,60 @@ pub fn maybe_gunzip(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, GunzipErr
     Ok(std::borrow::Cow::Owned(out))
 }
 
+/// Decompress gzip `data` (all members) piece by piece, each piece at most `chunk` bytes:
+/// a daily log is gigabytes of text, so whoever hands it on (an HTTP response to a client
+/// that does not accept gzip) holds one piece at a time, never the whole text.
+pub fn gunzip_chunks(data: Bytes, chunk: usize) -> GunzipChunks {
+    GunzipChunks {
+        decoder: MultiGzDecoder::new(BytesReader(data)),
+        chunk: chunk.max(1),
+        done: false,
+    }
+}
+
+/// The pieces of [`gunzip_chunks`], in order; an error ends them.
+pub struct GunzipChunks {
+    decoder: MultiGzDecoder<BytesReader>,
+    chunk: usize,
+    done: bool,
+}
+
+impl Iterator for GunzipChunks {
+    type Item = Result<Bytes, GunzipError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut piece = Vec::with_capacity(self.chunk);
+        match (&mut self.decoder)
+            .take(self.chunk as u64)
+            .read_to_end(&mut piece)
+        {
+            Ok(0) => {
+                self.done = true;
+                None
+            }
+            Ok(_) => Some(Ok(Bytes::from(piece))),
+            Err(e) => {
+                self.done = true;
+                Some(Err(GunzipError(e)))
+            }
+        }
+    }
+}
+
+/// Reads from shared bytes without copying them first.
+struct BytesReader(Bytes);
+
+impl Read for BytesReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = out.len().min(self.0.len());
+        out[..n].copy_from_slice(&self.0.split_to(n));
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +125,38 @@ mod tests {
         assert!(is_gzip(&packed));
         assert_eq!(&*maybe_gunzip(&packed).unwrap(), text);
         assert_eq!(&*maybe_gunzip(text).unwrap(), text);
+    }
+
+    #[test]
+    fn chunks_reassemble_every_member_and_none_is_larger_than_asked() {
+        let first: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| format!("a;b{i} 1\n").into_bytes())
+            .collect();
+        let second = b"x;y 2\n".repeat(1000);
+        let mut packed = gzip(&first);
+        packed.extend(gzip(&second));
+        let pieces: Vec<Bytes> = gunzip_chunks(Bytes::from(packed), 4096)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(pieces.len() > 100, "{} pieces", pieces.len());
+        assert!(pieces
+            .iter()
+            .all(|piece| !piece.is_empty() && piece.len() <= 4096));
+        assert_eq!(pieces.concat(), [first, second].concat());
+    }
+
+    #[test]
+    fn a_truncated_member_ends_the_chunks_with_an_error() {
+        let text = b"a;b 1\n".repeat(100_000);
+        let packed = gzip(&text);
+        let truncated = Bytes::copy_from_slice(&packed[..packed.len() / 2]);
+        let results: Vec<_> = gunzip_chunks(truncated, 64 * 1024).collect();
+        assert!(results.last().unwrap().is_err());
+        assert!(results[..results.len() - 1].iter().all(Result::is_ok));
+        // Not gzip at all: one error, then nothing.
+        let mut empty = gunzip_chunks(Bytes::new(), 10);
+        assert!(empty.next().unwrap().is_err());
+        assert!(empty.next().is_none());
     }
 
     #[test]

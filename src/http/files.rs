@@ -125,15 +125,41 @@ async fn serve(
         response.insert_header((header::CONTENT_ENCODING, "gzip"));
         return Ok(response.body(file.bytes));
     }
-    let decoded = if stored_gzip {
-        gunzip(file.bytes).await?
-    } else {
-        file.bytes
-    };
-    Ok(response.body(decoded))
+    if !stored_gzip {
+        return Ok(response.body(file.bytes));
+    }
+    Ok(response.streaming(gunzip_stream(file.bytes)))
 }
 
-/// Decode gzip off the HTTP worker thread (a big log takes a while).
+/// Decoded text goes out in pieces of this size.
+const DECODED_PIECE: usize = 256 * 1024;
+
+/// The decoded text of gzip `bytes` as a response body, decoded on a blocking thread a
+/// couple of pieces ahead of the client. A daily log is gigabytes of text: a client that
+/// does not accept gzip (wget, for one) must not make the service hold all of it, nor
+/// decode faster than it reads. A damaged file ends the body early (the client sees a
+/// truncated chunked response).
+fn gunzip_stream(bytes: Bytes) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    let (pieces, receiver) = tokio::sync::mpsc::channel(2);
+    actix_web::rt::task::spawn_blocking(move || {
+        for piece in compress::gunzip_chunks(bytes, DECODED_PIECE) {
+            let piece = piece.map_err(|e| {
+                tracing::warn!(error = %e, "a stored file being served does not decompress");
+                std::io::Error::other(e)
+            });
+            // The client went away: stop decoding.
+            if pieces.blocking_send(piece).is_err() {
+                break;
+            }
+        }
+    });
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let piece = receiver.recv().await?;
+        Some((piece, receiver))
+    })
+}
+
+/// Decode a (graph's) gzip off the HTTP worker thread.
 async fn gunzip(bytes: Bytes) -> Result<Bytes, PageError> {
     web::block(move || {
         compress::maybe_gunzip(&bytes).map(|decoded| Bytes::from(decoded.into_owned()))

@@ -1,7 +1,7 @@
 //! Raw files, `/api/index.json`, the browser and graph pages against a service that
 //! aggregated real published samples: gzip negotiation both ways, conditional GET, HEAD,
 //! CORS on logs, the SVG's own CSP, traversal attempts, the catalogue's counts (from the
-//! checkpoint summaries), and HTML escaping of a frame named `<script>alert(1)</script>`.
+//! checkpoint summaries), a large log decoded as a stream, and HTML escaping of a frame named `<script>alert(1)</script>`.
 
 use std::io::Read;
 use std::time::Duration;
@@ -219,6 +219,53 @@ fn raw_files_negotiate_gzip_validate_and_refuse_traversal() {
         );
         assert!(!r.text().contains("root:"), "{target}");
     }
+}
+
+#[test]
+fn a_large_log_is_decoded_as_a_stream_for_a_client_without_gzip() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start(&redis, CLOCK);
+    // 3 MB of text in two gzip members (as appended checkpoints can be), far more than one
+    // piece of the decoded stream.
+    let first: String = (0..60_000)
+        .map(|i| format!("/w/api.php;ApiMain::execute;Module{i}::run 2\n"))
+        .collect();
+    let second: String = (0..20_000)
+        .map(|i| format!("/w/index.php;MediaWiki::run;Page{i}::view 1\n"))
+        .collect();
+    let mut stored = Vec::new();
+    for member in [&first, &second] {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, member.as_bytes()).unwrap();
+        stored.extend(encoder.finish().unwrap());
+    }
+    let relative = "logs/daily/2026-11-20.excimer.all.log.gz";
+    let path = arclamp.data().join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &stored).unwrap();
+
+    let plain = get(&arclamp, &format!("/{relative}"), &[]);
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    assert_eq!(plain.header("content-encoding"), None);
+    // Streamed: no length known up front, sent in chunks as it is decoded.
+    assert_eq!(plain.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(plain.header("content-length"), None);
+    assert_eq!(plain.text(), format!("{first}{second}"));
+    let total: u64 = plain
+        .text()
+        .lines()
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 60_000 * 2 + 20_000);
+
+    // A client that takes gzip gets the stored bytes, with their length.
+    let gz = get(
+        &arclamp,
+        &format!("/{relative}"),
+        &["Accept-Encoding: gzip"],
+    );
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.body, stored);
 }
 
 #[test]
