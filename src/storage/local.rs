@@ -4,11 +4,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{check_path, ContentMeta, ObjectInfo, Storage, StorageError};
+use super::{
+    check_path, read_in_pieces, ContentMeta, ObjectInfo, ObjectStream, Storage, StorageError,
+};
 
 /// Files under a root directory.
 #[derive(Debug)]
@@ -129,6 +132,38 @@ impl Storage for LocalStorage {
         .await
     }
 
+    /// Reads from one open file: a checkpoint replacing it (a rename) meanwhile does not
+    /// change what this reads.
+    async fn get_stream(&self, path: &str) -> Result<Option<ObjectStream>, StorageError> {
+        let full = self.resolve(path)?;
+        let opened = blocking("read", path, move || match std::fs::File::open(&full) {
+            Ok(file) => {
+                let size = file.metadata()?.len();
+                Ok(Some((Arc::new(file), size)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await?;
+        let Some((file, size)) = opened else {
+            return Ok(None);
+        };
+        let owned = path.to_owned();
+        Ok(Some(read_in_pieces(path, size, move |offset, len| {
+            let (file, path) = (file.clone(), owned.clone());
+            async move {
+                blocking("read", &path, move || {
+                    use std::os::unix::fs::FileExt;
+                    // `len` is at most READ_PIECE.
+                    let mut piece = vec![0; len as usize];
+                    file.read_exact_at(&mut piece, offset)?;
+                    Ok(Bytes::from(piece))
+                })
+                .await
+            }
+        })))
+    }
+
     async fn put(&self, path: &str, body: Bytes, _meta: ContentMeta) -> Result<(), StorageError> {
         let target = self.resolve(path)?;
         let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
@@ -190,6 +225,37 @@ mod tests {
             .enable_all()
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn a_stream_reads_the_version_it_opened_in_pieces() {
+        use futures_util::StreamExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStorage::new(dir.path());
+        let piece = crate::storage::READ_PIECE as usize;
+        let path = "logs/daily/2026-01-01.excimer.all.log.gz";
+        let first: Vec<u8> = (0..piece * 5 / 2).map(|i| (i % 251) as u8).collect();
+        runtime().block_on(async {
+            assert!(store.get_stream(path).await.unwrap().is_none());
+            store
+                .put(path, Bytes::from(first.clone()), ContentMeta::TRACE_LOG)
+                .await
+                .unwrap();
+            let mut stream = store.get_stream(path).await.unwrap().unwrap();
+            assert_eq!(stream.size, first.len() as u64);
+            let head = stream.pieces.next().await.unwrap().unwrap();
+            // A checkpoint replaces the file after the first piece: the stream goes on
+            // reading the version it opened.
+            store
+                .put(path, Bytes::from(vec![7u8; 10]), ContentMeta::TRACE_LOG)
+                .await
+                .unwrap();
+            let rest: Vec<Bytes> = stream.pieces.map(|p| p.unwrap()).collect().await;
+            assert_eq!(rest.len(), 2);
+            assert_eq!([vec![head], rest].concat().concat(), first);
+            let now = store.get_stream(path).await.unwrap().unwrap();
+            assert_eq!(now.size, 10);
+        });
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! [`StorageError::BadPath`] before touching the medium. A `put` is atomic: a reader sees
 //! the old object or the new one, never a partial write.
 //!
+//! Large objects (a day's log is a gigabyte) are read with [`Storage::get_stream`], piece
+//! by piece, so a reader holds a few megabytes of them at a time, never the whole object.
+//!
 //! [`open`] is the one constructor the service and every subcommand use: it builds the
 //! backend `[storage]` selects ([`LocalStorage`] or [`ObjectStorage`]) and wraps it in
 //! [`Monitored`], which counts failures and answers readiness.
@@ -16,11 +19,14 @@ mod object;
 mod s3_bucket;
 pub mod swift_auth;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_util::Stream;
 
 use crate::config::{StorageConfig, StorageKind};
 
@@ -98,6 +104,67 @@ pub struct ObjectInfo {
     pub modified: SystemTime,
 }
 
+/// An object's bytes in pieces, in order; an error ends them.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>>;
+
+/// An object being read piece by piece ([`Storage::get_stream`]).
+pub struct ObjectStream {
+    /// Size in bytes of the version being read: exactly what the pieces add up to.
+    pub size: u64,
+    /// The pieces.
+    pub pieces: ByteStream,
+}
+
+impl std::fmt::Debug for ObjectStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStream")
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// Streams are read in pieces of at most this many bytes: a gigabyte is 256 reads or
+/// requests, and a reader a few pieces ahead holds a few of them.
+pub const READ_PIECE: u64 = 4 << 20;
+
+/// The pieces of an object of `size` bytes, each read by `read(offset, len)` (which must
+/// return exactly `len` bytes) only when the previous one has been taken.
+fn read_in_pieces<F, Fut>(path: &str, size: u64, read: F) -> ObjectStream
+where
+    F: FnMut(u64, u64) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Bytes, StorageError>> + Send + 'static,
+{
+    let path = path.to_owned();
+    let pieces = futures_util::stream::try_unfold((0u64, read), move |(offset, mut read)| {
+        let path = path.clone();
+        async move {
+            if offset >= size {
+                return Ok(None);
+            }
+            let len = (size - offset).min(READ_PIECE);
+            let piece = read(offset, len).await?;
+            if piece.len() as u64 != len {
+                return Err(StorageError::Io {
+                    operation: "read",
+                    path,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "expected {len} bytes at offset {offset}, got {}: the object changed while being read",
+                            piece.len()
+                        ),
+                    ),
+                });
+            }
+            Ok(Some((piece, (offset + len, read))))
+        }
+    });
+    ObjectStream {
+        size,
+        pieces: Box::pin(pieces),
+    }
+}
+
 /// How an object should be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentMeta {
@@ -130,6 +197,11 @@ impl ContentMeta {
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The object's bytes, or `None` when it does not exist.
     async fn get(&self, path: &str) -> Result<Option<Bytes>, StorageError>;
+    /// The object's bytes in pieces of at most [`READ_PIECE`], read as they are taken, or
+    /// `None` when it does not exist. The pieces are all of the version there when this
+    /// was called; when the object is replaced meanwhile, they still are (local disk), or
+    /// they end with an error (object stores), never a mix of two versions.
+    async fn get_stream(&self, path: &str) -> Result<Option<ObjectStream>, StorageError>;
     /// Replace the object atomically.
     async fn put(&self, path: &str, body: Bytes, meta: ContentMeta) -> Result<(), StorageError>;
     /// Every object whose path starts with `prefix`, in no particular order.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{ContentMeta, ObjectInfo, Storage, StorageError};
+use super::{ContentMeta, ObjectInfo, ObjectStream, Storage, StorageError};
 use crate::events;
 
 /// A backend with failure accounting and readiness.
@@ -74,6 +74,14 @@ impl Monitored {
 impl Storage for Monitored {
     async fn get(&self, path: &str) -> Result<Option<Bytes>, StorageError> {
         let result = self.inner.get(path).await;
+        self.record("read", &result);
+        result
+    }
+
+    /// Only opening the stream is accounted here; an error in a later piece goes to the
+    /// reader, which reports it.
+    async fn get_stream(&self, path: &str) -> Result<Option<ObjectStream>, StorageError> {
+        let result = self.inner.get_stream(path).await;
         self.record("read", &result);
         result
     }

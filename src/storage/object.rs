@@ -24,7 +24,9 @@ use opendal::{ErrorKind, HttpTransporter, OperationContext, Operator};
 use opendal_http_transport_reqwest::ReqwestTransport;
 
 use super::swift_auth::{self, AuthError, Session};
-use super::{check_path, ContentMeta, ObjectInfo, Storage, StorageError};
+use super::{
+    check_path, read_in_pieces, ContentMeta, ObjectInfo, ObjectStream, Storage, StorageError,
+};
 use crate::config::{Secret, StorageConfig, StorageKind};
 
 /// Attempts per operation for temporary failures (the first one included).
@@ -46,6 +48,12 @@ struct IoRuntime(Option<tokio::runtime::Runtime>);
 impl std::fmt::Debug for IoRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("IoRuntime")
+    }
+}
+
+impl IoRuntime {
+    fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.0.as_ref().map(|runtime| runtime.handle().clone())
     }
 }
 
@@ -319,33 +327,49 @@ impl ObjectStorage {
         F: FnOnce(Arc<Inner>) -> Fut,
         Fut: Future<Output = Result<T, Failure>> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let timeout = inner.timeout;
-        let task = work(inner.clone());
-        let Some(runtime) = self.runtime.0.as_ref() else {
+        let Some(runtime) = self.runtime.handle() else {
             return Err(StorageError::Setup("storage is shut down".into()));
         };
-        let handle = runtime.spawn(tokio::time::timeout(timeout, task));
-        let outcome = handle.await;
-        let failure = match outcome {
-            Ok(Ok(Ok(value))) => return Ok(value),
-            Ok(Ok(Err(failure))) => failure.describe(),
-            Ok(Err(_elapsed)) => {
-                return Err(StorageError::Timeout {
-                    operation,
-                    path: path.to_owned(),
-                    after: timeout,
-                })
-            }
-            Err(join) => format!("storage I/O task failed: {join}"),
-        };
-        Err(StorageError::Remote {
-            operation,
-            path: path.to_owned(),
-            store: inner.description.clone(),
-            message: inner.scrub(failure),
-        })
+        run_on(&runtime, self.inner.clone(), operation, path, work).await
     }
+}
+
+/// Run `work` on the I/O runtime `runtime` under the operation deadline: the one way every
+/// request is made (streams keep a handle and make theirs after the call that opened them).
+async fn run_on<T, F, Fut>(
+    runtime: &tokio::runtime::Handle,
+    inner: Arc<Inner>,
+    operation: &'static str,
+    path: &str,
+    work: F,
+) -> Result<T, StorageError>
+where
+    T: Send + 'static,
+    F: FnOnce(Arc<Inner>) -> Fut,
+    Fut: Future<Output = Result<T, Failure>> + Send + 'static,
+{
+    let timeout = inner.timeout;
+    let task = work(inner.clone());
+    let handle = runtime.spawn(tokio::time::timeout(timeout, task));
+    let outcome = handle.await;
+    let failure = match outcome {
+        Ok(Ok(Ok(value))) => return Ok(value),
+        Ok(Ok(Err(failure))) => failure.describe(),
+        Ok(Err(_elapsed)) => {
+            return Err(StorageError::Timeout {
+                operation,
+                path: path.to_owned(),
+                after: timeout,
+            })
+        }
+        Err(join) => format!("storage I/O task failed: {join}"),
+    };
+    Err(StorageError::Remote {
+        operation,
+        path: path.to_owned(),
+        store: inner.description.clone(),
+        message: inner.scrub(failure),
+    })
 }
 
 impl Inner {
@@ -570,6 +594,67 @@ impl Storage for ObjectStorage {
             }
         })
         .await
+    }
+
+    /// One ranged GET per piece, each with the operation's retries and deadline, and each
+    /// conditional on the ETag the object had when the stream was opened: a checkpoint
+    /// replacing it meanwhile ends the stream with an error instead of mixing versions.
+    async fn get_stream(&self, path: &str) -> Result<Option<ObjectStream>, StorageError> {
+        check_path(path, false)?;
+        let full = self.inner.full(path);
+        let found = self
+            .run("read", path, {
+                let full = full.clone();
+                move |inner| async move {
+                    let result = inner
+                        .with_retries(|_, operator, _| {
+                            let full = full.clone();
+                            async move { operator.stat(&full).await.map_err(Failure::Dal) }
+                        })
+                        .await;
+                    match result {
+                        Ok(metadata) if metadata.is_file() => Ok(Some((
+                            metadata.content_length(),
+                            metadata.etag().map(str::to_owned),
+                        ))),
+                        Ok(_) => Ok(None),
+                        Err(failure) if failure.is_not_found() => Ok(None),
+                        Err(failure) => Err(failure),
+                    }
+                }
+            })
+            .await?;
+        let Some((size, etag)) = found else {
+            return Ok(None);
+        };
+        let Some(runtime) = self.runtime.handle() else {
+            return Err(StorageError::Setup("storage is shut down".into()));
+        };
+        let (inner, owned) = (self.inner.clone(), path.to_owned());
+        Ok(Some(read_in_pieces(path, size, move |offset, len| {
+            let (runtime, inner, path) = (runtime.clone(), inner.clone(), owned.clone());
+            let (full, etag) = (full.clone(), etag.clone());
+            async move {
+                run_on(&runtime, inner, "read", &path, move |inner| async move {
+                    inner
+                        .with_retries(|_, operator, _| {
+                            let (full, etag) = (full.clone(), etag.clone());
+                            async move {
+                                let mut read =
+                                    operator.read_with(&full).range(offset..offset + len);
+                                if let Some(etag) = &etag {
+                                    read = read.if_match(etag);
+                                }
+                                read.await
+                                    .map(|buffer| buffer.to_bytes())
+                                    .map_err(Failure::Dal)
+                            }
+                        })
+                        .await
+                })
+                .await
+            }
+        })))
     }
 
     async fn put(&self, path: &str, body: Bytes, meta: ContentMeta) -> Result<(), StorageError> {
