@@ -60,25 +60,25 @@ pub fn maybe_gunzip(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, GunzipErr
     Ok(std::borrow::Cow::Owned(out))
 }
 
-/// Decompress gzip `data` (all members) piece by piece, each piece at most `chunk` bytes:
+/// Decompress gzip `input` (all members) piece by piece, each piece at most `chunk` bytes:
 /// a daily log is gigabytes of text, so whoever hands it on (an HTTP response to a client
 /// that does not accept gzip) holds one piece at a time, never the whole text.
-pub fn gunzip_chunks(data: Bytes, chunk: usize) -> GunzipChunks {
+pub fn gunzip_chunks<R: Read>(input: R, chunk: usize) -> GunzipChunks<R> {
     GunzipChunks {
-        decoder: MultiGzDecoder::new(BytesReader(data)),
+        decoder: MultiGzDecoder::new(input),
         chunk: chunk.max(1),
         done: false,
     }
 }
 
 /// The pieces of [`gunzip_chunks`], in order; an error ends them.
-pub struct GunzipChunks {
-    decoder: MultiGzDecoder<BytesReader>,
+pub struct GunzipChunks<R> {
+    decoder: MultiGzDecoder<R>,
     chunk: usize,
     done: bool,
 }
 
-impl Iterator for GunzipChunks {
+impl<R: Read> Iterator for GunzipChunks<R> {
     type Item = Result<Bytes, GunzipError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -103,17 +103,6 @@ impl Iterator for GunzipChunks {
     }
 }
 
-/// Reads from shared bytes without copying them first.
-struct BytesReader(Bytes);
-
-impl Read for BytesReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = out.len().min(self.0.len());
-        out[..n].copy_from_slice(&self.0.split_to(n));
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,7 +124,7 @@ mod tests {
         let second = b"x;y 2\n".repeat(1000);
         let mut packed = gzip(&first);
         packed.extend(gzip(&second));
-        let pieces: Vec<Bytes> = gunzip_chunks(Bytes::from(packed), 4096)
+        let pieces: Vec<Bytes> = gunzip_chunks(&packed[..], 4096)
             .collect::<Result<_, _>>()
             .unwrap();
         assert!(pieces.len() > 100, "{} pieces", pieces.len());
@@ -149,12 +138,11 @@ mod tests {
     fn a_truncated_member_ends_the_chunks_with_an_error() {
         let text = b"a;b 1\n".repeat(100_000);
         let packed = gzip(&text);
-        let truncated = Bytes::copy_from_slice(&packed[..packed.len() / 2]);
-        let results: Vec<_> = gunzip_chunks(truncated, 64 * 1024).collect();
+        let results: Vec<_> = gunzip_chunks(&packed[..packed.len() / 2], 64 * 1024).collect();
         assert!(results.last().unwrap().is_err());
         assert!(results[..results.len() - 1].iter().all(Result::is_ok));
         // Not gzip at all: one error, then nothing.
-        let mut empty = gunzip_chunks(Bytes::new(), 10);
+        let mut empty = gunzip_chunks(&b""[..], 10);
         assert!(empty.next().unwrap().is_err());
         assert!(empty.next().is_none());
     }

@@ -50,10 +50,15 @@ impl FileCache {
             .cloned()
     }
 
+    /// Whether a file of `size` bytes is small enough to be kept.
+    pub fn keeps(size: u64) -> bool {
+        size <= MAX_FILE as u64
+    }
+
     /// Remember a version (ignored when the file is too large to keep).
     pub fn insert(&self, file: CachedFile) {
         let size = file.bytes.len();
-        if size > MAX_FILE {
+        if !Self::keeps(size as u64) {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());

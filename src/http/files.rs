@@ -13,11 +13,14 @@ use actix_web::http::header::{self, HttpDate};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
-use super::file_cache::CachedFile;
+use futures_util::StreamExt;
+
+use super::file_cache::{CachedFile, FileCache};
 use super::html::PageError;
 use super::negotiate::{accepts_gzip, etag, not_modified};
-use super::{keys, security, State};
+use super::{keys, security, stream_body, State};
 use crate::compress;
+use crate::storage::ByteStream;
 
 /// Which kind of stored file a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +65,19 @@ async fn serve(
         ))
     };
     let info = state.storage.stat(&path).await?.ok_or_else(missing)?;
-    let file = match state.files.get(&info) {
-        Some(file) => file,
+    let stored = match state.files.get(&info) {
+        Some(file) => Stored::Whole(file),
+        // A big log (a day's is a gigabyte) is passed on as storage reads it.
+        None if kind == FileKind::Log && !FileCache::keeps(info.size) => {
+            let mut stream = state.storage.get_stream(&path).await?.ok_or_else(missing)?;
+            // Its first piece says whether it is stored as gzip.
+            let first = stream.pieces.next().await.transpose()?.unwrap_or_default();
+            Stored::Streamed {
+                size: stream.size,
+                first,
+                rest: stream.pieces,
+            }
+        }
         None => {
             let bytes = state.storage.get(&path).await?.ok_or_else(missing)?;
             let policy = match kind {
@@ -76,12 +90,12 @@ async fn serve(
                 policy,
             };
             state.files.insert(file.clone());
-            file
+            Stored::Whole(file)
         }
     };
-    let stored_gzip = compress::is_gzip(&file.bytes);
+    let stored_gzip = compress::is_gzip(stored.head());
     let send_gzip = stored_gzip && accepts_gzip(header_str(req, header::ACCEPT_ENCODING));
-    let tag = etag(&file.info, send_gzip || !stored_gzip);
+    let tag = etag(&info, send_gzip || !stored_gzip);
     let since = header_str(req, header::IF_MODIFIED_SINCE)
         .and_then(|s| s.parse::<HttpDate>().ok())
         .map(SystemTime::from);
@@ -89,7 +103,7 @@ async fn serve(
         header_str(req, header::IF_NONE_MATCH),
         since,
         &tag,
-        file.info.modified,
+        info.modified,
     );
     let mut response = if unchanged {
         HttpResponse::NotModified()
@@ -100,7 +114,7 @@ async fn serve(
         .insert_header((header::ETAG, tag.clone()))
         .insert_header((
             header::LAST_MODIFIED,
-            HttpDate::from(file.info.modified).to_string(),
+            HttpDate::from(info.modified).to_string(),
         ))
         .insert_header((header::VARY, "Accept-Encoding"))
         // Live windows are rewritten often: always revalidate (cheap, thanks to the ETag).
@@ -108,8 +122,8 @@ async fn serve(
     match kind {
         FileKind::Svg => {
             response.content_type("image/svg+xml");
-            if let Some(policy) = &file.policy {
-                response.insert_header((header::CONTENT_SECURITY_POLICY, policy.as_ref()));
+            if let Some(policy) = stored.policy() {
+                response.insert_header((header::CONTENT_SECURITY_POLICY, policy));
             }
         }
         FileKind::Log => {
@@ -123,40 +137,51 @@ async fn serve(
     }
     if send_gzip {
         response.insert_header((header::CONTENT_ENCODING, "gzip"));
-        return Ok(response.body(file.bytes));
     }
-    if !stored_gzip {
-        return Ok(response.body(file.bytes));
-    }
-    Ok(response.streaming(gunzip_stream(file.bytes)))
-}
-
-/// Decoded text goes out in pieces of this size.
-const DECODED_PIECE: usize = 256 * 1024;
-
-/// The decoded text of gzip `bytes` as a response body, decoded on a blocking thread a
-/// couple of pieces ahead of the client. A daily log is gigabytes of text: a client that
-/// does not accept gzip (wget, for one) must not make the service hold all of it, nor
-/// decode faster than it reads. A damaged file ends the body early (the client sees a
-/// truncated chunked response).
-fn gunzip_stream(bytes: Bytes) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
-    let (pieces, receiver) = tokio::sync::mpsc::channel(2);
-    actix_web::rt::task::spawn_blocking(move || {
-        for piece in compress::gunzip_chunks(bytes, DECODED_PIECE) {
-            let piece = piece.map_err(|e| {
-                tracing::warn!(error = %e, "a stored file being served does not decompress");
-                std::io::Error::other(e)
-            });
-            // The client went away: stop decoding.
-            if pieces.blocking_send(piece).is_err() {
-                break;
+    Ok(match stored {
+        Stored::Whole(file) if send_gzip || !stored_gzip => response.body(file.bytes),
+        Stored::Whole(file) => response.streaming(stream_body::gunzip(futures_util::stream::once(
+            async move { Ok(file.bytes) },
+        ))),
+        Stored::Streamed { size, first, rest } => {
+            let pieces = futures_util::stream::once(async move { Ok(first) })
+                .chain(stream_body::passthrough(rest));
+            if send_gzip || !stored_gzip {
+                response.no_chunking(size).streaming(pieces)
+            } else {
+                response.streaming(stream_body::gunzip(pieces))
             }
         }
-    });
-    futures_util::stream::unfold(receiver, |mut receiver| async move {
-        let piece = receiver.recv().await?;
-        Some((piece, receiver))
     })
+}
+
+/// A stored file about to be served: whole (small enough for the file cache), or as
+/// storage reads it (a big log), its first piece already read.
+enum Stored {
+    Whole(CachedFile),
+    Streamed {
+        size: u64,
+        first: Bytes,
+        rest: ByteStream,
+    },
+}
+
+impl Stored {
+    /// The file's first bytes (enough to tell gzip).
+    fn head(&self) -> &[u8] {
+        match self {
+            Stored::Whole(file) => &file.bytes,
+            Stored::Streamed { first, .. } => first,
+        }
+    }
+
+    /// A graph's Content-Security-Policy.
+    fn policy(&self) -> Option<&str> {
+        match self {
+            Stored::Whole(file) => file.policy.as_deref(),
+            Stored::Streamed { .. } => None,
+        }
+    }
 }
 
 /// Decode a (graph's) gzip off the HTTP worker thread.

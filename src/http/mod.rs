@@ -25,6 +25,7 @@ pub mod on_demand;
 mod probes;
 pub mod security;
 mod status;
+mod stream_body;
 pub mod top;
 pub mod urls;
 mod view;

@@ -1,7 +1,7 @@
 //! Raw files, `/api/index.json`, the browser and graph pages against a service that
 //! aggregated real published samples: gzip negotiation both ways, conditional GET, HEAD,
 //! CORS on logs, the SVG's own CSP, traversal attempts, the catalogue's counts (from the
-//! checkpoint summaries), a large log decoded as a stream, and HTML escaping of a frame named `<script>alert(1)</script>`.
+//! checkpoint summaries), large logs streamed (decoded or as stored), and HTML escaping of a frame named `<script>alert(1)</script>`.
 
 use std::io::Read;
 use std::time::Duration;
@@ -221,51 +221,83 @@ fn raw_files_negotiate_gzip_validate_and_refuse_traversal() {
     }
 }
 
-#[test]
-fn a_large_log_is_decoded_as_a_stream_for_a_client_without_gzip() {
-    let redis = RedisServer::start();
-    let arclamp = Arclamp::start(&redis, CLOCK);
-    // 3 MB of text in two gzip members (as appended checkpoints can be), far more than one
-    // piece of the decoded stream.
-    let first: String = (0..60_000)
+/// A log of two gzip members at `level`: `lines` lines of (text, count) per member. Returns
+/// the stored bytes, the text and its sample total.
+fn two_member_log(lines: usize, level: u32) -> (Vec<u8>, String, u64) {
+    let first: String = (0..lines)
         .map(|i| format!("/w/api.php;ApiMain::execute;Module{i}::run 2\n"))
         .collect();
-    let second: String = (0..20_000)
+    let second: String = (0..lines / 3)
         .map(|i| format!("/w/index.php;MediaWiki::run;Page{i}::view 1\n"))
         .collect();
     let mut stored = Vec::new();
     for member in [&first, &second] {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut encoder =
+            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
         std::io::Write::write_all(&mut encoder, member.as_bytes()).unwrap();
         stored.extend(encoder.finish().unwrap());
     }
-    let relative = "logs/daily/2026-11-20.excimer.all.log.gz";
-    let path = arclamp.data().join(relative);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, &stored).unwrap();
+    (
+        stored,
+        first + &second,
+        lines as u64 * 2 + (lines / 3) as u64,
+    )
+}
 
-    let plain = get(&arclamp, &format!("/{relative}"), &[]);
-    assert_eq!(plain.status, 200, "{}", plain.text());
-    assert_eq!(plain.header("content-encoding"), None);
-    // Streamed: no length known up front, sent in chunks as it is decoded.
-    assert_eq!(plain.header("transfer-encoding"), Some("chunked"));
-    assert_eq!(plain.header("content-length"), None);
-    assert_eq!(plain.text(), format!("{first}{second}"));
-    let total: u64 = plain
-        .text()
-        .lines()
-        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
-        .sum();
-    assert_eq!(total, 60_000 * 2 + 20_000);
+#[test]
+fn large_logs_are_streamed_decoded_or_as_stored() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start(&redis, CLOCK);
+    // One log small enough for the file cache but decoded in many pieces, one bigger than
+    // the cache takes (stored uncompressed: 9 MB), which is read from storage in pieces.
+    for (day, lines, level) in [("2026-11-20", 60_000, 1), ("2026-11-21", 180_000, 0)] {
+        let (stored, text, samples) = two_member_log(lines, level);
+        let relative = format!("logs/daily/{day}.excimer.all.log.gz");
+        let path = arclamp.data().join(&relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &stored).unwrap();
+        let url = format!("/{relative}");
 
-    // A client that takes gzip gets the stored bytes, with their length.
-    let gz = get(
-        &arclamp,
-        &format!("/{relative}"),
-        &["Accept-Encoding: gzip"],
-    );
-    assert_eq!(gz.header("content-encoding"), Some("gzip"));
-    assert_eq!(gz.body, stored);
+        // Decoded for a client without gzip: chunked, no length known up front.
+        let plain = get(&arclamp, &url, &[]);
+        assert_eq!(plain.status, 200, "{day}: {}", plain.text());
+        assert_eq!(plain.header("content-encoding"), None, "{day}");
+        assert_eq!(plain.header("transfer-encoding"), Some("chunked"), "{day}");
+        assert_eq!(plain.header("content-length"), None, "{day}");
+        assert!(plain.text() == text, "{day}: the decoded log differs");
+        let total: u64 = plain
+            .text()
+            .lines()
+            .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(total, samples, "{day}");
+
+        // As stored, with its length, for a client that takes gzip.
+        let gz = get(&arclamp, &url, &["Accept-Encoding: gzip"]);
+        assert_eq!(gz.status, 200, "{day}");
+        assert_eq!(gz.header("content-encoding"), Some("gzip"), "{day}");
+        assert_eq!(
+            gz.header("content-length"),
+            Some(stored.len().to_string().as_str()),
+            "{day}"
+        );
+        assert!(gz.body == stored, "{day}: the stored bytes differ");
+        assert_eq!(gz.header("access-control-allow-origin"), Some("*"));
+
+        // Revalidation and HEAD.
+        let etag = gz.header("etag").unwrap().to_owned();
+        let same = get(
+            &arclamp,
+            &url,
+            &["Accept-Encoding: gzip", &format!("If-None-Match: {etag}")],
+        );
+        assert_eq!(same.status, 304, "{day}");
+        assert!(same.body.is_empty());
+        let head =
+            http_request(arclamp.http_port, "HEAD", &url, &["Accept-Encoding: gzip"]).unwrap();
+        assert_eq!(head.status, 200, "{day}");
+        assert!(head.body.is_empty(), "{day}");
+    }
 }
 
 #[test]

@@ -1,0 +1,96 @@
+//! Response bodies made while they are sent: a stored file's gzip decoded piece by piece for
+//! a client that does not accept gzip, and a large stored file passed through as storage
+//! reads it. Either way the service holds a few pieces of a file, never all of it: a day's
+//! log is about a gigabyte gzip'd and eight decoded.
+
+use std::io::{self, Read};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::compress;
+
+/// Decoded text goes out in pieces of this size.
+const DECODED_PIECE: usize = 256 * 1024;
+/// Pieces made ahead of what the client has taken, at each stage.
+const AHEAD: usize = 2;
+
+/// The decoded text of the gzip that `input` yields. It is decoded on a blocking thread, a
+/// couple of pieces ahead of the client (so never faster than the client reads), and
+/// decoding stops when the client goes away. A file that cannot be read or decoded ends
+/// the body early: the client sees a truncated chunked response, the operator a warning.
+pub fn gunzip<S>(input: S) -> impl Stream<Item = io::Result<Bytes>> + 'static
+where
+    S: Stream<Item = io::Result<Bytes>> + Send + 'static,
+{
+    let (compressed, compressed_pieces) = mpsc::channel(AHEAD);
+    actix_web::rt::spawn(async move {
+        let mut input = std::pin::pin!(input);
+        while let Some(piece) = input.next().await {
+            if compressed.send(piece).await.is_err() {
+                break;
+            }
+        }
+    });
+    let (decoded, decoded_pieces) = mpsc::channel(AHEAD);
+    actix_web::rt::task::spawn_blocking(move || {
+        let reader = ChannelReader {
+            pieces: compressed_pieces,
+            current: Bytes::new(),
+        };
+        for piece in compress::gunzip_chunks(reader, DECODED_PIECE) {
+            let piece = piece.map_err(|e| {
+                tracing::warn!(error = %e, "a stored file being served could not be read or decoded");
+                io::Error::other(e)
+            });
+            if decoded.blocking_send(piece).is_err() {
+                break;
+            }
+        }
+    });
+    received(decoded_pieces)
+}
+
+/// A large stored file's pieces as they are read from storage; a failure on the way is
+/// logged (the client sees a truncated response).
+pub fn passthrough<S, E>(pieces: S) -> impl Stream<Item = io::Result<Bytes>> + 'static
+where
+    S: Stream<Item = Result<Bytes, E>> + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    pieces.map(|piece| {
+        piece.map_err(|e| {
+            tracing::warn!(error = %e, "a stored file being served could not be read");
+            io::Error::other(e)
+        })
+    })
+}
+
+/// The pieces sent into `receiver`, as a stream.
+fn received(receiver: mpsc::Receiver<io::Result<Bytes>>) -> impl Stream<Item = io::Result<Bytes>> {
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let piece = receiver.recv().await?;
+        Some((piece, receiver))
+    })
+}
+
+/// Reads the pieces sent into a channel, blocking until each arrives (on a blocking thread).
+struct ChannelReader {
+    pieces: mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.pieces.blocking_recv() {
+                Some(piece) => self.current = piece?,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
