@@ -161,8 +161,8 @@ fn graph_specs(key: &LogKey, period: Option<&Period>, settings: &RenderSettings)
     specs
 }
 
-/// Render every graph of the window `key` from its trace log (gzip'd or plain), and its
-/// range summary. `period` gives the window's display name; graphs are gzip'd at the level
+/// Render every graph of the window `key` from its trace log (gzip'd or plain, `log_size`
+/// bytes as stored, which the range summary records), and its range summary. `period` gives the window's display name; graphs are gzip'd at the level
 /// `state` calls for.
 ///
 /// Memory: the log's distinct stacks interned ([`WindowStacks`], about 0.15 of their text),
@@ -172,7 +172,8 @@ pub fn window_graphs(
     period: Option<&Period>,
     settings: &RenderSettings,
     state: WindowState,
-    log: &[u8],
+    log: impl std::io::Read,
+    log_size: u64,
 ) -> Result<WindowGraphs, GraphError> {
     let path = key.log_path();
     let stacks = WindowStacks::read(log).map_err(|source| GraphError::Read {
@@ -266,7 +267,7 @@ pub fn window_graphs(
     }
     let range_summary = match summary_trees {
         [Some(forward), Some(reversed)] => Some(RangeSummary::encode(
-            log.len() as u64,
+            log_size,
             range_summary::cutoff(stacks.samples, min_width_pct),
             &forward,
             &reversed,
@@ -302,11 +303,17 @@ pub async fn render_stored_window(
     state: WindowState,
 ) -> Result<Written, GraphError> {
     let path = key.log_path();
-    let Some(bytes) = storage.get(&path).await? else {
+    // Read as it is decoded, piece by piece: a day's log is a gigabyte gzip'd.
+    let Some(log) = storage.get_stream(&path).await? else {
         return Ok(Written::default());
     };
-    let rendered = window_graphs(key, period, settings, state, &bytes)?;
-    drop(bytes);
+    let rendered = {
+        let (key, period, settings) = (key.clone(), period.cloned(), settings.clone());
+        crate::storage::read_blocking(&path, log.pieces, move |reader| {
+            window_graphs(&key, period.as_ref(), &settings, state, reader, log.size)
+        })
+        .await??
+    };
     let mut written = Written::default();
     for (path, svgz) in rendered.graphs {
         match svgz {
@@ -397,7 +404,15 @@ mod tests {
                     },
                 ],
             };
-            let rendered = window_graphs(&key, None, &settings, WindowState::Live, &log).unwrap();
+            let rendered = window_graphs(
+                &key,
+                None,
+                &settings,
+                WindowState::Live,
+                &log[..],
+                log.len() as u64,
+            )
+            .unwrap();
             let specs = graph_specs(&key, None, &settings);
             assert_eq!(rendered.graphs.len(), 6);
             assert_eq!(rendered.stacks, aggregated.stacks.len());
@@ -473,9 +488,24 @@ mod tests {
                 )
             })
             .collect();
-        let live = window_graphs(&key, None, &settings, WindowState::Live, log.as_bytes()).unwrap();
-        let ended =
-            window_graphs(&key, None, &settings, WindowState::Ended, log.as_bytes()).unwrap();
+        let live = window_graphs(
+            &key,
+            None,
+            &settings,
+            WindowState::Live,
+            log.as_bytes(),
+            log.len() as u64,
+        )
+        .unwrap();
+        let ended = window_graphs(
+            &key,
+            None,
+            &settings,
+            WindowState::Ended,
+            log.as_bytes(),
+            log.len() as u64,
+        )
+        .unwrap();
         assert_eq!(live.graphs.len(), 2);
         for ((_, live), (_, ended)) in live.graphs.iter().zip(&ended.graphs) {
             let (live, ended) = (live.as_ref().unwrap(), ended.as_ref().unwrap());
@@ -501,7 +531,15 @@ mod tests {
         let len = damaged.len();
         damaged[len / 2] ^= 0xff;
         damaged.truncate(len - 4);
-        let error = window_graphs(&key, None, &settings, WindowState::Live, &damaged).unwrap_err();
+        let error = window_graphs(
+            &key,
+            None,
+            &settings,
+            WindowState::Live,
+            &damaged[..],
+            damaged.len() as u64,
+        )
+        .unwrap_err();
         assert!(
             error.to_string().contains("not a readable trace log"),
             "{error}"
@@ -512,7 +550,8 @@ mod tests {
             None,
             &settings,
             WindowState::Live,
-            b"not a stack line\n",
+            &b"not a stack line\n"[..],
+            17,
         )
         .unwrap();
         assert!(empty.graphs.iter().all(|(_, svgz)| svgz.is_none()));

@@ -10,7 +10,7 @@
 //! sanitized, duplicates summed, malformed lines counted and skipped.
 
 use std::cmp::Ordering;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 
 use crate::compress;
 use crate::folded::{clean_line, for_each_line};
@@ -30,12 +30,13 @@ pub struct WindowStacks {
 
 impl WindowStacks {
     /// Read a trace log, gzip'd or plain.
-    pub fn read(log: &[u8]) -> io::Result<WindowStacks> {
-        if compress::is_gzip(log) {
-            let decoder = flate2::bufread::MultiGzDecoder::new(log);
+    pub fn read(log: impl Read) -> io::Result<WindowStacks> {
+        let mut input = BufReader::with_capacity(1 << 18, log);
+        if compress::is_gzip(input.fill_buf()?) {
+            let decoder = flate2::bufread::MultiGzDecoder::new(input);
             Self::read_lines(BufReader::with_capacity(1 << 18, decoder))
         } else {
-            Self::read_lines(log)
+            Self::read_lines(input)
         }
     }
 
@@ -199,12 +200,12 @@ mod tests {
     fn sorted_logs_keep_their_order_and_unsorted_ones_are_sorted() {
         let sorted = b"a;b 3\na;b0 1\na;b;c 2\nx;;y 1\n";
         let log = compress::gzip(sorted);
-        let stacks = WindowStacks::read(&log).unwrap();
+        let stacks = WindowStacks::read(&log[..]).unwrap();
         let forward = texts(&stacks, stacks.forward(), false);
         assert_eq!(forward, ["a;b 3", "a;b0 1", "a;b;c 2", "x;;y 1"]);
         assert_eq!(stacks.samples, 7);
         let unsorted =
-            WindowStacks::read(b"x;;y 1\na;b;c 2\na;b 1\nbad line\na;b0 1\na;b 2\n").unwrap();
+            WindowStacks::read(&b"x;;y 1\na;b;c 2\na;b 1\nbad line\na;b0 1\na;b 2\n"[..]).unwrap();
         assert_eq!(texts(&unsorted, unsorted.forward(), false), forward);
         assert_eq!(unsorted.malformed_lines, 1);
     }
@@ -212,7 +213,7 @@ mod tests {
     #[test]
     fn reversed_order_is_the_order_of_the_reversed_text() {
         let input = b"a;b 1\nb;a 2\nc;b 1\nq;b! 1\nz;b;x 1\nx;;y 1\nr ;q 1\n";
-        let stacks = WindowStacks::read(input).unwrap();
+        let stacks = WindowStacks::read(&input[..]).unwrap();
         let got = texts(&stacks, &stacks.reversed(), true);
         let mut expected: Vec<String> = std::str::from_utf8(input)
             .unwrap()

@@ -3,13 +3,14 @@
 //! reads it. Either way the service holds a few pieces of a file, never all of it: a day's
 //! log is about a gigabyte gzip'd and eight decoded.
 
-use std::io::{self, Read};
+use std::io;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::compress;
+use crate::storage::PieceReader;
 
 /// Decoded text goes out in pieces of this size.
 const DECODED_PIECE: usize = 256 * 1024;
@@ -35,10 +36,7 @@ where
     });
     let (decoded, decoded_pieces) = mpsc::channel(AHEAD);
     actix_web::rt::task::spawn_blocking(move || {
-        let reader = ChannelReader {
-            pieces: compressed_pieces,
-            current: Bytes::new(),
-        };
+        let reader = PieceReader::new(compressed_pieces);
         for piece in compress::gunzip_chunks(reader, DECODED_PIECE) {
             let piece = piece.map_err(|e| {
                 tracing::warn!(error = %e, "a stored file being served could not be read or decoded");
@@ -73,24 +71,4 @@ fn received(receiver: mpsc::Receiver<io::Result<Bytes>>) -> impl Stream<Item = i
         let piece = receiver.recv().await?;
         Some((piece, receiver))
     })
-}
-
-/// Reads the pieces sent into a channel, blocking until each arrives (on a blocking thread).
-struct ChannelReader {
-    pieces: mpsc::Receiver<io::Result<Bytes>>,
-    current: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.pieces.blocking_recv() {
-                Some(piece) => self.current = piece?,
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.current.len());
-        out[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
 }

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    check_path, read_in_pieces, ContentMeta, ObjectInfo, ObjectStream, Storage, StorageError,
+    check_path, stream::read_in_pieces, ContentMeta, ObjectInfo, ObjectStream, Storage,
+    StorageError,
 };
 
 /// Files under a root directory.

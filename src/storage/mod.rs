@@ -17,22 +17,21 @@ mod local;
 mod monitored;
 mod object;
 mod s3_bucket;
+mod stream;
 pub mod swift_auth;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::Stream;
 
 use crate::config::{StorageConfig, StorageKind};
 
 pub use local::LocalStorage;
 pub use monitored::Monitored;
 pub use object::ObjectStorage;
+pub use stream::{read_blocking, ByteStream, ObjectStream, PieceReader, READ_PIECE};
 
 /// The storage `config` selects, ready to share between actors, HTTP and subcommands.
 /// Object stores are not contacted here: one that is down at start is retried by each
@@ -102,67 +101,6 @@ pub struct ObjectInfo {
     pub size: u64,
     /// Last modification.
     pub modified: SystemTime,
-}
-
-/// An object's bytes in pieces, in order; an error ends them.
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>>;
-
-/// An object being read piece by piece ([`Storage::get_stream`]).
-pub struct ObjectStream {
-    /// Size in bytes of the version being read: exactly what the pieces add up to.
-    pub size: u64,
-    /// The pieces.
-    pub pieces: ByteStream,
-}
-
-impl std::fmt::Debug for ObjectStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectStream")
-            .field("size", &self.size)
-            .finish()
-    }
-}
-
-/// Streams are read in pieces of at most this many bytes: a gigabyte is 256 reads or
-/// requests, and a reader a few pieces ahead holds a few of them.
-pub const READ_PIECE: u64 = 4 << 20;
-
-/// The pieces of an object of `size` bytes, each read by `read(offset, len)` (which must
-/// return exactly `len` bytes) only when the previous one has been taken.
-fn read_in_pieces<F, Fut>(path: &str, size: u64, read: F) -> ObjectStream
-where
-    F: FnMut(u64, u64) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Bytes, StorageError>> + Send + 'static,
-{
-    let path = path.to_owned();
-    let pieces = futures_util::stream::try_unfold((0u64, read), move |(offset, mut read)| {
-        let path = path.clone();
-        async move {
-            if offset >= size {
-                return Ok(None);
-            }
-            let len = (size - offset).min(READ_PIECE);
-            let piece = read(offset, len).await?;
-            if piece.len() as u64 != len {
-                return Err(StorageError::Io {
-                    operation: "read",
-                    path,
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "expected {len} bytes at offset {offset}, got {}: the object changed while being read",
-                            piece.len()
-                        ),
-                    ),
-                });
-            }
-            Ok(Some((piece, (offset + len, read))))
-        }
-    });
-    ObjectStream {
-        size,
-        pieces: Box::pin(pieces),
-    }
 }
 
 /// How an object should be served.

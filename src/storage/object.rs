@@ -25,7 +25,8 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 
 use super::swift_auth::{self, AuthError, Session};
 use super::{
-    check_path, read_in_pieces, ContentMeta, ObjectInfo, ObjectStream, Storage, StorageError,
+    check_path, stream::read_in_pieces, ContentMeta, ObjectInfo, ObjectStream, Storage,
+    StorageError,
 };
 use crate::config::{Secret, StorageConfig, StorageKind};
 
