@@ -328,10 +328,21 @@ impl ObjectStorage {
         F: FnOnce(Arc<Inner>) -> Fut,
         Fut: Future<Output = Result<T, Failure>> + Send + 'static,
     {
-        let Some(runtime) = self.runtime.handle() else {
-            return Err(StorageError::Setup("storage is shut down".into()));
-        };
-        run_on(&runtime, self.inner.clone(), operation, path, work).await
+        run_on(
+            &self.io_runtime()?,
+            self.inner.clone(),
+            operation,
+            path,
+            work,
+        )
+        .await
+    }
+
+    /// The I/O runtime, while the storage is open.
+    fn io_runtime(&self) -> Result<tokio::runtime::Handle, StorageError> {
+        self.runtime
+            .handle()
+            .ok_or_else(|| StorageError::Setup("storage is shut down".into()))
     }
 }
 
@@ -628,9 +639,7 @@ impl Storage for ObjectStorage {
         let Some((size, etag)) = found else {
             return Ok(None);
         };
-        let Some(runtime) = self.runtime.handle() else {
-            return Err(StorageError::Setup("storage is shut down".into()));
-        };
+        let runtime = self.io_runtime()?;
         let (inner, owned) = (self.inner.clone(), path.to_owned());
         Ok(Some(read_in_pieces(path, size, move |offset, len| {
             let (runtime, inner, path) = (runtime.clone(), inner.clone(), owned.clone());
