@@ -7,7 +7,7 @@
 //! skipped, never fatal.
 
 use std::hash::BuildHasher;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 
 use hashbrown::{HashMap, HashTable};
 use memchr::{memchr, memrchr};
@@ -37,6 +37,65 @@ pub fn decode(data: &[u8]) -> Result<Vec<u8>, GunzipError> {
     let mut text = compress::maybe_gunzip(data)?.into_owned();
     sanitize_lines(&mut text);
     Ok(text)
+}
+
+/// Decode a trace log (gzip'd or plain) read from `input` into sanitized text (as
+/// [`decode`] makes it) in chunks of whole lines, about `chunk` bytes each (a longer line is
+/// a chunk of its own), after skipping its first `skip` bytes of text. `each` gets every
+/// chunk and returns `false` to stop early. For logs too large to decode whole: a day's is
+/// gigabytes of text. `skip` lets a reader that had to stop resume after the chunks it took
+/// (chunks end at line ends, so a resumed read starts on a line).
+pub fn decode_chunks(
+    input: impl Read,
+    chunk: usize,
+    skip: u64,
+    mut each: impl FnMut(Vec<u8>) -> bool,
+) -> io::Result<()> {
+    let chunk = chunk.max(1);
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let mut text: Box<dyn Read> = if compress::is_gzip(input.fill_buf()?) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else {
+        Box::new(input)
+    };
+    let skipped = io::copy(&mut (&mut text).take(skip), &mut io::sink())?;
+    if skipped < skip {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the log holds {skipped} bytes of text, fewer than the {skip} already read"),
+        ));
+    }
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        // A line longer than a chunk reads on a chunk at a time.
+        let wanted = if pending.len() < chunk {
+            chunk - pending.len()
+        } else {
+            chunk
+        };
+        let read = (&mut text).take(wanted as u64).read_to_end(&mut pending)?;
+        let at_end = read == 0;
+        let cut = if at_end {
+            pending.len()
+        } else {
+            match memrchr(b'\n', &pending) {
+                Some(line_end) => line_end + 1,
+                // No line end yet: a line longer than a chunk; read on.
+                None => continue,
+            }
+        };
+        if cut > 0 {
+            let rest = pending.split_off(cut);
+            let mut ready = std::mem::replace(&mut pending, rest);
+            sanitize_lines(&mut ready);
+            if !each(ready) {
+                return Ok(());
+            }
+        }
+        if at_end {
+            return Ok(());
+        }
+    }
 }
 
 fn sanitize_lines(text: &mut [u8]) {
@@ -384,6 +443,70 @@ impl FoldedWriter {
 
 #[cfg(test)]
 mod tests {
+
+    fn chunks_of(input: &[u8], chunk: usize, skip: u64) -> io::Result<Vec<Vec<u8>>> {
+        let mut chunks = Vec::new();
+        decode_chunks(input, chunk, skip, |c| {
+            chunks.push(c);
+            true
+        })?;
+        Ok(chunks)
+    }
+
+    #[test]
+    fn decoded_chunks_are_whole_sanitized_lines_that_add_up_to_the_log() {
+        let text: Vec<u8> = (0..5_000)
+            .flat_map(|i| format!("a;b{i};c\u{e9} {}\n", i % 7 + 1).into_bytes())
+            .collect();
+        let expected = decode(&text).unwrap();
+        let mut two_members = compress::gzip(&text[..text.len() / 3]);
+        two_members.extend(compress::gzip(&text[text.len() / 3..]));
+        for input in [&text[..], &two_members[..]] {
+            for chunk in [1, 100, 4096, 1 << 20] {
+                let chunks = chunks_of(input, chunk, 0).unwrap();
+                assert_eq!(chunks.concat(), expected, "chunk {chunk}");
+                assert!(chunks.iter().all(|c| c.ends_with(b"\n")), "chunk {chunk}");
+                if chunk >= 100 {
+                    assert!(chunks.iter().all(|c| c.len() <= chunk), "chunk {chunk}");
+                }
+            }
+        }
+        // A last line without its line end is a chunk too.
+        assert_eq!(
+            chunks_of(b"a 1\nb 2", 3, 0).unwrap(),
+            [b"a 1\n".to_vec(), b"b 2".to_vec()]
+        );
+    }
+
+    #[test]
+    fn decoding_resumes_after_the_text_already_taken_and_stops_when_asked() {
+        let text: Vec<u8> = (0..2_000)
+            .flat_map(|i| format!("x;y{i} 1\n").into_bytes())
+            .collect();
+        let gz = compress::gzip(&text);
+        let mut taken = Vec::new();
+        decode_chunks(&gz[..], 1000, 0, |c| {
+            taken.extend(c);
+            taken.len() < 5000
+        })
+        .unwrap();
+        assert!(taken.len() >= 5000 && taken.len() < text.len());
+        let rest = chunks_of(&gz[..], 1000, taken.len() as u64)
+            .unwrap()
+            .concat();
+        assert_eq!([taken, rest].concat(), text);
+        let error = chunks_of(&gz[..], 1000, text.len() as u64 + 1).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        // A damaged log is an error after the chunks before the damage.
+        let mut seen = 0;
+        let damaged = decode_chunks(&gz[..gz.len() / 2], 1000, 0, |c| {
+            seen += c.len();
+            true
+        });
+        assert!(damaged.is_err());
+        assert!(seen > 0);
+    }
+
     use super::*;
 
     #[test]

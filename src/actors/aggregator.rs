@@ -5,6 +5,12 @@
 //! checkpoints every `flush_interval`, asks for renders at most every `render.interval`,
 //! and at window end writes a final checkpoint, asks for a final render and stops.
 //!
+//! The checkpoint is loaded as a stream (a day's is gigabytes of text): a blocking thread
+//! reads and decodes it, and the aggregator merges it a chunk of lines at a time, so the
+//! ingest thread it shares with the router and the other aggregators is never held for
+//! long, and only a few chunks of the text exist at once. A load interrupted by a storage
+//! error resumes after the text already merged.
+//!
 //! Checkpoint writes run with `ctx.wait`, so at most one write per window is in flight and
 //! an older snapshot can never land after a newer one; samples arriving meanwhile wait in
 //! the mailbox. A failed write keeps the samples in memory and is retried.
@@ -24,7 +30,7 @@ use crate::events;
 use crate::folded;
 use crate::layout::LogKey;
 use crate::stacks::{StackId, StackTable};
-use crate::storage::{ContentMeta, Storage};
+use crate::storage::{self, ContentMeta, Storage, StorageError};
 
 /// Timing settings an aggregator follows; changed live on reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +87,8 @@ pub struct Aggregator {
     /// The existing checkpoint has been merged (or there was none). Until then, nothing is
     /// written, so a checkpoint that could not be read is never overwritten.
     loaded: bool,
+    /// How much of the existing checkpoint has been merged so far.
+    load_progress: LoadProgress,
     /// Samples counted since the last successful write.
     unsaved: u64,
     /// A successful write happened since the last render request.
@@ -92,6 +100,82 @@ pub struct Aggregator {
     tick_in_flight: bool,
     /// When the last successful checkpoint ended and how long it took.
     last_checkpoint: Option<(Instant, Duration)>,
+}
+
+/// Decoded text merged at a time while loading a checkpoint.
+const LOAD_CHUNK: usize = 1 << 20;
+/// Chunks decoded ahead of the merge.
+const LOAD_AHEAD: usize = 2;
+
+/// What loading the existing checkpoint has merged so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct LoadProgress {
+    /// Bytes of its text: a resumed load skips them.
+    text_bytes: u64,
+    samples: u64,
+    malformed_lines: u64,
+}
+
+/// What the loading task hands the aggregator: chunks of text, then how it ended.
+enum Loading {
+    Chunk(Vec<u8>),
+    Done,
+    /// There is no checkpoint.
+    Missing,
+    /// Storage failed: retry later.
+    Failed(String),
+    /// The checkpoint does not decode (it has been copied to `{path}.corrupt`).
+    Damaged(String),
+}
+
+/// Read and decode the checkpoint at `path` after its first `skip` bytes of text, on a
+/// blocking thread, sending its text in chunks of lines and then how the read ended.
+async fn read_checkpoint(
+    storage: Arc<dyn Storage>,
+    path: String,
+    skip: u64,
+    sender: tokio::sync::mpsc::Sender<Loading>,
+) {
+    let end = match storage.get_stream(&path).await {
+        Ok(None) => Loading::Missing,
+        Err(e) => Loading::Failed(e.to_string()),
+        Ok(Some(log)) => {
+            let chunks = sender.clone();
+            let read = storage::read_blocking(&path, log.pieces, move |reader| {
+                folded::decode_chunks(reader, LOAD_CHUNK, skip, |text| {
+                    chunks.blocking_send(Loading::Chunk(text)).is_ok()
+                })
+            })
+            .await;
+            match read {
+                Ok(Ok(())) => Loading::Done,
+                Err(e) => Loading::Failed(e.to_string()),
+                // Storage errors reach the decoder as I/O errors wrapping them.
+                Ok(Err(e)) if e.get_ref().is_some_and(|inner| inner.is::<StorageError>()) => {
+                    Loading::Failed(e.to_string())
+                }
+                Ok(Err(e)) => {
+                    quarantine(storage.as_ref(), &path).await;
+                    Loading::Damaged(format!("{e}; kept as {path}.corrupt"))
+                }
+            }
+        }
+    };
+    let _ = sender.send(end).await;
+}
+
+/// Keep a copy of a checkpoint that does not decode beside it, before the next write
+/// replaces it, so nothing is silently destroyed.
+async fn quarantine(storage: &dyn Storage, path: &str) {
+    let copy = format!("{path}.corrupt");
+    let copied = match storage.get(path).await {
+        Ok(Some(bytes)) => storage.put(&copy, bytes, ContentMeta::TRACE_LOG).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = copied {
+        events::checkpoint_failed(&copy, &e.to_string());
+    }
 }
 
 /// A periodic checkpoint waits at least this many times as long as the previous one took.
@@ -134,53 +218,69 @@ impl Aggregator {
             flush_timer: None,
             tick_in_flight: false,
             last_checkpoint: None,
+            load_progress: LoadProgress::default(),
         }
     }
 
-    /// Load (or retry loading) the existing checkpoint, merging it into the counts.
+    /// Load (or go on loading) the existing checkpoint, merging it into the counts chunk by
+    /// chunk. Resolves to whether it is now fully merged (or there was none).
     fn load(&mut self) -> impl ActorFuture<Self, Output = bool> + 'static {
-        let storage = self.storage.clone();
-        let path = self.key.log_path();
-        async move { storage.get(&path).await }
-            .into_actor(self)
-            .map(|result, act, _| {
-                let path = act.key.log_path();
-                match result {
-                    Ok(None) => act.loaded = true,
-                    Ok(Some(bytes)) => match folded::decode(&bytes) {
-                        Ok(text) => {
-                            let before = act.counts.total();
-                            let malformed =
-                                act.counts.merge_folded(&mut act.table.borrow_mut(), &text);
-                            events::checkpoint_loaded(
-                                &path,
-                                act.counts.total() - before,
-                                malformed,
-                            );
-                            act.loaded = true;
-                        }
-                        Err(e) => {
-                            // A corrupt checkpoint would be replaced by the next write: keep a
-                            // copy beside it so nothing is silently destroyed.
-                            events::checkpoint_load_failed(&path, &e.to_string());
-                            act.quarantine(bytes);
-                            act.loaded = true;
-                        }
-                    },
-                    Err(e) => events::checkpoint_load_failed(&path, &e.to_string()),
-                }
-                act.loaded
+        let (sender, receiver) = tokio::sync::mpsc::channel(LOAD_AHEAD);
+        actix::spawn(read_checkpoint(
+            self.storage.clone(),
+            self.key.log_path(),
+            self.load_progress.text_bytes,
+            sender,
+        ));
+        let read = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            let item = receiver.recv().await?;
+            Some((item, receiver))
+        });
+        actix::fut::wrap_stream::<_, Self>(read)
+            .fold(None, |end, item, act, _| {
+                let end = match item {
+                    Loading::Chunk(text) => {
+                        act.merge_loaded(&text);
+                        end
+                    }
+                    other => Some(other),
+                };
+                fut::ready(end)
             })
+            .map(|end, act, _| act.finish_load(end))
     }
 
-    fn quarantine(&self, bytes: Bytes) {
-        let storage = self.storage.clone();
-        let path = format!("{}.corrupt", self.key.log_path());
-        actix::spawn(async move {
-            if let Err(e) = storage.put(&path, bytes, ContentMeta::TRACE_LOG).await {
-                events::checkpoint_failed(&path, &e.to_string());
+    fn merge_loaded(&mut self, text: &[u8]) {
+        let before = self.counts.total();
+        let malformed = self.counts.merge_folded(&mut self.table.borrow_mut(), text);
+        let progress = &mut self.load_progress;
+        progress.text_bytes += text.len() as u64;
+        progress.samples += self.counts.total() - before;
+        progress.malformed_lines += malformed;
+    }
+
+    fn finish_load(&mut self, end: Option<Loading>) -> bool {
+        let path = self.key.log_path();
+        match end {
+            Some(Loading::Done) => {
+                let progress = &self.load_progress;
+                events::checkpoint_loaded(&path, progress.samples, progress.malformed_lines);
+                self.loaded = true;
             }
-        });
+            Some(Loading::Missing) => self.loaded = true,
+            // Kept as `{path}.corrupt` before this: the next write replaces it with the
+            // counts in memory (what was read of it before the damage included).
+            Some(Loading::Damaged(error)) => {
+                events::checkpoint_load_failed(&path, &error);
+                self.loaded = true;
+            }
+            // Retried before the next write, from where it stopped.
+            Some(Loading::Failed(error)) => events::checkpoint_load_failed(&path, &error),
+            Some(Loading::Chunk(_)) | None => {
+                events::checkpoint_load_failed(&path, "the loading task ended without a result");
+            }
+        }
+        self.loaded
     }
 
     /// Write the window if anything changed. Resolves to true when storage holds every

@@ -1,12 +1,13 @@
 //! Time, reload and failure: window rollover and retention on a fast test clock, SIGHUP
-//! reloads, graphs rendered at start, and a storage outage.
+//! reloads, graphs rendered at start, checkpoints loaded at start (large or damaged), and a
+//! storage outage.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::arclamp::{
-    list, log_total, publish, publish_raw, read_svg, wait_only_window, wait_until, window_total,
-    Arclamp, TestDir, STOP,
+    list, log_total, publish, publish_raw, read_log, read_svg, wait_only_window, wait_until,
+    window_total, Arclamp, TestDir, STOP,
 };
 use crate::redis_server::RedisServer;
 
@@ -169,6 +170,53 @@ fn logs_newer_than_their_graphs_are_rendered_at_start() {
             && svgs.join("2025-12-31.excimer.all.reversed.svgz").exists()
     });
     assert!(arclamp.stop(STOP).success());
+}
+
+#[test]
+fn a_large_checkpoint_carries_over_in_pieces_and_a_damaged_one_is_set_aside() {
+    let redis = RedisServer::start();
+    let test_dir = TestDir::new();
+    let data = test_dir.path().join("data");
+    // The daily checkpoint of a service that stopped: 180,000 distinct stacks stored
+    // uncompressed (9 MB: read from storage in 3 pieces, merged in 9 chunks of text).
+    let stored: String = (0..180_000)
+        .map(|i| format!("/w/index.php;MediaWiki::run;Stored{i:06}::call 2\n"))
+        .collect();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    encoder.write_all(stored.as_bytes()).expect("gzip");
+    let daily = "logs/daily/2026-01-01.excimer.all.log.gz";
+    std::fs::create_dir_all(data.join("logs/daily")).expect("mkdir");
+    std::fs::write(data.join(daily), encoder.finish().expect("gzip")).expect("write");
+    // The hourly one is damaged (cut short).
+    let hourly = "logs/hourly/2026-01-01_12.excimer.all.log.gz";
+    let whole = gzip("/w/index.php;Damaged::hour 7\n");
+    let damaged = &whole[..whole.len() - 9];
+    std::fs::create_dir_all(data.join("logs/hourly")).expect("mkdir");
+    std::fs::write(data.join(hourly), damaged).expect("write");
+
+    let mut arclamp = Arclamp::start_in(
+        test_dir.path(),
+        &redis,
+        "[aggregation]\nflush_interval = \"1h\"\n[clock]\nstart = \"2026-01-01T12:00:00Z\"\n",
+    );
+    let published = publish(&redis, "excimer", 300, 5, &[]);
+    let all = published.samples["all"];
+    arclamp.wait_received("excimer", all);
+    assert!(arclamp.stop(STOP).success(), "{}", arclamp.log());
+
+    let merged = read_log(&data, daily);
+    assert_eq!(merged.values().sum::<u64>(), 360_000 + all);
+    assert!(merged.len() > 180_000, "{} stacks", merged.len());
+    assert_eq!(
+        merged.get("/w/index.php;MediaWiki::run;Stored123456::call"),
+        Some(&2)
+    );
+    // The damaged checkpoint is kept aside as it was, and its window goes on counting.
+    assert_eq!(log_total(&data, hourly), all);
+    assert_eq!(
+        std::fs::read(data.join(format!("{hourly}.corrupt"))).expect("the damaged copy"),
+        damaged
+    );
 }
 
 #[test]
