@@ -140,16 +140,20 @@ async fn serve(
     }
     Ok(match stored {
         Stored::Whole(file) if send_gzip || !stored_gzip => response.body(file.bytes),
-        Stored::Whole(file) => response.streaming(stream_body::gunzip(futures_util::stream::once(
-            async move { Ok(file.bytes) },
-        ))),
+        Stored::Whole(file) => {
+            let whole: ByteStream =
+                Box::pin(futures_util::stream::once(async move { Ok(file.bytes) }));
+            response.streaming(stream_body::gunzip(path, whole))
+        }
         Stored::Streamed { size, first, rest } => {
-            let pieces = futures_util::stream::once(async move { Ok(first) })
-                .chain(stream_body::passthrough(rest));
+            let pieces: ByteStream =
+                Box::pin(futures_util::stream::once(async move { Ok(first) }).chain(rest));
             if send_gzip || !stored_gzip {
-                response.no_chunking(size).streaming(pieces)
+                response
+                    .no_chunking(size)
+                    .streaming(stream_body::passthrough(pieces))
             } else {
-                response.streaming(stream_body::gunzip(pieces))
+                response.streaming(stream_body::gunzip(path, pieces))
             }
         }
     })

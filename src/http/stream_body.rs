@@ -10,41 +10,34 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::compress;
-use crate::storage::PieceReader;
+use crate::storage::{self, ByteStream};
 
 /// Decoded text goes out in pieces of this size.
 const DECODED_PIECE: usize = 256 * 1024;
-/// Pieces made ahead of what the client has taken, at each stage.
+/// Decoded pieces made ahead of what the client has taken.
 const AHEAD: usize = 2;
 
-/// The decoded text of the gzip that `input` yields. It is decoded on a blocking thread, a
-/// couple of pieces ahead of the client (so never faster than the client reads), and
-/// decoding stops when the client goes away. A file that cannot be read or decoded ends
-/// the body early: the client sees a truncated chunked response, the operator a warning.
-pub fn gunzip<S>(input: S) -> impl Stream<Item = io::Result<Bytes>> + 'static
-where
-    S: Stream<Item = io::Result<Bytes>> + Send + 'static,
-{
-    let (compressed, compressed_pieces) = mpsc::channel(AHEAD);
-    actix_web::rt::spawn(async move {
-        let mut input = std::pin::pin!(input);
-        while let Some(piece) = input.next().await {
-            if compressed.send(piece).await.is_err() {
-                break;
-            }
-        }
-    });
+/// The decoded text of the gzip that `input` (the file at `path`) yields. It is decoded on
+/// a blocking thread, a couple of pieces ahead of the client (so never faster than the
+/// client reads), and decoding stops when the client goes away. A file that cannot be read
+/// or decoded ends the body early: the client sees a truncated chunked response, the
+/// operator a warning.
+pub fn gunzip(path: String, input: ByteStream) -> impl Stream<Item = io::Result<Bytes>> + 'static {
     let (decoded, decoded_pieces) = mpsc::channel(AHEAD);
-    actix_web::rt::task::spawn_blocking(move || {
-        let reader = PieceReader::new(compressed_pieces);
-        for piece in compress::gunzip_chunks(reader, DECODED_PIECE) {
-            let piece = piece.map_err(|e| {
-                tracing::warn!(error = %e, "a stored file being served could not be read or decoded");
-                io::Error::other(e)
-            });
-            if decoded.blocking_send(piece).is_err() {
-                break;
+    actix_web::rt::spawn(async move {
+        let decoding = storage::read_blocking(&path, input, move |reader| {
+            for piece in compress::gunzip_chunks(reader, DECODED_PIECE) {
+                let piece = piece.map_err(|e| {
+                    tracing::warn!(error = %e, "a stored file being served could not be read or decoded");
+                    io::Error::other(e)
+                });
+                if decoded.blocking_send(piece).is_err() {
+                    break;
+                }
             }
+        });
+        if let Err(e) = decoding.await {
+            tracing::warn!(error = %e, "a stored file being served could not be decoded");
         }
     });
     received(decoded_pieces)
