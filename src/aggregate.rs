@@ -6,37 +6,15 @@
 //! the caller with each new sample ([`WindowCounts::add`]) and given back by
 //! [`WindowCounts::release_all`] when the window is dropped.
 
-use std::hash::BuildHasherDefault;
-
-use hashbrown::hash_map::Entry;
-use hashbrown::HashMap;
-
 use crate::folded::{self, FoldedWriter};
 use crate::frame_order;
+use crate::stack_counts::StackCounts;
 use crate::stacks::{FrameId, StackId, StackTable};
-
-/// Stack ids are dense small integers: hash them with a multiply rather than a full hasher.
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
 
 /// The counts of one (period, window, channel, entry point).
 #[derive(Default)]
 pub struct WindowCounts {
-    counts: HashMap<StackId, u64, BuildHasherDefault<IdHasher>>,
+    counts: StackCounts,
     total: u64,
 }
 
@@ -166,18 +144,18 @@ impl WindowCounts {
     }
 
     /// Count `count` samples of `id`. The caller has retained `id` once for this window;
-    /// the reference is kept when the stack is new here and given back otherwise.
+    /// the reference is kept when the stack is new here and given back otherwise (and when
+    /// `count` is 0, which counts nothing).
     pub fn add(&mut self, table: &mut StackTable, id: StackId, count: u64) {
+        if count == 0 {
+            // Nothing to count (samples and log lines have counts of at least 1).
+            table.release(id);
+            return;
+        }
         self.total += count;
-        match self.counts.entry(id) {
-            Entry::Occupied(mut existing) => {
-                *existing.get_mut() += count;
-                // Cannot free the stack: this window still holds its own reference.
-                table.release(id);
-            }
-            Entry::Vacant(vacant) => {
-                vacant.insert(count);
-            }
+        if !self.counts.add(id, count, table.stack_id_bound()) {
+            // Cannot free the stack: this window still holds its own reference.
+            table.release(id);
         }
     }
 
@@ -213,7 +191,7 @@ impl WindowCounts {
         // In id order, the table's stacks (and mostly their frame lists, allocated as they
         // were interned) are read front to back instead of at random: sorting the ids
         // first costs less than the cache misses it saves on a large window.
-        let mut by_id: Vec<(StackId, u64)> = self.counts.iter().map(|(&id, &n)| (id, n)).collect();
+        let mut by_id: Vec<(StackId, u64)> = self.counts.iter().collect();
         by_id.sort_unstable_by_key(|&(id, _)| id);
         let mut frame_ids: Vec<FrameId> = Vec::new();
         let mut stacks = Vec::with_capacity(by_id.len());
@@ -259,10 +237,10 @@ impl WindowCounts {
     /// Copy the window's stacks out of the table as text, as checkpoints did before
     /// [`snapshot`](Self::snapshot): the reference for tests and the checkpoint benchmark.
     pub fn text_snapshot(&self, table: &StackTable) -> TextSnapshot {
-        let text_bytes: usize = self.counts.keys().map(|&id| table.text_len(id)).sum();
+        let text_bytes: usize = self.counts.iter().map(|(id, _)| table.text_len(id)).sum();
         let mut text = Vec::with_capacity(text_bytes);
         let mut stacks = Vec::with_capacity(self.counts.len());
-        for (&id, &count) in &self.counts {
+        for (id, count) in self.counts.iter() {
             let start = text.len();
             table.write_text(id, &mut text);
             stacks.push(TextSpan {
@@ -290,7 +268,7 @@ impl WindowCounts {
 
     /// Give back every reference this window holds.
     pub fn release_all(&mut self, table: &mut StackTable) {
-        for (id, _) in self.counts.drain() {
+        for (id, _) in self.counts.take().iter() {
             table.release(id);
         }
         self.total = 0;
@@ -442,6 +420,37 @@ mod tests {
             w.add(&mut table, id, count);
         }
         assert_same_log_as_text_encoder(&w, &table);
+    }
+
+    #[test]
+    fn a_window_holding_most_of_the_tables_stacks_encodes_and_releases_like_a_small_one() {
+        let mut generator = crate::synth::Generator::new(5);
+        let mut table = StackTable::new();
+        // `all` gets every sample and turns into an array; `index` gets about half of them.
+        let mut all = WindowCounts::new();
+        let mut index = WindowCounts::new();
+        let mut line = Vec::new();
+        for _ in 0..20_000 {
+            line.clear();
+            generator.next_sample(&mut line);
+            let (stack, count) = folded::parse_line(&line).unwrap();
+            let id = table.intern(stack);
+            table.retain(id);
+            all.add(&mut table, id, count);
+            if crate::sample::entry_point(stack) == Some("index") {
+                table.retain(id);
+                index.add(&mut table, id, count);
+            }
+        }
+        assert!(all.counts.is_dense(), "{} stacks", all.distinct());
+        assert_eq!(all.distinct(), table.len());
+        assert_same_log_as_text_encoder(&all, &table);
+        assert_same_log_as_text_encoder(&index, &table);
+        all.release_all(&mut table);
+        assert_eq!((all.distinct(), all.total()), (0, 0));
+        assert_eq!(table.len(), index.distinct(), "index still holds its stacks");
+        index.release_all(&mut table);
+        assert_eq!((table.len(), table.frame_count()), (0, 0));
     }
 
     #[test]

@@ -27,7 +27,9 @@ pub struct IngestSettings {
 pub struct ChannelState {
     messages_seen: u64,
     scratch: Vec<u8>,
-    entries: HashSet<String>,
+    /// Looked up once per sample: foldhash rather than SipHash (at most
+    /// `max_entry_points` names, seeded per process).
+    entries: HashSet<String, foldhash::fast::RandomState>,
     overflowed: HashSet<String>,
 }
 

@@ -4,7 +4,8 @@
 //! The crate is split the way data flows through it:
 //!
 //! - pure logic, free of actors and I/O policy, unit-tested and benchmarked on its own:
-//!   [`sample`] (parse, sanitize, tag), [`stacks`] (interned stacks), [`frame_order`] (the
+//!   [`sample`] (parse, sanitize, tag), [`stacks`] (interned stacks), [`stack_counts`]
+//!   (a window's counts per stack), [`frame_order`] (the
 //!   order of stacks given as frames), [`window`] (periods and
 //!   windows), [`folded`] (the trace-log file format), [`render`] (flame graphs),
 //!   [`retention`] (what to delete), [`layout`] (where files live), [`synth`] (synthetic load),
@@ -43,6 +44,7 @@ pub mod render;
 pub mod retention;
 pub mod sample;
 pub mod simulate;
+pub mod stack_counts;
 pub mod stacks;
 pub mod status;
 pub mod storage;

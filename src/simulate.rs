@@ -18,7 +18,7 @@ use crate::window::Period;
 #[derive(Default)]
 pub struct WindowTraffic {
     /// Indexed by [`EntryPoint`] as usize. Stack numbers are sparse 64-bit values, not the
-    /// dense ids [`crate::aggregate::IdHasher`] is made for (its multiply leaves the low
+    /// dense ids [`crate::stack_counts::IdHasher`] is made for (its multiply leaves the low
     /// bits of small numbers zero), so a general hasher.
     counts: [HashMap<u64, u64, foldhash::fast::RandomState>; 5],
     samples: Tally,

@@ -322,6 +322,12 @@ impl StackTable {
         }
     }
 
+    /// One more than the largest stack id that may be in use: the size of a table indexed
+    /// by [`StackId`].
+    pub fn stack_id_bound(&self) -> usize {
+        self.stacks.len()
+    }
+
     /// Length of stack `id`'s text in bytes.
     pub fn text_len(&self, id: StackId) -> usize {
         self.stacks
