@@ -5,8 +5,7 @@
 source "$(dirname "$0")/common.sh"
 SAMPLES=${1:-800000}
 RATE=${2:-40000}
-cargo build --release --locked --bin arclamp 2>&1 | tail -1
-bin=target/release/arclamp
+release_bin
 work=$(mktemp -d)
 port=$(free_port)
 http=$(free_port)

@@ -448,7 +448,11 @@ mod tests {
         assert_same_log_as_text_encoder(&index, &table);
         all.release_all(&mut table);
         assert_eq!((all.distinct(), all.total()), (0, 0));
-        assert_eq!(table.len(), index.distinct(), "index still holds its stacks");
+        assert_eq!(
+            table.len(),
+            index.distinct(),
+            "index still holds its stacks"
+        );
         index.release_all(&mut table);
         assert_eq!((table.len(), table.frame_count()), (0, 0));
     }

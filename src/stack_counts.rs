@@ -77,7 +77,7 @@ impl StackCounts {
                 Entry::Vacant(vacant) => {
                     vacant.insert(count);
                     if map.len() >= MIN_DENSE_STACKS && map.len() * 4 >= id_bound {
-                        self.to_dense(id_bound);
+                        self.become_dense(id_bound);
                     }
                     true
                 }
@@ -87,7 +87,7 @@ impl StackCounts {
                 if at >= counts.len() {
                     let len = id_bound.max(at + 1);
                     if *held * 8 < len {
-                        self.to_sparse();
+                        self.become_sparse();
                         return self.add(id, count, id_bound);
                     }
                     counts.resize(len, 0);
@@ -101,7 +101,7 @@ impl StackCounts {
         }
     }
 
-    fn to_dense(&mut self, id_bound: usize) {
+    fn become_dense(&mut self, id_bound: usize) {
         let StackCounts::Sparse(map) = self else {
             return;
         };
@@ -116,7 +116,7 @@ impl StackCounts {
         };
     }
 
-    fn to_sparse(&mut self) {
+    fn become_sparse(&mut self) {
         let map: SparseCounts = self.iter().collect();
         *self = StackCounts::Sparse(map);
     }
