@@ -1,12 +1,25 @@
 //! The ceiling for the end-to-end benchmark: a subscriber that only counts messages, with
 //! the same redis crate and connection type arclamp uses. It prints the seconds between
-//! its first and its last message, and exits after `COUNT` messages (or `TIMEOUT_S`).
+//! its first and its last message and the CPU time it used, and exits after `COUNT`
+//! messages (or `TIMEOUT_S`).
 //!
 //! `count_subscriber REDIS_URL CHANNEL COUNT [TIMEOUT_S]`
 
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+
+/// User + system CPU seconds of this process so far: what the ceiling costs the machine.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,6 +48,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let seconds = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    println!("received {received} messages, {bytes} bytes in {seconds:.3} s");
+    println!(
+        "received {received} messages, {bytes} bytes in {seconds:.3} s, {:.2} CPU seconds",
+        cpu_seconds()
+    );
     Ok(())
 }
