@@ -162,8 +162,8 @@ fn graph_specs(key: &LogKey, period: Option<&Period>, settings: &RenderSettings)
 }
 
 /// Render every graph of the window `key` from its trace log (gzip'd or plain, `log_size`
-/// bytes as stored, which the range summary records), and its range summary. `period` gives the window's display name; graphs are gzip'd at the level
-/// `state` calls for.
+/// bytes as stored, which the range summary records), and its range summary. `period`
+/// gives the window's display name; graphs are gzip'd at the level `state` calls for.
 ///
 /// Memory: the log's distinct stacks interned ([`WindowStacks`], about 0.15 of their text),
 /// the frames each graph keeps ([`PrunedTree`]) and one SVG at a time; never the log's text.

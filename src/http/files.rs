@@ -138,24 +138,13 @@ async fn serve(
     if send_gzip {
         response.insert_header((header::CONTENT_ENCODING, "gzip"));
     }
+    let decode = stored_gzip && !send_gzip;
     Ok(match stored {
-        Stored::Whole(file) if send_gzip || !stored_gzip => response.body(file.bytes),
-        Stored::Whole(file) => {
-            let whole: ByteStream =
-                Box::pin(futures_util::stream::once(async move { Ok(file.bytes) }));
-            response.streaming(stream_body::gunzip(path, whole))
-        }
-        Stored::Streamed { size, first, rest } => {
-            let pieces: ByteStream =
-                Box::pin(futures_util::stream::once(async move { Ok(first) }).chain(rest));
-            if send_gzip || !stored_gzip {
-                response
-                    .no_chunking(size)
-                    .streaming(stream_body::passthrough(pieces))
-            } else {
-                response.streaming(stream_body::gunzip(path, pieces))
-            }
-        }
+        Stored::Whole(file) if !decode => response.body(file.bytes),
+        Stored::Streamed { size, .. } if !decode => response
+            .no_chunking(size)
+            .streaming(stream_body::passthrough(stored.into_pieces())),
+        stored => response.streaming(stream_body::gunzip(path, stored.into_pieces())),
     })
 }
 
@@ -185,6 +174,15 @@ impl Stored {
             Stored::Whole(file) => file.policy.as_deref(),
             Stored::Streamed { .. } => None,
         }
+    }
+
+    /// All of the file's bytes, in order, as a stream.
+    fn into_pieces(self) -> ByteStream {
+        let (first, rest): (Bytes, ByteStream) = match self {
+            Stored::Whole(file) => (file.bytes, Box::pin(futures_util::stream::empty())),
+            Stored::Streamed { first, rest, .. } => (first, rest),
+        };
+        Box::pin(futures_util::stream::once(async move { Ok(first) }).chain(rest))
     }
 }
 
