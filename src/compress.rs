@@ -1,7 +1,7 @@
 //! gzip in one place: trace logs (`.log.gz`) and flame graphs (`.svgz`) are both gzip, and
 //! every reader accepts plain text as well, so operators can feed either.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 
 use bytes::Bytes;
 
@@ -48,6 +48,22 @@ pub fn gzip_writer(capacity_hint: usize) -> GzEncoder<Vec<u8>> {
 /// True when `data` starts with the gzip magic bytes.
 pub fn is_gzip(data: &[u8]) -> bool {
     data.starts_with(&[0x1f, 0x8b])
+}
+
+/// `input` decompressed as it is read when it is gzip (all members, as `zcat` does), as is
+/// when it is plain: for inputs too large to hold (a day's log).
+pub fn maybe_gunzip_reader<'a>(input: impl Read + 'a) -> std::io::Result<Box<dyn BufRead + 'a>> {
+    // Large buffers: these inputs are megabytes to gigabytes.
+    const BUFFER: usize = 1 << 18;
+    let mut input = BufReader::with_capacity(BUFFER, input);
+    Ok(if is_gzip(input.fill_buf()?) {
+        Box::new(BufReader::with_capacity(
+            BUFFER,
+            flate2::bufread::MultiGzDecoder::new(input),
+        ))
+    } else {
+        Box::new(input)
+    })
 }
 
 /// Decompress gzip input (all members, as `zcat` does); plain input is returned as is.

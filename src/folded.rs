@@ -7,7 +7,7 @@
 //! skipped, never fatal.
 
 use std::hash::BuildHasher;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use hashbrown::{HashMap, HashTable};
 use memchr::{memchr, memrchr};
@@ -52,12 +52,7 @@ pub fn decode_chunks(
     mut each: impl FnMut(Vec<u8>) -> bool,
 ) -> io::Result<()> {
     let chunk = chunk.max(1);
-    let mut input = BufReader::with_capacity(1 << 16, input);
-    let mut text: Box<dyn Read> = if compress::is_gzip(input.fill_buf()?) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(input))
-    } else {
-        Box::new(input)
-    };
+    let mut text = compress::maybe_gunzip_reader(input)?;
     let skipped = io::copy(&mut (&mut text).take(skip), &mut io::sink())?;
     if skipped < skip {
         return Err(io::Error::new(

@@ -10,7 +10,7 @@
 //! sanitized, duplicates summed, malformed lines counted and skipped.
 
 use std::cmp::Ordering;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 
 use crate::compress;
 use crate::folded::{clean_line, for_each_line};
@@ -31,13 +31,7 @@ pub struct WindowStacks {
 impl WindowStacks {
     /// Read a trace log, gzip'd or plain.
     pub fn read(log: impl Read) -> io::Result<WindowStacks> {
-        let mut input = BufReader::with_capacity(1 << 18, log);
-        if compress::is_gzip(input.fill_buf()?) {
-            let decoder = flate2::bufread::MultiGzDecoder::new(input);
-            Self::read_lines(BufReader::with_capacity(1 << 18, decoder))
-        } else {
-            Self::read_lines(input)
-        }
+        Self::read_lines(compress::maybe_gunzip_reader(log)?)
     }
 
     /// Read folded lines (already decompressed) until the end of `input`.
