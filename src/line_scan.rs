@@ -7,6 +7,10 @@
 //! time with AVX2 when the CPU has it (detected at run time: the build targets baseline
 //! x86-64), 16 with SSE2 otherwise, and byte by byte on other architectures. All three give
 //! the same answer (tested against each other).
+//!
+//! [`separator_positions`] is the second scan, for a stack never seen before: where its
+//! `;` are, so its frames can be cut out. One vector pass over the (by then cached) line
+//! replaces a `memchr` call per frame (which restarts its vector loop at every `;`).
 
 /// What [`scan_line`] found about the text before the first `\n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,28 @@ pub fn scan_line(text: &[u8]) -> LineScan {
     }
     #[cfg(not(target_arch = "x86_64"))]
     scan_scalar(text)
+}
+
+/// Replace `out` with the positions of every `;` in `text`, in order.
+#[inline]
+pub fn separator_positions(text: &[u8], out: &mut Vec<usize>) {
+    out.clear();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { x86::separators_avx2(text, out) };
+        }
+        // SAFETY: SSE2 is part of every x86-64 CPU.
+        unsafe { x86::separators_sse2(text, out) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    separators_scalar(text, out)
+}
+
+/// The byte-by-byte version of [`separator_positions`] (appends to `out`).
+pub fn separators_scalar(text: &[u8], out: &mut Vec<usize>) {
+    out.extend(memchr::memchr_iter(b';', text));
 }
 
 /// True for bytes outside printable ASCII.
@@ -143,6 +169,70 @@ mod x86 {
                 at += WIDTH;
             }
         }};
+    }
+
+    macro_rules! separators_with {
+        ($text:ident, $out:ident, $width:expr, $load:ident, $set1:ident, $cmpeq:ident, $movemask:ident) => {{
+            const WIDTH: usize = $width;
+            let text: &[u8] = $text;
+            let out: &mut Vec<usize> = $out;
+            if text.len() < WIDTH {
+                return super::separators_scalar(text, out);
+            }
+            let semicolon = $set1(b';' as i8);
+            let mut at = 0usize;
+            while at < text.len() {
+                // As in `scan_with`: the final chunk is the text's last WIDTH bytes, with
+                // those already scanned masked off.
+                let (start, fresh) = if at + WIDTH <= text.len() {
+                    (at, u32::MAX)
+                } else {
+                    let start = text.len() - WIDTH;
+                    (start, from_byte(at - start))
+                };
+                // SAFETY: start + WIDTH <= text.len(), and the load is unaligned.
+                let chunk = unsafe { $load(text.as_ptr().add(start).cast()) };
+                let mut found = $movemask($cmpeq(chunk, semicolon)) as u32 & fresh;
+                while found != 0 {
+                    out.push(start + found.trailing_zeros() as usize);
+                    found &= found - 1;
+                }
+                at = start + WIDTH;
+            }
+        }};
+    }
+
+    /// [`super::separator_positions`], 16 bytes at a time (appends to `out`).
+    ///
+    /// # Safety
+    /// Needs SSE2 (every x86-64 CPU has it).
+    pub unsafe fn separators_sse2(text: &[u8], out: &mut Vec<usize>) {
+        separators_with!(
+            text,
+            out,
+            16,
+            _mm_loadu_si128,
+            _mm_set1_epi8,
+            _mm_cmpeq_epi8,
+            _mm_movemask_epi8
+        )
+    }
+
+    /// [`super::separator_positions`], 32 bytes at a time (appends to `out`).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn separators_avx2(text: &[u8], out: &mut Vec<usize>) {
+        separators_with!(
+            text,
+            out,
+            32,
+            _mm256_loadu_si256,
+            _mm256_set1_epi8,
+            _mm256_cmpeq_epi8,
+            _mm256_movemask_epi8
+        )
     }
 
     /// The sum of the 16 byte lanes.
@@ -330,6 +420,58 @@ mod tests {
         }
     }
 
+    /// One version of `separator_positions`.
+    type Separators = fn(&[u8], &mut Vec<usize>);
+
+    /// Every version of `separator_positions` available on this machine, with its name.
+    fn separator_versions() -> Vec<(&'static str, Separators)> {
+        #[allow(unused_mut)]
+        let mut all: Vec<(&'static str, Separators)> = vec![
+            ("scalar", separators_scalar),
+            ("dispatched", separator_positions),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: SSE2 is part of every x86-64 CPU.
+            all.push(("sse2", |t, out| unsafe { x86::separators_sse2(t, out) }));
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: checked just above.
+                all.push(("avx2", |t, out| unsafe { x86::separators_avx2(t, out) }));
+            }
+        }
+        all
+    }
+
+    fn check_separators(text: &[u8]) {
+        let want: Vec<usize> = (0..text.len()).filter(|&i| text[i] == b';').collect();
+        for (name, version) in separator_versions() {
+            let mut got = Vec::new();
+            version(text, &mut got);
+            assert_eq!(got, want, "{name} on {:?}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn separators_are_found_at_every_position_of_every_length() {
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100, 257] {
+            check_separators(&vec![b'x'; len]);
+            check_separators(&vec![b';'; len]);
+            for at in 0..len {
+                let mut text = vec![b'x'; len];
+                text[at] = b';';
+                check_separators(&text);
+                // With others too, on both sides of chunk boundaries.
+                for other in [0, len / 2, len - 1] {
+                    text[other] = b';';
+                }
+                check_separators(&text);
+            }
+        }
+        let mut out = vec![7, 8];
+        separator_positions(b"a;b;;c", &mut out);
+        assert_eq!(out, [1, 3, 4], "the output is replaced, not appended to");
+    }
+
     /// A deterministic pseudo-random sequence (the test needs no crate).
     struct Lcg(u64);
 
@@ -359,6 +501,7 @@ mod tests {
                 })
                 .collect();
             check(&text);
+            check_separators(&text);
         }
     }
 }

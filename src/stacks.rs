@@ -45,6 +45,9 @@ struct Frame {
 struct FrameSlot {
     hash: u128,
     id: FrameId,
+    /// References to the frame (one per use in a live stack), kept in the entry that a
+    /// lookup reads anyway (the entry's padding had room for it).
+    refs: u32,
 }
 
 struct Stack {
@@ -72,8 +75,6 @@ pub struct StackTable {
     stack_seed: u64,
     frames: Vec<Option<Frame>>,
     frame_index: HashTable<FrameSlot>,
-    /// References per frame, dense and apart from the frames so counting stays in cache.
-    frame_refs: Vec<u32>,
     free_frames: Vec<FrameId>,
     stacks: Vec<Option<Stack>>,
     stack_index: HashTable<StackId>,
@@ -86,6 +87,8 @@ pub struct StackTable {
     min_holes_to_compact: usize,
     live_stacks: usize,
     live_text_bytes: u64,
+    /// Where the `;` of the stack being added are (kept to reuse its allocation).
+    separators: Vec<usize>,
 }
 
 impl Default for StackTable {
@@ -101,7 +104,6 @@ impl StackTable {
             stack_seed: std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64),
             frames: Vec::new(),
             frame_index: HashTable::new(),
-            frame_refs: Vec::new(),
             free_frames: Vec::new(),
             stacks: Vec::new(),
             stack_index: HashTable::new(),
@@ -111,6 +113,7 @@ impl StackTable {
             min_holes_to_compact: MIN_ARENA_HOLES_TO_COMPACT,
             live_stacks: 0,
             live_text_bytes: 0,
+            separators: Vec::new(),
         }
     }
 
@@ -132,12 +135,16 @@ impl StackTable {
             return id;
         }
         let frames_start = self.frame_arena.len();
+        let mut separators = std::mem::take(&mut self.separators);
+        crate::line_scan::separator_positions(stack, &mut separators);
+        self.frame_arena.reserve(separators.len() + 1);
         let mut start = 0;
-        for end in memchr::memchr_iter(b';', stack).chain(std::iter::once(stack.len())) {
+        for &end in separators.iter().chain(std::iter::once(&stack.len())) {
             let frame = self.intern_frame(&stack[start..end]);
             self.frame_arena.push(frame);
             start = end + 1;
         }
+        self.separators = separators;
         let entry = Stack {
             hash,
             frames_start,
@@ -173,7 +180,6 @@ impl StackTable {
             frames,
             frame_index,
             free_frames,
-            frame_refs,
             ..
         } = self;
         let entry = frame_index.entry(
@@ -181,8 +187,12 @@ impl StackTable {
             |slot| slot.hash == hash,
             |slot| slot.hash as u64,
         );
-        let id = match entry {
-            Entry::Occupied(occupied) => occupied.get().id,
+        match entry {
+            Entry::Occupied(mut occupied) => {
+                let slot = occupied.get_mut();
+                slot.refs += 1;
+                slot.id
+            }
             Entry::Vacant(vacant) => {
                 let new = Frame {
                     text: text.into(),
@@ -195,16 +205,13 @@ impl StackTable {
                     }
                     None => {
                         frames.push(Some(new));
-                        frame_refs.push(0);
                         FrameId::try_from(frames.len() - 1).expect("fewer than 2^32 live frames")
                     }
                 };
-                vacant.insert(FrameSlot { hash, id });
+                vacant.insert(FrameSlot { hash, id, refs: 1 });
                 id
             }
-        };
-        frame_refs[id as usize] += 1;
-        id
+        }
     }
 
     /// Add a reference to `id`.
@@ -262,22 +269,27 @@ impl StackTable {
     }
 
     fn release_frame(&mut self, id: FrameId) {
-        let Some(refs) = self.frame_refs.get_mut(id as usize) else {
+        let Some(hash) = self
+            .frames
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .map(|f| f.hash)
+        else {
             return;
         };
-        *refs = refs.saturating_sub(1);
-        if *refs > 0 {
-            return;
-        }
-        let Some(freed) = self.frames.get_mut(id as usize).and_then(Option::take) else {
-            return;
-        };
-        if let Ok(found) = self
+        let Ok(mut found) = self
             .frame_index
-            .find_entry(freed.hash as u64, |slot| slot.id == id)
-        {
-            found.remove();
+            .find_entry(hash as u64, |slot| slot.id == id)
+        else {
+            return;
+        };
+        let slot = found.get_mut();
+        slot.refs = slot.refs.saturating_sub(1);
+        if slot.refs > 0 {
+            return;
         }
+        found.remove();
+        self.frames[id as usize] = None;
         self.free_frames.push(id);
     }
 
