@@ -152,7 +152,8 @@ impl WindowCounts {
             table.release(id);
             return;
         }
-        self.total += count;
+        // Counts from stored logs may be anything up to u64::MAX.
+        self.total = self.total.saturating_add(count);
         if !self.counts.add(id, count, table.stack_id_bound()) {
             // Cannot free the stack: this window still holds its own reference.
             table.release(id);
@@ -284,6 +285,26 @@ mod tests {
         let id = table.intern(stack.as_bytes());
         table.retain(id);
         window.add(table, id, count);
+    }
+
+    #[test]
+    fn counts_from_stored_logs_saturate_instead_of_overflowing() {
+        let mut table = StackTable::new();
+        let mut w = WindowCounts::new();
+        let malformed = w.merge_folded(
+            &mut table,
+            b"a;b 18446744073709551615
+a;b 5
+c 1
+",
+        );
+        assert_eq!(malformed, 0);
+        assert_eq!(w.total(), u64::MAX);
+        let encoded = w.encode(&table);
+        assert_eq!(
+            &*compress::maybe_gunzip(&encoded.gzip).unwrap(),
+            b"a;b 18446744073709551615\nc 1\n"
+        );
     }
 
     #[test]

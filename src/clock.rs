@@ -35,7 +35,9 @@ impl Clock {
     /// The current time on this clock.
     pub fn now(&self) -> DateTime<Utc> {
         let elapsed = self.origin_instant.elapsed().as_secs_f64() * self.speed;
-        let elapsed = chrono::Duration::from_std(Duration::from_secs_f64(elapsed))
+        let elapsed = Duration::try_from_secs_f64(elapsed)
+            .ok()
+            .and_then(|elapsed| chrono::Duration::from_std(elapsed).ok())
             .unwrap_or(chrono::Duration::MAX);
         self.origin_time
             .checked_add_signed(elapsed)
@@ -50,13 +52,26 @@ impl Clock {
     /// The real duration until this clock reads `at` (zero when already past).
     pub fn real_duration_until(&self, at: DateTime<Utc>) -> Duration {
         let clock_delta = (at - self.now()).to_std().unwrap_or(Duration::ZERO);
-        clock_delta.div_f64(self.speed.max(f64::MIN_POSITIVE))
+        Duration::try_from_secs_f64(clock_delta.as_secs_f64() / self.speed).unwrap_or(Duration::MAX)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_speeds_saturate_instead_of_panicking() {
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let fast = Clock::new(Some(start), 1e300);
+        std::thread::sleep(Duration::from_millis(1));
+        assert_eq!(fast.now(), DateTime::<Utc>::MAX_UTC);
+        let slow = Clock::new(Some(start), 1e-300);
+        let later = start + chrono::Duration::days(1);
+        assert_eq!(slow.real_duration_until(later), Duration::MAX);
+    }
 
     #[test]
     fn a_fast_clock_starts_where_told_and_runs_ahead() {

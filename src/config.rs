@@ -722,6 +722,11 @@ pub struct ClockConfig {
     pub speed: f64,
 }
 
+/// Slowest `clock.speed`: a clock second per million real ones.
+pub const MIN_CLOCK_SPEED: f64 = 1e-6;
+/// Fastest `clock.speed`: a million clock seconds (11.6 days) per real second.
+pub const MAX_CLOCK_SPEED: f64 = 1e6;
+
 impl Default for ClockConfig {
     fn default() -> Self {
         ClockConfig {
@@ -863,8 +868,11 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;
-        if !(self.clock.speed.is_finite() && self.clock.speed > 0.0) {
-            return Err(invalid("clock.speed", "must be a positive number"));
+        if !(MIN_CLOCK_SPEED..=MAX_CLOCK_SPEED).contains(&self.clock.speed) {
+            return Err(invalid(
+                "clock.speed",
+                format!("must be between {MIN_CLOCK_SPEED} and {MAX_CLOCK_SPEED} (1 is real time)"),
+            ));
         }
         Ok(())
     }
@@ -1073,6 +1081,12 @@ mod tests {
         );
         assert!(error_of("[log]\nformat = \"xml\"").starts_with("log.format:"));
         assert!(error_of("[http]\nlisten = \"nowhere\"").starts_with("http.listen:"));
+        for speed in ["0.0", "-1.0", "1e300", "1e-300", "nan"] {
+            assert!(
+                error_of(&format!("[clock]\nspeed = {speed}")).starts_with("clock.speed:"),
+                "{speed}"
+            );
+        }
     }
 
     #[test]

@@ -130,7 +130,7 @@ impl RangeSummary {
         if want_reversed {
             inflater.fill_all()?;
         } else {
-            inflater.fill_lines(1 + header.forward_lines)?;
+            inflater.fill_lines(header.forward_lines.saturating_add(1))?;
         }
         let text = inflater.text;
         let body = header_end + 1;
@@ -596,6 +596,11 @@ mod tests {
             );
         }
         assert!(RangeSummary::decode(&good).is_ok());
+        // A header claiming more lines than a number can hold (forward tree only: the
+        // reader asks for the header line plus that many).
+        let huge = b"arclamp-range-summary 1 samples=1 cutoff=0 log_bytes=1 \
+                     forward=18446744073709551615 reversed=0\n";
+        assert!(RangeSummary::decode_tree(huge, false).is_err());
     }
 
     #[test]

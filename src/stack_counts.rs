@@ -71,7 +71,8 @@ impl StackCounts {
         match self {
             StackCounts::Sparse(map) => match map.entry(id) {
                 Entry::Occupied(mut existing) => {
-                    *existing.get_mut() += count;
+                    let held = existing.get_mut();
+                    *held = held.saturating_add(count);
                     false
                 }
                 Entry::Vacant(vacant) => {
@@ -94,7 +95,7 @@ impl StackCounts {
                 }
                 let slot = &mut counts[at];
                 let new = *slot == 0;
-                *slot += count;
+                *slot = slot.saturating_add(count);
                 *held += usize::from(new);
                 new
             }

@@ -183,8 +183,10 @@ pub fn leaderboard<'a>(
     let mut by_function: HashMap<&'a [u8], u64> = HashMap::new();
     let mut total_samples = 0u64;
     for (stack, count) in stacks {
-        total_samples += count;
-        *by_function.entry(skip.function_of(stack)).or_default() += count;
+        // Counts come from stored logs, where they may be anything up to u64::MAX.
+        total_samples = total_samples.saturating_add(count);
+        let function = by_function.entry(skip.function_of(stack)).or_default();
+        *function = function.saturating_add(count);
     }
     let functions = by_function.len();
     let mut rows: Vec<Row> = by_function
@@ -198,7 +200,9 @@ pub fn leaderboard<'a>(
         })
         .collect();
     let matching_functions = rows.len();
-    let matching_samples = rows.iter().map(|r| r.samples).sum();
+    let matching_samples = rows
+        .iter()
+        .fold(0u64, |sum, row| sum.saturating_add(row.samples));
     rows.sort_by(|a, b| {
         b.samples
             .cmp(&a.samples)
@@ -253,6 +257,17 @@ mod tests {
             .iter()
             .map(|r| (r.function.as_str(), r.samples, r.percent))
             .collect()
+    }
+
+    #[test]
+    fn counts_from_stored_logs_saturate_instead_of_overflowing() {
+        let skip = Skip::parse(DEFAULT_SKIP).unwrap();
+        let query = Query::new(None, 10).unwrap();
+        let stacks = [(&b"a;f"[..], u64::MAX), (b"b;f", 5), (b"c;g", 1)];
+        let b = leaderboard(stacks.into_iter(), &skip, &query);
+        assert_eq!(b.total_samples, u64::MAX);
+        assert_eq!(b.rows[0].function, "f");
+        assert_eq!(b.rows[0].samples, u64::MAX);
     }
 
     #[test]

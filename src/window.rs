@@ -188,7 +188,7 @@ impl Period {
             TimeDelta::days(1),
         ];
         for delta in fixed {
-            let next = self.render(start + delta)?;
+            let next = self.render(start.checked_add_signed(delta)?)?;
             if next != name {
                 return Some(Step::Fixed(delta));
             }
@@ -204,7 +204,10 @@ impl Period {
 
     fn advance(&self, start: DateTime<Utc>) -> DateTime<Utc> {
         match self.step {
-            Step::Fixed(delta) => start + delta,
+            // Names parsed from URLs and stored files reach chrono's last date.
+            Step::Fixed(delta) => start
+                .checked_add_signed(delta)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
             Step::Months(months) => start
                 .checked_add_months(Months::new(months))
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
@@ -215,6 +218,26 @@ impl Period {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_at_the_end_of_time_end_there_instead_of_overflowing() {
+        // `/go?date=+262143-12-31` and stored names can reach chrono's last date.
+        let daily = Period::new("daily", "%Y-%m-%d").unwrap();
+        let last_day = chrono::NaiveDate::MAX
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        let last = daily.window_at(last_day);
+        assert_eq!(last.start, last_day);
+        assert_eq!(last.end, DateTime::<Utc>::MAX_UTC);
+        let hourly = Period::new("hourly", "%Y-%m-%d_%H").unwrap();
+        let last = hourly.window_at(DateTime::<Utc>::MAX_UTC);
+        assert_eq!(last.end, DateTime::<Utc>::MAX_UTC);
+        assert!(last.start <= last.end);
+        // The graph page links to the window before a week ago, from the start of time.
+        let first = daily.window_at(DateTime::<Utc>::MIN_UTC);
+        assert!(first.start <= first.end);
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -174,11 +174,14 @@ fn parse_days(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Slowest `--rate`: one message every 1,000 s (slower would be no load at all).
+const MIN_RATE: f64 = 0.001;
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        Ok(rate) if rate.is_finite() && rate >= MIN_RATE => Ok(rate),
         _ => Err(format!(
-            "{text:?} is not a positive number of messages per second"
+            "{text:?} is not a number of messages per second of at least {MIN_RATE}"
         )),
     }
 }
@@ -380,6 +383,15 @@ fn summary(args: &PublishArgs, expected: &Expected, elapsed: Duration) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_too_small_to_schedule_are_refused() {
+        assert_eq!(parse_rate("2.5"), Ok(2.5));
+        assert_eq!(parse_rate("0.001"), Ok(0.001));
+        for bad in ["1e-320", "0", "-3", "inf", "nan", "fast"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn messages_join_lines_with_newlines_and_account_for_them() {

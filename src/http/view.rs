@@ -152,10 +152,22 @@ pub async fn view(
         None => (None, None, None),
     };
     let week_ago = period
-        .window_at(graph.window.start - TimeDelta::days(7))
+        .window_at(
+            graph
+                .window
+                .start
+                .checked_sub_signed(TimeDelta::days(7))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        )
         .name;
     let previous_name = period
-        .window_at(graph.window.start - TimeDelta::seconds(1))
+        .window_at(
+            graph
+                .window
+                .start
+                .checked_sub_signed(TimeDelta::seconds(1))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        )
         .name;
     let live = live_windows(&state.supervisor)
         .await

@@ -17,6 +17,8 @@ pub const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
 /// How long a token is assumed to live when the server does not say.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+/// Tokens are renewed at least this often, whatever lifetime the server announces.
+pub const MAX_TRUSTED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// A token and where to use it.
 #[derive(Clone)]
@@ -147,10 +149,7 @@ async fn tempauth(
     let token = header(&response, "X-Auth-Token").ok_or_else(|| bad("no X-Auth-Token header"))?;
     let storage_url =
         header(&response, "X-Storage-Url").ok_or_else(|| bad("no X-Storage-Url header"))?;
-    let lifetime = header(&response, "X-Auth-Token-Expires")
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map_or(DEFAULT_LIFETIME, Duration::from_secs_f64);
+    let lifetime = announced_lifetime(header(&response, "X-Auth-Token-Expires").as_deref());
     Ok(Session {
         storage_url: storage_url.trim_end_matches('/').to_owned(),
         token: Secret::new(token),
@@ -158,11 +157,26 @@ async fn tempauth(
     })
 }
 
+/// A token's lifetime from Swift's `X-Auth-Token-Expires` header (seconds, maybe
+/// fractional): [`DEFAULT_LIFETIME`] when absent or not a number of seconds.
+fn announced_lifetime(header: Option<&str>) -> Duration {
+    header
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(DEFAULT_LIFETIME, |seconds| {
+            Duration::try_from_secs_f64(seconds).unwrap_or(MAX_TRUSTED_LIFETIME)
+        })
+}
+
 /// When to renew a token that lives `lifetime` from `issued`: [`RENEW_BEFORE`] ahead, or at
-/// half its life for short-lived tokens.
+/// half its life for short-lived tokens. A lifetime over [`MAX_TRUSTED_LIFETIME`] (the
+/// server's word, which may be anything) counts as that long.
 pub fn renewal_time(issued: Instant, lifetime: Duration) -> Instant {
+    let lifetime = lifetime.min(MAX_TRUSTED_LIFETIME);
     let margin = RENEW_BEFORE.min(lifetime / 2);
-    issued + lifetime.saturating_sub(margin)
+    issued
+        .checked_add(lifetime.saturating_sub(margin))
+        .unwrap_or(issued)
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,6 +323,31 @@ mod tests {
                 {"interface": "public", "region": "codfw", "region_id": "codfw", "url": "https://codfw.example.org/v1/AUTH_p"},
                 {"interface": "public", "region": "eqiad", "region_id": "eqiad", "url": "https://eqiad.example.org/v1/AUTH_p/"}]}
         ]}}"#;
+
+    #[test]
+    fn any_announced_lifetime_gives_a_renewal_within_a_day() {
+        assert_eq!(
+            announced_lifetime(Some(" 86399.5 ")),
+            Duration::from_secs_f64(86399.5)
+        );
+        assert_eq!(announced_lifetime(None), DEFAULT_LIFETIME);
+        assert_eq!(announced_lifetime(Some("soon")), DEFAULT_LIFETIME);
+        assert_eq!(announced_lifetime(Some("-5")), DEFAULT_LIFETIME);
+        let now = Instant::now();
+        for header in ["1e19", "1e20", "1e300"] {
+            let renew = renewal_time(now, announced_lifetime(Some(header)));
+            assert!(
+                renew > now && renew <= now + MAX_TRUSTED_LIFETIME,
+                "{header}"
+            );
+        }
+        assert!(renewal_time(now, Duration::MAX) <= now + MAX_TRUSTED_LIFETIME);
+        // Short-lived tokens are renewed at half their life.
+        assert_eq!(
+            renewal_time(now, Duration::from_secs(60)),
+            now + Duration::from_secs(30)
+        );
+    }
 
     #[test]
     fn the_public_object_store_endpoint_of_the_region_is_used() {

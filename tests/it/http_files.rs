@@ -462,6 +462,21 @@ fn index_pages_and_escaping() {
         get(&arclamp, "/go?date=2026-11-24&channel=..&graph=all", &[]).status,
         400
     );
+    // chrono's last date (`+262142-12-31`) used to overflow the window's end and kill the
+    // worker; now it gets a clear refusal (its window name has a `+`).
+    let last_day = chrono::NaiveDate::MAX.format("%Y-%m-%d").to_string();
+    for hour in ["", "23"] {
+        let go = get(
+            &arclamp,
+            &format!(
+                "/go?date={}&hour={hour}&channel=excimer&graph=all",
+                last_day.replace('+', "%2B")
+            ),
+            &[],
+        );
+        assert_eq!(go.status, 400, "hour={hour}");
+        assert!(go.text().contains("invalid window"), "{}", go.text());
+    }
 
     // A graph page.
     let view = get(&arclamp, &format!("/view/daily/{DAY}/excimer/all"), &[]);
