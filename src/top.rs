@@ -264,7 +264,7 @@ mod tests {
         let skip = Skip::parse(DEFAULT_SKIP).unwrap();
         let query = Query::new(None, 10).unwrap();
         let stacks = [(&b"a;f"[..], u64::MAX), (b"b;f", 5), (b"c;g", 1)];
-        let b = leaderboard(stacks.into_iter(), &skip, &query);
+        let b = leaderboard(stacks, &skip, &query);
         assert_eq!(b.total_samples, u64::MAX);
         assert_eq!(b.rows[0].function, "f");
         assert_eq!(b.rows[0].samples, u64::MAX);
