@@ -10,8 +10,8 @@ use crate::layout::{LogKey, ALL};
 use crate::retention::Usage;
 use crate::sample::Rejection;
 
-/// Seconds since the Unix epoch, as Prometheus timestamps are given.
-fn unix_seconds(t: SystemTime) -> f64 {
+/// Seconds since the Unix epoch, as Prometheus timestamps (and `/status`) give them.
+pub fn unix_seconds(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
@@ -55,6 +55,12 @@ pub fn batch_dropped(messages: usize) {
 pub fn aggregated(period: &str, entry: &str, samples: u64) {
     counter!("arclamp_samples_aggregated_total", "period" => period.to_owned(), "entry" => entry.to_owned())
         .increment(samples);
+}
+
+/// A reload changed the subscribed channels.
+pub fn subscriptions_changed(added: &[&String], removed: &[&String]) {
+    tracing::info!(?added, ?removed, "subscriptions changed");
+    counter!("arclamp_subscription_changes_total").increment(1);
 }
 
 /// Subscribed to Redis.
@@ -107,6 +113,16 @@ pub fn actor_died(kind: &'static str) {
         "actor died unexpectedly (a bug: please report the log above); started a new one"
     );
     counter!("arclamp_actor_restarts_total", "actor" => kind).increment(1);
+}
+
+/// The watchdog found a dead actor but could not start a new one (its config was refused).
+/// What that actor did stays undone until a reload or restart fixes it.
+pub fn actor_restart_failed(error: &str) {
+    tracing::error!(
+        error,
+        "cannot restart a failed actor: fix the config and reload (SIGHUP) or restart arclamp"
+    );
+    counter!("arclamp_actor_restart_failures_total").increment(1);
 }
 
 /// A window was checkpointed. For entry point `all`, `stacks` is every distinct stack of
@@ -172,6 +188,20 @@ pub fn storage_recovered(store: &str, outage: Duration) {
     gauge!("arclamp_storage_up").set(1.0);
 }
 
+/// A new Swift token was fetched: the old one was about to expire, or (`rejected`) Swift
+/// answered 401 to it and the request is tried once more.
+pub fn swift_token_renewed(storage_url: &str, rejected: bool) {
+    let reason = if rejected { "rejected" } else { "expiring" };
+    tracing::debug!(storage_url, reason, "Swift token renewed");
+    counter!("arclamp_swift_token_renewals_total", "reason" => reason).increment(1);
+}
+
+/// The Swift container or S3 bucket (`store`: swift, s3) did not exist and was created.
+pub fn storage_container_created(store: &'static str, name: &str) {
+    tracing::info!(store, name, "created the storage container (bucket)");
+    counter!("arclamp_storage_containers_created_total").increment(1);
+}
+
 /// An existing checkpoint was loaded into a starting window.
 pub fn checkpoint_loaded(path: &str, samples: u64, malformed_lines: u64) {
     if malformed_lines > 0 {
@@ -215,6 +245,26 @@ pub fn render_failed(path: &str, error: &str) {
     counter!("arclamp_render_failures_total").increment(1);
 }
 
+/// The start-up scan for graphs older than their logs found `windows` of them: they are
+/// rendered now.
+pub fn stale_graphs_found(windows: usize) {
+    tracing::info!(
+        windows,
+        "rendering windows whose graphs are older than their logs"
+    );
+    counter!("arclamp_stale_graphs_found_total").increment(windows as u64);
+}
+
+/// The start-up scan for graphs older than their logs could not list storage (the storage
+/// failure itself is counted as such): those windows are rendered when next checkpointed.
+pub fn stale_graph_scan_failed(error: &str) {
+    tracing::warn!(
+        error,
+        "cannot scan storage for graphs older than their logs: they are rendered when their windows are next checkpointed"
+    );
+    counter!("arclamp_stale_graph_scan_failures_total").increment(1);
+}
+
 /// Renders waiting or running.
 pub fn render_queue_depth(depth: usize) {
     gauge!("arclamp_render_queue_depth").set(depth as f64);
@@ -253,6 +303,89 @@ pub fn config_reloaded(result: Result<(), &str>) {
         }
     }
     gauge!("arclamp_config_last_reload_timestamp_seconds").set(unix_seconds(SystemTime::now()));
+}
+
+/// A reload could not apply the new `log.level`: the previous level stays.
+pub fn log_level_change_failed(level: &str, error: &str) {
+    tracing::warn!(
+        level,
+        error,
+        "cannot change the log level (log.level): the previous level stays until a restart"
+    );
+    counter!("arclamp_log_level_change_failures_total").increment(1);
+}
+
+/// A reload changed a setting that only takes effect after a restart.
+pub fn setting_needs_restart(key: &str) {
+    tracing::warn!(
+        key,
+        "this setting changed but only takes effect after a restart"
+    );
+    counter!("arclamp_config_changes_pending_restart_total").increment(1);
+}
+
+/// Checkpoints failed while shutting down: they are retried until the shutdown timeout.
+pub fn shutdown_checkpoints_retried(windows: usize, samples: u64) {
+    tracing::warn!(
+        windows,
+        samples,
+        "checkpoints failed during shutdown: retrying until the timeout (service.shutdown_timeout)"
+    );
+    counter!("arclamp_shutdown_checkpoint_retries_total").increment(1);
+}
+
+/// The shutdown timeout came with renders still queued. Nothing is lost: their logs are
+/// saved, and the start-up scan renders them.
+pub fn shutdown_renders_left() {
+    tracing::warn!("shutdown timeout reached with renders still queued; their logs are saved and will be rendered at the next start");
+    counter!("arclamp_shutdown_renders_left_total").increment(1);
+}
+
+/// Exiting although `windows` windows holding `samples` samples could not be checkpointed:
+/// those samples are lost.
+pub fn shutdown_lost_samples(windows: usize, samples: u64) {
+    tracing::error!(
+        windows,
+        samples,
+        "exiting with samples that could not be saved (storage kept failing until service.shutdown_timeout): these samples are lost"
+    );
+    counter!("arclamp_shutdown_lost_samples_total").increment(samples);
+}
+
+/// A stored file asked for over HTTP cannot be decoded (`/svgs/...`): the client gets a 500.
+pub fn served_file_damaged(path: &str, error: &str) {
+    tracing::error!(
+        path,
+        error,
+        "a stored file asked for is damaged: delete it (a graph is rendered again from its log)"
+    );
+    counter!("arclamp_http_damaged_files_total").increment(1);
+}
+
+/// A stored file could not be read or decoded while its response was being sent: the
+/// client got a truncated body.
+pub fn serve_stream_failed(path: &str, error: &str) {
+    tracing::warn!(
+        path,
+        error,
+        "a stored file being served could not be read or decoded: the response was cut short"
+    );
+    counter!("arclamp_http_stream_failures_total").increment(1);
+}
+
+/// Kinds of on-demand request (`/range.svg`, `/diff.svg`, `/api/top` and `/top`).
+pub const ON_DEMAND_KINDS: [&str; 3] = ["range", "diff", "top"];
+
+/// Why an on-demand request failed on the service's side: a stored log (or summary) that
+/// cannot be read as one, or inferno failing or panicking.
+pub const ON_DEMAND_FAILURE_REASONS: [&str; 2] = ["damaged_log", "render"];
+
+/// An on-demand graph or leaderboard (`kind`, one of [`ON_DEMAND_KINDS`]) failed for a
+/// reason of the service's own (`reason`, one of [`ON_DEMAND_FAILURE_REASONS`]): the client
+/// gets a 500. Client errors (bad queries, missing windows, busy) are not counted.
+pub fn on_demand_failed(kind: &'static str, reason: &'static str, error: &str) {
+    tracing::error!(kind, reason, error, "on-demand request failed");
+    counter!("arclamp_on_demand_failures_total", "kind" => kind, "reason" => reason).increment(1);
 }
 
 /// What a retention pass found stored for `period` (after its deletions).
@@ -317,10 +450,14 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_samples_aggregated_total", MetricKind::Counter, "Samples aggregated into windows, per period and entry point."),
     ("arclamp_redis_connected", MetricKind::Gauge, "1 while subscribed to Redis, 0 otherwise."),
     ("arclamp_redis_reconnects_total", MetricKind::Counter, "Resubscriptions after a Redis outage."),
+    ("arclamp_subscription_changes_total", MetricKind::Counter, "Reloads that changed the subscribed channels."),
     ("arclamp_actor_restarts_total", MetricKind::Counter, "Actors restarted after stopping or dying, per actor kind."),
+    ("arclamp_actor_restart_failures_total", MetricKind::Counter, "Dead actors that could not be started again (their config was refused)."),
     ("arclamp_checkpoint_duration_seconds", MetricKind::Histogram, "Time to write one window's checkpoint."),
     ("arclamp_checkpoint_failures_total", MetricKind::Counter, "Checkpoints that could not be written or loaded (retried)."),
     ("arclamp_storage_failures_total", MetricKind::Counter, "Storage operations that failed after the backend's retries, per operation (read, write, list, delete, stat, check)."),
+    ("arclamp_swift_token_renewals_total", MetricKind::Counter, "Swift tokens fetched again, per reason (expiring, rejected: Swift answered 401)."),
+    ("arclamp_storage_containers_created_total", MetricKind::Counter, "Swift containers or S3 buckets created because they did not exist."),
     ("arclamp_storage_up", MetricKind::Gauge, "1 while storage works, 0 from a failed operation until the next success (writes failing keep it at 0)."),
     ("arclamp_last_checkpoint_timestamp_seconds", MetricKind::Gauge, "When a checkpoint of the period was last written (Unix time)."),
     ("arclamp_distinct_stacks", MetricKind::Gauge, "Distinct stacks in the current window of entry point all, per period and channel, as of its last checkpoint."),
@@ -331,6 +468,11 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_render_failures_total", MetricKind::Counter, "Window renders that failed."),
     ("arclamp_last_render_timestamp_seconds", MetricKind::Gauge, "When a window of the period was last rendered (Unix time)."),
     ("arclamp_render_queue_depth", MetricKind::Gauge, "Window renders queued or running."),
+    ("arclamp_stale_graphs_found_total", MetricKind::Counter, "Windows found at start with graphs older than their logs (rendered again)."),
+    ("arclamp_stale_graph_scan_failures_total", MetricKind::Counter, "Start-up scans for graphs older than their logs that could not list storage."),
+    ("arclamp_http_damaged_files_total", MetricKind::Counter, "Stored files asked for over HTTP that could not be decoded (answered 500)."),
+    ("arclamp_http_stream_failures_total", MetricKind::Counter, "Responses cut short because a stored file could not be read or decoded while sent."),
+    ("arclamp_on_demand_failures_total", MetricKind::Counter, "On-demand graphs and leaderboards that failed on the service's side (answered 500), per kind (range, diff, top) and reason (damaged_log, render)."),
     ("arclamp_retention_deletions_total", MetricKind::Counter, "Logs and graphs deleted by retention, per period."),
     ("arclamp_retention_failures_total", MetricKind::Counter, "Retention passes that failed (retried next interval)."),
     ("arclamp_stored_bytes", MetricKind::Gauge, "Bytes stored per period and kind (logs, svgs), as of the last retention pass."),
@@ -340,6 +482,11 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_config_reloads_total", MetricKind::Counter, "SIGHUP config reloads, per result (ok, error)."),
     ("arclamp_config_last_reload_success", MetricKind::Gauge, "0 if the last config reload was refused (the previous config keeps running), 1 otherwise."),
     ("arclamp_config_last_reload_timestamp_seconds", MetricKind::Gauge, "When the config was last reloaded or refused (Unix time)."),
+    ("arclamp_log_level_change_failures_total", MetricKind::Counter, "Reloads whose log.level could not be applied (the previous level stays)."),
+    ("arclamp_config_changes_pending_restart_total", MetricKind::Counter, "Settings changed by a reload that only take effect after a restart."),
+    ("arclamp_shutdown_checkpoint_retries_total", MetricKind::Counter, "Rounds of checkpoints retried during shutdown because some failed."),
+    ("arclamp_shutdown_renders_left_total", MetricKind::Counter, "Shutdowns that timed out with renders still queued (rendered at the next start)."),
+    ("arclamp_shutdown_lost_samples_total", MetricKind::Counter, "Samples lost because their windows could not be checkpointed before the shutdown timeout."),
 ];
 
 #[derive(Clone, Copy)]
@@ -366,14 +513,35 @@ pub fn register(channels: &[String], periods: &[String]) {
         "arclamp_checkpoint_failures_total",
         "arclamp_render_failures_total",
         "arclamp_retention_failures_total",
+        "arclamp_actor_restart_failures_total",
+        "arclamp_stale_graphs_found_total",
+        "arclamp_stale_graph_scan_failures_total",
+        "arclamp_http_damaged_files_total",
+        "arclamp_http_stream_failures_total",
+        "arclamp_config_changes_pending_restart_total",
+        "arclamp_shutdown_checkpoint_retries_total",
+        "arclamp_shutdown_renders_left_total",
+        "arclamp_shutdown_lost_samples_total",
+        "arclamp_subscription_changes_total",
+        "arclamp_storage_containers_created_total",
+        "arclamp_log_level_change_failures_total",
     ] {
         counter!(name).absolute(0);
+    }
+    for kind in ON_DEMAND_KINDS {
+        for reason in ON_DEMAND_FAILURE_REASONS {
+            counter!("arclamp_on_demand_failures_total", "kind" => kind, "reason" => reason)
+                .absolute(0);
+        }
     }
     for kind in ACTOR_KINDS {
         counter!("arclamp_actor_restarts_total", "actor" => kind).absolute(0);
     }
     for operation in ["read", "write", "list", "delete", "stat", "check"] {
         counter!("arclamp_storage_failures_total", "operation" => operation).absolute(0);
+    }
+    for reason in ["expiring", "rejected"] {
+        counter!("arclamp_swift_token_renewals_total", "reason" => reason).absolute(0);
     }
     for result in ["ok", "error"] {
         counter!("arclamp_config_reloads_total", "result" => result).absolute(0);
@@ -395,6 +563,9 @@ pub fn register(channels: &[String], periods: &[String]) {
     for period in periods {
         counter!("arclamp_retention_deletions_total", "period" => period.clone()).absolute(0);
     }
+    gauge!("arclamp_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    // Not subscribed until the subscriber says so.
+    gauge!("arclamp_redis_connected").set(0.0);
     gauge!("arclamp_render_queue_depth").set(0.0);
     // The config in force was accepted (at start); a refused reload sets 0.
     gauge!("arclamp_config_last_reload_success").set(1.0);

@@ -74,6 +74,33 @@ impl OnDemandError {
             OnDemandError::Render(_) => 500,
         }
     }
+
+    /// Why this failure is the service's own (the reason label of
+    /// [`crate::events::on_demand_failed`]): `damaged_log` for a stored log that cannot be
+    /// read, `render` for inferno failing; `None` for the client's errors and for
+    /// storage outages (counted by the storage itself).
+    pub fn service_fault(&self) -> Option<&'static str> {
+        match self {
+            OnDemandError::Corrupt { .. } => Some("damaged_log"),
+            OnDemandError::Render(RenderError::NoStacks) => None,
+            OnDemandError::Render(_) => Some("render"),
+            OnDemandError::BadRequest(_)
+            | OnDemandError::Range(_)
+            | OnDemandError::Query(_)
+            | OnDemandError::NotFound(_)
+            | OnDemandError::Busy { .. }
+            | OnDemandError::Storage(_) => None,
+        }
+    }
+
+    /// Log and count this failure (of a `kind` request, one of
+    /// [`crate::events::ON_DEMAND_KINDS`]) when it is the service's own; the client's
+    /// errors are only answered.
+    pub fn report(&self, kind: &'static str) {
+        if let Some(reason) = self.service_fault() {
+            crate::events::on_demand_failed(kind, reason, &self.to_string());
+        }
+    }
 }
 
 /// One series of windows: period, channel and entry point.

@@ -27,7 +27,7 @@ impl LogControl {
         }
         if let (Some(handle), Ok(filter)) = (&self.handle, EnvFilter::try_new(level)) {
             if let Err(e) = handle.reload(filter) {
-                tracing::warn!(error = %e, "cannot change the log level");
+                crate::events::log_level_change_failed(level, &e.to_string());
             }
         }
     }
@@ -65,14 +65,13 @@ pub fn init_logging(config: &LogConfig) -> anyhow::Result<LogControl> {
     })
 }
 
-/// Install the Prometheus recorder; the handle renders `/metrics`.
+/// Install the Prometheus recorder; the handle renders `/metrics`. The series it starts
+/// with are created by [`crate::events::register`].
 pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
         .set_buckets(&[
             0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
         ])?
         .install_recorder()?;
-    metrics::gauge!("arclamp_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-    metrics::gauge!("arclamp_redis_connected").set(0.0);
     Ok(handle)
 }

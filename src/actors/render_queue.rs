@@ -162,16 +162,13 @@ impl RenderQueue {
         ctx.spawn(scan.into_actor(self).map(|result, act, ctx| match result {
             Ok(stale) => {
                 if !stale.is_empty() {
-                    tracing::info!(
-                        windows = stale.len(),
-                        "rendering windows whose graphs are older than their logs"
-                    );
+                    events::stale_graphs_found(stale.len());
                 }
                 for key in stale {
                     act.submit(key, ctx);
                 }
             }
-            Err(e) => events::render_failed("(start-up scan)", &e.to_string()),
+            Err(e) => events::stale_graph_scan_failed(&e.to_string()),
         }));
     }
 }

@@ -330,7 +330,7 @@ async fn run_connection(
                             return ConnectionEnd::Lost(format!("unsubscribe failed: {e}"));
                         }
                     }
-                    tracing::info!(?added, ?removed, "subscriptions changed");
+                    events::subscriptions_changed(&added, &removed);
                     channels = wanted;
                 }
                 Some(Command::Drain(done)) => {

@@ -105,9 +105,17 @@ pub struct ReloadOutcome {
 }
 
 fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    events::unix_seconds(std::time::SystemTime::now())
+}
+
+/// `start + after`, or a deadline a century away when that is past what an `Instant` can
+/// hold (a `service.shutdown_timeout` of years means "wait as long as it takes").
+fn far_instant(start: tokio::time::Instant, after: Duration) -> tokio::time::Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    start
+        .checked_add(after)
+        .or_else(|| start.checked_add(CENTURY))
+        .unwrap_or(start)
 }
 
 fn config_digest(config: &Config) -> String {
@@ -340,10 +348,7 @@ impl Supervisor {
         ];
         for (key, changed) in restart_only {
             if changed {
-                tracing::warn!(
-                    key,
-                    "this setting changed but only takes effect after a restart"
-                );
+                events::setting_needs_restart(key);
             }
         }
         if let Some(on_demand) = on_demand {
@@ -361,7 +366,7 @@ impl Actor for Supervisor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(Duration::from_secs(1), |act, _| {
             if let Err(e) = act.watch_children() {
-                tracing::error!(error = %e, "cannot restart a failed actor");
+                events::actor_restart_failed(&e.to_string());
             }
         });
     }
@@ -452,11 +457,12 @@ impl Handler<Shutdown> for Supervisor {
         );
         let shutdown = async move {
             let started = tokio::time::Instant::now();
-            let deadline = started + timeout;
+            let deadline = far_instant(started, timeout);
             // A connected subscriber drains in a round trip; one that does not answer has
             // nothing left to forward. Either way the checkpoints below get at least half
             // the time: they hold what was received.
-            let _ = tokio::time::timeout_at(started + timeout / 2, subscriber.send(Drain)).await;
+            let drain_by = far_instant(started, timeout / 2);
+            let _ = tokio::time::timeout_at(drain_by, subscriber.send(Drain)).await;
             let mut report = FlushReport {
                 failed: 1,
                 ..FlushReport::default()
@@ -470,11 +476,7 @@ impl Handler<Shutdown> for Supervisor {
                     },
                 };
                 if report.failed > 0 {
-                    tracing::warn!(
-                        windows = report.failed,
-                        samples = report.unsaved_samples,
-                        "checkpoints failed during shutdown: retrying until the timeout"
-                    );
+                    events::shutdown_checkpoints_retried(report.failed, report.unsaved_samples);
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
@@ -482,7 +484,7 @@ impl Handler<Shutdown> for Supervisor {
                 .await
                 .is_err()
             {
-                tracing::warn!("shutdown timeout reached with renders still queued; their logs are saved and will be rendered at the next start");
+                events::shutdown_renders_left();
             }
             report
         };
@@ -494,11 +496,7 @@ impl Handler<Shutdown> for Supervisor {
                 );
                 0
             } else {
-                tracing::error!(
-                    windows = report.failed,
-                    samples = report.unsaved_samples,
-                    "exiting with samples that could not be saved"
-                );
+                events::shutdown_lost_samples(report.failed, report.unsaved_samples);
                 1
             };
             System::current().stop_with_code(code);

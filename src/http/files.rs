@@ -19,8 +19,8 @@ use super::file_cache::{CachedFile, FileCache};
 use super::html::PageError;
 use super::negotiate::{accepts_gzip, etag, not_modified};
 use super::{keys, security, stream_body, State};
-use crate::compress;
 use crate::storage::ByteStream;
+use crate::{compress, events};
 
 /// Which kind of stored file a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ async fn serve(
         None => {
             let bytes = state.storage.get(&path).await?.ok_or_else(missing)?;
             let policy = match kind {
-                FileKind::Svg => Some(svg_policy(bytes.clone()).await?),
+                FileKind::Svg => Some(svg_policy(&path, bytes.clone()).await?),
                 FileKind::Log => None,
             };
             let file = CachedFile {
@@ -143,7 +143,7 @@ async fn serve(
         Stored::Whole(file) if !decode => response.body(file.bytes),
         Stored::Streamed { size, .. } if !decode => response
             .no_chunking(size)
-            .streaming(stream_body::passthrough(stored.into_pieces())),
+            .streaming(stream_body::passthrough(path, stored.into_pieces())),
         stored => response.streaming(stream_body::gunzip(path, stored.into_pieces())),
     })
 }
@@ -186,19 +186,23 @@ impl Stored {
     }
 }
 
-/// Decode a (graph's) gzip off the HTTP worker thread.
-async fn gunzip(bytes: Bytes) -> Result<Bytes, PageError> {
+/// Decode a (graph's, stored at `path`) gzip off the HTTP worker thread.
+async fn gunzip(path: &str, bytes: Bytes) -> Result<Bytes, PageError> {
     web::block(move || {
         compress::maybe_gunzip(&bytes).map(|decoded| Bytes::from(decoded.into_owned()))
     })
     .await
     .map_err(|e| PageError::Internal(format!("decoding worker failed: {e}")))?
-    .map_err(|e| PageError::Internal(format!("stored file is damaged: {e}")))
+    .map_err(|e| {
+        let error = e.to_string();
+        events::served_file_damaged(path, &error);
+        PageError::Internal(format!("stored file {path} is damaged: {error}"))
+    })
 }
 
-/// The CSP of one graph, from its decoded text.
-async fn svg_policy(bytes: Bytes) -> Result<Arc<str>, PageError> {
-    let decoded = gunzip(bytes).await?;
+/// The CSP of one graph (stored at `path`), from its decoded text.
+async fn svg_policy(path: &str, bytes: Bytes) -> Result<Arc<str>, PageError> {
+    let decoded = gunzip(path, bytes).await?;
     Ok(Arc::from(security::svg_policy(&String::from_utf8_lossy(
         &decoded,
     ))))

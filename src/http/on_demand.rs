@@ -108,8 +108,10 @@ pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, OnDemandError>
         .map_err(|e| OnDemandError::BadRequest(format!("bad query: {e}")))
 }
 
-/// A plain-text error response with the error's status.
-pub fn error_text(error: &OnDemandError) -> HttpResponse {
+/// A plain-text error response with the error's status, for a `kind` request (range,
+/// diff): failures of the service's own are logged and counted.
+pub fn error_text(kind: &'static str, error: &OnDemandError) -> HttpResponse {
+    error.report(kind);
     let status = actix_web::http::StatusCode::from_u16(error.status())
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
@@ -150,8 +152,8 @@ pub async fn range_svg(req: HttpRequest, state: web::Data<State>) -> HttpRespons
     }
     .await;
     match result {
-        Ok(graph) => svg_response(&req, graph),
-        Err(e) => error_text(&e),
+        Ok(graph) => svg_response(&req, "range", graph),
+        Err(e) => error_text("range", &e),
     }
 }
 
@@ -164,14 +166,14 @@ pub async fn diff_svg(req: HttpRequest, state: web::Data<State>) -> HttpResponse
     }
     .await;
     match result {
-        Ok(graph) => svg_response(&req, graph),
-        Err(e) => error_text(&e),
+        Ok(graph) => svg_response(&req, "diff", graph),
+        Err(e) => error_text("diff", &e),
     }
 }
 
-/// Serve a rendered graph: 304 when the client has it, gzip'd when it accepts gzip,
-/// decompressed otherwise.
-fn svg_response(req: &HttpRequest, graph: Rendered) -> HttpResponse {
+/// Serve a rendered graph (of a `kind` request): 304 when the client has it, gzip'd when
+/// it accepts gzip, decompressed otherwise.
+fn svg_response(req: &HttpRequest, kind: &'static str, graph: Rendered) -> HttpResponse {
     let etag = format!("\"{}\"", graph.etag);
     let client_has_it = req
         .headers()
@@ -205,10 +207,13 @@ fn svg_response(req: &HttpRequest, graph: Rendered) -> HttpResponse {
     let svg = match crate::compress::maybe_gunzip(&graph.svgz) {
         Ok(svg) => svg.into_owned(),
         Err(e) => {
-            return error_text(&OnDemandError::Corrupt {
-                path: "the rendered graph".into(),
-                error: e.to_string(),
-            })
+            return error_text(
+                kind,
+                &OnDemandError::Corrupt {
+                    path: "the rendered graph".into(),
+                    error: e.to_string(),
+                },
+            )
         }
     };
     // inferno's own script (zoom, search) may run, by hash, and nothing else.
@@ -320,11 +325,16 @@ struct ComparePage {
     svg: String,
 }
 
-fn page_error(e: OnDemandError) -> PageError {
-    match e.status() {
-        404 => PageError::NotFound(e.to_string()),
-        400 | 429 => PageError::BadRequest(e.to_string()),
-        _ => PageError::Internal(e.to_string()),
+/// The error page for a failed `kind` request (range, diff); failures of the service's own
+/// are logged and counted.
+fn page_error(kind: &'static str) -> impl Fn(OnDemandError) -> PageError {
+    move |e| {
+        e.report(kind);
+        match e.status() {
+            404 => PageError::NotFound(e.to_string()),
+            400 | 429 => PageError::BadRequest(e.to_string()),
+            _ => PageError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -334,10 +344,12 @@ pub async fn diff_page(
     req: HttpRequest,
     state: web::Data<State>,
 ) -> Result<HttpResponse, PageError> {
-    let q: DiffQuery = query(&req).map_err(page_error)?;
-    let (series, mode) = diff_request(&q).map_err(page_error)?;
+    let q: DiffQuery = query(&req).map_err(page_error("diff"))?;
+    let (series, mode) = diff_request(&q).map_err(page_error("diff"))?;
     let on_demand = state.on_demand.get();
-    let period = on_demand.period(&series.period).map_err(page_error)?;
+    let period = on_demand
+        .period(&series.period)
+        .map_err(page_error("diff"))?;
     let mut starts = Vec::with_capacity(2);
     for (which, name) in [("a", &q.a), ("b", &q.b)] {
         let window = period.window_named(name).ok_or_else(|| {
@@ -438,10 +450,12 @@ pub async fn range_page(
     req: HttpRequest,
     state: web::Data<State>,
 ) -> Result<HttpResponse, PageError> {
-    let q: RangeQuery = query(&req).map_err(page_error)?;
-    let (series, reversed) = range_request(&q).map_err(page_error)?;
+    let q: RangeQuery = query(&req).map_err(page_error("range"))?;
+    let (series, reversed) = range_request(&q).map_err(page_error("range"))?;
     let on_demand = state.on_demand.get();
-    let period = on_demand.period(&series.period).map_err(page_error)?;
+    let period = on_demand
+        .period(&series.period)
+        .map_err(page_error("range"))?;
     let windows =
         crate::range::windows_between(period, &q.from, &q.to, on_demand.max_range_windows())
             .map_err(|e| PageError::BadRequest(e.to_string()))?;

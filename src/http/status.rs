@@ -15,9 +15,7 @@ use crate::status::StatusReport;
 pub async fn snapshot(state: &State) -> Option<StatusReport> {
     let overview = state.supervisor.send(GetOverview).await.ok()?;
     let series = crate::exposition::parse(&state.metrics.render());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let now = crate::events::unix_seconds(std::time::SystemTime::now());
     Some(crate::status::report(&series, overview, now))
 }
 

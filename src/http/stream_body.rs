@@ -9,8 +9,8 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use crate::compress;
 use crate::storage::{self, ByteStream};
+use crate::{compress, events};
 
 /// Decoded text goes out in pieces of this size.
 const DECODED_PIECE: usize = 256 * 1024;
@@ -21,38 +21,41 @@ const AHEAD: usize = 2;
 /// a blocking thread, a couple of pieces ahead of the client (so never faster than the
 /// client reads), and decoding stops when the client goes away. A file that cannot be read
 /// or decoded ends the body early: the client sees a truncated chunked response, the
-/// operator a warning.
+/// operator [`events::serve_stream_failed`].
 pub fn gunzip(path: String, input: ByteStream) -> impl Stream<Item = io::Result<Bytes>> + 'static {
     let (decoded, decoded_pieces) = mpsc::channel(AHEAD);
     actix_web::rt::spawn(async move {
+        let reader_path = path.clone();
         let decoding = storage::read_blocking(&path, input, move |reader| {
             for piece in compress::gunzip_chunks(reader, DECODED_PIECE) {
+                let failed = piece.is_err();
                 let piece = piece.map_err(|e| {
-                    tracing::warn!(error = %e, "a stored file being served could not be read or decoded");
+                    events::serve_stream_failed(&reader_path, &e.to_string());
                     io::Error::other(e)
                 });
-                if decoded.blocking_send(piece).is_err() {
+                // After a failure the body ends: nothing after it would reach the client.
+                if decoded.blocking_send(piece).is_err() || failed {
                     break;
                 }
             }
         });
         if let Err(e) = decoding.await {
-            tracing::warn!(error = %e, "a stored file being served could not be decoded");
+            events::serve_stream_failed(&path, &e.to_string());
         }
     });
     received(decoded_pieces)
 }
 
-/// A large stored file's pieces as they are read from storage; a failure on the way is
-/// logged (the client sees a truncated response).
-pub fn passthrough<S, E>(pieces: S) -> impl Stream<Item = io::Result<Bytes>> + 'static
+/// A large stored file's (at `path`) pieces as they are read from storage; a failure on
+/// the way is [`events::serve_stream_failed`] (the client sees a truncated response).
+pub fn passthrough<S, E>(path: String, pieces: S) -> impl Stream<Item = io::Result<Bytes>> + 'static
 where
     S: Stream<Item = Result<Bytes, E>> + 'static,
     E: std::error::Error + Send + Sync + 'static,
 {
-    pieces.map(|piece| {
+    pieces.map(move |piece| {
         piece.map_err(|e| {
-            tracing::warn!(error = %e, "a stored file being served could not be read");
+            events::serve_stream_failed(&path, &e.to_string());
             io::Error::other(e)
         })
     })

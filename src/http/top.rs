@@ -60,8 +60,10 @@ pub async fn api_top(req: HttpRequest, state: web::Data<State>) -> HttpResponse 
     }
 }
 
-/// A JSON error body `{"error": "..."}` with the error's status.
+/// A JSON error body `{"error": "..."}` with the error's status; failures of the
+/// service's own are logged and counted.
 pub fn error_json(error: &OnDemandError) -> HttpResponse {
+    error.report("top");
     let status = actix_web::http::StatusCode::from_u16(error.status())
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
@@ -161,6 +163,7 @@ pub async fn top_page(
         match result {
             Ok(r) => report = Some(r),
             Err(e) => {
+                e.report("top");
                 status = actix_web::http::StatusCode::from_u16(e.status())
                     .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
                 error = Some(e.to_string());

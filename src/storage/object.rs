@@ -29,6 +29,7 @@ use super::{
     StorageError,
 };
 use crate::config::{Secret, StorageConfig, StorageKind};
+use crate::events;
 
 /// Attempts per operation for temporary failures (the first one included).
 const ATTEMPTS: u32 = 3;
@@ -457,7 +458,7 @@ impl Inner {
             .token(fresh.token.expose())
             .root(&format!("/{}", self.prefix));
         let operator = with_transport(Operator::new(builder).map_err(Failure::Dal)?, &self.http);
-        tracing::debug!(storage_url = fresh.storage_url, "Swift token renewed");
+        events::swift_token_renewed(&fresh.storage_url, stale.is_some());
         let renewed = Arc::new(SwiftSession {
             session: fresh,
             operator,
@@ -485,7 +486,7 @@ impl Inner {
                     if failure.is_unauthorized() && swift.is_some() && !renewed_after_401 =>
                 {
                     renewed_after_401 = true;
-                    tracing::debug!("Swift answered 401: renewing the token and retrying");
+                    // Counted as a `rejected` renewal by `renew`.
                     self.renew(swift.as_ref()).await?;
                 }
                 Err(failure) if failure.is_temporary() && tries < ATTEMPTS => {
@@ -510,7 +511,7 @@ impl Inner {
                     .await
                     .map_err(http_failure)?;
                 check_status(response).await?;
-                tracing::info!(container = config.container, "created the Swift container");
+                events::storage_container_created("swift", &config.container);
                 Ok(())
             }
             (
@@ -534,7 +535,7 @@ impl Inner {
                 )
                 .await
                 .map_err(|(status, message)| Failure::Http { status, message })?;
-                tracing::info!(bucket, "created the S3 bucket");
+                events::storage_container_created("s3", bucket);
                 Ok(())
             }
             _ => Ok(()),

@@ -1,7 +1,7 @@
 //! Raw files, `/api/index.json`, the browser and graph pages against a service that
 //! aggregated real published samples: gzip negotiation both ways, conditional GET, HEAD,
 //! CORS on logs, the SVG's own CSP, traversal attempts, the catalogue's counts (from the
-//! checkpoint summaries), large logs streamed (decoded or as stored), and HTML escaping of a frame named `<script>alert(1)</script>`.
+//! checkpoint summaries), large logs streamed (decoded or as stored), damaged stored files (counted), and HTML escaping of a frame named `<script>alert(1)</script>`.
 
 use std::io::Read;
 use std::time::Duration;
@@ -298,6 +298,40 @@ fn large_logs_are_streamed_decoded_or_as_stored() {
         assert_eq!(head.status, 200, "{day}");
         assert!(head.body.is_empty(), "{day}");
     }
+
+    // A damaged log, decoded for a client without gzip: the body is cut short (its status
+    // is sent before the damage is found) and the failure logged and counted.
+    let streamed = "arclamp_http_stream_failures_total";
+    assert_eq!(arclamp.metric(streamed), 0.0);
+    let (stored, text, _) = two_member_log(20_000, 1);
+    let relative = "logs/daily/2026-11-22.excimer.all.log.gz";
+    std::fs::write(arclamp.data().join(relative), &stored[..stored.len() / 2]).unwrap();
+    let cut = http_request(arclamp.http_port, "GET", &format!("/{relative}"), &[]);
+    if let Some(cut) = cut {
+        assert_eq!(cut.status, 200);
+        assert!(
+            cut.body.len() < text.len(),
+            "the damaged log was served whole"
+        );
+    }
+    arclamp.wait_metric(streamed, Duration::from_secs(10), |v| v == 1.0);
+    assert!(arclamp.log().contains(relative), "{}", arclamp.log());
+
+    // A damaged graph cannot be served at all: a 500, logged and counted.
+    let damaged = "arclamp_http_damaged_files_total";
+    assert_eq!(arclamp.metric(damaged), 0.0);
+    let relative = "svgs/daily/2026-11-22.excimer.all.svgz";
+    std::fs::create_dir_all(arclamp.data().join("svgs/daily")).unwrap();
+    std::fs::write(arclamp.data().join(relative), b"\x1f\x8b\x08\0not a graph").unwrap();
+    let broken = get(
+        &arclamp,
+        &format!("/{relative}"),
+        &["Accept-Encoding: gzip"],
+    );
+    assert_eq!(broken.status, 500, "{}", broken.text());
+    assert!(broken.text().contains("is damaged"), "{}", broken.text());
+    assert_eq!(arclamp.metric(damaged), 1.0);
+    assert_eq!(arclamp.metric(streamed), 1.0);
 }
 
 #[test]

@@ -163,13 +163,22 @@ fn logs_newer_than_their_graphs_are_rendered_at_start() {
         gzip("/w/index.php;Old::window 4\n"),
     )
     .expect("write");
-    let mut arclamp = Arclamp::start_in(dir, &redis, "[clock]\nstart = \"2026-01-01T12:00:00Z\"\n");
+    // A shutdown timeout past what the clock can add (no deadline, in effect) must not
+    // make the shutdown panic.
+    let mut arclamp = Arclamp::start_in(
+        dir,
+        &redis,
+        "[clock]\nstart = \"2026-01-01T12:00:00Z\"\n[service]\nshutdown_timeout = \"500000000000y\"\n",
+    );
     let svgs = dir.join("data/svgs/daily");
     wait_until("start-up render", Duration::from_secs(15), || {
         svgs.join("2025-12-31.excimer.all.svgz").exists()
             && svgs.join("2025-12-31.excimer.all.reversed.svgz").exists()
     });
-    assert!(arclamp.stop(STOP).success());
+    assert_eq!(arclamp.metric("arclamp_stale_graphs_found_total"), 1.0);
+    assert_eq!(arclamp.metric("arclamp_render_failures_total"), 0.0);
+    assert!(arclamp.stop(STOP).success(), "{}", arclamp.log());
+    assert!(!arclamp.log().contains("panicked"), "{}", arclamp.log());
 }
 
 #[test]

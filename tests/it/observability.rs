@@ -71,6 +71,14 @@ fn metrics_are_complete_and_pass_promtool() {
         "arclamp_oldest_window_timestamp_seconds",
         "arclamp_newest_window_timestamp_seconds",
         "arclamp_build_info",
+        // Failure counters read 0 before their first event.
+        "arclamp_on_demand_failures_total",
+        "arclamp_http_damaged_files_total",
+        "arclamp_http_stream_failures_total",
+        "arclamp_actor_restart_failures_total",
+        "arclamp_stale_graph_scan_failures_total",
+        "arclamp_shutdown_lost_samples_total",
+        "arclamp_swift_token_renewals_total",
     ] {
         assert!(names.contains(required), "{required} missing from\n{text}");
     }

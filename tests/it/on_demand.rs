@@ -494,6 +494,44 @@ fn the_leaderboard_skips_configured_frames_and_the_cli_agrees_with_the_api() {
             "{query}: {body}"
         );
     }
+    // The client's errors are only answered; a damaged stored log is the service's: a 500,
+    // logged and counted once per request, by kind.
+    let failures = |kind: &str| {
+        format!("arclamp_on_demand_failures_total{{kind=\"{kind}\",reason=\"damaged_log\"}}")
+    };
+    let damaged_day = "2026-11-18";
+    assert_eq!(arclamp.metric(&failures("top")), 0.0);
+    let damaged = arclamp
+        .data()
+        .join(format!("logs/daily/{damaged_day}.excimer.all.log.gz"));
+    std::fs::write(&damaged, b"\x1f\x8b\x08\0damaged beyond its header").expect("damage a log");
+    let (got, body) = api_top(
+        &arclamp,
+        &format!("period=daily&window={damaged_day}&channel=excimer"),
+    );
+    assert_eq!(got, 500, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a readable trace log"),
+        "{body}"
+    );
+    assert_eq!(arclamp.metric(&failures("top")), 1.0);
+    let range = get(
+        &arclamp,
+        &format!("/range.svg?period=daily&from={DAY_B}&to={damaged_day}&channel=excimer"),
+        &[],
+    );
+    assert_eq!(range.status, 500, "{}", range.text());
+    assert_eq!(arclamp.metric(&failures("range")), 1.0);
+    assert_eq!(arclamp.metric(&failures("top")), 1.0);
+    assert!(
+        arclamp.log().contains("on-demand request failed"),
+        "{}",
+        arclamp.log()
+    );
+    std::fs::remove_file(&damaged).expect("remove the damaged log");
     let output = Command::new(binary())
         .args([
             "top",
