@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 
 use super::file_cache::{CachedFile, FileCache};
 use super::html::PageError;
-use super::negotiate::{accepts_gzip, etag, not_modified};
+use super::negotiate::{etag, not_modified, request_accepts_gzip};
 use super::{keys, security, stream_body, State};
 use crate::storage::ByteStream;
 use crate::{compress, events};
@@ -94,7 +94,7 @@ async fn serve(
         }
     };
     let stored_gzip = compress::is_gzip(stored.head());
-    let send_gzip = stored_gzip && accepts_gzip(header_str(req, header::ACCEPT_ENCODING));
+    let send_gzip = stored_gzip && request_accepts_gzip(req.headers());
     let tag = etag(&info, send_gzip || !stored_gzip);
     let since = header_str(req, header::IF_MODIFIED_SINCE)
         .and_then(|s| s.parse::<HttpDate>().ok())

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use actix_web::http::header::{HeaderMap, ACCEPT_ENCODING};
+
 use crate::storage::ObjectInfo;
 
 /// Whether an `Accept-Encoding` value accepts gzip (`gzip`, `x-gzip` or `*` with a
@@ -29,6 +31,16 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         }
     }
     star.unwrap_or(false)
+}
+
+/// Whether a request's `Accept-Encoding` headers (all of them, as one list) accept gzip:
+/// [`accepts_gzip`] for a request. Every response that may be gzip'd asks this.
+pub fn request_accepts_gzip(headers: &HeaderMap) -> bool {
+    let values: Vec<&str> = headers
+        .get_all(ACCEPT_ENCODING)
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    accepts_gzip((!values.is_empty()).then(|| values.join(",")).as_deref())
 }
 
 /// A strong entity tag for one representation of a stored object: its size and
@@ -91,6 +103,20 @@ mod tests {
         assert!(!accepts_gzip(Some("identity")));
         assert!(!accepts_gzip(Some("br, *;q=0")));
         assert!(!accepts_gzip(None));
+        assert!(accepts_gzip(Some("x-gzip")));
+        // An explicit refusal of gzip wins over `*`.
+        assert!(!accepts_gzip(Some("gzip;q=0, *")));
+    }
+
+    #[test]
+    fn every_accept_encoding_header_of_a_request_counts() {
+        use actix_web::http::header::HeaderValue;
+        let mut headers = HeaderMap::new();
+        assert!(!request_accepts_gzip(&headers));
+        headers.append(ACCEPT_ENCODING, HeaderValue::from_static("br"));
+        assert!(!request_accepts_gzip(&headers));
+        headers.append(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        assert!(request_accepts_gzip(&headers));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::html::{self, Layout, PageError, Section};
-use super::State;
+use super::{negotiate, State};
 use crate::on_demand::{OnDemandError, Rendered, Series};
 use crate::render::DiffMode;
 
@@ -221,32 +221,13 @@ fn svg_response(req: &HttpRequest, kind: &'static str, graph: Rendered) -> HttpR
     response
         .content_type("image/svg+xml")
         .insert_header((header::CONTENT_SECURITY_POLICY, policy));
-    if accepts_gzip(req) {
+    if negotiate::request_accepts_gzip(req.headers()) {
         response
             .insert_header((header::CONTENT_ENCODING, "gzip"))
             .body(graph.svgz)
     } else {
         response.body(svg)
     }
-}
-
-/// Whether the client accepts a gzip'd body.
-fn accepts_gzip(req: &HttpRequest) -> bool {
-    req.headers()
-        .get_all(header::ACCEPT_ENCODING)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    == Some(0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
 }
 
 /// Percent-encode a query value (everything but RFC 3986 unreserved characters).
