@@ -44,7 +44,7 @@
 //!   log's stacks ([`WindowStacks`]) only for a log that is not sorted (one imported from
 //!   elsewhere).
 
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead};
 
 use crate::compress;
 use crate::folded::clean_line;
@@ -321,8 +321,8 @@ pub fn from_logs(
         None => samples_of(after)?,
     };
     let streamed = join_logs(
-        &mut LogLines::new(before),
-        &mut LogLines::new(after),
+        &mut LogLines::new(before)?,
+        &mut LogLines::new(after)?,
         (before_total, after_total),
         mode,
         min_width_pct,
@@ -365,7 +365,7 @@ fn join_logs(
 
 /// Samples in a log, by one pass over it.
 fn samples_of(log: &[u8]) -> io::Result<u64> {
-    let mut lines = LogLines::new(log);
+    let mut lines = LogLines::new(log)?;
     lines.check_order = false;
     let mut total = 0u64;
     while let Some((_, count)) = lines.next_line()? {
@@ -389,22 +389,16 @@ struct LogLines<'a> {
 }
 
 impl<'a> LogLines<'a> {
-    fn new(log: &'a [u8]) -> LogLines<'a> {
-        let reader: Box<dyn BufRead + 'a> = if compress::is_gzip(log) {
-            let decoder = flate2::bufread::MultiGzDecoder::new(log);
-            Box::new(BufReader::with_capacity(1 << 18, decoder))
-        } else {
-            Box::new(log)
-        };
-        LogLines {
-            reader,
+    fn new(log: &'a [u8]) -> io::Result<LogLines<'a>> {
+        Ok(LogLines {
+            reader: compress::maybe_gunzip_reader(log)?,
             raw: Vec::new(),
             clean: Vec::new(),
             current: Vec::new(),
             pending: None,
             started: false,
             check_order: true,
-        }
+        })
     }
 
     /// The next well-formed line, as an owned stack (the buffer of `pending` reused).

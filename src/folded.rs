@@ -299,7 +299,7 @@ impl<'a> SortedLines<'a> {
     /// Keep the lines whose stack (the line without its count) satisfies `keep`; order, and
     /// so sortedness, is kept.
     pub fn retain_stacks(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
-        self.lines.retain(|line| keep(stack_of(line)));
+        self.lines.retain(|line| keep(stack_of(line.as_bytes())));
     }
 
     /// The stacks and their counts, for renderers that need them apart.
@@ -311,10 +311,10 @@ impl<'a> SortedLines<'a> {
     }
 }
 
-/// The stack of a `STACK COUNT` line made by [`CountedStacks::lines`].
-fn stack_of(line: &str) -> &[u8] {
-    let bytes = line.as_bytes();
-    &bytes[..memrchr(b' ', bytes).unwrap_or(bytes.len())]
+/// The stack part of a folded line: everything before its last space (the whole line when
+/// it has none). Folded lines are sorted by this, not by the whole line.
+pub fn stack_of(line: &[u8]) -> &[u8] {
+    &line[..memrchr(b' ', line).unwrap_or(line.len())]
 }
 
 /// Call `f` with every line of `input` (already decompressed), without its `\n`, reading

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use hashbrown::HashMap;
 
 use crate::compress;
-use crate::folded::{clean_line, for_each_line};
+use crate::folded::{self, clean_line, for_each_line};
 use crate::range_summary::{self, RangeSummary};
 use crate::render::push_reversed_frames;
 use crate::render::tree::{common_prefix_len, PrunedTree};
@@ -188,13 +188,7 @@ pub fn merge(
 
 /// Add a log, gzip'd or plain, to `trie`.
 fn read_any_log(trie: &mut FrameTrie, log: &[u8], reversed: bool) -> io::Result<()> {
-    if compress::is_gzip(log) {
-        let decoder = flate2::bufread::MultiGzDecoder::new(log);
-        let reader = io::BufReader::with_capacity(1 << 18, decoder);
-        read_log(trie, reader, reversed)
-    } else {
-        read_log(trie, log, reversed)
-    }
+    read_log(trie, compress::maybe_gunzip_reader(log)?, reversed)
 }
 
 /// A sorted input of [`merge_sorted`].
@@ -531,7 +525,7 @@ impl FrameTrie {
                 lines.push(text);
             }
         }
-        lines.sort_unstable_by(|a, b| stack_part(a).cmp(stack_part(b)));
+        lines.sort_unstable_by(|a, b| folded::stack_of(a).cmp(folded::stack_of(b)));
         let mut text = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
         for line in lines {
             text.extend_from_slice(&line);
@@ -558,10 +552,6 @@ fn line(path: &[u8], frame: &[u8], samples: u64) -> Vec<u8> {
 }
 
 /// The stack of a `STACK COUNT` line.
-fn stack_part(line: &[u8]) -> &[u8] {
-    &line[..memchr::memrchr(b' ', line).unwrap_or(line.len())]
-}
-
 /// True when a line may end in `frame`: inferno would neither trim a blank off it nor read
 /// a number after a blank in it as a count.
 fn safe_last_frame(frame: &[u8]) -> bool {

@@ -12,10 +12,10 @@ use std::panic::{self, AssertUnwindSafe};
 
 use inferno::flamegraph::color::BasicPalette;
 use inferno::flamegraph::{self, Options, Palette};
-use memchr::{memmem, memrchr};
+use memchr::memmem;
 
 use crate::compress;
-use crate::folded::SortedLines;
+use crate::folded::{stack_of, SortedLines};
 use crate::sample::sanitize_in_place;
 
 /// Width in pixels of the frame area of flamegraph.pl's default 1200-pixel image (10 pixels
@@ -348,15 +348,9 @@ pub fn push_reversed_frames(text: &mut Vec<u8>, stack: &[u8]) {
 fn merge_order_lines(text: &str, sort: bool) -> Vec<&str> {
     let mut lines: Vec<&str> = text.lines().collect();
     if sort {
-        lines.sort_unstable_by(|a, b| stack_of(a).cmp(stack_of(b)));
+        lines.sort_unstable_by(|a, b| stack_of(a.as_bytes()).cmp(stack_of(b.as_bytes())));
     }
     lines
-}
-
-/// The stack part of a line built by [`folded_text`] (everything before the count).
-fn stack_of(line: &str) -> &[u8] {
-    let bytes = line.as_bytes();
-    &bytes[..memrchr(b' ', bytes).unwrap_or(bytes.len())]
 }
 
 /// Run `render`, turning an inferno error or a panic into a [`RenderError`].
