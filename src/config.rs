@@ -933,8 +933,7 @@ impl Config {
 
 /// Names that end up in file names and URLs: `[A-Za-z0-9_.-]`, not `.` or `..`.
 pub fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
-    if name.is_empty() || name == "." || name == ".." || !name.bytes().all(allowed) {
+    if !crate::layout::is_safe_name(name) {
         return Err(invalid(
             key,
             format!("{name:?} may only contain letters, digits, '_', '.' and '-'"),
@@ -980,6 +979,7 @@ mod duration {
     }
 }
 
+/// Optional durations (`max_age`), as [`duration`] when present.
 mod opt_duration {
     use std::time::Duration;
 

@@ -34,6 +34,18 @@ pub struct GraphKind {
 /// The entry point every sample counts in.
 pub const ALL: &str = "all";
 
+/// True for a name that may appear in file names and URLs as a channel or function label:
+/// `[A-Za-z0-9_.-]`, not empty, not `.` or `..`. Config, URLs and stored file names are all
+/// checked by this one rule.
+pub fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 /// Prefix of a period's logs: `logs/{period}/`.
 pub fn logs_prefix(period: &str) -> String {
     format!("logs/{period}/")
@@ -110,17 +122,12 @@ impl LogKey {
     fn is_well_formed(&self) -> bool {
         let word =
             |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        let name = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        };
         let window = |s: &str| {
             !s.is_empty()
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
         };
-        window(&self.window) && name(&self.channel) && word(&self.entry)
+        window(&self.window) && is_safe_name(&self.channel) && word(&self.entry)
     }
 }
 
@@ -132,6 +139,16 @@ pub fn file_name(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safe_names_are_the_same_rule_everywhere() {
+        for good in ["excimer", "excimer-wall", "k8s.excimer_2", "a", "..."] {
+            assert!(is_safe_name(good), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "caf\u{e9}", "x%2F", "a\\b"] {
+            assert!(!is_safe_name(bad), "{bad:?}");
+        }
+    }
 
     fn key(channel: &str, entry: &str) -> LogKey {
         LogKey {

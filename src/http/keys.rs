@@ -82,9 +82,10 @@ fn checked<'a>(
 
 /// A channel, function label or file name: `[A-Za-z0-9_.-]`, not `.` or `..`.
 pub fn name<'a>(what: &'static str, value: &'a str) -> Result<&'a str, KeyError> {
-    checked(what, value, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
-    })
+    if value.len() > MAX_SEGMENT || !crate::layout::is_safe_name(value) {
+        return Err(malformed(what, value));
+    }
+    Ok(value)
 }
 
 /// An entry point: `[A-Za-z0-9_]`.
