@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use crate::redis_server::RedisServer;
 
-/// Path of the binary cargo built for these tests.
 /// How long a test waits for `arclamp` to exit after SIGTERM: longer than the default
 /// `service.shutdown_timeout` (30 s) the service itself may spend finishing renders, so a
 /// slow final render on a loaded machine is not mistaken for a hang.
 pub const STOP: Duration = Duration::from_secs(60);
 
+/// Path of the binary cargo built for these tests.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_arclamp")
 }
