@@ -98,6 +98,19 @@ mod x86 {
         u32::MAX.checked_shl(from as u32).unwrap_or(0)
     }
 
+    /// Where the chunk to scan after `at` starts in a text of `len` bytes, and the mask of
+    /// its bytes not scanned yet: the final chunk is the text's last `width` bytes, which
+    /// overlaps bytes already scanned rather than reading past the end.
+    #[inline(always)]
+    fn next_chunk(len: usize, at: usize, width: usize) -> (usize, u32) {
+        if at + width <= len {
+            (at, u32::MAX)
+        } else {
+            let start = len - width;
+            (start, from_byte(at - start))
+        }
+    }
+
     /// Bits of a chunk's byte mask before byte `end`.
     #[inline(always)]
     fn before_byte(end: u32) -> u32 {
@@ -124,14 +137,7 @@ mod x86 {
             let mut unprintable = 0u32;
             let mut at = 0usize;
             loop {
-                // The final chunk is the text's last WIDTH bytes; `fresh` masks off those
-                // already scanned.
-                let (start, fresh) = if at + WIDTH <= text.len() {
-                    (at, u32::MAX)
-                } else {
-                    let start = text.len() - WIDTH;
-                    (start, from_byte(at - start))
-                };
+                let (start, fresh) = next_chunk(text.len(), at, WIDTH);
                 // SAFETY: start + WIDTH <= text.len(), and the load is unaligned.
                 let chunk = unsafe { $load(text.as_ptr().add(start).cast()) };
                 let newlines = $movemask($cmpeq(chunk, newline)) as u32 & fresh;
@@ -182,14 +188,7 @@ mod x86 {
             let semicolon = $set1(b';' as i8);
             let mut at = 0usize;
             while at < text.len() {
-                // As in `scan_with`: the final chunk is the text's last WIDTH bytes, with
-                // those already scanned masked off.
-                let (start, fresh) = if at + WIDTH <= text.len() {
-                    (at, u32::MAX)
-                } else {
-                    let start = text.len() - WIDTH;
-                    (start, from_byte(at - start))
-                };
+                let (start, fresh) = next_chunk(text.len(), at, WIDTH);
                 // SAFETY: start + WIDTH <= text.len(), and the load is unaligned.
                 let chunk = unsafe { $load(text.as_ptr().add(start).cast()) };
                 let mut found = $movemask($cmpeq(chunk, semicolon)) as u32 & fresh;

@@ -151,24 +151,15 @@ pub async fn view(
         ),
         None => (None, None, None),
     };
-    let week_ago = period
-        .window_at(
-            graph
-                .window
-                .start
-                .checked_sub_signed(TimeDelta::days(7))
-                .unwrap_or(DateTime::<Utc>::MIN_UTC),
-        )
-        .name;
-    let previous_name = period
-        .window_at(
-            graph
-                .window
-                .start
-                .checked_sub_signed(TimeDelta::seconds(1))
-                .unwrap_or(DateTime::<Utc>::MIN_UTC),
-        )
-        .name;
+    // The window `delta` before this one starts (the first one, near the start of time).
+    let window_before = |delta: TimeDelta| {
+        let at = graph.window.start.checked_sub_signed(delta);
+        period
+            .window_at(at.unwrap_or(DateTime::<Utc>::MIN_UTC))
+            .name
+    };
+    let week_ago = window_before(TimeDelta::days(7));
+    let previous_name = window_before(TimeDelta::seconds(1));
     let live = live_windows(&state.supervisor)
         .await
         .contains(&(key.period.clone(), key.window.clone()));
