@@ -232,11 +232,7 @@ impl Aggregator {
             self.load_progress.text_bytes,
             sender,
         ));
-        let read = futures_util::stream::unfold(receiver, |mut receiver| async move {
-            let item = receiver.recv().await?;
-            Some((item, receiver))
-        });
-        actix::fut::wrap_stream::<_, Self>(read)
+        actix::fut::wrap_stream::<_, Self>(storage::received(receiver))
             .fold(None, |end, item, act, _| {
                 let end = match item {
                     Loading::Chunk(text) => {

@@ -43,7 +43,7 @@ pub fn gunzip(path: String, input: ByteStream) -> impl Stream<Item = io::Result<
             events::serve_stream_failed(&path, &e.to_string());
         }
     });
-    received(decoded_pieces)
+    storage::received(decoded_pieces)
 }
 
 /// A large stored file's (at `path`) pieces as they are read from storage; a failure on
@@ -58,13 +58,5 @@ where
             events::serve_stream_failed(&path, &e.to_string());
             io::Error::other(e)
         })
-    })
-}
-
-/// The pieces sent into `receiver`, as a stream.
-fn received(receiver: mpsc::Receiver<io::Result<Bytes>>) -> impl Stream<Item = io::Result<Bytes>> {
-    futures_util::stream::unfold(receiver, |mut receiver| async move {
-        let piece = receiver.recv().await?;
-        Some((piece, receiver))
     })
 }

@@ -31,7 +31,7 @@ use crate::config::{StorageConfig, StorageKind};
 pub use local::LocalStorage;
 pub use monitored::Monitored;
 pub use object::ObjectStorage;
-pub use stream::{read_blocking, ByteStream, ObjectStream, PieceReader, READ_PIECE};
+pub use stream::{read_blocking, received, ByteStream, ObjectStream, PieceReader, READ_PIECE};
 
 /// The storage `config` selects, ready to share between actors, HTTP and subcommands.
 /// Object stores are not contacted here: one that is down at start is retried by each

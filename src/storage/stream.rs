@@ -1,6 +1,7 @@
 //! Reading an object in pieces ([`Storage::get_stream`](super::Storage::get_stream)): the
 //! piece stream every backend returns, and the bridge that lets blocking code (a gzip
-//! decoder, the log reader of the renderer) read those pieces as one `std::io::Read`.
+//! decoder, the log reader of the renderer) read those pieces as one `std::io::Read`, and
+//! the way back: what such blocking code sends into a channel, as a stream.
 
 use std::future::Future;
 use std::io::{self, Read};
@@ -11,6 +12,15 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use super::StorageError;
+
+/// What is sent into `receiver` (by a blocking reader, a few items ahead), as a stream
+/// that ends when every sender is gone.
+pub fn received<T>(receiver: mpsc::Receiver<T>) -> impl Stream<Item = T> {
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let item = receiver.recv().await?;
+        Some((item, receiver))
+    })
+}
 
 /// An object's bytes in pieces, in order; an error ends them.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>>;
