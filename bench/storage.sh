@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Storage that 2 years of arclamp data need, from `arclamp publish --to-store`: bytes per
 # hour of hourly logs and graphs, and bytes per distinct stack of a daily log, measured at
-# 200 and 2,000 samples/s (one channel, the synthetic load of src/synth.rs); then the
+# 200 and 2,000 samples/s (one channel, the synthetic load of src/ingest/synth.rs); then the
 # default retention (hourly 336 windows = 14 days, daily 730 = 2 years) extrapolated.
 #
 # Usage: bench/storage.sh [HOURS_AT_200] [HOURS_AT_2000]    (defaults 3 and 1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Numbers behind the synthetic load (src/synth.rs): generation speed, line length, distinct
+# Numbers behind the synthetic load (src/ingest/synth.rs): generation speed, line length, distinct
 # stacks, hot-stack share and entry-point mix of SAMPLES samples (default 1,000,000).
 # Not run in CI: it writes about 3 GB to a temporary file and sorts it.
 #

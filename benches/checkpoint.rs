@@ -13,9 +13,9 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use arclamp::aggregate::{Encoded, WindowCounts};
-use arclamp::stacks::StackTable;
-use arclamp::synth::{EntryPoint, Generator};
+use arclamp::ingest::stacks::StackTable;
+use arclamp::ingest::synth::{EntryPoint, Generator};
+use arclamp::store::aggregate::{Encoded, WindowCounts};
 
 fn main() {
     let numbers: Vec<usize> = std::env::args()

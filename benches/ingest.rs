@@ -9,11 +9,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use arclamp::aggregate::WindowCounts;
-use arclamp::ingest::{ingest_batch, ChannelState, IngestSettings};
-use arclamp::sample::Limits;
-use arclamp::stacks::StackTable;
-use arclamp::synth::Generator;
+use arclamp::ingest::batch::{ingest_batch, ChannelState, IngestSettings};
+use arclamp::ingest::sample::Limits;
+use arclamp::ingest::stacks::StackTable;
+use arclamp::ingest::synth::Generator;
+use arclamp::store::aggregate::WindowCounts;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 

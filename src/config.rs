@@ -4,39 +4,35 @@
 //! Loading is strict: unknown keys and bad values are errors that name the key, because a
 //! typo that silently falls back to a default is worse than a refusal to start (or, on
 //! SIGHUP, a refusal to reload while the old config keeps running).
+//!
+//! A component's own table is typed next to its code (`[storage]` in
+//! `store::storage::config`, `[log]` in `ops::telemetry`, ...) and re-exported here; this
+//! module assembles them and checks the whole. It may import `graphs`, `store`, `ingest`
+//! and `ops`, which never import it; `actors`, `http` and `cli` read it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::window::Period;
+use crate::graphs::on_demand::OnDemandSettings;
+use crate::graphs::window_graphs::RenderSettings;
+use crate::ingest::window::Period;
+use crate::ops::settings::{at_least_one, duration, invalid, opt_duration, positive};
 
-/// A config that could not be loaded, naming the key at fault where there is one.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read or parsed, or a key has the wrong type.
-    #[error("{0}")]
-    Load(#[from] config::ConfigError),
-    /// A key has a value arclamp cannot use.
-    #[error("{key}: {message}")]
-    Invalid {
-        /// The dotted key (`periods.hourly.format`).
-        key: String,
-        /// What is wrong and what is allowed.
-        message: String,
-    },
-}
-
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        message: message.into(),
-    }
-}
+// Each component owns the config types of its table; they are re-exported here so that the
+// whole file's types are found in one place.
+pub use crate::graphs::on_demand::OnDemandConfig;
+pub use crate::graphs::window_graphs::FunctionGraph;
+pub use crate::ops::settings::{resolve_secret, ConfigError, Secret};
+pub use crate::ops::telemetry::LogConfig;
+pub use crate::store::retention::PeriodSpec;
+pub use crate::store::storage::config::{
+    S3Config, StorageConfig, StorageKind, SwiftAuthKind, SwiftConfig,
+};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,319 +126,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// A credential: shown as `***` by `Debug` and when the config is printed, so it never
-/// reaches a log line or `check-config` output.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// A secret holding `value`.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that sends it to the server.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether no value was given.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(if self.0.is_empty() { "" } else { "***" })
-    }
-}
-
-/// The secret from `value`, or from the file `file` names (trailing newline removed); the
-/// error names whichever key is at fault. Setting both is an error, as is setting neither.
-pub fn resolve_secret(
-    key: &str,
-    value: &Secret,
-    file: Option<&Path>,
-) -> Result<Secret, ConfigError> {
-    match (value.is_empty(), file) {
-        (false, Some(_)) => Err(invalid(
-            format!("{key}_file"),
-            format!("set either {key} or {key}_file, not both"),
-        )),
-        (false, None) => Ok(value.clone()),
-        (true, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                invalid(
-                    format!("{key}_file"),
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            let text = text.trim_end_matches(['\n', '\r']);
-            if text.is_empty() {
-                return Err(invalid(
-                    format!("{key}_file"),
-                    format!("{} is empty", path.display()),
-                ));
-            }
-            Ok(Secret::new(text))
-        }
-        (true, None) => Err(invalid(
-            key,
-            format!(
-                "required: set it (e.g. from the environment, ARCLAMP__{}) or name a file with {key}_file",
-                key.to_ascii_uppercase().replace('.', "__")
-            ),
-        )),
-    }
-}
-
-/// Which storage backend `[storage]` selects.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StorageKind {
-    /// Files under `storage.path`.
-    #[default]
-    Local,
-    /// An S3-compatible bucket (`[storage.s3]`).
-    S3,
-    /// An OpenStack Swift container, native API (`[storage.swift]`).
-    Swift,
-}
-
-/// `[storage]`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
-    /// `local`, `s3` or `swift`.
-    pub kind: StorageKind,
-    /// Root directory of `logs/` and `svgs/` (`kind = "local"`).
-    pub path: PathBuf,
-    /// Prefix of every object name inside the bucket or container (object storage), e.g.
-    /// `arclamp/`; empty for none.
-    pub prefix: String,
-    /// Longest time one object-storage operation may take, retries included.
-    #[serde(with = "duration")]
-    pub timeout: Duration,
-    /// Objects asked for per listing request (object storage); listings page through all.
-    pub list_page_size: usize,
-    /// `[storage.s3]`
-    pub s3: S3Config,
-    /// `[storage.swift]`
-    pub swift: SwiftConfig,
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        StorageConfig {
-            kind: StorageKind::Local,
-            path: PathBuf::from("data"),
-            prefix: String::new(),
-            timeout: Duration::from_secs(30),
-            list_page_size: 1000,
-            s3: S3Config::default(),
-            swift: SwiftConfig::default(),
-        }
-    }
-}
-
-/// `[storage.s3]`: any S3-compatible store (AWS, Ceph RGW, MinIO, Swift's S3 API).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct S3Config {
-    /// `https://s3.example.org`; empty for AWS's own endpoint of `region`.
-    pub endpoint: String,
-    /// The bucket; created when missing.
-    pub bucket: String,
-    /// The region requests are signed for.
-    pub region: String,
-    /// Access key id (or `access_key_id_file`).
-    pub access_key_id: Secret,
-    /// File holding the access key id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_key_id_file: Option<PathBuf>,
-    /// Secret access key (or `secret_access_key_file`).
-    pub secret_access_key: Secret,
-    /// File holding the secret access key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret_access_key_file: Option<PathBuf>,
-}
-
-impl Default for S3Config {
-    fn default() -> Self {
-        S3Config {
-            endpoint: String::new(),
-            bucket: String::new(),
-            region: "us-east-1".into(),
-            access_key_id: Secret::default(),
-            access_key_id_file: None,
-            secret_access_key: Secret::default(),
-            secret_access_key_file: None,
-        }
-    }
-}
-
-/// `[storage.swift]`: OpenStack Swift's native API, with tempauth (v1) or Keystone v3.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SwiftConfig {
-    /// `https://swift.example.org/auth/v1.0` (tempauth) or `https://keystone.example.org/v3`.
-    pub auth_url: String,
-    /// The container; created when missing.
-    pub container: String,
-    /// `account:user` for tempauth, the user name for Keystone.
-    pub user: String,
-    /// The password (or `key_file`).
-    pub key: Secret,
-    /// File holding the password.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_file: Option<PathBuf>,
-    /// Keystone: the user's domain (`Default` when empty).
-    pub user_domain: String,
-    /// Keystone: the project to scope the token to.
-    pub project: String,
-    /// Keystone: the project's domain (`Default` when empty).
-    pub project_domain: String,
-    /// Keystone: the catalog region of the object-store endpoint (any when empty).
-    pub region: String,
-}
-
-/// How a Swift token is obtained, read from `storage.swift.auth_url`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SwiftAuthKind {
-    /// tempauth / swauth: `GET .../auth/v1.0`.
-    V1,
-    /// Keystone identity v3: `POST .../v3/auth/tokens`.
-    KeystoneV3,
-}
-
-impl SwiftConfig {
-    /// Which auth protocol `auth_url` speaks.
-    pub fn auth_kind(&self) -> Result<SwiftAuthKind, ConfigError> {
-        let url = self.auth_url.trim_end_matches('/');
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(invalid(
-                "storage.swift.auth_url",
-                "required: an http:// or https:// URL ending in /auth/v1.0 (tempauth) or /v3 (Keystone)",
-            ));
-        }
-        if url.ends_with("/v3") {
-            Ok(SwiftAuthKind::KeystoneV3)
-        } else if url.ends_with("/v1.0") || url.ends_with("/v1") {
-            Ok(SwiftAuthKind::V1)
-        } else {
-            Err(invalid(
-                "storage.swift.auth_url",
-                format!("{url:?} must end in /auth/v1.0 (tempauth) or /v3 (Keystone)"),
-            ))
-        }
-    }
-
-    /// The password, from `key` or `key_file`.
-    pub fn resolved_key(&self) -> Result<Secret, ConfigError> {
-        resolve_secret("storage.swift.key", &self.key, self.key_file.as_deref())
-    }
-}
-
-impl S3Config {
-    /// The access key id, from `access_key_id` or `access_key_id_file`.
-    pub fn resolved_access_key_id(&self) -> Result<Secret, ConfigError> {
-        resolve_secret(
-            "storage.s3.access_key_id",
-            &self.access_key_id,
-            self.access_key_id_file.as_deref(),
-        )
-    }
-
-    /// The secret access key, from `secret_access_key` or `secret_access_key_file`.
-    pub fn resolved_secret_access_key(&self) -> Result<Secret, ConfigError> {
-        resolve_secret(
-            "storage.s3.secret_access_key",
-            &self.secret_access_key,
-            self.secret_access_key_file.as_deref(),
-        )
-    }
-}
-
-impl StorageConfig {
-    /// Check the keys the selected backend needs; the error names the first bad one.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.prefix.is_empty() && crate::storage::check_path(&self.prefix, true).is_err() {
-            return Err(invalid(
-                "storage.prefix",
-                format!(
-                    "{:?} must be a relative path of letters, digits, '_', '.', '-' segments, e.g. \"arclamp/\"",
-                    self.prefix
-                ),
-            ));
-        }
-        positive("storage.timeout", self.timeout)?;
-        at_least_one("storage.list_page_size", self.list_page_size as u64)?;
-        match self.kind {
-            StorageKind::Local => {
-                if self.path.as_os_str().is_empty() {
-                    return Err(invalid("storage.path", "required for kind = \"local\""));
-                }
-            }
-            StorageKind::S3 => {
-                let s3 = &self.s3;
-                if s3.bucket.is_empty() {
-                    return Err(invalid("storage.s3.bucket", "required for kind = \"s3\""));
-                }
-                let endpoint = &s3.endpoint;
-                if !(endpoint.is_empty()
-                    || endpoint.starts_with("http://")
-                    || endpoint.starts_with("https://"))
-                {
-                    return Err(invalid(
-                        "storage.s3.endpoint",
-                        "must be an http:// or https:// URL (or empty for AWS)",
-                    ));
-                }
-                if s3.region.is_empty() {
-                    return Err(invalid(
-                        "storage.s3.region",
-                        "required (e.g. \"us-east-1\")",
-                    ));
-                }
-                s3.resolved_access_key_id()?;
-                s3.resolved_secret_access_key()?;
-            }
-            StorageKind::Swift => {
-                let swift = &self.swift;
-                let kind = swift.auth_kind()?;
-                if swift.container.is_empty() {
-                    return Err(invalid(
-                        "storage.swift.container",
-                        "required for kind = \"swift\"",
-                    ));
-                }
-                if swift.user.is_empty() {
-                    return Err(invalid(
-                        "storage.swift.user",
-                        "required for kind = \"swift\"",
-                    ));
-                }
-                if kind == SwiftAuthKind::KeystoneV3 && swift.project.is_empty() {
-                    return Err(invalid(
-                        "storage.swift.project",
-                        "required with a Keystone v3 auth_url",
-                    ));
-                }
-                swift.resolved_key()?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// `[periods.NAME]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -484,17 +167,6 @@ fn builtin_period(name: &str) -> Option<(&'static str, usize)> {
         "daily" => Some(("%Y-%m-%d", 730)),
         _ => None,
     }
-}
-
-/// A period ready to use: its window arithmetic and retention.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeriodSpec {
-    /// Window arithmetic.
-    pub period: Period,
-    /// Windows kept per channel and entry point.
-    pub retain: usize,
-    /// Optional age limit.
-    pub max_age: Option<Duration>,
 }
 
 /// `[aggregation]`
@@ -556,6 +228,15 @@ impl Default for RenderConfig {
 }
 
 impl RenderConfig {
+    /// The settings graphs are drawn with, changed live on reload.
+    pub fn settings(&self) -> RenderSettings {
+        RenderSettings {
+            title: self.title.clone(),
+            min_width: self.min_width,
+            functions: self.functions.clone(),
+        }
+    }
+
     /// The number of renderer threads to start.
     pub fn effective_workers(&self) -> usize {
         if self.workers > 0 {
@@ -564,16 +245,6 @@ impl RenderConfig {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         cpus.saturating_sub(1).max(1)
     }
-}
-
-/// `[[render.functions]]`: a graph of only the stacks containing one frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FunctionGraph {
-    /// The exact frame (`EditAction::show`).
-    pub name: String,
-    /// The name used in file names (`EditAction` gives `...all.fn-EditAction.svgz`).
-    pub label: String,
 }
 
 /// `[retention]`
@@ -662,51 +333,10 @@ pub struct TopConfig {
 impl Default for TopConfig {
     fn default() -> Self {
         TopConfig {
-            skip: crate::top::DEFAULT_SKIP
+            skip: crate::graphs::top::DEFAULT_SKIP
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
-        }
-    }
-}
-
-/// `[on_demand]`: bounds on the work one request for a diff or range graph may cause.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OnDemandConfig {
-    /// Most windows one range graph may merge.
-    pub max_range_windows: usize,
-    /// Diff and range graphs rendered at the same time; further requests get 429.
-    pub max_concurrent_renders: usize,
-    /// Memory kept for rendered diff and range graphs (gzip'd), in MiB; 0 disables the cache.
-    pub cache_megabytes: u64,
-}
-
-impl Default for OnDemandConfig {
-    fn default() -> Self {
-        OnDemandConfig {
-            max_range_windows: 62,
-            max_concurrent_renders: 2,
-            cache_megabytes: 64,
-        }
-    }
-}
-
-/// `[log]`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// `text` or `json` (one JSON object per line).
-    pub format: String,
-    /// A tracing filter (`info`, `arclamp=debug`); `RUST_LOG` takes precedence.
-    pub level: String,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            format: "text".into(),
-            level: "info".into(),
         }
     }
 }
@@ -836,7 +466,7 @@ impl Config {
         }
         positive("retention.interval", self.retention.interval)?;
         for (i, pattern) in self.top.skip.iter().enumerate() {
-            crate::top::FramePattern::parse(pattern)
+            crate::graphs::top::FramePattern::parse(pattern)
                 .map_err(|message| invalid(format!("top.skip[{i}]"), message))?;
         }
         at_least_one(
@@ -917,6 +547,18 @@ impl Config {
             .collect()
     }
 
+    /// What the on-demand graphs and leaderboards ([`crate::graphs::on_demand::OnDemand`])
+    /// are built from.
+    pub fn on_demand_settings(&self) -> Result<OnDemandSettings, ConfigError> {
+        Ok(OnDemandSettings {
+            periods: self.period_specs()?.into_iter().map(|s| s.period).collect(),
+            skip: self.top.skip.clone(),
+            limits: self.on_demand.clone(),
+            title: self.render.title.clone(),
+            min_width: self.render.min_width,
+        })
+    }
+
     /// The effective config as TOML, with secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
@@ -933,73 +575,13 @@ impl Config {
 
 /// Names that end up in file names and URLs: `[A-Za-z0-9_.-]`, not `.` or `..`.
 pub fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
-    if !crate::layout::is_safe_name(name) {
+    if !crate::store::layout::is_safe_name(name) {
         return Err(invalid(
             key,
             format!("{name:?} may only contain letters, digits, '_', '.' and '-'"),
         ));
     }
     Ok(())
-}
-
-fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
-    if value.is_zero() {
-        return Err(invalid(
-            key,
-            "must be longer than 0 (e.g. \"500ms\", \"60s\", \"10m\")",
-        ));
-    }
-    Ok(())
-}
-
-fn at_least_one(key: &str, value: u64) -> Result<(), ConfigError> {
-    if value == 0 {
-        return Err(invalid(key, "must be at least 1"));
-    }
-    Ok(())
-}
-
-/// Durations as humantime strings (`"100ms"`, `"60s"`, `"14d"`).
-mod duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(*value).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "{text:?} is not a duration such as \"500ms\", \"60s\" or \"14d\": {e}"
-            ))
-        })
-    }
-}
-
-/// Optional durations (`max_age`), as [`duration`] when present.
-mod opt_duration {
-    use std::time::Duration;
-
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(
-        value: &Option<Duration>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(d) => super::duration::serialize(d, serializer),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        super::duration::deserialize(deserializer).map(Some)
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The aggregator actor: one per (period, window, channel, entry point).
 //!
-//! It counts `StackId -> count` for its window ([`crate::aggregate::WindowCounts`]),
+//! It counts `StackId -> count` for its window ([`crate::store::aggregate::WindowCounts`]),
 //! loads the window's existing checkpoint when it starts (so counts carry over restarts),
 //! checkpoints every `flush_interval`, asks for renders at most every `render.interval`,
 //! and at window end writes a final checkpoint, asks for a final render and stops.
@@ -24,13 +24,13 @@ use actix::prelude::*;
 use bytes::Bytes;
 
 use crate::actors::render_queue::{RenderQueue, RenderRequest, UseRenderQueue};
-use crate::aggregate::WindowCounts;
-use crate::catalogue::{self, LogSummary};
-use crate::events;
-use crate::folded;
-use crate::layout::LogKey;
-use crate::stacks::{StackId, StackTable};
-use crate::storage::{self, ContentMeta, Storage, StorageError};
+use crate::ingest::stacks::{StackId, StackTable};
+use crate::ops::events;
+use crate::store::aggregate::WindowCounts;
+use crate::store::catalogue::{self, LogSummary};
+use crate::store::folded;
+use crate::store::layout::LogKey;
+use crate::store::storage::{self, ContentMeta, Storage, StorageError};
 
 /// Timing settings an aggregator follows; changed live on reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,7 +332,7 @@ impl Aggregator {
             match result {
                 Ok((stacks, samples, bytes)) => {
                     let took = started.elapsed();
-                    events::checkpoint_written(&act.key, stacks, samples, bytes, took);
+                    events::checkpoint_written(&act.key.event(&path), stacks, samples, bytes, took);
                     act.last_checkpoint = Some((Instant::now(), took));
                     // Samples that arrived during the write are still unsaved.
                     act.unsaved -= written_samples.min(act.unsaved);

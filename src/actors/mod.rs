@@ -16,6 +16,10 @@
 //!
 //! Samples flow left to right. The subscriber has a thread of its own, where nothing else
 //! runs, so Redis is always read at full speed.
+//!
+//! Each actor is a thin shell: what it does lives in the plain modules of `ingest`, `store`
+//! and `graphs`, which it may import (with `config` and `ops`); of `http` it implements only
+//! the read-only [`crate::http::live_view::LiveView`]. Nothing but `cli` imports actors.
 
 pub mod aggregator;
 pub mod render_queue;

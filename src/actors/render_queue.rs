@@ -13,12 +13,12 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::actors::renderer::{RenderJob, RenderSettings, Renderer};
-use crate::clock::Clock;
-use crate::events;
-use crate::graphs::WindowState;
-use crate::layout::{self, GraphKind, LogKey};
-use crate::storage::Storage;
-use crate::window::Period;
+use crate::graphs::window_graphs::WindowState;
+use crate::ingest::window::Period;
+use crate::ops::clock::Clock;
+use crate::ops::events;
+use crate::store::layout::{self, GraphKind, LogKey};
+use crate::store::storage::Storage;
 
 /// Render the graphs of a window (soon, once).
 #[derive(Message, Debug, Clone)]
@@ -157,7 +157,7 @@ impl RenderQueue {
                     }
                 }
             }
-            Ok::<_, crate::storage::StorageError>(stale)
+            Ok::<_, crate::store::storage::StorageError>(stale)
         };
         ctx.spawn(scan.into_actor(self).map(|result, act, ctx| match result {
             Ok(stale) => {

@@ -1,5 +1,5 @@
 //! The renderer: a pool of synchronous actors (`SyncArbiter`, `render.workers` threads),
-//! each rendering one window's graphs at a time with [`crate::graphs`], off the threads
+//! each rendering one window's graphs at a time with [`crate::graphs::window_graphs`], off the threads
 //! that ingest samples.
 //!
 //! A job reads the window's trace log from storage and writes, atomically, the forward
@@ -12,12 +12,12 @@ use std::time::Instant;
 
 use actix::prelude::*;
 
-use crate::events;
-pub use crate::graphs::RenderSettings;
-use crate::graphs::{render_stored_window, WindowState};
-use crate::layout::LogKey;
-use crate::storage::Storage;
-use crate::window::Period;
+pub use crate::graphs::window_graphs::RenderSettings;
+use crate::graphs::window_graphs::{render_stored_window, WindowState};
+use crate::ingest::window::Period;
+use crate::ops::events;
+use crate::store::layout::LogKey;
+use crate::store::storage::Storage;
 
 /// Render every graph of one window.
 #[derive(Message)]
@@ -87,7 +87,7 @@ impl Handler<RenderJob> for Renderer {
                 Err("the renderer panicked (a bug; the job was dropped, the thread kept)".into())
             });
         match &result {
-            Ok(graphs) => events::rendered(&job.key, *graphs, started.elapsed()),
+            Ok(graphs) => events::rendered(&job.key.event(&path), *graphs, started.elapsed()),
             Err(e) => events::render_failed(&path, e),
         }
         result

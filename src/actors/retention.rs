@@ -1,6 +1,6 @@
 //! The retention actor: at start and every `retention.interval`, lists each period's logs
 //! and graphs, asks the router which windows are live, deletes what
-//! [`crate::retention::plan`] says, and reports what stays stored (bytes, oldest and newest
+//! [`crate::store::retention::plan`] says, and reports what stays stored (bytes, oldest and newest
 //! window per period) from the same listing.
 
 use std::collections::HashSet;
@@ -10,12 +10,12 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::actors::router::{LiveWindows, Router};
-use crate::clock::Clock;
 use crate::config::PeriodSpec;
-use crate::events;
-use crate::layout;
-use crate::retention;
-use crate::storage::Storage;
+use crate::ops::clock::Clock;
+use crate::ops::events;
+use crate::store::layout;
+use crate::store::retention;
+use crate::store::storage::Storage;
 
 /// New settings (reload).
 #[derive(Message)]

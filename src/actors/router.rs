@@ -20,15 +20,15 @@ use crate::actors::aggregator::{
     AddSamples, Aggregator, AggregatorSettings, Close, Flush, FlushOutcome, Retune, WindowClosed,
 };
 use crate::actors::render_queue::{RenderQueue, UseRenderQueue};
-use crate::clock::Clock;
 use crate::config::{Config, PeriodSpec};
-use crate::events;
-use crate::ingest::{ingest_batch, ChannelState, Destination, IngestSettings};
-use crate::layout::LogKey;
-use crate::sample::Limits;
-use crate::stacks::StackTable;
-use crate::storage::Storage;
-use crate::window::Window;
+use crate::ingest::batch::{ingest_batch, ChannelState, Destination, IngestSettings};
+use crate::ingest::sample::Limits;
+use crate::ingest::stacks::StackTable;
+use crate::ingest::window::Window;
+use crate::ops::clock::Clock;
+use crate::ops::events;
+use crate::store::layout::LogKey;
+use crate::store::storage::Storage;
 
 /// One message as read from Redis.
 #[derive(Debug)]

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::actors::router::{Ingest, RawMessage, Router};
 use crate::config::{redact_url, RedisConfig, SupervisorConfig};
-use crate::events;
+use crate::ops::events;
 
 /// How often a live connection is pinged; a ping not answered within the same time ends
 /// the connection, so a silently dead network is noticed within about 2x this.

@@ -17,14 +17,16 @@ use crate::actors::renderer::{RenderSettings, Renderer};
 use crate::actors::retention::{self, Retention};
 use crate::actors::router::{self, FlushAll, FlushReport, Router, RouterSettings};
 use crate::actors::subscriber::{self, Drain, Subscriber};
-use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::events;
+use crate::graphs::on_demand::OnDemand;
+use crate::http::live_view::LiveView;
 use crate::http::SiteSettings;
-use crate::live::Live;
-use crate::on_demand::OnDemand;
-use crate::storage::Storage;
-use crate::telemetry::LogControl;
+use crate::ops::clock::Clock;
+use crate::ops::events;
+use crate::ops::live::Live;
+use crate::ops::status::{Overview, ReloadOutcome};
+use crate::ops::telemetry::LogControl;
+use crate::store::storage::Storage;
 
 /// Renderer threads run at a lower priority (Linux nice, per thread): reading Redis must
 /// never wait for CPU (a subscriber that falls behind is disconnected by Redis and its
@@ -73,36 +75,6 @@ pub struct GetSite;
 #[derive(Message)]
 #[rtype(result = "Overview")]
 pub struct GetOverview;
-
-/// The running configuration as `/status` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Overview {
-    /// The Redis URL, password redacted.
-    pub redis_url: String,
-    /// Subscribed channels.
-    pub channels: Vec<String>,
-    /// Configured periods.
-    pub periods: Vec<String>,
-    /// Configs applied since start: 1 for the one read at start, +1 per successful reload.
-    pub config_generation: u64,
-    /// Short digest of the effective config (secrets redacted): equal digests, equal configs.
-    pub config_digest: String,
-    /// When the running config was applied (Unix seconds).
-    pub config_applied_at: f64,
-    /// The last SIGHUP reload, if any.
-    pub last_reload: Option<ReloadOutcome>,
-    /// Shutting down.
-    pub shutting_down: bool,
-}
-
-/// How the last reload went.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ReloadOutcome {
-    /// When (Unix seconds).
-    pub at: f64,
-    /// `None` when applied; the reason it was refused otherwise.
-    pub error: Option<String>,
-}
 
 fn unix_now() -> f64 {
     events::unix_seconds(std::time::SystemTime::now())
@@ -155,7 +127,7 @@ pub struct Supervisor {
 }
 
 fn render_settings(config: &Config) -> RenderSettings {
-    RenderSettings::from_config(&config.render)
+    config.render.settings()
 }
 
 fn start_router(
@@ -317,7 +289,10 @@ impl Supervisor {
             || self.config.periods != new.periods;
         // Built before anything is applied, so a bad `[top]` rejects the whole reload.
         let on_demand = if on_demand_changed {
-            Some(OnDemand::new(&new, self.storage.clone())?)
+            Some(OnDemand::new(
+                new.on_demand_settings()?,
+                self.storage.clone(),
+            )?)
         } else {
             None
         };
@@ -411,6 +386,27 @@ impl Handler<GetLiveWindows> for Supervisor {
     fn handle(&mut self, _: GetLiveWindows, _: &mut Context<Self>) -> Self::Result {
         let router = self.router.clone();
         Box::pin(async move { router.send(router::LiveWindows).await.ok() })
+    }
+}
+
+/// The web side's view of the running service: each question is one message to the
+/// supervisor, and an actor system that does not answer is `None`.
+#[async_trait::async_trait(?Send)]
+impl LiveView for Addr<Supervisor> {
+    async fn ping(&self) -> Option<bool> {
+        self.send(Ping).await.ok()
+    }
+
+    async fn site(&self) -> Option<Arc<SiteSettings>> {
+        self.send(GetSite).await.ok()
+    }
+
+    async fn overview(&self) -> Option<Overview> {
+        self.send(GetOverview).await.ok()
+    }
+
+    async fn live_windows(&self) -> Option<std::collections::HashSet<(String, String)>> {
+        self.send(GetLiveWindows).await.ok().flatten()
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 
 use crate::config::Config;
-use crate::folded;
-use crate::storage::{ContentMeta, Storage};
+use crate::store::folded;
+use crate::store::storage::{ContentMeta, Storage};
 
 /// Arguments of `arclamp copy`.
 #[derive(Debug, clap::Args)]
@@ -121,7 +121,7 @@ fn meta_of(path: &str) -> ContentMeta {
 /// Samples in a trace log: the sum of its counts.
 fn log_samples(path: &str, bytes: &[u8]) -> anyhow::Result<u64> {
     let text = folded::decode(bytes).with_context(|| format!("{path} is not a trace log"))?;
-    Ok(crate::sample::lines(&text)
+    Ok(crate::ingest::sample::lines(&text)
         .filter_map(folded::parse_line)
         .map(|(_, count)| count)
         .sum())

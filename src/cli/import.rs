@@ -1,6 +1,6 @@
 //! `arclamp import DIR`: bring an existing Arc Lamp host's data directory into the
 //! configured store as arclamp's trace logs, and render their graphs. See
-//! [`crate::import`] for the name mapping, the line contract and why a second run (or a run
+//! [`crate::store::import`] for the name mapping, the line contract and why a second run (or a run
 //! after an interrupted one) never counts a sample twice.
 
 use std::collections::BTreeMap;
@@ -11,13 +11,13 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use chrono::Utc;
 
-use crate::compress;
 use crate::config::Config;
-use crate::graphs::{render_stored_window, RenderSettings, WindowState};
-use crate::import::{self, ImportedSource, LineTally, LogBuilder, Manifest};
-use crate::layout::LogKey;
-use crate::storage::{ContentMeta, Storage};
-use crate::window::Period;
+use crate::graphs::window_graphs::{render_stored_window, WindowState};
+use crate::ingest::window::Period;
+use crate::store::compress;
+use crate::store::import::{self, ImportedSource, LineTally, LogBuilder, Manifest};
+use crate::store::layout::LogKey;
+use crate::store::storage::{ContentMeta, Storage};
 
 /// Arguments of `arclamp import`.
 #[derive(Debug, clap::Args)]
@@ -111,7 +111,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let storage = super::open_storage(&config)?;
-    let settings = RenderSettings::from_config(&config.render);
+    let settings = config.render.settings();
     let now = Utc::now();
     let progress = super::progress_bar(groups.values().map(|s| s.len() as u64).sum(), "files");
     for (key, sources) in &groups {

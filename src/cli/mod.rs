@@ -1,5 +1,6 @@
 //! The `arclamp` subcommands. Each module holds one subcommand's arguments (clap) and its
-//! `run` function; `main.rs` only dispatches.
+//! `run` function; `main.rs` only dispatches. The outermost layer: it may import every
+//! other module, and none imports it.
 
 pub mod check_config;
 pub mod copy;
@@ -17,7 +18,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use anyhow::Context as _;
 
-use crate::storage::Storage;
+use crate::store::storage::Storage;
 
 /// Command-line interface of the `arclamp` binary.
 #[derive(Debug, Parser)]
@@ -55,7 +56,7 @@ pub enum Command {
 /// The store a config names, for the offline tools (`publish --to-store`, `import`,
 /// `copy`): the same backend and location `arclamp serve` would use.
 pub fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
-    let storage: Arc<dyn Storage> = crate::storage::open(&config.storage)
+    let storage: Arc<dyn Storage> = crate::store::storage::open(&config.storage)
         .context("cannot open the storage ([storage] in the config)")?;
     Ok(storage)
 }

@@ -1,6 +1,6 @@
 //! `arclamp publish`: synthetic load into Redis, or into a file for benchmarks.
 //!
-//! Messages come from [`crate::synth::Generator`], so a seed always gives the same bytes;
+//! Messages come from [`crate::ingest::synth::Generator`], so a seed always gives the same bytes;
 //! `--expect` writes down exactly what was sent ([`Expected`]) for tests to compare with
 //! what the service aggregated.
 
@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 
 use super::to_store;
-use crate::synth::{Generator, Tally};
+use crate::ingest::synth::{Generator, Tally};
 
 /// Arguments of `arclamp publish`.
 #[derive(Debug, clap::Args)]

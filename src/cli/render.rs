@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use flate2::bufread::MultiGzDecoder;
 
-use crate::compress::{self, GunzipError};
-use crate::folded::{self, SortedLines};
-use crate::render::{self, GraphOptions};
+use crate::graphs::render::{self, GraphOptions};
+use crate::store::compress::{self, GunzipError};
+use crate::store::folded::{self, SortedLines};
 
 /// Arguments of `arclamp render`.
 #[derive(Debug, clap::Args)]

@@ -8,10 +8,10 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::actors::supervisor::{Reload, Shutdown, Supervisor};
 use crate::config::Config;
-use crate::live::Live;
-use crate::on_demand::OnDemand;
-use crate::storage::{self, Storage};
-use crate::{http, telemetry};
+use crate::graphs::on_demand::OnDemand;
+use crate::ops::live::Live;
+use crate::store::storage::{self, Storage};
+use crate::{http, ops::telemetry};
 
 /// Arguments of `arclamp serve`.
 #[derive(Debug, clap::Args)]
@@ -28,7 +28,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let log = telemetry::init_logging(&config.log)?;
     let metrics = telemetry::init_metrics()?;
     let periods: Vec<String> = config.periods.keys().cloned().collect();
-    crate::events::register(&config.redis.channels, &periods);
+    crate::ops::events::register(&config.redis.channels, &periods);
     let (listen, workers) = (config.http.listen.clone(), config.http.workers);
     let listener =
         http::bind(&listen).with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
@@ -38,7 +38,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot open the storage ([storage] in the config)")?;
         // Range and diff graphs and leaderboards; the supervisor replaces it when a reload
         // changes what it is built from.
-        let on_demand = Arc::new(Live::new(OnDemand::new(&config, storage.clone())?));
+        let on_demand = Arc::new(Live::new(OnDemand::new(
+            config.on_demand_settings()?,
+            storage.clone(),
+        )?));
         let supervisor = Supervisor::start_tree(
             args.config.clone(),
             config,
@@ -49,7 +52,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         http::start(
             listener,
             workers,
-            supervisor.clone(),
+            Arc::new(supervisor.clone()),
             storage,
             metrics,
             on_demand,

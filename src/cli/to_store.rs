@@ -3,8 +3,8 @@
 //! period, per channel and entry point, and their graphs (unless `--no-render`, which
 //! leaves rendering to the service's start-up scan of logs newer than their graphs).
 //!
-//! No Redis is involved: samples are drawn from [`crate::synth::Generator`] (channel i uses
-//! seed `--seed + i`) and aggregated by [`crate::simulate`]. Windows already in the store
+//! No Redis is involved: samples are drawn from [`crate::ingest::synth::Generator`] (channel i uses
+//! seed `--seed + i`) and aggregated by [`crate::store::simulate`]. Windows already in the store
 //! are replaced, not added to, so a re-run gives the same store.
 
 use std::collections::BTreeMap;
@@ -16,12 +16,12 @@ use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use crate::config::Config;
-use crate::graphs::{render_stored_window, RenderSettings, WindowState};
-use crate::layout::LogKey;
-use crate::simulate::{draw_samples, next_boundary, samples_between, WindowTraffic};
-use crate::storage::{ContentMeta, Storage};
-use crate::synth::{Generator, Tally};
-use crate::window::{Period, Window};
+use crate::graphs::window_graphs::{render_stored_window, RenderSettings, WindowState};
+use crate::ingest::synth::{Generator, Tally};
+use crate::ingest::window::{Period, Window};
+use crate::store::layout::LogKey;
+use crate::store::simulate::{draw_samples, next_boundary, samples_between, WindowTraffic};
+use crate::store::storage::{ContentMeta, Storage};
 
 /// What `--to-store` was asked to do.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
     let mut filler = Filler {
         storage: storage.as_ref(),
         runtime: &runtime,
-        settings: RenderSettings::from_config(&config.render),
+        settings: config.render.settings(),
         render: request.render,
         report: FillReport {
             start: start.to_rfc3339(),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::config::Config;
-use crate::on_demand::{OnDemand, Series};
+use crate::graphs::on_demand::{OnDemand, Series};
 
 /// Arguments of `arclamp top`.
 #[derive(Debug, clap::Args)]
@@ -21,13 +21,13 @@ pub struct TopArgs {
     #[arg(long)]
     pub channel: Option<String>,
     /// Entry point.
-    #[arg(long, default_value = crate::layout::ALL)]
+    #[arg(long, default_value = crate::store::layout::ALL)]
     pub entry: String,
     /// Only functions matching this regular expression.
     #[arg(long)]
     pub grep: Option<String>,
     /// Most rows.
-    #[arg(long, default_value_t = crate::top::DEFAULT_LIMIT)]
+    #[arg(long, default_value_t = crate::graphs::top::DEFAULT_LIMIT)]
     pub limit: usize,
     /// Print JSON, exactly what `/api/top` answers.
     #[arg(long)]
@@ -50,7 +50,7 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
             .cloned()
             .context("no channel given (--channel) and none configured")?,
     };
-    let on_demand = OnDemand::new(&config, super::open_storage(&config)?)?;
+    let on_demand = OnDemand::new(config.on_demand_settings()?, super::open_storage(&config)?)?;
     let series = Series::new(&args.period, &channel, &args.entry)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::html::PageError;
 use super::listing::live_windows;
 use super::{keys, State};
-use crate::catalogue::FileKind;
+use crate::store::catalogue::FileKind;
 
 /// Items per answer unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 1000;
@@ -96,8 +96,8 @@ impl From<keys::KeyError> for ApiError {
     }
 }
 
-impl From<crate::storage::StorageError> for ApiError {
-    fn from(e: crate::storage::StorageError) -> Self {
+impl From<crate::store::storage::StorageError> for ApiError {
+    fn from(e: crate::store::storage::StorageError) -> Self {
         ApiError(e.into())
     }
 }
@@ -153,7 +153,7 @@ pub async fn index(
     if let Some(entry) = &query.entry {
         keys::entry(entry)?;
     }
-    let live = live_windows(&state.supervisor).await;
+    let live = live_windows(state.live.as_ref()).await;
     let mut matched = Vec::new();
     let mut live_answer = Vec::new();
     for period in periods {

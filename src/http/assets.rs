@@ -1,18 +1,18 @@
-//! The stylesheet and script compiled into the binary, served at `/static/{name}`.
+//! The stylesheet and scripts compiled into the binary (served at `/static/{name}` by
+//! `files::asset`), and the cache-busting URLs pages link them by.
 //!
 //! Pages link them with a content hash in the query (`/static/arclamp.css?v=1a2b…`), so
 //! they can be cached for a year: a new binary with a changed file links a new URL.
 
 use std::sync::LazyLock;
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
-
 /// One compiled-in file.
-struct Asset {
+pub struct Asset {
     name: &'static str,
-    content_type: &'static str,
-    body: &'static str,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub body: &'static str,
 }
 
 const ASSETS: &[Asset] = &[
@@ -58,13 +58,7 @@ pub static LINKS: LazyLock<Links> = LazyLock::new(|| Links {
     js: url("arclamp.js"),
 });
 
-/// `GET /static/{name}`.
-pub async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
-    let Some(asset) = ASSETS.iter().find(|a| a.name == name.as_str()) else {
-        return super::html::not_found(req).await;
-    };
-    HttpResponse::Ok()
-        .content_type(asset.content_type)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(asset.body)
+/// The compiled-in file called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|a| a.name == name)
 }

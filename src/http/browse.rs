@@ -15,9 +15,9 @@ use serde::Deserialize;
 use super::html::{self, page, Layout, PageError, Section};
 use super::listing::live_windows;
 use super::{keys, urls, SiteSettings, State};
-use crate::catalogue::FileKind;
-use crate::layout::ALL;
-use crate::window::Period;
+use crate::ingest::window::Period;
+use crate::store::catalogue::FileKind;
+use crate::store::layout::ALL;
 
 /// Windows per listing page.
 const WINDOWS_PER_PAGE: usize = 24;
@@ -146,7 +146,7 @@ pub async fn browse(
         .listings
         .period(state.storage.as_ref(), period)
         .await?;
-    let live = live_windows(&state.supervisor).await;
+    let live = live_windows(state.live.as_ref()).await;
 
     let entries: BTreeSet<String> = files
         .windows

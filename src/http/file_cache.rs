@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use crate::storage::ObjectInfo;
+use crate::store::storage::ObjectInfo;
 
 /// Total bytes kept; past it the cache starts over (simple, and a hot file is back after
 /// one read).

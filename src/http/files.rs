@@ -4,7 +4,8 @@
 //! Served gzip-encoded (`Content-Encoding: gzip`) to clients that accept it and decoded
 //! otherwise, with ETag / Last-Modified and `304` for conditional GETs. Logs carry
 //! `Access-Control-Allow-Origin: *` (speedscope loads them by URL); graphs carry a
-//! Content-Security-Policy that lets exactly their own embedded script run.
+//! Content-Security-Policy that lets exactly their own embedded script run. The compiled-in
+//! stylesheet and scripts ([`super::assets`]) are served here too, at `/static/{name}`.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -19,8 +20,19 @@ use super::file_cache::{CachedFile, FileCache};
 use super::html::PageError;
 use super::negotiate::{etag, not_modified, request_accepts_gzip};
 use super::{keys, security, stream_body, State};
-use crate::storage::ByteStream;
-use crate::{compress, events};
+use crate::store::storage::ByteStream;
+use crate::{ops::events, store::compress};
+
+/// `GET /static/{name}`: a compiled-in asset, cacheable for a year (its URL carries its hash).
+pub async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+    let Some(asset) = super::assets::find(name.as_str()) else {
+        return super::html::not_found(req).await;
+    };
+    HttpResponse::Ok()
+        .content_type(asset.content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(asset.body)
+}
 
 /// Which kind of stored file a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

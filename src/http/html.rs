@@ -91,7 +91,7 @@ pub enum PageError {
     Unavailable(&'static str),
     /// Storage failed (503).
     #[error("storage is not answering: {0}")]
-    Storage(#[from] crate::storage::StorageError),
+    Storage(#[from] crate::store::storage::StorageError),
     /// A bug (500).
     #[error("{0}")]
     Internal(String),

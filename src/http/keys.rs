@@ -3,7 +3,7 @@
 //! A period must be a configured one, a window must be one of that period's names, a
 //! channel, function label or file name is `[A-Za-z0-9_.-]` (not `.` or `..`), an entry
 //! point is `[A-Za-z0-9_]`. Storage paths are only ever built from these keys by
-//! [`crate::layout`], never by joining what the client sent: `..`, encoded slashes, NUL
+//! [`crate::store::layout`], never by joining what the client sent: `..`, encoded slashes, NUL
 //! bytes and absolute paths are refused here (400), and names that parse but do not exist
 //! are 404.
 
@@ -11,8 +11,8 @@ use actix_web::HttpRequest;
 
 use super::html::PageError;
 use super::SiteSettings;
-use crate::layout::{GraphKind, LogKey, ALL};
-use crate::window::{Period, Window};
+use crate::ingest::window::{Period, Window};
+use crate::store::layout::{GraphKind, LogKey, ALL};
 
 /// Longest segment accepted (file names are far shorter).
 const MAX_SEGMENT: usize = 200;
@@ -82,7 +82,7 @@ fn checked<'a>(
 
 /// A channel, function label or file name: `[A-Za-z0-9_.-]`, not `.` or `..`.
 pub fn name<'a>(what: &'static str, value: &'a str) -> Result<&'a str, KeyError> {
-    if value.len() > MAX_SEGMENT || !crate::layout::is_safe_name(value) {
+    if value.len() > MAX_SEGMENT || !crate::store::layout::is_safe_name(value) {
         return Err(malformed(what, value));
     }
     Ok(value)
@@ -198,7 +198,7 @@ pub fn query_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::Clock;
+    use crate::ops::clock::Clock;
 
     fn site() -> SiteSettings {
         SiteSettings {

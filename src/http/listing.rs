@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::actors::supervisor::{GetLiveWindows, Supervisor};
-use crate::catalogue::{self, LogSummary, PeriodFiles};
-use crate::layout;
-use crate::storage::{ObjectInfo, Storage, StorageError};
-use crate::window::Period;
+use super::live_view::LiveView;
+use crate::ingest::window::Period;
+use crate::store::catalogue::{self, LogSummary, PeriodFiles};
+use crate::store::layout;
+use crate::store::storage::{ObjectInfo, Storage, StorageError};
 
 /// How long a period's listing is reused.
 const LISTING_TTL: Duration = Duration::from_secs(2);
@@ -88,9 +88,6 @@ impl Listings {
 
 /// Windows still being aggregated, as `(period, window)`; empty when the actors do not
 /// answer (pages then show no live marks rather than failing).
-pub async fn live_windows(supervisor: &actix::Addr<Supervisor>) -> HashSet<(String, String)> {
-    match supervisor.send(GetLiveWindows).await {
-        Ok(Some(live)) => live,
-        _ => HashSet::new(),
-    }
+pub async fn live_windows(live: &dyn LiveView) -> HashSet<(String, String)> {
+    live.live_windows().await.unwrap_or_default()
 }

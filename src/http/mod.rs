@@ -10,6 +10,10 @@
 //! [`file_cache`] and [`listing`] (what is kept in memory between requests). This module
 //! owns the shared [`State`], the [`SiteSettings`] handlers read from the config, and the
 //! route table.
+//!
+//! Handlers read the store, and what only the running service knows through
+//! [`live_view::LiveView`]; they may import `config`, `graphs`, `store`, `ingest` and
+//! `ops`, never `actors` (so any replica can serve any page).
 
 mod api;
 pub mod assets;
@@ -19,6 +23,7 @@ mod files;
 pub mod html;
 pub mod keys;
 pub mod listing;
+pub mod live_view;
 mod metrics;
 pub mod negotiate;
 pub mod on_demand;
@@ -32,22 +37,20 @@ mod view;
 
 use std::sync::Arc;
 
-use actix::Addr;
 use actix_web::{middleware, web, App, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::actors::supervisor::{GetSite, Supervisor};
-use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::live::Live;
-use crate::on_demand::OnDemand;
-use crate::storage::Storage;
-use crate::window::Period;
+use crate::graphs::on_demand::OnDemand;
+use crate::ingest::window::Period;
+use crate::ops::clock::Clock;
+use crate::ops::live::Live;
+use crate::store::storage::Storage;
 
 /// What every handler can reach. Shared by all HTTP worker threads.
 pub struct State {
-    /// The root of the actor tree.
-    pub supervisor: Addr<Supervisor>,
+    /// What is not in the store: live windows, the config in force, liveness.
+    pub live: Arc<dyn live_view::LiveView>,
     /// Where logs and graphs are kept.
     pub storage: Arc<dyn Storage>,
     /// Renders the Prometheus exposition.
@@ -62,12 +65,11 @@ pub struct State {
 
 impl State {
     /// The config as pages need it (periods, channels, function graphs), as currently
-    /// loaded: asks the supervisor, so a reload is seen at once.
+    /// loaded: asks the live view, so a reload is seen at once.
     pub async fn site(&self) -> Result<Arc<SiteSettings>, html::PageError> {
-        self.supervisor
-            .send(GetSite)
-            .await
-            .map_err(|_| html::PageError::Unavailable("the actor system is not answering"))
+        self.live.site().await.ok_or(html::PageError::Unavailable(
+            "the actor system is not answering",
+        ))
     }
 }
 
@@ -142,13 +144,13 @@ pub fn bind(listen: &str) -> std::io::Result<std::net::TcpListener> {
 pub fn start(
     listener: std::net::TcpListener,
     workers: usize,
-    supervisor: Addr<Supervisor>,
+    live: Arc<dyn live_view::LiveView>,
     storage: Arc<dyn Storage>,
     prometheus: PrometheusHandle,
     on_demand: Arc<Live<OnDemand>>,
 ) -> std::io::Result<()> {
     let state = web::Data::new(State {
-        supervisor,
+        live,
         storage,
         metrics: prometheus,
         on_demand,
@@ -182,7 +184,7 @@ pub fn start(
             .route("/svgs/{period}/{file}", web::route().to(files::svg))
             .route("/logs/{period}/{file}", web::route().to(files::log))
             .route("/api/index.json", web::route().to(api::index))
-            .route("/static/{name}", web::route().to(assets::asset))
+            .route("/static/{name}", web::route().to(files::asset))
             .default_service(web::route().to(html::not_found))
     })
     .workers(workers)

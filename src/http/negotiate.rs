@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{HeaderMap, ACCEPT_ENCODING};
 
-use crate::storage::ObjectInfo;
+use crate::store::storage::ObjectInfo;
 
 /// Whether an `Accept-Encoding` value accepts gzip (`gzip`, `x-gzip` or `*` with a
 /// non-zero quality). No header means identity only: a client that says nothing may not

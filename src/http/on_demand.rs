@@ -3,7 +3,7 @@
 //! client accepts it, with a strong ETag (the cache key of the inputs) and conditional GET.
 //! The pages around them, `/range` and `/diff`, embed those SVGs (so inferno's zoom and
 //! search work) with links to each window's own graph. The work itself is
-//! [`crate::on_demand`]; this file parses queries and shapes responses.
+//! [`crate::graphs::on_demand`]; this file parses queries and shapes responses.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::html::{self, Layout, PageError, Section};
 use super::{negotiate, State};
-use crate::on_demand::{OnDemandError, Rendered, Series};
-use crate::render::DiffMode;
+use crate::graphs::on_demand::{OnDemandError, Rendered, Series};
+use crate::graphs::render::DiffMode;
 
 /// Longest query string accepted, in bytes.
 pub const MAX_QUERY_BYTES: usize = 2048;
@@ -60,7 +60,7 @@ pub struct DiffQuery {
 }
 
 fn all() -> String {
-    crate::layout::ALL.to_owned()
+    crate::store::layout::ALL.to_owned()
 }
 
 impl RangeQuery {
@@ -204,7 +204,7 @@ fn svg_response(req: &HttpRequest, kind: &'static str, graph: Rendered) -> HttpR
     if client_has_it {
         return response.finish();
     }
-    let svg = match crate::compress::maybe_gunzip(&graph.svgz) {
+    let svg = match crate::store::compress::maybe_gunzip(&graph.svgz) {
         Ok(svg) => svg.into_owned(),
         Err(e) => {
             return error_text(
@@ -437,9 +437,13 @@ pub async fn range_page(
     let period = on_demand
         .period(&series.period)
         .map_err(page_error("range"))?;
-    let windows =
-        crate::range::windows_between(period, &q.from, &q.to, on_demand.max_range_windows())
-            .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let windows = crate::graphs::range::windows_between(
+        period,
+        &q.from,
+        &q.to,
+        on_demand.max_range_windows(),
+    )
+    .map_err(|e| PageError::BadRequest(e.to_string()))?;
     let svg = format!(
         "/range.svg?period={}&from={}&to={}&channel={}&entry={}{}",
         url_encode(&series.period),

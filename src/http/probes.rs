@@ -5,16 +5,15 @@
 use actix_web::{web, HttpResponse};
 
 use super::State;
-use crate::actors::supervisor::Ping;
 
-/// `GET /healthz`: 200 while the supervisor answers, 503 while it shuts down or not at all.
+/// `GET /healthz`: 200 while the service answers, 503 while it shuts down or not at all.
 pub async fn healthz(state: web::Data<State>) -> HttpResponse {
-    match state.supervisor.send(Ping).await {
-        Ok(true) => HttpResponse::Ok().content_type("text/plain").body("ok\n"),
-        Ok(false) => HttpResponse::ServiceUnavailable()
+    match state.live.ping().await {
+        Some(true) => HttpResponse::Ok().content_type("text/plain").body("ok\n"),
+        Some(false) => HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
             .body("shutting down\n"),
-        Err(_) => HttpResponse::ServiceUnavailable()
+        None => HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
             .body("actor system not answering\n"),
     }
@@ -22,7 +21,7 @@ pub async fn healthz(state: web::Data<State>) -> HttpResponse {
 
 /// Whether the subscriber is connected, as `arclamp_redis_connected` says.
 fn redis_connected(state: &State) -> bool {
-    crate::exposition::parse(&state.metrics.render())
+    crate::ops::exposition::parse(&state.metrics.render())
         .iter()
         .any(|s| s.name == "arclamp_redis_connected" && s.value >= 1.0)
 }

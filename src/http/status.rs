@@ -1,6 +1,6 @@
 //! The runtime dashboard: `/status` (a server-rendered page that `static/status.js`
 //! refreshes in place) and `/api/status` (the JSON it polls). Both built by
-//! [`crate::status::report`] from the metrics registry and the supervisor's overview.
+//! [`crate::ops::status::report`] from the metrics registry and the live view's overview.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -8,15 +8,14 @@ use askama::Template;
 use super::assets;
 use super::html::{self, Layout, PageError, Section};
 use super::State;
-use crate::actors::supervisor::GetOverview;
-use crate::status::StatusReport;
+use crate::ops::status::StatusReport;
 
 /// Take a report now.
 pub async fn snapshot(state: &State) -> Option<StatusReport> {
-    let overview = state.supervisor.send(GetOverview).await.ok()?;
-    let series = crate::exposition::parse(&state.metrics.render());
-    let now = crate::events::unix_seconds(std::time::SystemTime::now());
-    Some(crate::status::report(&series, overview, now))
+    let overview = state.live.overview().await?;
+    let series = crate::ops::exposition::parse(&state.metrics.render());
+    let now = crate::ops::events::unix_seconds(std::time::SystemTime::now());
+    Some(crate::ops::status::report(&series, overview, now))
 }
 
 /// `GET /api/status`.

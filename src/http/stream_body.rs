@@ -9,8 +9,8 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use crate::storage::{self, ByteStream};
-use crate::{compress, events};
+use crate::store::storage::{self, ByteStream};
+use crate::{ops::events, store::compress};
 
 /// Decoded text goes out in pieces of this size.
 const DECODED_PIECE: usize = 256 * 1024;

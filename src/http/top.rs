@@ -1,5 +1,5 @@
 //! The leaderboard of functions on CPU: `/top` (page) and `/api/top` (JSON). The numbers
-//! come from [`crate::on_demand::OnDemand::top`], shared with `arclamp top`.
+//! come from [`crate::graphs::on_demand::OnDemand::top`], shared with `arclamp top`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -8,9 +8,9 @@ use serde::Deserialize;
 use super::html::{self, Layout, PageError, Section};
 use super::on_demand::{query, url_encode, view_url, Choice};
 use super::State;
-use crate::on_demand::{OnDemandError, Series, TopReport};
+use crate::graphs::on_demand::{OnDemandError, Series, TopReport};
 
-pub use crate::top::DEFAULT_LIMIT;
+pub use crate::graphs::top::DEFAULT_LIMIT;
 
 /// Query of `/top` and `/api/top`.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,7 +34,7 @@ pub struct TopQuery {
 }
 
 fn all() -> String {
-    crate::layout::ALL.to_owned()
+    crate::store::layout::ALL.to_owned()
 }
 
 /// Compute the leaderboard a query asks for.
@@ -141,7 +141,7 @@ pub async fn top_page(
     let channel = non_empty(form.channel)
         .or_else(|| site.channels.first().cloned())
         .unwrap_or_default();
-    let entry = non_empty(form.entry).unwrap_or_else(|| crate::layout::ALL.to_owned());
+    let entry = non_empty(form.entry).unwrap_or_else(|| crate::store::layout::ALL.to_owned());
     let grep = non_empty(form.grep);
     let limit_text = non_empty(form.limit).unwrap_or_else(|| DEFAULT_LIMIT.to_string());
     let mut status = actix_web::http::StatusCode::OK;

@@ -2,7 +2,7 @@
 //! (and with the pages another part of the service implements: `/diff`, `/range`).
 //! Keys only hold `[A-Za-z0-9_.-]`, so no part needs percent-encoding.
 
-use crate::layout::{GraphKind, LogKey};
+use crate::store::layout::{GraphKind, LogKey};
 
 /// The graph page of one graph.
 pub fn view(key: &LogKey, function: Option<&str>, reversed: bool) -> String {

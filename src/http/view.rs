@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::html::{self, page, Layout, PageError, Section};
 use super::listing::live_windows;
 use super::{keys, urls, State};
-use crate::catalogue::FileKind;
-use crate::layout::ALL;
+use crate::store::catalogue::FileKind;
+use crate::store::layout::ALL;
 
 /// Windows merged by the "last N windows" range link.
 const RANGE_WINDOWS: usize = 7;
@@ -117,12 +117,12 @@ pub async fn view(
         _ => None,
     };
     // Neighbours: the nearest stored windows with a log for this channel and entry.
-    let has_series = |w: &crate::catalogue::WindowFiles| {
+    let has_series = |w: &crate::store::catalogue::WindowFiles| {
         w.items.iter().any(|i| {
             i.kind == FileKind::Log && i.key.channel == key.channel && i.key.entry == key.entry
         })
     };
-    let neighbour = |w: &crate::catalogue::WindowFiles, label: &str| {
+    let neighbour = |w: &crate::store::catalogue::WindowFiles, label: &str| {
         let mut k = key.clone();
         k.window = w.window.name.clone();
         Link {
@@ -160,7 +160,7 @@ pub async fn view(
     };
     let week_ago = window_before(TimeDelta::days(7));
     let previous_name = window_before(TimeDelta::seconds(1));
-    let live = live_windows(&state.supervisor)
+    let live = live_windows(state.live.as_ref())
         .await
         .contains(&(key.period.clone(), key.window.clone()));
     let function_links = if key.entry == ALL {

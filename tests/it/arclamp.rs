@@ -549,9 +549,9 @@ pub fn only_window(data: &Path, period: &str, channel: &str, entry: &str) -> Str
 /// The decompressed SVG of a stored graph.
 pub fn read_svg(data: &std::path::Path, relative: &str) -> String {
     let bytes = std::fs::read(data.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
-    let svg = arclamp::compress::maybe_gunzip(&bytes).expect("svgz is gzip");
+    let svg = arclamp::store::compress::maybe_gunzip(&bytes).expect("svgz is gzip");
     assert!(
-        arclamp::compress::is_gzip(&bytes),
+        arclamp::store::compress::is_gzip(&bytes),
         "{relative} must be gzip-compressed"
     );
     String::from_utf8(svg.into_owned()).expect("SVG is UTF-8")
@@ -583,7 +583,7 @@ pub fn write_log(data: &Path, period: &str, name: &str, stacks: &[(&str, u64)]) 
     std::fs::create_dir_all(&dir).expect("logs dir");
     std::fs::write(
         dir.join(name),
-        arclamp::compress::gzip(lines.concat().as_bytes()),
+        arclamp::store::compress::gzip(lines.concat().as_bytes()),
     )
     .expect("write log");
 }

@@ -3,6 +3,7 @@
 //! binary, and stop both when done. `redis_server` and `arclamp` are the shared harness;
 //! every other module is one area.
 
+mod architecture;
 mod arclamp;
 mod browser;
 mod config_cli;

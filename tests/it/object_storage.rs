@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use arclamp::config::Config;
-use arclamp::storage::{self, ContentMeta, Storage, StorageError};
+use arclamp::store::storage::{self, ContentMeta, Storage, StorageError};
 use bytes::Bytes;
 
 use crate::swift_server::{request, unique_container, Api, SwiftServer, KEY};
@@ -145,7 +145,9 @@ fn exercise_every_operation(api: Api) {
         )
         .expect("stored");
     assert_eq!(
-        arclamp::compress::maybe_gunzip(&stored).unwrap().as_ref(),
+        arclamp::store::compress::maybe_gunzip(&stored)
+            .unwrap()
+            .as_ref(),
         b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"
     );
     let log_head = server.head_object(

@@ -45,7 +45,7 @@ fn get(arclamp: &Arclamp, path: &str, headers: &[&str]) -> Response {
 }
 
 fn svg_text(response: &Response) -> String {
-    let svg = arclamp::compress::maybe_gunzip(&response.body).expect("gzip body");
+    let svg = arclamp::store::compress::maybe_gunzip(&response.body).expect("gzip body");
     String::from_utf8(svg.into_owned()).expect("UTF-8 SVG")
 }
 

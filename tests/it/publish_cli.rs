@@ -1,5 +1,5 @@
 //! `arclamp publish` end to end: the real binary against a real `redis-server`, checked by
-//! an independent subscriber that re-derives every entry point with `arclamp::sample`.
+//! an independent subscriber that re-derives every entry point with `arclamp::ingest::sample`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -7,8 +7,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use arclamp::cli::publish::Expected;
-use arclamp::sample::{for_each_line, parse_line, Limits};
-use arclamp::synth::{EntryPoint, Tally};
+use arclamp::ingest::sample::{for_each_line, parse_line, Limits};
+use arclamp::ingest::synth::{EntryPoint, Tally};
 
 use crate::redis_server::RedisServer;
 

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use arclamp::compress;
+use arclamp::store::compress;
 
 const FOLDED: &str = "\
 /srv/mediawiki/php-1.45.0-wmf.5/index.php;MediaWiki::run;Parser::parse 3

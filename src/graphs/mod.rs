@@ -1,0 +1,19 @@
+//! Graphs: what people look at. [`render`] turns aggregated stacks into flame graphs with
+//! inferno (and prunes frame trees, [`render::tree`]); [`window_graphs`] says which graphs a
+//! stored window gets and renders them; [`window_stacks`] reads a window's stacks in forward
+//! and reversed order; [`range`] and [`range_summary`] merge many windows, [`diff`] compares
+//! two, [`top`] ranks functions; [`on_demand`] runs those when asked, bounded, with
+//! [`graph_cache`] keeping what it drew.
+//!
+//! It may import [`crate::store`], [`crate::ingest`] and [`crate::ops`]; nothing in
+//! `config`, `actors`, `http` or `cli`.
+
+pub mod diff;
+pub mod graph_cache;
+pub mod on_demand;
+pub mod range;
+pub mod range_summary;
+pub mod render;
+pub mod top;
+pub mod window_graphs;
+pub mod window_stacks;

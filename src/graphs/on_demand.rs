@@ -1,0 +1,707 @@
+//! Work done when someone asks: range graphs (many windows merged), differential graphs
+//! (two windows compared) and leaderboards, all read from stored trace logs through the
+//! [`Storage`] trait. The HTTP handlers and `arclamp top` both call this module, so a page
+//! and the CLI show the same numbers.
+//!
+//! Every request is bounded: a range covers at most `on_demand.max_range_windows` windows,
+//! at most `on_demand.max_concurrent_renders` graphs or leaderboards are computed at once
+//! (further requests are refused with [`OnDemandError::Busy`] rather than queued), and
+//! rendered graphs are cached in memory ([`crate::graphs::graph_cache`]) until an input changes.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::graphs::graph_cache::{self, GraphCache};
+use crate::graphs::range::{self, RangeError, RangeInput};
+use crate::graphs::range_summary::{self, RangeSummary};
+use crate::graphs::render::{self, DiffMode, GraphOptions, RenderError};
+use crate::graphs::top::{self, Leaderboard, Query, Skip};
+use crate::ingest::window::Period;
+use crate::ops::settings::{invalid, ConfigError};
+use crate::store::catalogue;
+use crate::store::layout::LogKey;
+use crate::store::storage::{ObjectInfo, Storage, StorageError};
+
+/// `[on_demand]`: bounds on the work one request for a diff or range graph may cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnDemandConfig {
+    /// Most windows one range graph may merge.
+    pub max_range_windows: usize,
+    /// Diff and range graphs rendered at the same time; further requests get 429.
+    pub max_concurrent_renders: usize,
+    /// Memory kept for rendered diff and range graphs (gzip'd), in MiB; 0 disables the cache.
+    pub cache_megabytes: u64,
+}
+
+impl Default for OnDemandConfig {
+    fn default() -> Self {
+        OnDemandConfig {
+            max_range_windows: 62,
+            max_concurrent_renders: 2,
+            cache_megabytes: 64,
+        }
+    }
+}
+
+/// Why a request could not be answered; [`OnDemandError::status`] is its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum OnDemandError {
+    /// A parameter is missing or malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A range that cannot be served.
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    /// A leaderboard query out of bounds.
+    #[error(transparent)]
+    Query(#[from] top::QueryError),
+    /// No such log.
+    #[error("{0}")]
+    NotFound(String),
+    /// Too many graphs being computed already.
+    #[error("{limit} graphs are being computed already (on_demand.max_concurrent_renders): retry in a few seconds")]
+    Busy {
+        /// The limit.
+        limit: usize,
+    },
+    /// Storage failed.
+    #[error("storage unavailable: {0}")]
+    Storage(#[from] StorageError),
+    /// A stored log is not a readable trace log.
+    #[error("{path} is not a readable trace log: {error}")]
+    Corrupt {
+        /// The log.
+        path: String,
+        /// What failed.
+        error: String,
+    },
+    /// The graph could not be drawn.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+impl OnDemandError {
+    /// The HTTP status that fits.
+    pub fn status(&self) -> u16 {
+        match self {
+            OnDemandError::BadRequest(_) | OnDemandError::Range(_) | OnDemandError::Query(_) => 400,
+            OnDemandError::NotFound(_) => 404,
+            OnDemandError::Busy { .. } => 429,
+            OnDemandError::Storage(_) => 503,
+            OnDemandError::Corrupt { .. } => 500,
+            OnDemandError::Render(RenderError::NoStacks) => 404,
+            OnDemandError::Render(_) => 500,
+        }
+    }
+
+    /// Why this failure is the service's own (the reason label of
+    /// [`crate::ops::events::on_demand_failed`]): `damaged_log` for a stored log that cannot be
+    /// read, `render` for inferno failing; `None` for the client's errors and for
+    /// storage outages (counted by the storage itself).
+    pub fn service_fault(&self) -> Option<&'static str> {
+        match self {
+            OnDemandError::Corrupt { .. } => Some("damaged_log"),
+            OnDemandError::Render(RenderError::NoStacks) => None,
+            OnDemandError::Render(_) => Some("render"),
+            OnDemandError::BadRequest(_)
+            | OnDemandError::Range(_)
+            | OnDemandError::Query(_)
+            | OnDemandError::NotFound(_)
+            | OnDemandError::Busy { .. }
+            | OnDemandError::Storage(_) => None,
+        }
+    }
+
+    /// Log and count this failure (of a `kind` request, one of
+    /// [`crate::ops::events::ON_DEMAND_KINDS`]) when it is the service's own; the client's
+    /// errors are only answered.
+    pub fn report(&self, kind: &'static str) {
+        if let Some(reason) = self.service_fault() {
+            crate::ops::events::on_demand_failed(kind, reason, &self.to_string());
+        }
+    }
+}
+
+/// One series of windows: period, channel and entry point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    /// Period name.
+    pub period: String,
+    /// Redis channel.
+    pub channel: String,
+    /// Entry point (`all` for every sample).
+    pub entry: String,
+}
+
+impl Series {
+    /// Check a series given by a user; the error names the bad parameter.
+    pub fn new(period: &str, channel: &str, entry: &str) -> Result<Series, OnDemandError> {
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 200
+                && s != "."
+                && s != ".."
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        };
+        let word_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 200
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        };
+        if !name_ok(period) {
+            return Err(OnDemandError::BadRequest(format!(
+                "period={period:?} is not a period name"
+            )));
+        }
+        if !name_ok(channel) {
+            return Err(OnDemandError::BadRequest(format!(
+                "channel={channel:?}: a channel is letters, digits, '_', '.' and '-'"
+            )));
+        }
+        if !word_ok(entry) {
+            return Err(OnDemandError::BadRequest(format!(
+                "entry={entry:?}: an entry point is letters, digits and '_' (e.g. all, index)"
+            )));
+        }
+        Ok(Series {
+            period: period.to_owned(),
+            channel: channel.to_owned(),
+            entry: entry.to_owned(),
+        })
+    }
+
+    /// The log of `window` in this series.
+    pub fn key(&self, window: &str) -> LogKey {
+        LogKey {
+            period: self.period.clone(),
+            window: window.to_owned(),
+            channel: self.channel.clone(),
+            entry: self.entry.clone(),
+        }
+    }
+}
+
+/// A rendered graph.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The gzip'd SVG.
+    pub svgz: Bytes,
+    /// A strong validator: the cache key (changes whenever an input changes).
+    pub etag: String,
+    /// Served from the cache.
+    pub from_cache: bool,
+    /// Windows that had a log (a range may have gaps).
+    pub windows: Vec<String>,
+    /// For a range graph just rendered: how many windows were read from their range
+    /// summary rather than their log.
+    pub summaries: Option<usize>,
+}
+
+/// A leaderboard with what it was computed for: what `/api/top` answers and
+/// `arclamp top --json` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TopReport {
+    /// Period name.
+    pub period: String,
+    /// Window name.
+    pub window: String,
+    /// Channel.
+    pub channel: String,
+    /// Entry point.
+    pub entry: String,
+    /// The expression rows were filtered with.
+    pub grep: Option<String>,
+    /// The leaderboard.
+    #[serde(flatten)]
+    pub board: Leaderboard,
+}
+
+/// What [`OnDemand`] is built from: the parts of the config it reads.
+#[derive(Debug, Clone)]
+pub struct OnDemandSettings {
+    /// The configured periods.
+    pub periods: Vec<Period>,
+    /// `[top] skip`: leaf frames the leaderboard looks through.
+    pub skip: Vec<String>,
+    /// `[on_demand]`.
+    pub limits: OnDemandConfig,
+    /// `render.title`.
+    pub title: String,
+    /// `render.min_width`.
+    pub min_width: f64,
+}
+
+/// The service answering on-demand requests.
+pub struct OnDemand {
+    storage: Arc<dyn Storage>,
+    periods: Vec<Period>,
+    limits: OnDemandConfig,
+    title: String,
+    min_width: f64,
+    skip: Skip,
+    cache: Mutex<GraphCache>,
+    permits: Arc<Semaphore>,
+}
+
+impl OnDemand {
+    /// The service for `settings` (from the config: `Config::on_demand_settings`),
+    /// reading `storage`.
+    pub fn new(
+        settings: OnDemandSettings,
+        storage: Arc<dyn Storage>,
+    ) -> Result<OnDemand, ConfigError> {
+        let skip = Skip::parse(&settings.skip).map_err(|message| invalid("top.skip", message))?;
+        let limits = settings.limits;
+        let budget =
+            usize::try_from(limits.cache_megabytes.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        Ok(OnDemand {
+            storage,
+            periods: settings.periods,
+            permits: Arc::new(Semaphore::new(limits.max_concurrent_renders)),
+            limits,
+            title: settings.title,
+            min_width: settings.min_width,
+            skip,
+            cache: Mutex::new(GraphCache::new(budget)),
+        })
+    }
+
+    /// Most windows one range may cover (`on_demand.max_range_windows`).
+    pub fn max_range_windows(&self) -> usize {
+        self.limits.max_range_windows
+    }
+
+    /// The configured period named `name`.
+    pub fn period(&self, name: &str) -> Result<&Period, OnDemandError> {
+        self.periods
+            .iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.periods.iter().map(Period::name).collect();
+                OnDemandError::NotFound(format!(
+                    "no period {name:?}; configured periods: {}",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    fn window_of(
+        &self,
+        period: &Period,
+        which: &str,
+        name: &str,
+    ) -> Result<chrono::DateTime<chrono::Utc>, OnDemandError> {
+        period.window_named(name).map(|w| w.start).ok_or_else(|| {
+            OnDemandError::BadRequest(format!(
+                "{which}={name:?} is not a {} window name (format {})",
+                period.name(),
+                period.format()
+            ))
+        })
+    }
+
+    fn permit(&self) -> Result<OwnedSemaphorePermit, OnDemandError> {
+        self.permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| OnDemandError::Busy {
+                limit: self.limits.max_concurrent_renders,
+            })
+    }
+
+    fn cached(&self, key: &str) -> Option<Bytes> {
+        self.cache.lock().ok()?.get(key)
+    }
+
+    fn remember(&self, key: &str, svgz: &Bytes) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key.to_owned(), svgz.clone());
+        }
+    }
+
+    async fn read(&self, info: &ObjectInfo) -> Result<Bytes, OnDemandError> {
+        self.storage.get(&info.path).await?.ok_or_else(|| {
+            OnDemandError::NotFound(format!("{} was deleted while being read: retry", info.path))
+        })
+    }
+
+    /// One graph of windows `from..=to` merged: from each window's range summary when it
+    /// has one made from its current log (see [`crate::graphs::range_summary`] for the error
+    /// bound), else from its log.
+    pub async fn range(
+        &self,
+        series: &Series,
+        from: &str,
+        to: &str,
+        reversed: bool,
+    ) -> Result<Rendered, OnDemandError> {
+        let period = self.period(&series.period)?;
+        let windows = range::windows_between(period, from, to, self.limits.max_range_windows)?;
+        // Every file read is part of the cache key, so a summary written (or a log
+        // changed) since makes a new graph.
+        let mut inputs = Vec::new();
+        let mut sources = Vec::new();
+        let mut present = Vec::new();
+        for window in &windows {
+            let key = series.key(&window.name);
+            let Some(log) = self.storage.stat(&key.log_path()).await? else {
+                continue;
+            };
+            let summary = self.current_summary(&key, &log).await?;
+            inputs.push(log.clone());
+            inputs.extend(summary.clone());
+            sources.push((log, summary));
+            present.push(window.name.clone());
+        }
+        if sources.is_empty() {
+            return Err(OnDemandError::NotFound(format!(
+                "no {} logs of {}.{} between {from} and {to}",
+                series.period, series.channel, series.entry
+            )));
+        }
+        let opts = GraphOptions {
+            title: format!(
+                "{} - {} - {} to {} ({} {}, {})",
+                self.title,
+                series.period,
+                from,
+                to,
+                series.channel,
+                series.entry,
+                if reversed { "reversed" } else { "forward" }
+            ),
+            min_width: self.min_width,
+            reverse: reversed,
+        };
+        let min_width = self.min_width.to_string();
+        let key = graph_cache::key(
+            "range",
+            &[&opts.title, &min_width, &reversed.to_string()],
+            &inputs,
+        );
+        if let Some(svgz) = self.cached(&key) {
+            return Ok(Rendered {
+                svgz,
+                etag: key,
+                from_cache: true,
+                windows: present,
+                summaries: None,
+            });
+        }
+        let _permit = self.permit()?;
+        let min_width_pct = render::min_width_percent(self.min_width)?;
+        // Summaries first, all read and then decoded together (on every core); a window
+        // whose summary turns out unusable is read from its log.
+        let mut summary_bytes = Vec::new();
+        let mut summarized = Vec::new();
+        let mut reads = Vec::with_capacity(sources.len());
+        for (log, summary) in &sources {
+            let bytes = match summary {
+                Some(info) => self.storage.get(&info.path).await?,
+                None => None,
+            };
+            match bytes {
+                Some(bytes) => {
+                    summary_bytes.push(bytes);
+                    summarized.push(log);
+                }
+                None => reads.push(RangeInput::Log(self.read(log).await?)),
+            }
+        }
+        let decoded =
+            blocking(move || Ok(range_summary::decode_trees(&summary_bytes, reversed))).await?;
+        let mut summaries = 0;
+        for (log, decoded) in summarized.into_iter().zip(decoded) {
+            match decoded {
+                Ok(summary)
+                    if summary.log_bytes == log.size && summary.fine_enough_for(min_width_pct) =>
+                {
+                    summaries += 1;
+                    reads.push(RangeInput::Summary(summary));
+                }
+                _ => reads.push(RangeInput::Log(self.read(log).await?)),
+            }
+        }
+        let svgz = blocking(move || {
+            let cutoff = |samples| render::tree::cutoff_for(samples, min_width_pct);
+            let merged =
+                range::merge(&reads, reversed, cutoff).map_err(|e| OnDemandError::Corrupt {
+                    path: "one of the range's logs".into(),
+                    error: e.to_string(),
+                })?;
+            Ok(render::render_ordered_lines_svgz(&merged.lines(), &opts)?)
+        })
+        .await?;
+        let svgz = Bytes::from(svgz);
+        self.remember(&key, &svgz);
+        Ok(Rendered {
+            svgz,
+            etag: key,
+            from_cache: false,
+            windows: present,
+            summaries: Some(summaries),
+        })
+    }
+
+    /// The range summary at `info` if it was made from `log` as it is now and is fine
+    /// enough for graphs drawn at `min_width_pct`; `None` (read the log instead) otherwise.
+    async fn read_summary(
+        &self,
+        info: &ObjectInfo,
+        log: &ObjectInfo,
+        min_width_pct: f64,
+    ) -> Result<Option<RangeSummary>, OnDemandError> {
+        let Some(bytes) = self.storage.get(&info.path).await? else {
+            return Ok(None);
+        };
+        let log_bytes = log.size;
+        blocking(move || {
+            Ok(RangeSummary::decode(&bytes).ok().filter(|summary| {
+                summary.log_bytes == log_bytes && summary.fine_enough_for(min_width_pct)
+            }))
+        })
+        .await
+    }
+
+    /// The range summary of `key`'s log `log`, when one exists that is not older than the log.
+    async fn current_summary(
+        &self,
+        key: &LogKey,
+        log: &ObjectInfo,
+    ) -> Result<Option<ObjectInfo>, OnDemandError> {
+        Ok(self
+            .storage
+            .stat(&catalogue::range_summary_path(key))
+            .await?
+            .filter(|summary| summary.modified >= log.modified))
+    }
+
+    /// The differential graph between windows `a` and `b`: the earlier one is "before", the
+    /// later one "after" (drawn with its widths). Drawn from both windows' range summaries
+    /// when they pin the graph closely enough, else from both logs streamed side by side
+    /// (see [`crate::graphs::diff`] for the bounds); memory stays bounded either way.
+    pub async fn diff(
+        &self,
+        series: &Series,
+        a: &str,
+        b: &str,
+        mode: DiffMode,
+    ) -> Result<Rendered, OnDemandError> {
+        let period = self.period(&series.period)?;
+        let start_a = self.window_of(period, "a", a)?;
+        let start_b = self.window_of(period, "b", b)?;
+        // Red always means "grew over time", whichever order the link gave.
+        let (a, b) = if start_b < start_a { (b, a) } else { (a, b) };
+        // Each side's log, and its range summary when one was made from the log as it is
+        // now; every file read is part of the cache key.
+        let mut inputs = Vec::with_capacity(4);
+        let mut sides = Vec::with_capacity(2);
+        for window in [a, b] {
+            let key = series.key(window);
+            let path = key.log_path();
+            let log = self
+                .storage
+                .stat(&path)
+                .await?
+                .ok_or_else(|| OnDemandError::NotFound(format!("no log {path}")))?;
+            let summary = self.current_summary(&key, &log).await?;
+            inputs.push(log.clone());
+            inputs.extend(summary.clone());
+            sides.push((log, summary));
+        }
+        let opts = GraphOptions {
+            title: format!(
+                "{} - {} - {} -> {} ({} {}, {})",
+                self.title,
+                series.period,
+                a,
+                b,
+                series.channel,
+                series.entry,
+                match mode {
+                    DiffMode::Share => "share of samples",
+                    DiffMode::Absolute => "absolute samples",
+                }
+            ),
+            min_width: self.min_width,
+            reverse: false,
+        };
+        let min_width = self.min_width.to_string();
+        let key = graph_cache::key("diff", &[&opts.title, &min_width], &inputs);
+        let windows = vec![a.to_owned(), b.to_owned()];
+        if let Some(svgz) = self.cached(&key) {
+            return Ok(Rendered {
+                svgz,
+                etag: key,
+                from_cache: true,
+                windows,
+                summaries: None,
+            });
+        }
+        let _permit = self.permit()?;
+        let min_width_pct = render::min_width_percent(self.min_width)?;
+        let mut summaries = Vec::with_capacity(2);
+        for (log, summary) in &sides {
+            summaries.push(match summary {
+                Some(info) => self.read_summary(info, log, min_width_pct).await?,
+                None => None,
+            });
+        }
+        let totals = (
+            summaries[0].as_ref().map(|s| s.samples),
+            summaries[1].as_ref().map(|s| s.samples),
+        );
+        // Summaries first: a few MB each instead of GBs of logs.
+        let after_summary = summaries.pop().flatten();
+        let before_summary = summaries.pop().flatten();
+        let from_summaries = match (before_summary, after_summary) {
+            (Some(before), Some(after)) => {
+                let opts = opts.clone();
+                blocking(move || {
+                    let lines =
+                        crate::graphs::diff::from_summaries(&before, &after, mode, min_width_pct)
+                            .ok()
+                            .flatten();
+                    lines
+                        .map(|lines| Ok(render::render_diff_lines_svgz(&lines.lines(), &opts)?))
+                        .transpose()
+                })
+                .await?
+            }
+            _ => None,
+        };
+        let (svgz, read_summaries) = match from_summaries {
+            Some(svgz) => (svgz, 2),
+            None => {
+                let before = self.read(&sides[0].0).await?;
+                let after = self.read(&sides[1].0).await?;
+                let paths = (sides[0].0.path.clone(), sides[1].0.path.clone());
+                let svgz = blocking(move || {
+                    match crate::graphs::diff::from_logs(
+                        &before,
+                        &after,
+                        totals,
+                        mode,
+                        min_width_pct,
+                    ) {
+                        Ok(lines) => Ok(render::render_diff_lines_svgz(&lines.lines(), &opts)?),
+                        // Stacks this bounded path cannot draw (a frame ending in what inferno
+                        // reads as a count): the exact path, which holds both windows.
+                        Err(crate::graphs::diff::DiffError::Tree(_)) => {
+                            let before = decode(&paths.0, &before)?;
+                            let after = decode(&paths.1, &after)?;
+                            let svg = render::render_diff_svg(&before, &after, mode, &opts)?;
+                            Ok(crate::store::compress::gzip(&svg))
+                        }
+                        Err(e) => Err(OnDemandError::Corrupt {
+                            path: format!("{} or {}", paths.0, paths.1),
+                            error: e.to_string(),
+                        }),
+                    }
+                })
+                .await?;
+                (svgz, 0)
+            }
+        };
+        let svgz = Bytes::from(svgz);
+        self.remember(&key, &svgz);
+        Ok(Rendered {
+            svgz,
+            etag: key,
+            from_cache: false,
+            windows,
+            summaries: Some(read_summaries),
+        })
+    }
+
+    /// The leaderboard of one window with its parameters, `grep` and `limit` checked.
+    pub async fn top_report(
+        &self,
+        series: &Series,
+        window: &str,
+        grep: Option<String>,
+        limit: usize,
+    ) -> Result<TopReport, OnDemandError> {
+        let grep = grep.filter(|g| !g.is_empty());
+        let query = Query::new(grep.as_deref(), limit)?;
+        let board = self.top(series, window, query).await?;
+        Ok(TopReport {
+            period: series.period.clone(),
+            window: window.to_owned(),
+            channel: series.channel.clone(),
+            entry: series.entry.clone(),
+            grep,
+            board,
+        })
+    }
+
+    /// The leaderboard of one window.
+    pub async fn top(
+        &self,
+        series: &Series,
+        window: &str,
+        query: Query,
+    ) -> Result<Leaderboard, OnDemandError> {
+        let period = self.period(&series.period)?;
+        self.window_of(period, "window", window)?;
+        let path = series.key(window).log_path();
+        let _permit = self.permit()?;
+        let log = self
+            .storage
+            .get(&path)
+            .await?
+            .ok_or_else(|| OnDemandError::NotFound(format!("no log {path}")))?;
+        let skip = self.skip.clone();
+        blocking(move || {
+            let text = decode(&path, &log)?;
+            let stacks =
+                crate::ingest::sample::lines(&text).filter_map(crate::store::folded::parse_line);
+            Ok(top::leaderboard(stacks, &skip, &query))
+        })
+        .await
+    }
+}
+
+fn decode(path: &str, log: &[u8]) -> Result<Vec<u8>, OnDemandError> {
+    crate::store::folded::decode(log).map_err(|e| OnDemandError::Corrupt {
+        path: path.to_owned(),
+        error: e.to_string(),
+    })
+}
+
+/// Test aid, compiled into debug builds only: hold every on-demand computation for
+/// `ARCLAMP_DEBUG_ON_DEMAND_DELAY_MS` milliseconds, so tests can fill the concurrency limit
+/// deterministically.
+#[cfg(debug_assertions)]
+fn injected_delay() {
+    if let Some(ms) = std::env::var("ARCLAMP_DEBUG_ON_DEMAND_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// Release builds: nothing.
+#[cfg(not(debug_assertions))]
+fn injected_delay() {}
+
+/// Run CPU-heavy work on the blocking pool, off the thread serving HTTP.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, OnDemandError> + Send + 'static,
+) -> Result<T, OnDemandError> {
+    let work = move || {
+        injected_delay();
+        work()
+    };
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        OnDemandError::Render(RenderError::Panicked(format!(
+            "the rendering task failed: {e}"
+        )))
+    })?
+}

@@ -1,0 +1,643 @@
+//! Operational events: each one is a single function that both logs and counts, so a log
+//! line and its Prometheus series can never disagree (the pattern of vector's
+//! `internal_events`). Every metric is named `arclamp_*`.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use metrics::{counter, gauge, histogram};
+
+/// Why a line (or, for [`Rejection::TooLarge`], a whole message) was not aggregated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rejection {
+    /// No decimal count after the last space.
+    NoCount,
+    /// A count of 0 or above 2^32-1.
+    BadCount,
+    /// More frames than `aggregation.max_depth`.
+    TooDeep,
+    /// The message is larger than `aggregation.max_message_bytes` (counted once per message).
+    TooLarge,
+    /// A count with nothing before it.
+    EmptyStack,
+}
+
+impl Rejection {
+    /// Every reason, for metrics that should show zeros rather than be absent.
+    pub const ALL: [Rejection; 5] = [
+        Rejection::NoCount,
+        Rejection::BadCount,
+        Rejection::TooDeep,
+        Rejection::TooLarge,
+        Rejection::EmptyStack,
+    ];
+
+    /// The label used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::NoCount => "no_count",
+            Rejection::BadCount => "bad_count",
+            Rejection::TooDeep => "too_deep",
+            Rejection::TooLarge => "too_large",
+            Rejection::EmptyStack => "empty_stack",
+        }
+    }
+}
+
+/// What is stored for one period: bytes and files of logs and graphs, and the start of its
+/// oldest and newest window that has a log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of trace logs.
+    pub log_bytes: u64,
+    /// Bytes of graphs.
+    pub graph_bytes: u64,
+    /// Trace logs.
+    pub logs: u64,
+    /// Graphs.
+    pub graphs: u64,
+    /// Start of the oldest window with a log.
+    pub oldest: Option<DateTime<Utc>>,
+    /// Start of the newest window with a log.
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// Seconds since the Unix epoch, as Prometheus timestamps (and `/status`) give them.
+pub fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The window log an event is about, as its log lines and metric labels name it.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowLog<'a> {
+    /// The log's path in storage.
+    pub path: &'a str,
+    /// Its period (`hourly`, `daily`, ...).
+    pub period: &'a str,
+    /// Its channel.
+    pub channel: &'a str,
+    /// Whether it is the entry point `all` (every sample of the channel).
+    pub is_all: bool,
+}
+
+/// Messages read from Redis on `channel`, and the samples (sum of counts) they carried
+/// that were accepted.
+pub fn received(channel: &str, messages: u64, samples: u64) {
+    counter!("arclamp_messages_received_total", "channel" => channel.to_owned())
+        .increment(messages);
+    counter!("arclamp_samples_received_total", "channel" => channel.to_owned()).increment(samples);
+}
+
+/// Lines (or, for `too_large`, whole messages) rejected on `channel`.
+pub fn rejected(channel: &str, reason: Rejection, count: u64) {
+    tracing::debug!(channel, reason = reason.as_str(), count, "sample rejected");
+    counter!("arclamp_samples_rejected_total", "channel" => channel.to_owned(), "reason" => reason.as_str())
+        .increment(count);
+}
+
+/// Messages skipped by `sample_every`.
+pub fn sampled_out(channel: &str, messages: u64) {
+    counter!("arclamp_messages_sampled_out_total", "channel" => channel.to_owned())
+        .increment(messages);
+}
+
+/// A new entry point beyond `max_entry_points`: its samples count in `all` only.
+pub fn entry_overflow(channel: &str, entry: &str, samples: u64, first_time: bool) {
+    if first_time {
+        tracing::warn!(channel, entry, "too many distinct entry points (aggregation.max_entry_points): this one counts in \"all\" only");
+    }
+    counter!("arclamp_entry_overflow_total", "channel" => channel.to_owned()).increment(samples);
+}
+
+/// Parsing a batch panicked (a bug): the batch is lost, the router and its windows live on.
+pub fn batch_dropped(messages: usize) {
+    tracing::error!(messages, "a batch of messages crashed the router (a bug: please report it with the log above); the batch was dropped");
+    counter!("arclamp_batches_dropped_total").increment(messages as u64);
+}
+
+/// Samples aggregated into a window of `period` for `entry`.
+pub fn aggregated(period: &str, entry: &str, samples: u64) {
+    counter!("arclamp_samples_aggregated_total", "period" => period.to_owned(), "entry" => entry.to_owned())
+        .increment(samples);
+}
+
+/// A reload changed the subscribed channels.
+pub fn subscriptions_changed(added: &[&String], removed: &[&String]) {
+    tracing::info!(?added, ?removed, "subscriptions changed");
+    counter!("arclamp_subscription_changes_total").increment(1);
+}
+
+/// Subscribed to Redis.
+pub fn redis_connected(url: &str, channels: &[String], after_outage: Option<Duration>) {
+    match after_outage {
+        Some(outage) => {
+            tracing::info!(
+                url,
+                ?channels,
+                outage_seconds = outage.as_secs_f64(),
+                "Redis is back: resubscribed"
+            );
+            counter!("arclamp_redis_reconnects_total").increment(1);
+        }
+        None => tracing::info!(url, ?channels, "subscribed to Redis"),
+    }
+    gauge!("arclamp_redis_connected").set(1.0);
+}
+
+/// The Redis connection failed or could not be made. Logged once per outage (at `warn`),
+/// later attempts at `debug`, so an outage does not flood the log.
+pub fn redis_unavailable(url: &str, error: &str, first_of_outage: bool, retry_in: Duration) {
+    if first_of_outage {
+        tracing::warn!(
+            url,
+            error,
+            "Redis unavailable: retrying with backoff until it is back"
+        );
+    } else {
+        tracing::debug!(
+            url,
+            error,
+            retry_in_ms = retry_in.as_millis() as u64,
+            "Redis still unavailable"
+        );
+    }
+    gauge!("arclamp_redis_connected").set(0.0);
+}
+
+/// An actor was restarted by its supervisor.
+pub fn actor_restarted(kind: &'static str, reason: &str) {
+    tracing::debug!(actor = kind, reason, "actor restarted");
+    counter!("arclamp_actor_restarts_total", "actor" => kind).increment(1);
+}
+
+/// An actor died unexpectedly (a panic) and was started again.
+pub fn actor_died(kind: &'static str) {
+    tracing::error!(
+        actor = kind,
+        "actor died unexpectedly (a bug: please report the log above); started a new one"
+    );
+    counter!("arclamp_actor_restarts_total", "actor" => kind).increment(1);
+}
+
+/// The watchdog found a dead actor but could not start a new one (its config was refused).
+/// What that actor did stays undone until a reload or restart fixes it.
+pub fn actor_restart_failed(error: &str) {
+    tracing::error!(
+        error,
+        "cannot restart a failed actor: fix the config and reload (SIGHUP) or restart arclamp"
+    );
+    counter!("arclamp_actor_restart_failures_total").increment(1);
+}
+
+/// A window was checkpointed. For entry point `all`, `stacks` is every distinct stack of
+/// the window on that channel, exported as `arclamp_distinct_stacks{period,channel}`.
+pub fn checkpoint_written(
+    log: &WindowLog<'_>,
+    stacks: usize,
+    samples: u64,
+    bytes: usize,
+    took: Duration,
+) {
+    let path = log.path;
+    tracing::debug!(
+        path,
+        stacks,
+        samples,
+        bytes,
+        took_ms = took.as_millis() as u64,
+        "checkpoint written"
+    );
+    histogram!("arclamp_checkpoint_duration_seconds").record(took.as_secs_f64());
+    gauge!("arclamp_last_checkpoint_timestamp_seconds", "period" => log.period.to_owned())
+        .set(unix_seconds(SystemTime::now()));
+    if log.is_all {
+        gauge!("arclamp_distinct_stacks", "period" => log.period.to_owned(), "channel" => log.channel.to_owned())
+            .set(stacks as f64);
+    }
+}
+
+/// A checkpoint could not be written; it will be retried.
+pub fn checkpoint_failed(path: &str, error: &str) {
+    tracing::error!(
+        path,
+        error,
+        "checkpoint failed: keeping the samples in memory and retrying"
+    );
+    counter!("arclamp_checkpoint_failures_total").increment(1);
+}
+
+/// Storage was opened (nothing contacted yet).
+pub fn storage_opened(store: &str) {
+    tracing::info!(store, "storage selected");
+    gauge!("arclamp_storage_up").set(1.0);
+}
+
+/// A storage operation failed (after the backend's own retries). The first failure of an
+/// outage is logged at `warn`, later ones at `debug` (the caller logs its own consequence).
+pub fn storage_failed(operation: &'static str, error: &str, first_of_outage: bool) {
+    if first_of_outage {
+        tracing::warn!(
+            operation,
+            error,
+            "storage unavailable: data is kept in memory and writes are retried until it is back"
+        );
+    } else {
+        tracing::debug!(operation, error, "storage still failing");
+    }
+    counter!("arclamp_storage_failures_total", "operation" => operation).increment(1);
+    gauge!("arclamp_storage_up").set(0.0);
+}
+
+/// Storage works again after an outage.
+pub fn storage_recovered(store: &str, outage: Duration) {
+    tracing::info!(
+        store,
+        outage_seconds = outage.as_secs_f64(),
+        "storage is back"
+    );
+    gauge!("arclamp_storage_up").set(1.0);
+}
+
+/// A new Swift token was fetched: the old one was about to expire, or (`rejected`) Swift
+/// answered 401 to it and the request is tried once more.
+pub fn swift_token_renewed(storage_url: &str, rejected: bool) {
+    let reason = if rejected { "rejected" } else { "expiring" };
+    tracing::debug!(storage_url, reason, "Swift token renewed");
+    counter!("arclamp_swift_token_renewals_total", "reason" => reason).increment(1);
+}
+
+/// The Swift container or S3 bucket (`store`: swift, s3) did not exist and was created.
+pub fn storage_container_created(store: &'static str, name: &str) {
+    tracing::info!(store, name, "created the storage container (bucket)");
+    counter!("arclamp_storage_containers_created_total").increment(1);
+}
+
+/// An existing checkpoint was loaded into a starting window.
+pub fn checkpoint_loaded(path: &str, samples: u64, malformed_lines: u64) {
+    if malformed_lines > 0 {
+        tracing::warn!(
+            path,
+            samples,
+            malformed_lines,
+            "checkpoint loaded, skipping malformed lines"
+        );
+    } else {
+        tracing::info!(path, samples, "checkpoint loaded: counts carry over");
+    }
+}
+
+/// An existing checkpoint could not be read; the window keeps counting and retries.
+pub fn checkpoint_load_failed(path: &str, error: &str) {
+    tracing::error!(
+        path,
+        error,
+        "cannot load existing checkpoint: counting in memory, will merge it once readable"
+    );
+    counter!("arclamp_checkpoint_failures_total").increment(1);
+}
+
+/// Graphs of a window were rendered.
+pub fn rendered(log: &WindowLog<'_>, graphs: usize, took: Duration) {
+    tracing::debug!(
+        path = log.path,
+        graphs,
+        took_ms = took.as_millis() as u64,
+        "rendered"
+    );
+    histogram!("arclamp_render_duration_seconds").record(took.as_secs_f64());
+    gauge!("arclamp_last_render_timestamp_seconds", "period" => log.period.to_owned())
+        .set(unix_seconds(SystemTime::now()));
+}
+
+/// A render failed.
+pub fn render_failed(path: &str, error: &str) {
+    tracing::error!(path, error, "render failed");
+    counter!("arclamp_render_failures_total").increment(1);
+}
+
+/// The start-up scan for graphs older than their logs found `windows` of them: they are
+/// rendered now.
+pub fn stale_graphs_found(windows: usize) {
+    tracing::info!(
+        windows,
+        "rendering windows whose graphs are older than their logs"
+    );
+    counter!("arclamp_stale_graphs_found_total").increment(windows as u64);
+}
+
+/// The start-up scan for graphs older than their logs could not list storage (the storage
+/// failure itself is counted as such): those windows are rendered when next checkpointed.
+pub fn stale_graph_scan_failed(error: &str) {
+    tracing::warn!(
+        error,
+        "cannot scan storage for graphs older than their logs: they are rendered when their windows are next checkpointed"
+    );
+    counter!("arclamp_stale_graph_scan_failures_total").increment(1);
+}
+
+/// Renders waiting or running.
+pub fn render_queue_depth(depth: usize) {
+    gauge!("arclamp_render_queue_depth").set(depth as f64);
+}
+
+/// Retention deleted an object.
+pub fn retention_deleted(period: &str, path: &str) {
+    tracing::info!(period, path, "retention: deleted");
+    counter!("arclamp_retention_deletions_total", "period" => period.to_owned()).increment(1);
+}
+
+/// Retention could not complete a pass.
+pub fn retention_failed(error: &str) {
+    tracing::error!(
+        error,
+        "retention pass failed: will retry at the next interval"
+    );
+    counter!("arclamp_retention_failures_total").increment(1);
+}
+
+/// The config was reloaded (SIGHUP), or a reload was refused.
+pub fn config_reloaded(result: Result<(), &str>) {
+    match result {
+        Ok(()) => {
+            tracing::info!("config reloaded");
+            counter!("arclamp_config_reloads_total", "result" => "ok").increment(1);
+            gauge!("arclamp_config_last_reload_success").set(1.0);
+        }
+        Err(error) => {
+            tracing::error!(
+                error,
+                "config reload refused: still running on the previous config"
+            );
+            counter!("arclamp_config_reloads_total", "result" => "error").increment(1);
+            gauge!("arclamp_config_last_reload_success").set(0.0);
+        }
+    }
+    gauge!("arclamp_config_last_reload_timestamp_seconds").set(unix_seconds(SystemTime::now()));
+}
+
+/// A reload could not apply the new `log.level`: the previous level stays.
+pub fn log_level_change_failed(level: &str, error: &str) {
+    tracing::warn!(
+        level,
+        error,
+        "cannot change the log level (log.level): the previous level stays until a restart"
+    );
+    counter!("arclamp_log_level_change_failures_total").increment(1);
+}
+
+/// A reload changed a setting that only takes effect after a restart.
+pub fn setting_needs_restart(key: &str) {
+    tracing::warn!(
+        key,
+        "this setting changed but only takes effect after a restart"
+    );
+    counter!("arclamp_config_changes_pending_restart_total").increment(1);
+}
+
+/// Checkpoints failed while shutting down: they are retried until the shutdown timeout.
+pub fn shutdown_checkpoints_retried(windows: usize, samples: u64) {
+    tracing::warn!(
+        windows,
+        samples,
+        "checkpoints failed during shutdown: retrying until the timeout (service.shutdown_timeout)"
+    );
+    counter!("arclamp_shutdown_checkpoint_retries_total").increment(1);
+}
+
+/// The shutdown timeout came with renders still queued. Nothing is lost: their logs are
+/// saved, and the start-up scan renders them.
+pub fn shutdown_renders_left() {
+    tracing::warn!("shutdown timeout reached with renders still queued; their logs are saved and will be rendered at the next start");
+    counter!("arclamp_shutdown_renders_left_total").increment(1);
+}
+
+/// Exiting although `windows` windows holding `samples` samples could not be checkpointed:
+/// those samples are lost.
+pub fn shutdown_lost_samples(windows: usize, samples: u64) {
+    tracing::error!(
+        windows,
+        samples,
+        "exiting with samples that could not be saved (storage kept failing until service.shutdown_timeout): these samples are lost"
+    );
+    counter!("arclamp_shutdown_lost_samples_total").increment(samples);
+}
+
+/// A stored file asked for over HTTP cannot be decoded (`/svgs/...`): the client gets a 500.
+pub fn served_file_damaged(path: &str, error: &str) {
+    tracing::error!(
+        path,
+        error,
+        "a stored file asked for is damaged: delete it (a graph is rendered again from its log)"
+    );
+    counter!("arclamp_http_damaged_files_total").increment(1);
+}
+
+/// A stored file could not be read or decoded while its response was being sent: the
+/// client got a truncated body.
+pub fn serve_stream_failed(path: &str, error: &str) {
+    tracing::warn!(
+        path,
+        error,
+        "a stored file being served could not be read or decoded: the response was cut short"
+    );
+    counter!("arclamp_http_stream_failures_total").increment(1);
+}
+
+/// Kinds of on-demand request (`/range.svg`, `/diff.svg`, `/api/top` and `/top`).
+pub const ON_DEMAND_KINDS: [&str; 3] = ["range", "diff", "top"];
+
+/// Why an on-demand request failed on the service's side: a stored log (or summary) that
+/// cannot be read as one, or inferno failing or panicking.
+pub const ON_DEMAND_FAILURE_REASONS: [&str; 2] = ["damaged_log", "render"];
+
+/// An on-demand graph or leaderboard (`kind`, one of [`ON_DEMAND_KINDS`]) failed for a
+/// reason of the service's own (`reason`, one of [`ON_DEMAND_FAILURE_REASONS`]): the client
+/// gets a 500. Client errors (bad queries, missing windows, busy) are not counted.
+pub fn on_demand_failed(kind: &'static str, reason: &'static str, error: &str) {
+    tracing::error!(kind, reason, error, "on-demand request failed");
+    counter!("arclamp_on_demand_failures_total", "kind" => kind, "reason" => reason).increment(1);
+}
+
+/// What a retention pass found stored for `period` (after its deletions).
+pub fn storage_usage(period: &str, usage: &Usage) {
+    tracing::debug!(
+        period,
+        log_bytes = usage.log_bytes,
+        graph_bytes = usage.graph_bytes,
+        logs = usage.logs,
+        graphs = usage.graphs,
+        "storage use"
+    );
+    for (kind, bytes, files) in [
+        ("logs", usage.log_bytes, usage.logs),
+        ("svgs", usage.graph_bytes, usage.graphs),
+    ] {
+        gauge!("arclamp_stored_bytes", "period" => period.to_owned(), "kind" => kind)
+            .set(bytes as f64);
+        gauge!("arclamp_stored_files", "period" => period.to_owned(), "kind" => kind)
+            .set(files as f64);
+    }
+    // No windows: no timestamps rather than a misleading 1970.
+    let window_time = |name: &'static str, t: Option<DateTime<Utc>>| match t {
+        Some(t) => gauge!(name, "period" => period.to_owned()).set(t.timestamp() as f64),
+        None => gauge!(name, "period" => period.to_owned()).set(f64::NAN),
+    };
+    window_time("arclamp_oldest_window_timestamp_seconds", usage.oldest);
+    window_time("arclamp_newest_window_timestamp_seconds", usage.newest);
+}
+
+/// Live aggregators of a period, and interned stacks overall.
+pub fn aggregation_state(
+    active_by_period: &[(String, usize)],
+    stacks: usize,
+    stack_text_bytes: u64,
+) {
+    for (period, active) in active_by_period {
+        gauge!("arclamp_active_aggregators", "period" => period.clone()).set(*active as f64);
+    }
+    gauge!("arclamp_interned_stacks").set(stacks as f64);
+    gauge!("arclamp_stack_text_bytes").set(stack_text_bytes as f64);
+}
+
+/// Kinds of actor whose restarts are counted.
+pub const ACTOR_KINDS: [&str; 5] = [
+    "subscriber",
+    "router",
+    "aggregator",
+    "render_queue",
+    "retention",
+];
+
+/// Every metric with its help text, so `/metrics` documents itself (`# HELP`).
+const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
+    ("arclamp_build_info", MetricKind::Gauge, "Always 1; the version label says which arclamp runs."),
+    ("arclamp_messages_received_total", MetricKind::Counter, "Redis messages received, per channel."),
+    ("arclamp_samples_received_total", MetricKind::Counter, "Samples (sum of counts) accepted, per channel."),
+    ("arclamp_samples_rejected_total", MetricKind::Counter, "Lines rejected (messages for too_large), per channel and reason."),
+    ("arclamp_messages_sampled_out_total", MetricKind::Counter, "Messages skipped by aggregation.sample_every, per channel."),
+    ("arclamp_entry_overflow_total", MetricKind::Counter, "Samples of entry points beyond aggregation.max_entry_points (counted in all only), per channel."),
+    ("arclamp_batches_dropped_total", MetricKind::Counter, "Messages lost because parsing their batch crashed (a bug)."),
+    ("arclamp_samples_aggregated_total", MetricKind::Counter, "Samples aggregated into windows, per period and entry point."),
+    ("arclamp_redis_connected", MetricKind::Gauge, "1 while subscribed to Redis, 0 otherwise."),
+    ("arclamp_redis_reconnects_total", MetricKind::Counter, "Resubscriptions after a Redis outage."),
+    ("arclamp_subscription_changes_total", MetricKind::Counter, "Reloads that changed the subscribed channels."),
+    ("arclamp_actor_restarts_total", MetricKind::Counter, "Actors restarted after stopping or dying, per actor kind."),
+    ("arclamp_actor_restart_failures_total", MetricKind::Counter, "Dead actors that could not be started again (their config was refused)."),
+    ("arclamp_checkpoint_duration_seconds", MetricKind::Histogram, "Time to write one window's checkpoint."),
+    ("arclamp_checkpoint_failures_total", MetricKind::Counter, "Checkpoints that could not be written or loaded (retried)."),
+    ("arclamp_storage_failures_total", MetricKind::Counter, "Storage operations that failed after the backend's retries, per operation (read, write, list, delete, stat, check)."),
+    ("arclamp_swift_token_renewals_total", MetricKind::Counter, "Swift tokens fetched again, per reason (expiring, rejected: Swift answered 401)."),
+    ("arclamp_storage_containers_created_total", MetricKind::Counter, "Swift containers or S3 buckets created because they did not exist."),
+    ("arclamp_storage_up", MetricKind::Gauge, "1 while storage works, 0 from a failed operation until the next success (writes failing keep it at 0)."),
+    ("arclamp_last_checkpoint_timestamp_seconds", MetricKind::Gauge, "When a checkpoint of the period was last written (Unix time)."),
+    ("arclamp_distinct_stacks", MetricKind::Gauge, "Distinct stacks in the current window of entry point all, per period and channel, as of its last checkpoint."),
+    ("arclamp_interned_stacks", MetricKind::Gauge, "Distinct stacks held in memory by all live windows."),
+    ("arclamp_stack_text_bytes", MetricKind::Gauge, "Bytes of frame text held in memory by all live windows."),
+    ("arclamp_active_aggregators", MetricKind::Gauge, "Live window aggregators, per period."),
+    ("arclamp_render_duration_seconds", MetricKind::Histogram, "Time to render one window's graphs."),
+    ("arclamp_render_failures_total", MetricKind::Counter, "Window renders that failed."),
+    ("arclamp_last_render_timestamp_seconds", MetricKind::Gauge, "When a window of the period was last rendered (Unix time)."),
+    ("arclamp_render_queue_depth", MetricKind::Gauge, "Window renders queued or running."),
+    ("arclamp_stale_graphs_found_total", MetricKind::Counter, "Windows found at start with graphs older than their logs (rendered again)."),
+    ("arclamp_stale_graph_scan_failures_total", MetricKind::Counter, "Start-up scans for graphs older than their logs that could not list storage."),
+    ("arclamp_http_damaged_files_total", MetricKind::Counter, "Stored files asked for over HTTP that could not be decoded (answered 500)."),
+    ("arclamp_http_stream_failures_total", MetricKind::Counter, "Responses cut short because a stored file could not be read or decoded while sent."),
+    ("arclamp_on_demand_failures_total", MetricKind::Counter, "On-demand graphs and leaderboards that failed on the service's side (answered 500), per kind (range, diff, top) and reason (damaged_log, render)."),
+    ("arclamp_retention_deletions_total", MetricKind::Counter, "Logs and graphs deleted by retention, per period."),
+    ("arclamp_retention_failures_total", MetricKind::Counter, "Retention passes that failed (retried next interval)."),
+    ("arclamp_stored_bytes", MetricKind::Gauge, "Bytes stored per period and kind (logs, svgs), as of the last retention pass."),
+    ("arclamp_stored_files", MetricKind::Gauge, "Files stored per period and kind (logs, svgs), as of the last retention pass."),
+    ("arclamp_oldest_window_timestamp_seconds", MetricKind::Gauge, "Start of the oldest stored window of the period (Unix time)."),
+    ("arclamp_newest_window_timestamp_seconds", MetricKind::Gauge, "Start of the newest stored window of the period (Unix time)."),
+    ("arclamp_config_reloads_total", MetricKind::Counter, "SIGHUP config reloads, per result (ok, error)."),
+    ("arclamp_config_last_reload_success", MetricKind::Gauge, "0 if the last config reload was refused (the previous config keeps running), 1 otherwise."),
+    ("arclamp_config_last_reload_timestamp_seconds", MetricKind::Gauge, "When the config was last reloaded or refused (Unix time)."),
+    ("arclamp_log_level_change_failures_total", MetricKind::Counter, "Reloads whose log.level could not be applied (the previous level stays)."),
+    ("arclamp_config_changes_pending_restart_total", MetricKind::Counter, "Settings changed by a reload that only take effect after a restart."),
+    ("arclamp_shutdown_checkpoint_retries_total", MetricKind::Counter, "Rounds of checkpoints retried during shutdown because some failed."),
+    ("arclamp_shutdown_renders_left_total", MetricKind::Counter, "Shutdowns that timed out with renders still queued (rendered at the next start)."),
+    ("arclamp_shutdown_lost_samples_total", MetricKind::Counter, "Samples lost because their windows could not be checkpointed before the shutdown timeout."),
+];
+
+#[derive(Clone, Copy)]
+enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Document every metric and create the series known at start at 0, so that Prometheus
+/// sees a counter before its first increment (`increase()` needs the 0) and dashboards
+/// show 0 rather than "no data".
+pub fn register(channels: &[String], periods: &[String]) {
+    for &(name, kind, help) in DESCRIPTIONS {
+        match kind {
+            MetricKind::Counter => metrics::describe_counter!(name, help),
+            MetricKind::Gauge => metrics::describe_gauge!(name, help),
+            MetricKind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
+    for name in [
+        "arclamp_batches_dropped_total",
+        "arclamp_redis_reconnects_total",
+        "arclamp_checkpoint_failures_total",
+        "arclamp_render_failures_total",
+        "arclamp_retention_failures_total",
+        "arclamp_actor_restart_failures_total",
+        "arclamp_stale_graphs_found_total",
+        "arclamp_stale_graph_scan_failures_total",
+        "arclamp_http_damaged_files_total",
+        "arclamp_http_stream_failures_total",
+        "arclamp_config_changes_pending_restart_total",
+        "arclamp_shutdown_checkpoint_retries_total",
+        "arclamp_shutdown_renders_left_total",
+        "arclamp_shutdown_lost_samples_total",
+        "arclamp_subscription_changes_total",
+        "arclamp_storage_containers_created_total",
+        "arclamp_log_level_change_failures_total",
+    ] {
+        counter!(name).absolute(0);
+    }
+    for kind in ON_DEMAND_KINDS {
+        for reason in ON_DEMAND_FAILURE_REASONS {
+            counter!("arclamp_on_demand_failures_total", "kind" => kind, "reason" => reason)
+                .absolute(0);
+        }
+    }
+    for kind in ACTOR_KINDS {
+        counter!("arclamp_actor_restarts_total", "actor" => kind).absolute(0);
+    }
+    for operation in ["read", "write", "list", "delete", "stat", "check"] {
+        counter!("arclamp_storage_failures_total", "operation" => operation).absolute(0);
+    }
+    for reason in ["expiring", "rejected"] {
+        counter!("arclamp_swift_token_renewals_total", "reason" => reason).absolute(0);
+    }
+    for result in ["ok", "error"] {
+        counter!("arclamp_config_reloads_total", "result" => result).absolute(0);
+    }
+    for channel in channels {
+        for name in [
+            "arclamp_messages_received_total",
+            "arclamp_samples_received_total",
+            "arclamp_messages_sampled_out_total",
+            "arclamp_entry_overflow_total",
+        ] {
+            counter!(name, "channel" => channel.clone()).absolute(0);
+        }
+        for reason in Rejection::ALL {
+            counter!("arclamp_samples_rejected_total", "channel" => channel.clone(), "reason" => reason.as_str())
+                .absolute(0);
+        }
+    }
+    for period in periods {
+        counter!("arclamp_retention_deletions_total", "period" => period.clone()).absolute(0);
+    }
+    gauge!("arclamp_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    // Not subscribed until the subscriber says so.
+    gauge!("arclamp_redis_connected").set(0.0);
+    gauge!("arclamp_render_queue_depth").set(0.0);
+    // The config in force was accepted (at start); a refused reload sets 0.
+    gauge!("arclamp_config_last_reload_success").set(1.0);
+}

@@ -1,0 +1,268 @@
+//! The catalogue: every stored graph and log described from a storage listing alone, plus
+//! the small summary (`.meta.json`) each checkpoint writes beside its log, so counting a
+//! window's samples never means decompressing it.
+//!
+//! ```text
+//! logs/{period}/{window}.{channel}.{entry}.log.gz      the trace log
+//! logs/{period}/{window}.{channel}.{entry}.meta.json   {"samples": N, "stacks": M}
+//! logs/{period}/{window}.{channel}.{entry}.range.gz     its range summary (crate::graphs::range_summary)
+//! ```
+//!
+//! Summaries are companions of their log: listings do not show them as logs, retention
+//! deletes them with it, `arclamp copy` copies them like any object.
+//!
+//! This module only parses and shapes: callers list storage and read summaries.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::window::{Period, Window};
+use crate::store::layout::{self, LogKey};
+use crate::store::storage::ObjectInfo;
+
+/// What a checkpoint records beside its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogSummary {
+    /// Samples in the log (sum of counts).
+    pub samples: u64,
+    /// Distinct stacks in the log.
+    pub stacks: u64,
+}
+
+impl LogSummary {
+    /// The summary's stored bytes (JSON).
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing two integers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Read a stored summary; `None` when damaged.
+    pub fn decode(bytes: &[u8]) -> Option<LogSummary> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// Which kind of stored file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    /// A flame graph (`.svgz`).
+    Graph,
+    /// A trace log (`.log.gz`).
+    Log,
+}
+
+/// One stored graph or log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Graph or log.
+    pub kind: FileKind,
+    /// The log this is (or was rendered from).
+    pub key: LogKey,
+    /// The function-focused graph's label.
+    pub function: Option<String>,
+    /// Reversed graph.
+    pub reversed: bool,
+    /// Storage path (also the URL path, with a leading `/`).
+    pub path: String,
+    /// Stored size.
+    pub bytes: u64,
+    /// Last write (for a live window's log: its last checkpoint).
+    pub modified: SystemTime,
+}
+
+/// One window of a period, with everything stored for it.
+#[derive(Debug, Clone)]
+pub struct WindowFiles {
+    /// The window.
+    pub window: Window,
+    /// Its graphs and logs, by (channel, entry, kind, function, reversed).
+    pub items: Vec<Item>,
+}
+
+/// Everything stored for one period, newest window first.
+#[derive(Debug, Clone, Default)]
+pub struct PeriodFiles {
+    /// Windows, newest first.
+    pub windows: Vec<WindowFiles>,
+    /// Summary object per log path (modification time and size of the summary).
+    pub summaries: HashMap<String, ObjectInfo>,
+}
+
+/// The summary's path for a log key.
+pub fn summary_path(key: &LogKey) -> String {
+    format!(
+        "logs/{}/{}.{}.{}.meta.json",
+        key.period, key.window, key.channel, key.entry
+    )
+}
+
+/// Read a summary's file name back into its log key.
+pub fn from_summary_name(period: &str, file_name: &str) -> Option<LogKey> {
+    let stem = file_name.strip_suffix(".meta.json")?;
+    LogKey::from_log_name(period, &format!("{stem}.log.gz"))
+}
+
+/// The range summary's path for a log key (see [`crate::graphs::range_summary`]).
+pub fn range_summary_path(key: &LogKey) -> String {
+    format!(
+        "logs/{}/{}.{}.{}.range.gz",
+        key.period, key.window, key.channel, key.entry
+    )
+}
+
+/// Read a range summary's file name back into its log key.
+pub fn from_range_summary_name(period: &str, file_name: &str) -> Option<LogKey> {
+    let stem = file_name.strip_suffix(".range.gz")?;
+    LogKey::from_log_name(period, &format!("{stem}.log.gz"))
+}
+
+/// The log a companion file (a `.meta.json` or `.range.gz` summary) belongs to, from the
+/// companion's file name; `None` for a log itself or a foreign name.
+pub fn companion_of(period: &str, file_name: &str) -> Option<LogKey> {
+    from_summary_name(period, file_name).or_else(|| from_range_summary_name(period, file_name))
+}
+
+/// Shape one period's listings (`logs/{period}/`, `svgs/{period}/`) into windows, newest
+/// first. Names that are not the layout's, or windows not of this period, are skipped.
+pub fn period_files(period: &Period, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -> PeriodFiles {
+    let mut windows: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+    let mut summaries = HashMap::new();
+    for object in logs {
+        let name = layout::file_name(&object.path);
+        if let Some(key) = LogKey::from_log_name(period.name(), name) {
+            windows.entry(key.window.clone()).or_default().push(Item {
+                kind: FileKind::Log,
+                key,
+                function: None,
+                reversed: false,
+                path: object.path.clone(),
+                bytes: object.size,
+                modified: object.modified,
+            });
+        } else if let Some(key) = from_summary_name(period.name(), name) {
+            summaries.insert(key.log_path(), object.clone());
+        }
+    }
+    for object in svgs {
+        if let Some((key, kind)) =
+            LogKey::from_svg_name(period.name(), layout::file_name(&object.path))
+        {
+            windows.entry(key.window.clone()).or_default().push(Item {
+                kind: FileKind::Graph,
+                key,
+                function: kind.function,
+                reversed: kind.reversed,
+                path: object.path.clone(),
+                bytes: object.size,
+                modified: object.modified,
+            });
+        }
+    }
+    let mut windows: Vec<WindowFiles> = windows
+        .into_iter()
+        .filter_map(|(name, mut items)| {
+            let window = period.window_named(&name)?;
+            items.sort_by(|a, b| {
+                (
+                    &a.key.channel,
+                    &a.key.entry,
+                    a.kind,
+                    &a.function,
+                    a.reversed,
+                )
+                    .cmp(&(
+                        &b.key.channel,
+                        &b.key.entry,
+                        b.kind,
+                        &b.function,
+                        b.reversed,
+                    ))
+            });
+            Some(WindowFiles { window, items })
+        })
+        .collect();
+    windows.sort_by_key(|w| std::cmp::Reverse(w.window.start));
+    PeriodFiles { windows, summaries }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    fn object(path: &str, size: u64) -> ObjectInfo {
+        ObjectInfo {
+            path: path.into(),
+            size,
+            modified: UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn summaries_round_trip_and_name_their_log() {
+        let s = LogSummary {
+            samples: 12,
+            stacks: 3,
+        };
+        assert_eq!(LogSummary::decode(&s.encode()), Some(s));
+        assert_eq!(LogSummary::decode(b"{"), None);
+        let key = LogKey::from_log_name("daily", "2026-11-24.excimer.all.log.gz").unwrap();
+        let path = summary_path(&key);
+        assert_eq!(path, "logs/daily/2026-11-24.excimer.all.meta.json");
+        assert_eq!(
+            from_summary_name("daily", layout::file_name(&path)),
+            Some(key.clone())
+        );
+        let range = range_summary_path(&key);
+        assert_eq!(range, "logs/daily/2026-11-24.excimer.all.range.gz");
+        assert_eq!(
+            companion_of("daily", layout::file_name(&range)),
+            Some(key.clone())
+        );
+        assert_eq!(companion_of("daily", layout::file_name(&path)), Some(key));
+        // Neither a log nor a summary of one.
+        assert_eq!(companion_of("daily", "2026-11-24.excimer.all.log.gz"), None);
+        assert_eq!(
+            LogKey::from_log_name("daily", layout::file_name(&range)),
+            None
+        );
+    }
+
+    #[test]
+    fn listings_become_windows_newest_first() {
+        let daily = Period::new("daily", "%Y-%m-%d").unwrap();
+        let logs = [
+            object("logs/daily/2026-11-23.excimer.all.log.gz", 10),
+            object("logs/daily/2026-11-24.excimer.all.log.gz", 20),
+            object("logs/daily/2026-11-24.excimer.all.meta.json", 2),
+            object("logs/daily/2026-11-24.excimer.all.range.gz", 3),
+            object("logs/daily/notes.txt", 1),
+            object("logs/daily/2026-11-24_10.excimer.all.log.gz", 1),
+        ];
+        let svgs = [
+            object("svgs/daily/2026-11-24.excimer.all.svgz", 30),
+            object("svgs/daily/2026-11-24.excimer.all.fn-Edit.reversed.svgz", 5),
+        ];
+        let files = period_files(&daily, &logs, &svgs);
+        let names: Vec<&str> = files
+            .windows
+            .iter()
+            .map(|w| w.window.name.as_str())
+            .collect();
+        assert_eq!(names, ["2026-11-24", "2026-11-23"]);
+        let newest = &files.windows[0].items;
+        assert_eq!(newest.len(), 3);
+        assert_eq!(newest[0].kind, FileKind::Graph);
+        assert_eq!(newest[0].function, None);
+        assert_eq!(newest[1].function.as_deref(), Some("Edit"));
+        assert!(newest[1].reversed);
+        assert_eq!(newest[2].kind, FileKind::Log);
+        assert!(files
+            .summaries
+            .contains_key("logs/daily/2026-11-24.excimer.all.log.gz"));
+    }
+}

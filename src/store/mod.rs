@@ -1,0 +1,20 @@
+//! Store: where samples are kept once counted. [`storage`] is the one trait every file
+//! access goes through, with its backends (local disk, S3, Swift); [`aggregate`] holds a
+//! window's counts and encodes them as a trace log in the [`folded`] format, gzip'd by
+//! [`compress`]; [`layout`] says where each file lives and [`catalogue`] reads a listing
+//! back into windows; [`retention`] decides what to delete; [`import`] and [`simulate`]
+//! fill a store from an Arc Lamp data directory or from simulated days.
+//!
+//! It may import [`crate::ingest`] (stacks, windows, samples) and [`crate::ops`]; nothing in
+//! `graphs`, `config`, `actors`, `http` or `cli`. Its configuration types live here, next
+//! to the code they configure, and `config` assembles them.
+
+pub mod aggregate;
+pub mod catalogue;
+pub mod compress;
+pub mod folded;
+pub mod import;
+pub mod layout;
+pub mod retention;
+pub mod simulate;
+pub mod storage;
