@@ -76,6 +76,7 @@ impl Windows {
             max_entry_points: 64,
             sample_every: 1,
             periods: 2,
+            tag_entries: true,
         };
         let mut messages = messages.into_iter().peekable();
         while messages.peek().is_some() {

@@ -79,14 +79,40 @@ pub struct Config {
     pub clock: ClockConfig,
 }
 
+/// How samples arrive from Redis (`redis.source`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Pub/sub channels: what is published while nobody is subscribed is lost, and one
+    /// instance may write at a time.
+    #[default]
+    Pubsub,
+    /// Streams read through a consumer group: entries are acknowledged only once their
+    /// samples are committed to the store, so any number of replicas may run and be killed.
+    Stream,
+}
+
 /// `[redis]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
     /// `redis://[user:password@]host:port[/db]`.
     pub url: String,
-    /// Pub/sub channels to subscribe to.
+    /// Pub/sub channels to subscribe to, or stream keys to read (stream mode).
     pub channels: Vec<String>,
+    /// `pubsub` or `stream`.
+    pub source: SourceKind,
+    /// Stream mode: the consumer group every replica reads in.
+    pub group: String,
+    /// Stream mode: this process's consumer name; empty means host name plus process id, so
+    /// two processes never share one.
+    pub consumer: String,
+    /// Stream mode: entries another consumer has held unacknowledged this long are claimed.
+    #[serde(with = "duration")]
+    pub claim_after: Duration,
+    /// Stream mode: how often what arrived is committed to the store and acknowledged.
+    #[serde(with = "duration")]
+    pub commit_interval: Duration,
 }
 
 impl Default for RedisConfig {
@@ -94,6 +120,11 @@ impl Default for RedisConfig {
         RedisConfig {
             url: "redis://127.0.0.1:6379".into(),
             channels: vec!["excimer".into()],
+            source: SourceKind::Pubsub,
+            group: "arclamp".into(),
+            consumer: String::new(),
+            claim_after: Duration::from_secs(60),
+            commit_interval: Duration::from_secs(30),
         }
     }
 }
@@ -102,6 +133,30 @@ impl RedisConfig {
     /// The URL with any password replaced by `***`, for logs and `check-config`.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.url)
+    }
+
+    /// The consumer name this process reads as: `consumer`, or `{host name}-{pid}` with
+    /// any character outside `[A-Za-z0-9_.-]` replaced by `_`.
+    pub fn consumer_name(&self) -> String {
+        if !self.consumer.is_empty() {
+            return self.consumer.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "arclamp".into());
+        let host: String = host
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{host}-{}", std::process::id())
     }
 }
 
@@ -428,7 +483,10 @@ impl Config {
         if self.periods.is_empty() {
             return Err(invalid("periods", "define at least one period"));
         }
-        self.period_specs()?;
+        let specs = self.period_specs()?;
+        if self.redis.source == SourceKind::Stream {
+            self.validate_stream_mode(&specs)?;
+        }
         let a = &self.aggregation;
         positive("aggregation.flush_interval", a.flush_interval)?;
         at_least_one("aggregation.max_depth", a.max_depth as u64)?;
@@ -545,6 +603,70 @@ impl Config {
                 })
             })
             .collect()
+    }
+
+    /// Stream mode counts each entry in the hour of its id and builds every other window
+    /// from whole hours: an `hourly` period of one-hour windows is needed, and every period's
+    /// windows must start and end on the hour.
+    fn validate_stream_mode(&self, specs: &[PeriodSpec]) -> Result<(), ConfigError> {
+        let r = &self.redis;
+        check_name("redis.group", &r.group)?;
+        if !r.consumer.is_empty() {
+            check_name("redis.consumer", &r.consumer)?;
+        }
+        positive("redis.commit_interval", r.commit_interval)?;
+        if r.claim_after < r.commit_interval * 2 {
+            return Err(invalid(
+                "redis.claim_after",
+                "must be at least twice redis.commit_interval (a live replica's entries must \
+                 not be claimed between two of its commits)",
+            ));
+        }
+        let hour = chrono::Duration::hours(1);
+        let Some(hourly) = specs.iter().find(|s| s.period.name() == "hourly") else {
+            return Err(invalid(
+                "periods.hourly",
+                "stream mode (redis.source = \"stream\") needs an hourly period",
+            ));
+        };
+        // A few instants across a year are enough to tell a format's window length.
+        let probes = (0..12).map(|i| {
+            DateTime::<Utc>::from_timestamp(1_767_225_600 + i * 2_629_800 + i * 4_000, 0)
+                .unwrap_or_default()
+        });
+        let mut longest_hours = 1;
+        for t in probes {
+            let w = hourly.period.window_at(t);
+            if w.end - w.start != hour {
+                return Err(invalid(
+                    "periods.hourly.format",
+                    "stream mode needs hourly windows of exactly one hour",
+                ));
+            }
+            for spec in specs {
+                let w = spec.period.window_at(t);
+                let whole_hours = w.start.timestamp() % 3600 == 0 && w.end.timestamp() % 3600 == 0;
+                longest_hours = longest_hours.max((w.end - w.start).num_hours());
+                if !whole_hours || w.end - w.start < hour {
+                    return Err(invalid(
+                        format!("periods.{}.format", spec.period.name()),
+                        "stream mode builds windows from whole hours: every window must start \
+                         and end on the hour",
+                    ));
+                }
+            }
+        }
+        let needed = usize::try_from(longest_hours + 24).unwrap_or(usize::MAX);
+        if hourly.retain < needed {
+            return Err(invalid(
+                "periods.hourly.retain",
+                format!(
+                    "stream mode builds longer windows from the hourly logs: keep at least \
+                     {needed} (the longest window's hours, plus a day)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// What the on-demand graphs and leaderboards ([`crate::graphs::on_demand::OnDemand`])

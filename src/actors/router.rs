@@ -254,6 +254,7 @@ impl Router {
             max_entry_points: self.settings.max_entry_points,
             sample_every: self.settings.sample_every,
             periods: self.settings.periods.len(),
+            tag_entries: true,
         };
         let state = self.channels.entry(channel.clone()).or_default();
         let payloads = payloads.iter().map(redis::Msg::get_payload_bytes);

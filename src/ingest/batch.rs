@@ -20,6 +20,9 @@ pub struct IngestSettings {
     pub sample_every: u64,
     /// How many periods each sample is counted in.
     pub periods: usize,
+    /// Count each sample in its entry point as well as in `all`. Stream mode counts `all`
+    /// only and derives entry points from the stacks when a window is sealed.
+    pub tag_entries: bool,
 }
 
 /// What a channel remembers between batches.
@@ -93,17 +96,20 @@ pub fn ingest_batch(
                     }
                 };
                 *accepted += u64::from(sample.count);
-                let entry = sample.entry.filter(|name| {
-                    if state.entries.contains(*name) {
-                        return true;
-                    }
-                    if state.entries.len() < settings.max_entry_points {
-                        state.entries.insert((*name).to_owned());
-                        return true;
-                    }
-                    *overflow.entry((*name).to_owned()).or_default() += u64::from(sample.count);
-                    false
-                });
+                let entry = sample
+                    .entry
+                    .filter(|_| settings.tag_entries)
+                    .filter(|name| {
+                        if state.entries.contains(*name) {
+                            return true;
+                        }
+                        if state.entries.len() < settings.max_entry_points {
+                            state.entries.insert((*name).to_owned());
+                            return true;
+                        }
+                        *overflow.entry((*name).to_owned()).or_default() += u64::from(sample.count);
+                        false
+                    });
                 let id = table.intern(sample.stack);
                 for period in 0..settings.periods {
                     for name in std::iter::once(ALL).chain(entry) {
@@ -151,6 +157,7 @@ mod tests {
             max_entry_points: 64,
             sample_every: 1,
             periods,
+            tag_entries: true,
         }
     }
 
@@ -223,6 +230,25 @@ mod tests {
         let second = ingest_batch(&mut state, &s, &mut table, vec![b"/w/api.php;B 1".to_vec()]);
         assert_eq!(second.overflow, vec![("api".to_owned(), 1, false)]);
         assert_eq!(totals(&second), vec![(0, "all", 1)]);
+    }
+
+    #[test]
+    fn without_entry_tagging_every_sample_counts_in_all_only() {
+        let mut table = StackTable::new();
+        let mut state = ChannelState::default();
+        let s = IngestSettings {
+            max_entry_points: 1,
+            tag_entries: false,
+            ..settings(1)
+        };
+        let outcome = ingest_batch(
+            &mut state,
+            &s,
+            &mut table,
+            vec![b"/w/index.php;A 1\n/w/api.php;B 3".to_vec()],
+        );
+        assert_eq!(totals(&outcome), vec![(0, "all", 4)]);
+        assert!(outcome.overflow.is_empty(), "{:?}", outcome.overflow);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! lines are scanned ([`line_scan`]), parsed, sanitized and tagged with their entry point
 //! ([`sample`]), their stacks interned once ([`stacks`]), counted per window
 //! ([`stack_counts`], [`window`]) and split into per-aggregator batches ([`batch`]).
+//! [`stream`] reads Redis Streams replies (entry ids, bodies) without copying payloads.
 //! [`frame_order`] orders interned stacks as their text would sort, and [`synth`] generates
 //! the synthetic MediaWiki-shaped load that benchmarks, the demo and `arclamp publish` send.
 //!
@@ -15,5 +16,6 @@ pub mod line_scan;
 pub mod sample;
 pub mod stack_counts;
 pub mod stacks;
+pub mod stream;
 pub mod synth;
 pub mod window;

@@ -3,7 +3,10 @@
 //! window's counts and encodes them as a trace log in the [`folded`] format, gzip'd by
 //! [`compress`]; [`layout`] says where each file lives and [`catalogue`] reads a listing
 //! back into windows; [`retention`] decides what to delete; [`import`] and [`simulate`]
-//! fill a store from an Arc Lamp data directory or from simulated days.
+//! fill a store from an Arc Lamp data directory or from simulated days. In stream mode,
+//! replicas commit [`segment`]s, indexed by the [`ledger`] in Redis atomically with the
+//! acknowledgement of their entries, and a window is [`seal`]ed into its final logs once
+//! every entry of it is committed.
 //!
 //! It may import [`crate::ingest`] (stacks, windows, samples) and [`crate::ops`]; nothing in
 //! `graphs`, `config`, `actors`, `http` or `cli`. Its configuration types live here, next
@@ -15,6 +18,9 @@ pub mod compress;
 pub mod folded;
 pub mod import;
 pub mod layout;
+pub mod ledger;
 pub mod retention;
+pub mod seal;
+pub mod segment;
 pub mod simulate;
 pub mod storage;

@@ -1,0 +1,456 @@
+//! The ledger (stream mode): what has been committed, kept in Redis beside the streams so
+//! that committing a delta and acknowledging its entries are one atomic step. Each write is
+//! a Lua script (in `ledger/`), run as one unit by Redis:
+//!
+//! ```text
+//! arclamp:{group}:epochs               hash  consumer -> epoch (its fencing token)
+//! arclamp:{group}:idx:{channel}:{hour} hash  segment path -> section ("OFF LEN SAMPLES STACKS")
+//! arclamp:{group}:open:{channel}       zset  "{period}/{window}" -> window end (ms): not sealed yet
+//! arclamp:{group}:lease                string the housekeeper's token (seals, trims, GC)
+//! ```
+//!
+//! - **commit**: a replica's segment sections are indexed and its entries XACKed, only if
+//!   the epoch it read them under is still its own;
+//! - **claim**: entries another consumer left pending too long are taken over, that consumer
+//!   fenced first (its epoch bumped), so a paused process cannot commit them again;
+//! - **watermark**: how far a stream is final (everything below is acknowledged), which
+//!   says which windows can be sealed and how far the stream can be trimmed;
+//! - **seal** and **lease**: the housekeeper forgets a window once its logs are written.
+//!
+//! Invariant: a sample counts only through an indexed section, and an entry is indexed by
+//! exactly one commit (the one that acknowledged it). A segment whose commit never ran is
+//! an orphan nobody reads; its entries are still pending and are counted again, once.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncCommands, RedisError, Script, Value};
+
+use crate::ingest::stream::{parse_entry_list, EntryId, ReplyError, StreamEntry};
+use crate::store::segment::SectionRef;
+
+static COMMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/commit.lua")));
+static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/claim.lua")));
+static WATERMARK: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("ledger/watermark.lua")));
+static SEAL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/seal.lua")));
+static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/lease.lua")));
+
+/// A ledger operation that did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// This consumer has been fenced: another replica claimed its entries (or it restarted).
+    /// Its uncommitted delta must be dropped; the entries are counted by whoever holds them.
+    #[error("fenced: {0}")]
+    Fenced(String),
+    /// The housekeeping lease is held by another replica.
+    #[error("not the lease holder: {0}")]
+    NotLeaseHolder(String),
+    /// A section was committed to a window while it was being sealed; seal again later.
+    #[error("the window changed while it was sealed: {0}")]
+    Changed(String),
+    /// Redis failed or did not answer; the outcome of a write is unknown.
+    #[error("Redis: {0}")]
+    Redis(#[from] RedisError),
+    /// Redis answered something the ledger never writes.
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+}
+
+impl LedgerError {
+    fn from_script(error: RedisError) -> LedgerError {
+        let detail = error.detail().unwrap_or_default().to_owned();
+        match error.code() {
+            Some("FENCED") => LedgerError::Fenced(detail),
+            Some("NOTLEASE") => LedgerError::NotLeaseHolder(detail),
+            Some("CHANGED") => LedgerError::Changed(detail),
+            _ => LedgerError::Redis(error),
+        }
+    }
+}
+
+/// One section a commit indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSection {
+    /// Its channel (stream key).
+    pub channel: String,
+    /// The hourly window it belongs to.
+    pub hour: String,
+    /// Where it is.
+    pub section: SectionRef,
+    /// The windows it counts in (`{period}/{window}`) with their end (ms): they stay open
+    /// until sealed.
+    pub windows: Vec<(String, i64)>,
+}
+
+/// Everything one commit writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitPlan {
+    /// The segment holding the sections.
+    pub segment: String,
+    /// The sections, by (channel, hour).
+    pub sections: Vec<CommitSection>,
+    /// The entries acknowledged, by stream.
+    pub acks: BTreeMap<String, Vec<EntryId>>,
+}
+
+/// A page of entries taken over from other consumers.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// Where the next page starts; `None` when every idle entry was seen.
+    pub next: Option<String>,
+    /// Entries that were pending but had been trimmed from the stream: lost.
+    pub trimmed: u64,
+    /// The entries now held by this consumer.
+    pub entries: Vec<StreamEntry>,
+}
+
+/// How far a stream is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermark {
+    /// Every entry below this time (ms) is acknowledged and none can be added: windows
+    /// ending at or before it can be sealed.
+    pub final_before_ms: i64,
+    /// Every entry below this id is acknowledged: the stream can be trimmed to it.
+    pub trim_to: EntryId,
+}
+
+/// The ledger of one consumer group.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    group: String,
+    prefix: String,
+}
+
+impl Ledger {
+    /// The ledger of consumer group `group`.
+    pub fn new(group: &str) -> Ledger {
+        Ledger {
+            group: group.to_owned(),
+            prefix: format!("arclamp:{group}"),
+        }
+    }
+
+    /// The consumer group's name.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    fn epochs_key(&self) -> String {
+        format!("{}:epochs", self.prefix)
+    }
+
+    fn index_key(&self, channel: &str, hour: &str) -> String {
+        format!("{}:idx:{channel}:{hour}", self.prefix)
+    }
+
+    fn open_key(&self, channel: &str) -> String {
+        format!("{}:open:{channel}", self.prefix)
+    }
+
+    fn lease_key(&self) -> String {
+        format!("{}:lease", self.prefix)
+    }
+
+    /// Create the group on `stream` when missing (and the stream with it), reading from
+    /// the first entry, so entries written before the first start are counted.
+    pub async fn ensure_group(
+        &self,
+        con: &mut MultiplexedConnection,
+        stream: &str,
+    ) -> Result<(), LedgerError> {
+        let created: Result<(), RedisError> =
+            con.xgroup_create_mkstream(stream, &self.group, "0").await;
+        match created {
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Start a new epoch for `consumer`: any commit made under an earlier one now fails.
+    pub async fn new_epoch(
+        &self,
+        con: &mut MultiplexedConnection,
+        consumer: &str,
+    ) -> Result<u64, LedgerError> {
+        Ok(con.hincr(self.epochs_key(), consumer, 1).await?)
+    }
+
+    /// Index `plan`'s sections and acknowledge its entries, atomically, if `consumer` still
+    /// holds `epoch`. Returns the number of entries acknowledged.
+    pub async fn commit(
+        &self,
+        con: &mut MultiplexedConnection,
+        consumer: &str,
+        epoch: u64,
+        plan: &CommitPlan,
+    ) -> Result<u64, LedgerError> {
+        let mut invocation = COMMIT.key(self.epochs_key());
+        let sections: Vec<serde_json::Value> = plan
+            .sections
+            .iter()
+            .map(|s| {
+                let (idx, open) = (
+                    self.index_key(&s.channel, &s.hour),
+                    self.open_key(&s.channel),
+                );
+                invocation.key(&idx).key(&open);
+                let windows: Vec<(String, String)> = s
+                    .windows
+                    .iter()
+                    .map(|(member, end)| (member.clone(), end.to_string()))
+                    .collect();
+                serde_json::json!({
+                    "idx": idx,
+                    "segment": plan.segment,
+                    "section": s.section.to_string(),
+                    "open": open,
+                    "windows": windows,
+                })
+            })
+            .collect();
+        let acks: Vec<serde_json::Value> = plan
+            .acks
+            .iter()
+            .map(|(stream, ids)| {
+                invocation.key(stream);
+                let ids: Vec<String> = ids.iter().map(EntryId::to_string).collect();
+                serde_json::json!({ "stream": stream, "ids": ids })
+            })
+            .collect();
+        let body = serde_json::json!({ "sections": sections, "acks": acks }).to_string();
+        invocation
+            .arg(&self.group)
+            .arg(consumer)
+            .arg(epoch)
+            .arg(body)
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)
+    }
+
+    /// Take over up to `count` entries of `stream` that other consumers have held longer
+    /// than `min_idle_ms`, starting at `start` (`-` for the first page).
+    pub async fn claim(
+        &self,
+        con: &mut MultiplexedConnection,
+        stream: &str,
+        stream_index: usize,
+        consumer: &str,
+        min_idle_ms: u64,
+        count: usize,
+        start: &str,
+    ) -> Result<Claimed, LedgerError> {
+        let reply: Value = CLAIM
+            .key(stream)
+            .key(self.epochs_key())
+            .arg(&self.group)
+            .arg(consumer)
+            .arg(min_idle_ms)
+            .arg(count)
+            .arg(start)
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        let Value::Array(mut items) = reply else {
+            return Err(ReplyError::new(format!("claim answered {reply:?}")).into());
+        };
+        if items.len() < 2 {
+            return Err(ReplyError::new("claim answered too few items").into());
+        }
+        let entries = items.split_off(2);
+        let trimmed = match &items[1] {
+            Value::Int(n) => u64::try_from(*n).unwrap_or(0),
+            other => return Err(ReplyError::new(format!("claim's lost count {other:?}")).into()),
+        };
+        let next = match &items[0] {
+            Value::BulkString(next) if next.as_slice() != b"0" => {
+                Some(String::from_utf8_lossy(next).into_owned())
+            }
+            _ => None,
+        };
+        Ok(Claimed {
+            next,
+            trimmed,
+            entries: parse_entry_list(Value::Array(entries), stream_index)?,
+        })
+    }
+
+    /// How far `stream` is final, allowing `grace_ms` for producers that set ids themselves.
+    /// `None` when the stream or the group does not exist yet.
+    pub async fn watermark(
+        &self,
+        con: &mut MultiplexedConnection,
+        stream: &str,
+        grace_ms: u64,
+    ) -> Result<Option<Watermark>, LedgerError> {
+        let (w, trim): (i64, String) = WATERMARK
+            .key(stream)
+            .arg(&self.group)
+            .arg(grace_ms)
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        if w == 0 {
+            return Ok(None);
+        }
+        let trim_to = EntryId::parse(trim.as_bytes())
+            .ok_or_else(|| ReplyError::new(format!("watermark's trim id {trim:?}")))?;
+        Ok(Some(Watermark {
+            final_before_ms: w,
+            trim_to,
+        }))
+    }
+
+    /// Take or keep the housekeeping lease for `ttl_ms`; true while `token` holds it.
+    pub async fn hold_lease(
+        &self,
+        con: &mut MultiplexedConnection,
+        token: &str,
+        ttl_ms: u64,
+    ) -> Result<bool, LedgerError> {
+        let held: i64 = LEASE
+            .key(self.lease_key())
+            .arg(token)
+            .arg(ttl_ms.max(1))
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        Ok(held == 1)
+    }
+
+    /// Give the lease back (shutdown), if `token` holds it.
+    pub async fn release_lease(
+        &self,
+        con: &mut MultiplexedConnection,
+        token: &str,
+    ) -> Result<(), LedgerError> {
+        let _: i64 = LEASE
+            .key(self.lease_key())
+            .arg(token)
+            .arg(0)
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        Ok(())
+    }
+
+    /// The windows of `channel` not sealed yet that end at or before `until_ms`, as
+    /// `({period}/{window}, end ms)`, earliest first.
+    pub async fn sealable(
+        &self,
+        con: &mut MultiplexedConnection,
+        channel: &str,
+        until_ms: i64,
+    ) -> Result<Vec<(String, i64)>, LedgerError> {
+        let members: Vec<(String, f64)> = con
+            .zrangebyscore_withscores(self.open_key(channel), "-inf", until_ms)
+            .await?;
+        Ok(members
+            .into_iter()
+            .map(|(member, end)| (member, end as i64))
+            .collect())
+    }
+
+    /// Every window of `channel` not sealed yet, as `{period}/{window}`.
+    pub async fn open_windows(
+        &self,
+        con: &mut MultiplexedConnection,
+        channel: &str,
+    ) -> Result<Vec<String>, LedgerError> {
+        Ok(con.zrange(self.open_key(channel), 0, -1).await?)
+    }
+
+    /// The committed sections of one hour of `channel`, by segment; a section the index
+    /// holds in a form the ledger never writes is an error.
+    pub async fn sections(
+        &self,
+        con: &mut MultiplexedConnection,
+        channel: &str,
+        hour: &str,
+    ) -> Result<Vec<(String, SectionRef)>, LedgerError> {
+        let fields: BTreeMap<String, String> = con.hgetall(self.index_key(channel, hour)).await?;
+        fields
+            .into_iter()
+            .map(|(segment, section)| match SectionRef::parse(&section) {
+                Some(section) => Ok((segment, section)),
+                None => Err(ReplyError::new(format!(
+                    "index entry {section:?} of {segment} is not OFF LEN SAMPLES STACKS"
+                ))
+                .into()),
+            })
+            .collect()
+    }
+
+    /// Every segment an index still refers to (garbage collection keeps them).
+    pub async fn referenced_segments(
+        &self,
+        con: &mut MultiplexedConnection,
+    ) -> Result<std::collections::HashSet<String>, LedgerError> {
+        let pattern = format!("{}:idx:*", self.prefix);
+        let mut keys: Vec<String> = Vec::new();
+        {
+            let mut iter: redis::AsyncIter<String> = con.scan_match(&pattern).await?;
+            while let Some(key) = futures_util::StreamExt::next(&mut iter).await {
+                keys.push(key?);
+            }
+        }
+        let mut segments = std::collections::HashSet::new();
+        for key in keys {
+            let fields: Vec<String> = con.hkeys(&key).await?;
+            segments.extend(fields);
+        }
+        Ok(segments)
+    }
+
+    /// Forget window `member` of `channel` once its logs are written: its index (`hour`,
+    /// for an hourly window) is deleted if it still holds exactly `merged` sections, and
+    /// the window leaves the open set. Only the lease holder may.
+    pub async fn seal(
+        &self,
+        con: &mut MultiplexedConnection,
+        token: &str,
+        channel: &str,
+        member: &str,
+        hour: Option<&str>,
+        merged: usize,
+    ) -> Result<(), LedgerError> {
+        // A window longer than an hour has no index of its own: name one that never exists.
+        let index = match hour {
+            Some(hour) => self.index_key(channel, hour),
+            None => format!("{}:no-index", self.prefix),
+        };
+        let _: i64 = SEAL
+            .key(self.lease_key())
+            .key(index)
+            .key(self.open_key(channel))
+            .arg(token)
+            .arg(member)
+            .arg(merged)
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        Ok(())
+    }
+
+    /// Entries of `stream` pending (delivered, not acknowledged) for the whole group.
+    pub async fn pending(
+        &self,
+        con: &mut MultiplexedConnection,
+        stream: &str,
+    ) -> Result<u64, LedgerError> {
+        let reply: Value = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(&self.group)
+            .query_async(con)
+            .await?;
+        match reply {
+            Value::Array(items) => match items.first() {
+                Some(Value::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
+                _ => Ok(0),
+            },
+            _ => Ok(0),
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Sealing a window: many partial logs of one window (the committed sections of an hour,
+//! or the hourly logs of a day) merged into its final `all` log, and the log of each entry
+//! point derived from it, as the pub/sub aggregators would have written them. Also the one
+//! way a window's log is written to storage ([`write_log`]), with the summary beside it.
+//!
+//! Entry points are derived from the stacks (the first frame names the entry point), so
+//! every replica derives the same ones; when a window has more than `max_entry_points`,
+//! those with the most samples get a log of their own (ties by name) and the others are
+//! counted in `all` only.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::ingest::sample::{self, entry_point};
+use crate::ingest::stacks::StackTable;
+use crate::store::aggregate::{Encoded, WindowCounts};
+use crate::store::catalogue::{self, LogSummary};
+use crate::store::compress::{self, GunzipError};
+use crate::store::folded::{self, FoldedWriter};
+use crate::store::layout::LogKey;
+use crate::store::storage::{ContentMeta, Storage, StorageError};
+
+/// A window's final logs.
+pub struct SealedLogs {
+    /// Entry point `all`: every sample.
+    pub all: Encoded,
+    /// Each entry point's log, by name.
+    pub entries: Vec<(String, Encoded)>,
+    /// Lines of the inputs that were not `STACK COUNT` (none in logs arclamp wrote).
+    pub malformed_lines: u64,
+}
+
+/// Merge `inputs` (trace logs, gzip'd or plain, in any order) into one window's logs.
+pub fn merge(
+    inputs: impl IntoIterator<Item = impl AsRef<[u8]>>,
+    max_entry_points: usize,
+) -> Result<SealedLogs, GunzipError> {
+    let mut table = StackTable::new();
+    let mut counts = WindowCounts::new();
+    let mut malformed_lines = 0;
+    for input in inputs {
+        let text = compress::maybe_gunzip(input.as_ref())?;
+        malformed_lines += counts.merge_folded(&mut table, &text);
+    }
+    let all = counts.encode(&table);
+    counts.release_all(&mut table);
+    drop(table);
+    let entries = split_entries(&all.gzip, max_entry_points)?;
+    Ok(SealedLogs {
+        all,
+        entries,
+        malformed_lines,
+    })
+}
+
+/// The log of each entry point found in a sorted `all` log: the lines whose first frame
+/// names it, in the same (sorted) order. At most `max_entry_points` of them, those with the
+/// most samples, ties by name.
+pub fn split_entries(
+    all_gzip: &[u8],
+    max_entry_points: usize,
+) -> Result<Vec<(String, Encoded)>, GunzipError> {
+    let text = compress::maybe_gunzip(all_gzip)?;
+    let mut totals: HashMap<&str, u64> = HashMap::new();
+    for line in sample::lines(&text) {
+        if let Some((stack, count)) = folded::parse_line(line) {
+            if let Some(entry) = entry_point(stack) {
+                let total = totals.entry(entry).or_default();
+                *total = total.saturating_add(count);
+            }
+        }
+    }
+    let mut ranked: Vec<(&str, u64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    ranked.truncate(max_entry_points);
+    ranked.sort_by(|a, b| a.0.cmp(b.0));
+    let slot: HashMap<&str, usize> = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (*name, i))
+        .collect();
+    let mut writers: Vec<(FoldedWriter, usize, u64)> = ranked
+        .iter()
+        .map(|_| {
+            (
+                FoldedWriter::new(text.len() / ranked.len().max(1) / 8 + 64),
+                0,
+                0,
+            )
+        })
+        .collect();
+    for line in sample::lines(&text) {
+        let Some((stack, count)) = folded::parse_line(line) else {
+            continue;
+        };
+        let Some(i) = entry_point(stack).and_then(|entry| slot.get(entry)) else {
+            continue;
+        };
+        let (writer, stacks, samples) = &mut writers[*i];
+        writer.push(stack, count);
+        *stacks += 1;
+        *samples = samples.saturating_add(count);
+    }
+    Ok(ranked
+        .into_iter()
+        .zip(writers)
+        .map(|((name, _), (writer, stacks, samples))| {
+            (
+                name.to_owned(),
+                Encoded {
+                    gzip: writer.finish(),
+                    stacks,
+                    samples,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Write `log` as the trace log of `key`, then its summary (`.meta.json`), which lets pages
+/// count samples without decompressing the log. Written in that order, so a failure
+/// retries both.
+pub async fn write_log(
+    storage: &dyn Storage,
+    key: &LogKey,
+    log: Encoded,
+) -> Result<LogSummary, StorageError> {
+    let summary = LogSummary {
+        samples: log.samples,
+        stacks: log.stacks as u64,
+    };
+    storage
+        .put(
+            &key.log_path(),
+            Bytes::from(log.gzip),
+            ContentMeta::TRACE_LOG,
+        )
+        .await?;
+    storage
+        .put(
+            &catalogue::summary_path(key),
+            Bytes::from(summary.encode()),
+            ContentMeta::JSON,
+        )
+        .await?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gz(text: &str) -> Vec<u8> {
+        compress::gzip(text.as_bytes())
+    }
+
+    fn text(log: &Encoded) -> String {
+        String::from_utf8(compress::maybe_gunzip(&log.gzip).unwrap().into_owned()).unwrap()
+    }
+
+    #[test]
+    fn sections_merge_into_the_sorted_sum_with_each_entry_point_derived() {
+        let inputs = [
+            gz("/w/index.php;A 2\n/w/api.php;B 1\nno;entry 4\n"),
+            gz("/w/api.php;B 3\n/w/index.php;A;C 1\n"),
+            b"/w/index.php;A 5\n".to_vec(),
+        ];
+        let sealed = merge(&inputs, 64).unwrap();
+        assert_eq!(
+            text(&sealed.all),
+            "/w/api.php;B 4\n/w/index.php;A 7\n/w/index.php;A;C 1\nno;entry 4\n"
+        );
+        assert_eq!((sealed.all.samples, sealed.all.stacks), (16, 4));
+        let entries: Vec<(&str, String, u64)> = sealed
+            .entries
+            .iter()
+            .map(|(name, log)| (name.as_str(), text(log), log.samples))
+            .collect();
+        assert_eq!(
+            entries,
+            vec![
+                ("api", "/w/api.php;B 4\n".to_owned(), 4),
+                (
+                    "index",
+                    "/w/index.php;A 7\n/w/index.php;A;C 1\n".to_owned(),
+                    8
+                ),
+            ]
+        );
+        assert_eq!(sealed.malformed_lines, 0);
+    }
+
+    #[test]
+    fn past_the_limit_the_busiest_entry_points_get_logs() {
+        let all = gz("/w/a.php;x 1\n/w/b.php;x 5\n/w/c.php;x 5\n/w/d.php;x 2\n");
+        let names: Vec<String> = split_entries(&all, 2)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["b", "c"]);
+        assert!(split_entries(&all, 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_input_is_an_error_not_a_panic() {
+        let mut bad = gz("a 1\n");
+        bad.truncate(bad.len() - 4);
+        assert!(merge([bad], 8).is_err());
+    }
+}
