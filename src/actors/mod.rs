@@ -22,10 +22,13 @@
 //! the read-only [`crate::http::live_view::LiveView`]. Nothing but `cli` imports actors.
 
 pub mod aggregator;
+pub mod delta;
+pub mod housekeeper;
 pub mod render_queue;
 pub mod renderer;
 pub mod retention;
 pub mod router;
+pub mod stream_reader;
 pub mod subscriber;
 pub mod supervisor;
 
@@ -46,3 +49,27 @@ pub(crate) fn injected_panic(actor: &str) {
 /// Release builds: nothing.
 #[cfg(not(debug_assertions))]
 pub(crate) fn injected_panic(_actor: &str) {}
+
+/// Test aid, compiled into debug builds only: abort the process (as SIGKILL would) the Nth
+/// time the failpoint `name` is passed, when `ARCLAMP_DEBUG_FAILPOINT` is `name:N`. Lets
+/// tests kill a replica at the worst instants: after a segment is written and before its
+/// commit, or after the commit and before anything else.
+#[cfg(debug_assertions)]
+pub(crate) fn failpoint(name: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static HITS: AtomicU64 = AtomicU64::new(0);
+    let Ok(spec) = std::env::var("ARCLAMP_DEBUG_FAILPOINT") else {
+        return;
+    };
+    let Some((wanted, nth)) = spec.split_once(':') else {
+        return;
+    };
+    if wanted == name && nth.parse::<u64>().ok() == Some(HITS.fetch_add(1, Ordering::SeqCst) + 1) {
+        eprintln!("failpoint {name} reached (ARCLAMP_DEBUG_FAILPOINT): aborting");
+        std::process::abort();
+    }
+}
+
+/// Release builds: nothing.
+#[cfg(not(debug_assertions))]
+pub(crate) fn failpoint(_name: &str) {}

@@ -12,20 +12,25 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use crate::actors::delta::{CommitNow, Delta, DeltaSettings};
+use crate::actors::housekeeper::{Housekeeper, HousekeeperSettings, ReleaseLease};
 use crate::actors::render_queue::{self, RenderQueue, WaitIdle};
 use crate::actors::renderer::{RenderSettings, Renderer};
 use crate::actors::retention::{self, Retention};
 use crate::actors::router::{self, FlushAll, FlushReport, Router, RouterSettings};
+use crate::actors::stream_reader::{ReaderSettings, StopReading, StreamReader};
 use crate::actors::subscriber::{self, Drain, Subscriber};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, SourceKind};
 use crate::graphs::on_demand::OnDemand;
 use crate::http::live_view::LiveView;
 use crate::http::SiteSettings;
+use crate::ingest::sample::Limits;
 use crate::ops::clock::Clock;
 use crate::ops::events;
 use crate::ops::live::Live;
 use crate::ops::status::{Overview, ReloadOutcome};
 use crate::ops::telemetry::LogControl;
+use crate::store::ledger::Ledger;
 use crate::store::storage::Storage;
 
 /// Renderer threads run at a lower priority (Linux nice, per thread): reading Redis must
@@ -121,9 +126,110 @@ pub struct Supervisor {
     render_pool: Addr<Renderer>,
     render_queue: Addr<RenderQueue>,
     router: Addr<Router>,
-    subscriber: Addr<Subscriber>,
+    /// Pub/sub mode's reader.
+    subscriber: Option<Addr<Subscriber>>,
+    /// Stream mode's readers, committers and housekeeper.
+    stream: Option<StreamTree>,
     retention: Addr<Retention>,
     shutting_down: bool,
+}
+
+/// Stream mode's actors: the reader (on the subscriber's thread), the delta actor that
+/// commits what it reads, and the housekeeper that seals windows (both on the ingest
+/// thread; their heavy work runs on blocking threads).
+#[derive(Clone)]
+struct StreamTree {
+    reader: Addr<StreamReader>,
+    delta: Addr<Delta>,
+    housekeeper: Addr<Housekeeper>,
+}
+
+/// This process's consumer name and lease token in stream mode: fixed for its lifetime.
+fn stream_identity(config: &Config) -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| config.redis.consumer_name()).clone()
+}
+
+fn start_delta(
+    config: &Config,
+    storage: &Arc<dyn Storage>,
+    ingest: &Arbiter,
+) -> Result<Addr<Delta>, ConfigError> {
+    let settings = DeltaSettings {
+        channels: config.redis.channels.clone(),
+        periods: config.period_specs()?,
+        limits: Limits {
+            max_depth: config.aggregation.max_depth,
+            max_message_bytes: config.aggregation.max_message_bytes,
+        },
+        sample_every: config.aggregation.sample_every,
+        commit_interval: config.redis.commit_interval,
+        consumer: stream_identity(config),
+        redis_url: config.redis.url.clone(),
+    };
+    let ledger = Ledger::new(&config.redis.group);
+    let delta = Delta::new(settings, ledger, storage.clone())
+        .map_err(|message| crate::ops::settings::invalid("periods.hourly", message))?;
+    Ok(Delta::start_in_arbiter(&ingest.handle(), move |_| delta))
+}
+
+fn start_reader(config: &Config, delta: &Addr<Delta>, thread: &Arbiter) -> Addr<StreamReader> {
+    let settings = ReaderSettings {
+        url: config.redis.url.clone(),
+        channels: config.redis.channels.clone(),
+        consumer: stream_identity(config),
+        claim_after: config.redis.claim_after,
+        backoff: config.supervisor.clone(),
+    };
+    let (ledger, delta) = (Ledger::new(&config.redis.group), delta.clone());
+    StreamReader::start_in_arbiter(&thread.handle(), move |_| {
+        StreamReader::new(settings, ledger, delta)
+    })
+}
+
+fn start_housekeeper(
+    config: &Config,
+    storage: &Arc<dyn Storage>,
+    queue: &Addr<RenderQueue>,
+    ingest: &Arbiter,
+) -> Result<Addr<Housekeeper>, ConfigError> {
+    let every = (config.redis.commit_interval / 4)
+        .clamp(Duration::from_millis(100), Duration::from_secs(2));
+    let settings = HousekeeperSettings {
+        url: config.redis.url.clone(),
+        channels: config.redis.channels.clone(),
+        periods: config.period_specs()?,
+        max_entry_points: config.aggregation.max_entry_points,
+        every,
+        // Renewed every pass: a replica that dies hands housekeeping over within 5 passes.
+        lease_ttl: (every * 5).max(Duration::from_secs(1)),
+        token: stream_identity(config),
+    };
+    let (ledger, storage, queue) = (
+        Ledger::new(&config.redis.group),
+        storage.clone(),
+        queue.clone(),
+    );
+    Ok(Housekeeper::start_in_arbiter(&ingest.handle(), move |_| {
+        Housekeeper::new(settings, ledger, storage, queue)
+    }))
+}
+
+fn start_stream_tree(
+    config: &Config,
+    storage: &Arc<dyn Storage>,
+    queue: &Addr<RenderQueue>,
+    ingest: &Arbiter,
+    reader_thread: &Arbiter,
+) -> Result<StreamTree, ConfigError> {
+    let delta = start_delta(config, storage, ingest)?;
+    let reader = start_reader(config, &delta, reader_thread);
+    let housekeeper = start_housekeeper(config, storage, queue, ingest)?;
+    Ok(StreamTree {
+        reader,
+        delta,
+        housekeeper,
+    })
 }
 
 fn render_settings(config: &Config) -> RenderSettings {
@@ -210,7 +316,22 @@ impl Supervisor {
         let ingest = Arbiter::new();
         let router = start_router(&config, clock, &storage, &render_queue, &ingest)?;
         let subscriber_thread = Arbiter::new();
-        let subscriber = start_subscriber(&config, &router, &subscriber_thread);
+        let (subscriber, stream) = match config.redis.source {
+            SourceKind::Pubsub => (
+                Some(start_subscriber(&config, &router, &subscriber_thread)),
+                None,
+            ),
+            SourceKind::Stream => (
+                None,
+                Some(start_stream_tree(
+                    &config,
+                    &storage,
+                    &render_queue,
+                    &ingest,
+                    &subscriber_thread,
+                )?),
+            ),
+        };
         let retention = start_retention(&config, clock, &storage, &router)?;
         tracing::info!(
             storage = storage.describe(),
@@ -236,6 +357,7 @@ impl Supervisor {
             render_queue,
             router,
             subscriber,
+            stream,
             retention,
             shutting_down: false,
         }
@@ -253,6 +375,11 @@ impl Supervisor {
                 start_render_queue(&self.config, self.clock, &self.render_pool, &self.storage)?;
             self.router
                 .do_send(render_queue::UseRenderQueue(self.render_queue.clone()));
+            if let Some(stream) = &self.stream {
+                stream
+                    .housekeeper
+                    .do_send(render_queue::UseRenderQueue(self.render_queue.clone()));
+            }
         }
         if !self.router.connected() {
             events::actor_died("router");
@@ -263,14 +390,55 @@ impl Supervisor {
                 &self.render_queue,
                 &self.ingest,
             )?;
-            self.subscriber.do_send(Drain);
-            self.subscriber = start_subscriber(&self.config, &self.router, &self.subscriber_thread);
+            if let Some(subscriber) = &self.subscriber {
+                subscriber.do_send(Drain);
+                self.subscriber = Some(start_subscriber(
+                    &self.config,
+                    &self.router,
+                    &self.subscriber_thread,
+                ));
+            }
             self.retention
                 .do_send(retention::UseRouter(self.router.clone()));
         }
-        if !self.subscriber.connected() {
+        if self.subscriber.as_ref().is_some_and(|s| !s.connected()) {
             events::actor_died("subscriber");
-            self.subscriber = start_subscriber(&self.config, &self.router, &self.subscriber_thread);
+            self.subscriber = Some(start_subscriber(
+                &self.config,
+                &self.router,
+                &self.subscriber_thread,
+            ));
+        }
+        if let Some(stream) = self.stream.clone() {
+            if !stream.delta.connected() || !stream.reader.connected() {
+                // What the lost actor held is still pending in Redis: a new reader starts a
+                // new epoch and reads it again.
+                events::actor_died("stream_reader");
+                stream.reader.do_send(StopReading);
+                let delta = if stream.delta.connected() {
+                    stream.delta.clone()
+                } else {
+                    start_delta(&self.config, &self.storage, &self.ingest)?
+                };
+                let reader = start_reader(&self.config, &delta, &self.subscriber_thread);
+                self.stream = Some(StreamTree {
+                    reader,
+                    delta,
+                    housekeeper: stream.housekeeper.clone(),
+                });
+            }
+            if !stream.housekeeper.connected() {
+                events::actor_died("housekeeper");
+                let housekeeper = start_housekeeper(
+                    &self.config,
+                    &self.storage,
+                    &self.render_queue,
+                    &self.ingest,
+                )?;
+                if let Some(tree) = &mut self.stream {
+                    tree.housekeeper = housekeeper;
+                }
+            }
         }
         if !self.retention.connected() {
             events::actor_died("retention");
@@ -298,10 +466,12 @@ impl Supervisor {
         };
         self.site = Arc::new(SiteSettings::from_config(&new, self.clock)?);
         self.log.set_level(&new.log.level);
-        self.subscriber.do_send(subscriber::Reconfigure {
-            redis: new.redis.clone(),
-            supervisor: new.supervisor.clone(),
-        });
+        if let Some(subscriber) = &self.subscriber {
+            subscriber.do_send(subscriber::Reconfigure {
+                redis: new.redis.clone(),
+                supervisor: new.supervisor.clone(),
+            });
+        }
         self.router.do_send(router::Reconfigure(router_settings));
         self.render_queue.do_send(render_queue::Reconfigure {
             settings: render_settings(&new),
@@ -311,7 +481,10 @@ impl Supervisor {
             periods,
             interval: new.retention.interval,
         });
+        let stream_changed = self.config.redis.source != new.redis.source
+            || (self.stream.is_some() && self.config.redis != new.redis);
         let restart_only = [
+            ("redis (stream mode)", stream_changed),
             ("storage", self.config.storage != new.storage),
             ("http.listen", self.config.http != new.http),
             (
@@ -446,10 +619,11 @@ impl Handler<Shutdown> for Supervisor {
             timeout_seconds = timeout.as_secs_f64(),
             "shutting down: unsubscribing, checkpointing every window, finishing renders"
         );
-        let (subscriber, router, queue) = (
+        let (subscriber, router, queue, stream) = (
             self.subscriber.clone(),
             self.router.clone(),
             self.render_queue.clone(),
+            self.stream.clone(),
         );
         let shutdown = async move {
             let started = tokio::time::Instant::now();
@@ -458,11 +632,37 @@ impl Handler<Shutdown> for Supervisor {
             // nothing left to forward. Either way the checkpoints below get at least half
             // the time: they hold what was received.
             let drain_by = far_instant(started, timeout / 2);
-            let _ = tokio::time::timeout_at(drain_by, subscriber.send(Drain)).await;
+            if let Some(subscriber) = subscriber {
+                let _ = tokio::time::timeout_at(drain_by, subscriber.send(Drain)).await;
+            }
             let mut report = FlushReport {
                 failed: 1,
                 ..FlushReport::default()
             };
+            if let Some(stream) = stream {
+                // Stop reading, then commit what was read. Entries not committed by the
+                // deadline stay pending in Redis: another replica (or the next start)
+                // counts them, so nothing is lost either way.
+                let _ = tokio::time::timeout_at(drain_by, stream.reader.send(StopReading)).await;
+                let mut committed = false;
+                while !committed && tokio::time::Instant::now() < deadline {
+                    committed = matches!(
+                        tokio::time::timeout_at(deadline, stream.delta.send(CommitNow)).await,
+                        Ok(Ok(true))
+                    );
+                    if !committed {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+                if !committed {
+                    tracing::warn!(
+                        "shutting down with entries not committed: they stay pending in Redis \
+                         and are counted by the replica that claims them"
+                    );
+                }
+                let _ =
+                    tokio::time::timeout_at(deadline, stream.housekeeper.send(ReleaseLease)).await;
+            }
             while report.failed > 0 && tokio::time::Instant::now() < deadline {
                 report = match tokio::time::timeout_at(deadline, router.send(FlushAll)).await {
                     Ok(Ok(report)) => report,

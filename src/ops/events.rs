@@ -122,6 +122,145 @@ pub fn aggregated(period: &str, entry: &str, samples: u64) {
         .increment(samples);
 }
 
+/// Stream mode: entries read from `channel` (new, re-read after a restart, or claimed).
+pub fn stream_entries_read(channel: &str, how: &'static str, entries: u64) {
+    counter!("arclamp_stream_entries_read_total", "channel" => channel.to_owned(), "how" => how)
+        .increment(entries);
+}
+
+/// Stream mode: entries of `channel` lost before they were counted: `pending` ones trimmed
+/// from the stream while a consumer held them, `unread` ones trimmed before any consumer read
+/// them, `no_data` ones without a `data` field (a producer's mistake).
+pub fn stream_entries_lost(channel: &str, why: &'static str, entries: u64) {
+    if entries == 0 {
+        return;
+    }
+    tracing::warn!(
+        channel,
+        why,
+        entries,
+        "stream entries lost before they were counted (trimmed: raise the producers' MAXLEN \
+         or Redis maxmemory, see the README; no_data: fix the producer)"
+    );
+    counter!("arclamp_stream_entries_lost_total", "channel" => channel.to_owned(), "why" => why)
+        .increment(entries);
+}
+
+/// Stream mode: this consumer took a new epoch (at start, or after being fenced or losing
+/// Redis); what it held uncommitted is read again from its pending entries.
+pub fn stream_epoch_started(consumer: &str, epoch: u64, dropped_entries: usize) {
+    tracing::info!(
+        consumer,
+        epoch,
+        dropped_entries,
+        "consuming under a new epoch (uncommitted entries are read again)"
+    );
+    gauge!("arclamp_stream_epoch").set(epoch as f64);
+}
+
+/// Stream mode: a delta was committed: its segment written and its entries acknowledged.
+pub fn stream_committed(entries: u64, sections: usize, bytes: usize, took: Duration) {
+    tracing::debug!(
+        entries,
+        sections,
+        bytes,
+        took_ms = took.as_millis() as u64,
+        "delta committed"
+    );
+    counter!("arclamp_stream_commits_total", "result" => "ok").increment(1);
+    counter!("arclamp_stream_entries_acked_total").increment(entries);
+    counter!("arclamp_stream_commit_bytes_total").increment(bytes as u64);
+    histogram!("arclamp_stream_commit_duration_seconds").record(took.as_secs_f64());
+    gauge!("arclamp_last_commit_timestamp_seconds").set(unix_seconds(SystemTime::now()));
+}
+
+/// Stream mode: a commit was refused because another replica claimed this one's entries
+/// (it was paused or cut off too long): the delta is dropped, the claimer counts them.
+pub fn stream_commit_fenced(entries: u64, error: &str) {
+    tracing::warn!(
+        entries,
+        error,
+        "commit refused: this replica was fenced; its uncommitted entries are counted by the \
+         replica that claimed them"
+    );
+    counter!("arclamp_stream_commits_total", "result" => "fenced").increment(1);
+}
+
+/// Stream mode: a commit failed (store or Redis); its entries stay pending and it is retried.
+pub fn stream_commit_failed(entries: u64, error: &str) {
+    tracing::warn!(
+        entries,
+        error,
+        "commit failed: retrying (nothing is acknowledged until it succeeds)"
+    );
+    counter!("arclamp_stream_commits_total", "result" => "failed").increment(1);
+}
+
+/// Stream mode: entries another consumer had left pending were taken over.
+pub fn stream_entries_claimed(channel: &str, entries: u64) {
+    tracing::info!(
+        channel,
+        entries,
+        "claimed entries another consumer left pending"
+    );
+    counter!("arclamp_stream_claimed_entries_total", "channel" => channel.to_owned())
+        .increment(entries);
+}
+
+/// Stream mode: entries read and not yet committed, and entries pending in the group.
+pub fn stream_backlog(uncommitted: usize) {
+    gauge!("arclamp_stream_uncommitted_entries").set(uncommitted as f64);
+}
+
+/// Stream mode: what the group has not acknowledged yet on `channel` (all consumers).
+pub fn stream_pending(channel: &str, pending: u64) {
+    gauge!("arclamp_stream_pending_entries", "channel" => channel.to_owned()).set(pending as f64);
+}
+
+/// Stream mode: whether this replica holds the housekeeping lease (seals, trims, GC).
+pub fn stream_lease_held(held: bool) {
+    gauge!("arclamp_stream_lease_held").set(if held { 1.0 } else { 0.0 });
+}
+
+/// Stream mode: a window's committed deltas were merged into its final logs.
+pub fn window_sealed(channel: &str, window: &str, logs: usize, samples: u64, took: Duration) {
+    tracing::info!(
+        channel,
+        window,
+        logs,
+        samples,
+        took_ms = took.as_millis() as u64,
+        "window sealed"
+    );
+    counter!("arclamp_stream_seals_total", "result" => "ok").increment(1);
+    histogram!("arclamp_stream_seal_duration_seconds").record(took.as_secs_f64());
+}
+
+/// Stream mode: sealing a window failed; it stays open and is sealed on a later pass.
+pub fn window_seal_failed(channel: &str, window: &str, error: &str) {
+    tracing::warn!(
+        channel,
+        window,
+        error,
+        "sealing a window failed: retrying later"
+    );
+    counter!("arclamp_stream_seals_total", "result" => "failed").increment(1);
+}
+
+/// Stream mode: housekeeping (watermark, trim, garbage collection) failed this pass.
+pub fn housekeeping_failed(error: &str) {
+    tracing::warn!(error, "stream housekeeping failed: retrying");
+    counter!("arclamp_stream_housekeeping_failures_total").increment(1);
+}
+
+/// Stream mode: segments no index refers to any more were deleted.
+pub fn segments_collected(deleted: usize) {
+    if deleted > 0 {
+        tracing::debug!(deleted, "unreferenced segments deleted");
+    }
+    counter!("arclamp_stream_segments_deleted_total").increment(deleted as u64);
+}
+
 /// A reload changed the subscribed channels.
 pub fn subscriptions_changed(added: &[&String], removed: &[&String]) {
     tracing::info!(?added, ?removed, "subscriptions changed");
@@ -511,6 +650,22 @@ pub const ACTOR_KINDS: [&str; 5] = [
 
 /// Every metric with its help text, so `/metrics` documents itself (`# HELP`).
 const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
+    ("arclamp_stream_entries_read_total", MetricKind::Counter, "Stream mode: entries read, per channel and how (new, pending, claimed)."),
+    ("arclamp_stream_entries_lost_total", MetricKind::Counter, "Stream mode: entries lost before they were counted, per channel and why (pending or unread: trimmed; no_data)."),
+    ("arclamp_stream_epoch", MetricKind::Gauge, "Stream mode: this consumer's epoch (its fencing token)."),
+    ("arclamp_stream_commits_total", MetricKind::Counter, "Stream mode: commits, per result (ok, fenced, failed)."),
+    ("arclamp_stream_entries_acked_total", MetricKind::Counter, "Stream mode: entries acknowledged by this replica's commits."),
+    ("arclamp_stream_commit_bytes_total", MetricKind::Counter, "Stream mode: bytes of segments committed."),
+    ("arclamp_stream_commit_duration_seconds", MetricKind::Histogram, "Stream mode: time to encode, write and commit a delta."),
+    ("arclamp_last_commit_timestamp_seconds", MetricKind::Gauge, "Stream mode: when this replica last committed."),
+    ("arclamp_stream_claimed_entries_total", MetricKind::Counter, "Stream mode: entries taken over from other consumers, per channel."),
+    ("arclamp_stream_uncommitted_entries", MetricKind::Gauge, "Stream mode: entries read and not yet committed by this replica."),
+    ("arclamp_stream_pending_entries", MetricKind::Gauge, "Stream mode: entries the group has not acknowledged, per channel."),
+    ("arclamp_stream_lease_held", MetricKind::Gauge, "Stream mode: 1 while this replica holds the housekeeping lease."),
+    ("arclamp_stream_seals_total", MetricKind::Counter, "Stream mode: windows sealed into their final logs, per result."),
+    ("arclamp_stream_seal_duration_seconds", MetricKind::Histogram, "Stream mode: time to merge a window's deltas into its logs."),
+    ("arclamp_stream_housekeeping_failures_total", MetricKind::Counter, "Stream mode: housekeeping passes that failed."),
+    ("arclamp_stream_segments_deleted_total", MetricKind::Counter, "Stream mode: segments deleted once no index refers to them."),
     ("arclamp_build_info", MetricKind::Gauge, "Always 1; the version label says which arclamp runs."),
     ("arclamp_messages_received_total", MetricKind::Counter, "Redis messages received, per channel."),
     ("arclamp_samples_received_total", MetricKind::Counter, "Samples (sum of counts) accepted, per channel."),

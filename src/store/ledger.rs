@@ -37,6 +37,9 @@ static WATERMARK: LazyLock<Script> =
 static SEAL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/seal.lua")));
 static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/lease.lua")));
 
+/// Entries taken over per claim call (one call holds Redis for well under a millisecond).
+pub const CLAIM_PAGE: usize = 1000;
+
 /// A ledger operation that did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -230,8 +233,8 @@ impl Ledger {
             .map_err(LedgerError::from_script)
     }
 
-    /// Take over up to `count` entries of `stream` that other consumers have held longer
-    /// than `min_idle_ms`, starting at `start` (`-` for the first page).
+    /// Take over up to [`CLAIM_PAGE`] entries of `stream` that other consumers have held
+    /// longer than `min_idle_ms`, starting at `start` (`-` for the first page).
     pub async fn claim(
         &self,
         con: &mut MultiplexedConnection,
@@ -239,7 +242,6 @@ impl Ledger {
         stream_index: usize,
         consumer: &str,
         min_idle_ms: u64,
-        count: usize,
         start: &str,
     ) -> Result<Claimed, LedgerError> {
         let reply: Value = CLAIM
@@ -248,7 +250,7 @@ impl Ledger {
             .arg(&self.group)
             .arg(consumer)
             .arg(min_idle_ms)
-            .arg(count)
+            .arg(CLAIM_PAGE)
             .arg(start)
             .invoke_async(con)
             .await

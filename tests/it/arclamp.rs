@@ -132,6 +132,22 @@ impl Arclamp {
         arclamp
     }
 
+    /// Start in `dir` with extra environment variables, without waiting for anything.
+    pub fn spawn_in_with_env(
+        dir: &Path,
+        redis: &RedisServer,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Arclamp {
+        let http_port = free_port();
+        std::fs::write(
+            dir.join("arclamp.toml"),
+            config_text(redis, dir, http_port, extra),
+        )
+        .expect("write config");
+        Arclamp::spawn_with_env(dir, http_port, env)
+    }
+
     /// Start with extra environment variables, and wait until subscribed.
     pub fn start_with_env(redis: &RedisServer, extra: &str, env: &[(&str, &str)]) -> Arclamp {
         let dir = TestDir::new();
@@ -246,6 +262,14 @@ impl Arclamp {
             .status()
             .expect("kill");
         assert!(status.success());
+    }
+
+    /// SIGKILL (a node crash, an OOM kill) and reap the process.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("wait");
+        }
     }
 
     /// Whether the process is still running.

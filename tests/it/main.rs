@@ -22,5 +22,6 @@ mod publish_cli;
 mod redis_server;
 mod render_cli;
 mod serve;
+mod streams;
 mod swift_server;
 mod to_store;

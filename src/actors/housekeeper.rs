@@ -1,0 +1,405 @@
+//! The housekeeper (stream mode): on whichever replica holds the housekeeping lease, seals
+//! windows whose every entry is committed, trims what the group has acknowledged from the
+//! streams, and deletes segments nothing refers to any more.
+//!
+//! - An **hour** is sealed by merging its committed sections (from the segments the ledger
+//!   indexes) into the hourly logs at their usual paths; a **longer window** (a day) by
+//!   merging its hours' sealed `all` logs. Entry points' logs are derived from `all`. Then
+//!   the ledger forgets the window and its graphs are rendered.
+//! - A window is sealable once the stream's watermark passes its end: every entry before it
+//!   acknowledged, none still to come (stream ids are the Redis server's clock).
+//! - Sealing is deterministic (the same committed sections give the same bytes), so a seal
+//!   interrupted by a crash is simply done again by the next lease holder.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use actix::prelude::*;
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+
+use crate::actors::render_queue::{RenderQueue, RenderRequest, UseRenderQueue};
+use crate::actors::stream_reader::command_connection;
+use crate::ingest::sample::ALL;
+use crate::ingest::stream::EntryId;
+use crate::ops::events;
+use crate::store::layout::LogKey;
+use crate::store::ledger::Ledger;
+use crate::store::retention::PeriodSpec;
+use crate::store::seal;
+use crate::store::segment;
+use crate::store::storage::Storage;
+
+/// Segments no index refers to are deleted once this old (a commit writes its segment
+/// first, and rewrites it when its commit is retried later than a tenth of this).
+const ORPHAN_AGE: Duration = Duration::from_secs(3600);
+/// How often unreferenced segments are looked for.
+const GC_EVERY: Duration = Duration::from_secs(60);
+/// Producers that set entry ids themselves get this long past a window's end.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// What the housekeeper needs from the config.
+#[derive(Debug, Clone)]
+pub struct HousekeeperSettings {
+    /// The Redis URL.
+    pub url: String,
+    /// The stream keys.
+    pub channels: Vec<String>,
+    /// Every configured period (`hourly` among them).
+    pub periods: Vec<PeriodSpec>,
+    /// Entry points with a log of their own, per window.
+    pub max_entry_points: usize,
+    /// How often a pass runs.
+    pub every: Duration,
+    /// How long the lease lasts unless renewed.
+    pub lease_ttl: Duration,
+    /// This replica's lease token.
+    pub token: String,
+}
+
+/// Give the lease back (shutdown), so another replica takes over at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReleaseLease;
+
+/// The housekeeper actor.
+pub struct Housekeeper {
+    settings: HousekeeperSettings,
+    ledger: Ledger,
+    storage: Arc<dyn Storage>,
+    renders: Addr<RenderQueue>,
+    connection: Option<MultiplexedConnection>,
+    last_gc: Option<Instant>,
+    released: bool,
+}
+
+impl Housekeeper {
+    /// A housekeeper asking `renders` for the graphs of what it seals.
+    pub fn new(
+        settings: HousekeeperSettings,
+        ledger: Ledger,
+        storage: Arc<dyn Storage>,
+        renders: Addr<RenderQueue>,
+    ) -> Housekeeper {
+        Housekeeper {
+            settings,
+            ledger,
+            storage,
+            renders,
+            connection: None,
+            last_gc: None,
+            released: false,
+        }
+    }
+}
+
+impl Actor for Housekeeper {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.settings.every, |act, ctx| {
+            if act.released {
+                return;
+            }
+            let gc = act.last_gc.is_none_or(|t| t.elapsed() >= GC_EVERY);
+            if gc {
+                act.last_gc = Some(Instant::now());
+            }
+            let pass = Pass {
+                settings: act.settings.clone(),
+                ledger: act.ledger.clone(),
+                storage: act.storage.clone(),
+                connection: act.connection.take(),
+                sealed: Vec::new(),
+            };
+            ctx.wait(
+                pass.run(gc)
+                    .into_actor(act)
+                    .map(|(connection, sealed), act, _| {
+                        act.connection = connection;
+                        for key in sealed {
+                            act.renders.do_send(RenderRequest { key });
+                        }
+                    }),
+            );
+        });
+    }
+}
+
+impl Handler<UseRenderQueue> for Housekeeper {
+    type Result = ();
+
+    fn handle(&mut self, UseRenderQueue(queue): UseRenderQueue, _: &mut Context<Self>) {
+        self.renders = queue;
+    }
+}
+
+impl Handler<ReleaseLease> for Housekeeper {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: ReleaseLease, _: &mut Context<Self>) -> Self::Result {
+        self.released = true;
+        let (ledger, token, url) = (
+            self.ledger.clone(),
+            self.settings.token.clone(),
+            self.settings.url.clone(),
+        );
+        let connection = self.connection.take();
+        Box::pin(async move {
+            let connection = match connection {
+                Some(c) => Some(c),
+                None => command_connection(&url).await.ok(),
+            };
+            if let Some(mut connection) = connection {
+                let _ = ledger.release_lease(&mut connection, &token).await;
+            }
+            events::stream_lease_held(false);
+        })
+    }
+}
+
+/// One housekeeping pass.
+struct Pass {
+    settings: HousekeeperSettings,
+    ledger: Ledger,
+    storage: Arc<dyn Storage>,
+    connection: Option<MultiplexedConnection>,
+    /// Logs written by this pass, to render.
+    sealed: Vec<LogKey>,
+}
+
+impl Pass {
+    async fn run(mut self, gc: bool) -> (Option<MultiplexedConnection>, Vec<LogKey>) {
+        let mut connection = match self.connection.take() {
+            Some(c) => c,
+            None => match command_connection(&self.settings.url).await {
+                Ok(c) => c,
+                Err(e) => {
+                    events::housekeeping_failed(&format!("connecting to Redis: {e}"));
+                    return (None, Vec::new());
+                }
+            },
+        };
+        match self.housekeep(&mut connection, gc).await {
+            Ok(()) => (Some(connection), self.sealed),
+            Err(error) => {
+                events::housekeeping_failed(&error);
+                (None, self.sealed)
+            }
+        }
+    }
+
+    async fn housekeep(&mut self, con: &mut MultiplexedConnection, gc: bool) -> Result<(), String> {
+        let ttl = self.settings.lease_ttl.as_millis() as u64;
+        let held = self
+            .ledger
+            .hold_lease(con, &self.settings.token, ttl)
+            .await
+            .map_err(|e| e.to_string())?;
+        events::stream_lease_held(held);
+        for channel in &self.settings.channels {
+            let pending = self.ledger.pending(con, channel).await.unwrap_or(0);
+            events::stream_pending(channel, pending);
+        }
+        if !held {
+            return Ok(());
+        }
+        for channel in self.settings.channels.clone() {
+            let Some(mark) = self
+                .ledger
+                .watermark(con, &channel, GRACE.as_millis() as u64)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            let mut members = self
+                .ledger
+                .sealable(con, &channel, mark.final_before_ms)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Hours before the longer windows that end with them: a day is merged from its
+            // sealed hours.
+            members.sort_by_key(|(member, end)| (*end, !member.starts_with("hourly/")));
+            for (member, _) in members {
+                let started = Instant::now();
+                match self.seal(con, &channel, &member).await {
+                    Ok(samples) => {
+                        events::window_sealed(&channel, &member, 1, samples, started.elapsed())
+                    }
+                    Err(error) => {
+                        events::window_seal_failed(&channel, &member, &error);
+                        // Later windows may need this one (a day its hours): next pass.
+                        break;
+                    }
+                }
+            }
+            if mark.trim_to > EntryId::default() {
+                let _: Result<i64, _> = redis::cmd("XTRIM")
+                    .arg(&channel)
+                    .arg("MINID")
+                    .arg("~")
+                    .arg(mark.trim_to.to_string())
+                    .query_async(con)
+                    .await;
+            }
+        }
+        if gc {
+            self.collect_garbage(con).await?;
+        }
+        Ok(())
+    }
+
+    /// Merge window `member` (`{period}/{window}`) of `channel` into its logs, write them,
+    /// and have the ledger forget it. Returns the window's samples.
+    async fn seal(
+        &mut self,
+        con: &mut MultiplexedConnection,
+        channel: &str,
+        member: &str,
+    ) -> Result<u64, String> {
+        let (period_name, window_name) = member
+            .split_once('/')
+            .ok_or_else(|| format!("{member:?} is not period/window"))?;
+        let Some(spec) = self
+            .settings
+            .periods
+            .iter()
+            .find(|s| s.period.name() == period_name)
+        else {
+            // A period removed from the config: nothing to write it for.
+            self.ledger
+                .seal(con, &self.settings.token, channel, member, None, 0)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(0);
+        };
+        let hourly = period_name == "hourly";
+        let mut inputs: Vec<Bytes> = Vec::new();
+        let mut merged_sections = 0;
+        if hourly {
+            let sections = self
+                .ledger
+                .sections(con, channel, window_name)
+                .await
+                .map_err(|e| e.to_string())?;
+            merged_sections = sections.len();
+            let mut segments: HashMap<String, Bytes> = HashMap::new();
+            for (path, section) in sections {
+                if !segments.contains_key(&path) {
+                    let bytes = self
+                        .storage
+                        .get(&path)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| {
+                            format!("segment {path} is indexed but missing from the store")
+                        })?;
+                    segments.insert(path.clone(), bytes);
+                }
+                let segment = &segments[&path];
+                let bytes = section.bytes(segment).map_err(|e| format!("{path}: {e}"))?;
+                inputs.push(segment.slice_ref(bytes));
+            }
+        } else {
+            let window = spec
+                .period
+                .window_named(window_name)
+                .ok_or_else(|| format!("{window_name:?} is not a window of {period_name}"))?;
+            let hourly_period = self
+                .settings
+                .periods
+                .iter()
+                .find(|s| s.period.name() == "hourly")
+                .map(|s| s.period.clone())
+                .ok_or("no hourly period")?;
+            let mut at = window.start;
+            while at < window.end {
+                let hour = hourly_period.window_at(at);
+                let key = LogKey {
+                    period: "hourly".into(),
+                    window: hour.name.clone(),
+                    channel: channel.to_owned(),
+                    entry: ALL.into(),
+                };
+                if let Some(log) = self
+                    .storage
+                    .get(&key.log_path())
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    inputs.push(log);
+                }
+                at = hour.end;
+            }
+        }
+        let max_entry_points = self.settings.max_entry_points;
+        let sealed = tokio::task::spawn_blocking(move || seal::merge(&inputs, max_entry_points))
+            .await
+            .map_err(|e| format!("merging thread failed: {e}"))?
+            .map_err(|e| format!("a section or hourly log is damaged: {e}"))?;
+        let samples = sealed.all.samples;
+        let key = |entry: &str| LogKey {
+            period: period_name.to_owned(),
+            window: window_name.to_owned(),
+            channel: channel.to_owned(),
+            entry: entry.to_owned(),
+        };
+        let mut written = Vec::new();
+        if sealed.all.stacks > 0 {
+            for (entry, log) in std::iter::once((ALL.to_owned(), sealed.all)).chain(sealed.entries)
+            {
+                let key = key(&entry);
+                seal::write_log(&*self.storage, &key, log)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                written.push(key);
+            }
+        }
+        self.ledger
+            .seal(
+                con,
+                &self.settings.token,
+                channel,
+                member,
+                hourly.then_some(window_name),
+                merged_sections,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        self.sealed.extend(written);
+        Ok(samples)
+    }
+
+    /// Delete segments that no index refers to and that are old enough not to be waiting
+    /// for their commit.
+    async fn collect_garbage(&mut self, con: &mut MultiplexedConnection) -> Result<(), String> {
+        let objects = self
+            .storage
+            .list(segment::PREFIX)
+            .await
+            .map_err(|e| e.to_string())?;
+        let referenced = self
+            .ledger
+            .referenced_segments(con)
+            .await
+            .map_err(|e| e.to_string())?;
+        let now = SystemTime::now();
+        let mut deleted = 0;
+        for object in objects {
+            let old = now
+                .duration_since(object.modified)
+                .is_ok_and(|age| age >= ORPHAN_AGE);
+            if old && !referenced.contains(&object.path) {
+                self.storage
+                    .delete(&object.path)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                deleted += 1;
+            }
+        }
+        events::segments_collected(deleted);
+        Ok(())
+    }
+}

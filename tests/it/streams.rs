@@ -1,0 +1,344 @@
+//! Stream mode (`redis.source = "stream"`): entries read through a consumer group are
+//! acknowledged only once committed, so killing, pausing or doubling replicas loses no
+//! sample and counts none twice. Each test writes a known set of entries with ids in the
+//! past (a backlog, as after an outage), so every window can be sealed at once, then
+//! compares every sealed log with what was written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::arclamp::{metric_value, read_log, wait_until, Arclamp, TestDir, STOP};
+use crate::redis_server::RedisServer;
+
+/// 2026-01-01T22:30:00Z: 3,000 entries 4 s apart span 22:30 to 01:50, four hours of two days.
+const START_MS: u64 = 1_767_306_600_000;
+/// Time between two entries' ids.
+const STEP_MS: u64 = 4_000;
+
+/// Config of a stream-mode replica: fast commits and claims unless `timing` sets its own
+/// `commit_interval` and `claim_after`; graphs off the critical path.
+fn stream_config(redis: &RedisServer, storage: &Path, timing: &str) -> String {
+    let timing = if timing.is_empty() {
+        "commit_interval = \"100ms\"\nclaim_after = \"1s\""
+    } else {
+        timing
+    };
+    format!(
+        "[redis]\nurl = \"{}\"\nchannels = [\"excimer\"]\nsource = \"stream\"\n{timing}\n\
+         [storage]\npath = \"{}\"\n[render]\nworkers = 1\ninterval = \"1h\"\n",
+        redis.url(),
+        storage.display()
+    )
+}
+
+fn start(redis: &RedisServer, dir: &Path, storage: &Path, timing: &str) -> Arclamp {
+    Arclamp::start_in(dir, redis, &stream_config(redis, storage, timing))
+}
+
+/// Start a replica that aborts at failpoint `failpoint` (`name:N`), without waiting.
+fn spawn_failing(redis: &RedisServer, dir: &Path, storage: &Path, failpoint: &str) -> Arclamp {
+    Arclamp::spawn_in_with_env(
+        dir,
+        redis,
+        &stream_config(redis, storage, ""),
+        &[("ARCLAMP_DEBUG_FAILPOINT", failpoint)],
+    )
+}
+
+/// A metric of `replica`, 0 when it is not exported (yet).
+fn metric(replica: &Arclamp, series: &str) -> f64 {
+    replica
+        .get("/metrics")
+        .and_then(|(_, text)| metric_value(&text, series))
+        .unwrap_or(0.0)
+}
+
+/// A producer's line for entry `i`: three entry points, a few hundred distinct stacks.
+fn line(i: u64) -> String {
+    let entry = ["index", "api", "load"][(i % 3) as usize];
+    format!(
+        "/srv/mw/{entry}.php;MediaWiki::run;Frame{};Leaf{} {}",
+        i % 97,
+        i % 5,
+        1 + i % 3
+    )
+}
+
+/// What the sealed logs must hold, per (period, window, entry).
+type Expected = BTreeMap<(String, String, String), BTreeMap<String, u64>>;
+
+/// XADD `count` entries with ids `STEP_MS` apart from `START_MS` (each entry one line, every
+/// tenth two), and return what every log must hold.
+fn write_backlog(redis: &RedisServer, channel: &str, count: u64, step_ms: u64) -> Expected {
+    let mut expected = Expected::new();
+    add_backlog(redis, channel, START_MS, count, step_ms, &mut expected);
+    expected
+}
+
+/// XADD `count` entries from `start_ms`, `step_ms` apart, adding them to `expected`.
+fn add_backlog(
+    redis: &RedisServer,
+    channel: &str,
+    start_ms: u64,
+    count: u64,
+    step_ms: u64,
+    expected: &mut Expected,
+) {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut con = client.get_connection().expect("connect");
+    let mut pipe = redis::pipe();
+    for i in 0..count {
+        let ms = start_ms + i * step_ms;
+        let mut data = line(i);
+        if i % 10 == 0 {
+            data.push('\n');
+            data.push_str(&line(i + 1_000_003));
+        }
+        for l in data.lines() {
+            let (stack, n) = l.rsplit_once(' ').unwrap();
+            let n: u64 = n.parse().unwrap();
+            let time = chrono::DateTime::from_timestamp_millis(ms as i64).unwrap();
+            let hour = time.format("%Y-%m-%d_%H").to_string();
+            let day = time.format("%Y-%m-%d").to_string();
+            let entry = stack.split(';').next().unwrap();
+            let entry = entry.rsplit('/').next().unwrap().trim_end_matches(".php");
+            for (period, window) in [("hourly", &hour), ("daily", &day)] {
+                for e in ["all", entry] {
+                    *expected
+                        .entry((period.into(), window.clone(), e.into()))
+                        .or_default()
+                        .entry(stack.to_owned())
+                        .or_default() += n;
+                }
+            }
+        }
+        pipe.cmd("XADD")
+            .arg(channel)
+            .arg(format!("{ms}-*"))
+            .arg("data")
+            .arg(data)
+            .ignore();
+        if i % 1000 == 999 {
+            pipe.query::<()>(&mut con).expect("XADD");
+            pipe = redis::pipe();
+        }
+    }
+    if !count.is_multiple_of(1000) {
+        pipe.query::<()>(&mut con).expect("XADD");
+    }
+}
+
+fn redis_int(redis: &RedisServer, command: &[&str]) -> i64 {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut con = client.get_connection().expect("connect");
+    let mut cmd = redis::cmd(command[0]);
+    for arg in &command[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(&mut con).expect("redis command")
+}
+
+/// Entries the group has not acknowledged.
+fn group_pending(redis: &RedisServer) -> i64 {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut con = client.get_connection().expect("connect");
+    let (count, _, _, _): (i64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+        .arg("excimer")
+        .arg("arclamp")
+        .query(&mut con)
+        .expect("XPENDING");
+    count
+}
+
+/// Wait until every window is sealed (nothing pending, nothing open) and its logs written.
+fn wait_sealed(redis: &RedisServer, storage: &Path, expected: &Expected, replicas: &[&Arclamp]) {
+    let logs = |replicas: &[&Arclamp]| {
+        replicas
+            .iter()
+            .map(|r| r.log())
+            .collect::<Vec<_>>()
+            .join("\n--- next replica ---\n")
+    };
+    let all_written = || {
+        redis_int(redis, &["ZCARD", "arclamp:arclamp:open:excimer"]) == 0
+            && expected.keys().all(|(period, window, entry)| {
+                storage
+                    .join(format!("logs/{period}/{window}.excimer.{entry}.log.gz"))
+                    .exists()
+            })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !all_written() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "windows not sealed in time\n{}",
+            logs(replicas)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every sealed log holds exactly what was written: nothing lost, nothing twice.
+fn assert_exact(storage: &Path, expected: &Expected) {
+    for ((period, window, entry), stacks) in expected {
+        let relative = format!("logs/{period}/{window}.excimer.{entry}.log.gz");
+        let found = read_log(storage, &relative);
+        if &found != stacks {
+            let want: u64 = stacks.values().sum();
+            let got: u64 = found.values().sum();
+            panic!("{relative}: {got} samples where {want} were written");
+        }
+    }
+}
+
+#[test]
+fn a_backlog_written_before_the_first_start_lands_in_its_true_hours_exactly() {
+    let redis = RedisServer::start();
+    // Written before any consumer group exists: the group is created from the first entry.
+    let expected = write_backlog(&redis, "excimer", 3_000, STEP_MS);
+    let dir = TestDir::new();
+    let storage = dir.path().join("data");
+    let arclamp = start(&redis, dir.path(), &storage, "");
+    wait_sealed(&redis, &storage, &expected, &[&arclamp]);
+    assert_exact(&storage, &expected);
+    // 22:30 to 01:30 UTC: four hours over two days, each entry in the hour of its id.
+    let windows: std::collections::BTreeSet<(&str, &str)> = expected
+        .keys()
+        .map(|(p, w, _)| (p.as_str(), w.as_str()))
+        .collect();
+    assert_eq!(windows.len(), 4 + 2, "{windows:?}");
+    assert_eq!(group_pending(&redis), 0);
+    // Graphs are drawn for sealed windows.
+    wait_until("the sealed day's graph", Duration::from_secs(30), || {
+        storage
+            .join("svgs/daily/2026-01-01.excimer.index.svgz")
+            .exists()
+    });
+    // What every replica acknowledged is trimmed from the stream.
+    wait_until("the stream trimmed", Duration::from_secs(30), || {
+        redis_int(&redis, &["XLEN", "excimer"]) < 3_000
+    });
+}
+
+#[test]
+fn a_replica_killed_at_any_instant_and_restarted_loses_nothing_and_doubles_nothing() {
+    let redis = RedisServer::start();
+    // Chunks of 10,000 entries 2 s apart (5.6 hours each), 6 hours apart: each chunk is a
+    // backlog of hours no earlier chunk touched, as a producer's outage would leave.
+    const CHUNK: u64 = 10_000;
+    const SIX_HOURS: u64 = 6 * 3600 * 1000;
+    let mut expected = Expected::new();
+    add_backlog(&redis, "excimer", START_MS, CHUNK, 2_000, &mut expected);
+    let dir = TestDir::new();
+    let storage = dir.path().join("data");
+    // The worst instants on purpose: a segment written and not committed, then a commit
+    // done and the process gone before anything else.
+    for failpoint in ["commit.after_put:1", "commit.after_ack:1"] {
+        let mut replica = spawn_failing(&redis, dir.path(), &storage, failpoint);
+        let status = replica.wait_exit(Duration::from_secs(60));
+        assert!(
+            !status.success(),
+            "{failpoint}: {status}\n{}",
+            replica.log()
+        );
+    }
+    // Then SIGKILL at seeded random instants while a new backlog drains.
+    let mut seed: u64 = 0x5eed;
+    for chunk in 1..=3 {
+        add_backlog(
+            &redis,
+            "excimer",
+            START_MS + chunk * SIX_HOURS,
+            CHUNK,
+            2_000,
+            &mut expected,
+        );
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let after = Duration::from_millis(50 + (seed >> 33) % 500);
+        let mut replica = start(&redis, dir.path(), &storage, "");
+        std::thread::sleep(after);
+        replica.kill();
+    }
+    // Each start was a new consumer (a new process id): the last one claims what the
+    // killed ones left pending, and counts it once.
+    let replica = start(&redis, dir.path(), &storage, "");
+    wait_sealed(&redis, &storage, &expected, &[&replica]);
+    assert_exact(&storage, &expected);
+    assert_eq!(group_pending(&redis), 0);
+}
+
+#[test]
+fn a_killed_replica_s_entries_are_claimed_by_the_other_and_counted_once() {
+    let redis = RedisServer::start();
+    let expected = write_backlog(&redis, "excimer", 15_000, 2_000);
+    let shared = TestDir::new();
+    let storage = shared.path().join("data");
+    let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
+    // A commits only every 10,000 entries: when it is killed, it holds thousands read and
+    // not acknowledged.
+    let mut a = start(
+        &redis,
+        dir_a.path(),
+        &storage,
+        "commit_interval = \"30s\"\nclaim_after = \"60s\"",
+    );
+    wait_until("A reading", Duration::from_secs(30), || {
+        metric(
+            &a,
+            "arclamp_stream_entries_read_total{channel=\"excimer\",how=\"new\"}",
+        ) > 0.0
+    });
+    a.kill();
+    let b = start(&redis, dir_b.path(), &storage, "");
+    wait_sealed(&redis, &storage, &expected, &[&b]);
+    assert_exact(&storage, &expected);
+    assert!(
+        metric(
+            &b,
+            "arclamp_stream_claimed_entries_total{channel=\"excimer\"}"
+        ) > 0.0,
+        "B claimed nothing\n{}",
+        b.log()
+    );
+}
+
+#[test]
+fn a_paused_replica_whose_entries_were_claimed_is_fenced_when_it_wakes() {
+    let redis = RedisServer::start();
+    let expected = write_backlog(&redis, "excimer", 5_000, 2_000);
+    let shared = TestDir::new();
+    let storage = shared.path().join("data");
+    let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
+    // A reads all 5,000 entries and would commit them only after 8 s.
+    let mut a = start(
+        &redis,
+        dir_a.path(),
+        &storage,
+        "commit_interval = \"8s\"\nclaim_after = \"20s\"",
+    );
+    wait_until("A reading everything", Duration::from_secs(30), || {
+        metric(
+            &a,
+            "arclamp_stream_entries_read_total{channel=\"excimer\",how=\"new\"}",
+        ) >= 5_000.0
+    });
+    a.signal("STOP");
+    // B claims A's entries once they are idle for its claim_after (1 s), fencing A.
+    let b = start(&redis, dir_b.path(), &storage, "");
+    wait_sealed(&redis, &storage, &expected, &[&a, &b]);
+    assert_exact(&storage, &expected);
+    a.signal("CONT");
+    wait_until("A's late commit refused", Duration::from_secs(30), || {
+        metric(&a, "arclamp_stream_commits_total{result=\"fenced\"}") >= 1.0
+    });
+    // A consumes again under a new epoch, and has changed nothing.
+    wait_until("A back under a new epoch", Duration::from_secs(30), || {
+        metric(&a, "arclamp_stream_epoch") >= 2.0
+    });
+    assert_exact(&storage, &expected);
+    assert_eq!(group_pending(&redis), 0);
+    assert!(a.stop(STOP).success(), "{}", a.log());
+}
