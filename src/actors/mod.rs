@@ -17,6 +17,12 @@
 //! Samples flow left to right. The subscriber has a thread of its own, where nothing else
 //! runs, so Redis is always read at full speed.
 //!
+//! In stream mode (`redis.source = "stream"`) the front changes: a StreamReader (own
+//! thread: XREADGROUP, claims) hands entries to a Delta (counts per channel and hour,
+//! commits a segment and acknowledges atomically through the ledger), and a Housekeeper
+//! (under a lease shared by all replicas) seals finished windows into the usual logs and
+//! asks the RenderQueue for their graphs. Router and aggregators then stay idle.
+//!
 //! Each actor is a thin shell: what it does lives in the plain modules of `ingest`, `store`
 //! and `graphs`, which it may import (with `config` and `ops`); of `http` it implements only
 //! the read-only [`crate::http::live_view::LiveView`]. Nothing but `cli` imports actors.

@@ -26,6 +26,11 @@ pub struct PublishArgs {
     #[arg(long, value_name = "C", default_value = "excimer")]
     pub channel: String,
 
+    /// Add each message to the Redis Stream --channel (`XADD channel * data MESSAGE`), as
+    /// stream-mode producers do, instead of publishing it.
+    #[arg(long, conflicts_with = "to_store")]
+    pub stream: bool,
+
     /// Number of messages to publish.
     #[arg(long, value_name = "N", required_unless_present = "to_store")]
     pub count: Option<u64>,
@@ -146,10 +151,10 @@ pub fn run(args: PublishArgs) -> anyhow::Result<()> {
     let mut messages = Messages::new(args.seed, args.lines_per_message);
     let unreceived = match &args.out {
         Some(path) => {
-            write_file(path, args.format, &args.channel, count, &mut messages)?;
+            write_file(path, &args, count, &mut messages)?;
             None
         }
-        None => Some(publish(&args, count, &mut messages)?),
+        None => publish(&args, count, &mut messages)?,
     };
     let expected = Expected {
         channel: args.channel.clone(),
@@ -217,8 +222,9 @@ impl Messages {
     }
 }
 
-/// Publish `args.count` messages; returns how many reached no subscriber.
-fn publish(args: &PublishArgs, count: u64, messages: &mut Messages) -> anyhow::Result<u64> {
+/// Publish `args.count` messages; returns how many reached no subscriber (`None` for
+/// streams, which keep what nobody read yet).
+fn publish(args: &PublishArgs, count: u64, messages: &mut Messages) -> anyhow::Result<Option<u64>> {
     let client = redis::Client::open(args.redis.as_str()).map_err(|e| {
         anyhow!(
             "invalid Redis URL {:?}: {e}; expected redis://HOST:PORT",
@@ -237,7 +243,7 @@ async fn publish_async(
     args: &PublishArgs,
     count: u64,
     messages: &mut Messages,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Option<u64>> {
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(RESPONSE_TIMEOUT));
@@ -268,27 +274,34 @@ async fn publish_async(
             messages,
             &args.channel,
             batch.min(count - sent),
+            args.stream,
         );
-        let receivers: Vec<u64> = pipeline.query_async(&mut connection).await.map_err(|e| {
-            anyhow!(
-                "PUBLISH to {} failed after {sent} of {} messages: {e}",
-                args.redis,
-                count
-            )
-        })?;
-        unreceived += receivers.iter().filter(|&&r| r == 0).count() as u64;
+        let replies: Vec<redis::Value> =
+            pipeline.query_async(&mut connection).await.map_err(|e| {
+                anyhow!(
+                    "{} to {} failed after {sent} of {} messages: {e}",
+                    if args.stream { "XADD" } else { "PUBLISH" },
+                    args.redis,
+                    count
+                )
+            })?;
+        unreceived += replies
+            .iter()
+            .filter(|r| matches!(r, redis::Value::Int(0)))
+            .count() as u64;
         sent += size;
     }
-    Ok(unreceived)
+    Ok((!args.stream).then_some(unreceived))
 }
 
-/// Replace the pipeline's commands with up to `most` PUBLISH commands (fewer if they reach
-/// [`PIPELINE_BYTES`]); returns how many.
+/// Replace the pipeline's commands with up to `most` PUBLISH (or, for a stream, XADD)
+/// commands, fewer if they reach [`PIPELINE_BYTES`]; returns how many.
 fn fill_pipeline(
     pipeline: &mut redis::Pipeline,
     messages: &mut Messages,
     channel: &str,
     most: u64,
+    stream: bool,
 ) -> u64 {
     pipeline.clear();
     let mut message = Vec::new();
@@ -297,7 +310,16 @@ fn fill_pipeline(
         message.clear();
         messages.next(&mut message);
         bytes += message.len();
-        pipeline.cmd("PUBLISH").arg(channel).arg(message.as_slice());
+        if stream {
+            pipeline
+                .cmd("XADD")
+                .arg(channel)
+                .arg("*")
+                .arg("data")
+                .arg(message.as_slice());
+        } else {
+            pipeline.cmd("PUBLISH").arg(channel).arg(message.as_slice());
+        }
         size += 1;
     }
     size
@@ -305,11 +327,11 @@ fn fill_pipeline(
 
 fn write_file(
     path: &Path,
-    format: OutFormat,
-    channel: &str,
+    args: &PublishArgs,
     count: u64,
     messages: &mut Messages,
 ) -> anyhow::Result<()> {
+    let (format, channel) = (args.format, args.channel.as_str());
     let file = File::create(path).with_context(|| {
         format!(
             "cannot create {}; does its directory exist?",
@@ -323,6 +345,7 @@ fn write_file(
             message.clear();
             messages.next(&mut message);
             match format {
+                OutFormat::Resp if args.stream => write_xadd_command(&mut out, channel, &message)?,
                 OutFormat::Resp => write_publish_command(&mut out, channel, &message)?,
                 OutFormat::Lines => {
                     out.write_all(&message)?;
@@ -333,6 +356,15 @@ fn write_file(
         out.flush()
     };
     write().with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `XADD channel * data message` as a RESP array of bulk strings.
+fn write_xadd_command(out: &mut impl Write, channel: &str, message: &[u8]) -> std::io::Result<()> {
+    write!(out, "*5\r\n$4\r\nXADD\r\n${}\r\n", channel.len())?;
+    out.write_all(channel.as_bytes())?;
+    write!(out, "\r\n$1\r\n*\r\n$4\r\ndata\r\n${}\r\n", message.len())?;
+    out.write_all(message)?;
+    out.write_all(b"\r\n")
 }
 
 /// `PUBLISH channel message` as a RESP array of bulk strings, as `redis-cli --pipe` reads.
@@ -407,11 +439,11 @@ mod tests {
     #[test]
     fn pipelines_stop_at_their_command_or_byte_budget() {
         let mut pipeline = redis::pipe();
-        let size = fill_pipeline(&mut pipeline, &mut Messages::new(1, 1), "excimer", 5);
+        let size = fill_pipeline(&mut pipeline, &mut Messages::new(1, 1), "excimer", 5, false);
         assert_eq!((size, pipeline.len()), (5, 5));
         // Messages of 1,000 lines are about 3 MB: the second one passes the budget.
         let mut big = Messages::new(1, 1_000);
-        let size = fill_pipeline(&mut pipeline, &mut big, "excimer", PIPELINE);
+        let size = fill_pipeline(&mut pipeline, &mut big, "excimer", PIPELINE, false);
         assert_eq!((size, pipeline.len()), (2, 2));
         assert_eq!(big.lines, 2_000);
     }

@@ -342,3 +342,48 @@ fn a_paused_replica_whose_entries_were_claimed_is_fenced_when_it_wakes() {
     assert_eq!(group_pending(&redis), 0);
     assert!(a.stop(STOP).success(), "{}", a.log());
 }
+
+#[test]
+fn publish_stream_adds_each_message_as_an_entry_with_a_data_field() {
+    let redis = RedisServer::start();
+    let dir = TestDir::new();
+    let expect = dir.path().join("expect.json");
+    let output = std::process::Command::new(crate::arclamp::binary())
+        .args([
+            "publish",
+            "--stream",
+            "--redis",
+            &redis.url(),
+            "--channel",
+            "excimer",
+        ])
+        .args(["--count", "250", "--lines-per-message", "2", "--expect"])
+        .arg(&expect)
+        .output()
+        .expect("run arclamp publish");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&expect).expect("expect file")).expect("JSON");
+    assert_eq!(expected["messages"], 250);
+    assert_eq!(expected["unreceived_messages"], serde_json::Value::Null);
+    assert_eq!(redis_int(&redis, &["XLEN", "excimer"]), 250);
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut con = client.get_connection().expect("connect");
+    let first: redis::Value = redis::cmd("XRANGE")
+        .arg("excimer")
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query(&mut con)
+        .expect("XRANGE");
+    let entries = arclamp::ingest::stream::parse_entry_list(first, 0).expect("entries");
+    let arclamp::ingest::stream::Body::Data(data) = &entries[0].body else {
+        panic!("no data field: {entries:?}");
+    };
+    assert_eq!(String::from_utf8_lossy(data).lines().count(), 2);
+}

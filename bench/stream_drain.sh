@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Stream mode: drain a backlog of N entries (default 200,000) of publish's seed-1 stream,
+# XADDed with `redis-cli --pipe` before anyone reads. The ceiling is a consumer that only
+# reads and acknowledges (examples/count_stream_reader.rs: XREADGROUP COUNT 1000 + XACK,
+# same redis crate, same reply parser); arclamp must read, count, commit (segments to a
+# local store) and acknowledge every entry, in at least 0.8 of the ceiling's rate. Each
+# reads in its own consumer group of the same stream, alternating, ROUNDS times (default 2).
+source "$(dirname "$0")/common.sh"
+N=${1:-200000}
+ROUNDS=${ROUNDS:-2}
+${CARGO:-cargo} build --release --locked --bin arclamp --example count_stream_reader 2>&1 | tail -1
+release=${CARGO_TARGET_DIR:-target}/release
+bin=$release/arclamp
+work=$(mktemp -d)
+port=$(free_port)
+trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; echo "work dir: $work"' EXIT
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" --daemonize yes
+for _ in $(seq 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+$bin publish --stream --channel excimer --out "$work/backlog.resp" --format resp --count "$N" --seed 1 2>/dev/null
+redis-cli -p "$port" --pipe < "$work/backlog.resp" >/dev/null
+echo "backlog: $(redis-cli -p "$port" xlen excimer) entries, $(du -m "$work/backlog.resp" | cut -f1) MB of RESP, redis used_memory $(redis-cli -p "$port" info memory | awk -F: '/^used_memory_human/ {print $2}' | tr -d '\r')"
+
+for round in $(seq "$ROUNDS"); do
+    ceiling=$("$release/examples/count_stream_reader" "redis://127.0.0.1:$port" excimer "ceiling$round" "$N")
+    echo "round $round ceiling: $ceiling"
+    http=$(free_port)
+    mkdir -p "$work/r$round"
+    cat > "$work/r$round/arclamp.toml" <<TOML
+[redis]
+url = "redis://127.0.0.1:$port"
+channels = ["excimer"]
+source = "stream"
+group = "arclamp$round"
+[storage]
+path = "$work/r$round/data"
+[http]
+listen = "127.0.0.1:$http"
+[render]
+workers = 1
+interval = "1h"
+TOML
+    start=$(now)
+    $bin serve --config "$work/r$round/arclamp.toml" 2>"$work/r$round/log" &
+    pid=$!
+    until [ "$(metric arclamp_stream_entries_acked_total "$http")" = "$N" ]; do
+        sleep 0.05
+        kill -0 $pid 2>/dev/null || { echo "arclamp exited:"; tail "$work/r$round/log"; exit 1; }
+    done
+    end=$(now)
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' /proc/$pid/stat)
+    commits=$(metric 'arclamp_stream_commits_total{result="ok"}' "$http")
+    kill -TERM $pid; wait $pid || true
+    seconds=$(echo "$end - $start" | bc -l)
+    ceiling_seconds=$(echo "$ceiling" | sed 's/.*seconds=\([0-9.]*\) .*/\1/')
+    printf 'round %s arclamp: entries=%s seconds=%.3f (from process start) cpu_seconds=%s commits=%s rate=%.0f/s ratio_to_ceiling=%.2f\n' \
+        "$round" "$N" "$seconds" "$cpu" "$commits" "$(echo "$N / $seconds" | bc -l)" "$(echo "$ceiling_seconds / $seconds" | bc -l)"
+done
