@@ -18,6 +18,16 @@ metric() {
 }
 
 now() { date +%s.%N; }
+
+# start_redis DIR: a private redis-server (no persistence) on a free port, its files in DIR;
+# sets $port and returns once it answers. --daemonize returns before the server listens
+# (and a taken port only shows in its log), so this waits for a PONG.
+start_redis() {
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$1" --logfile "$1/redis.log" --daemonize yes
+    for _ in $(seq 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return; sleep 0.05; done
+    echo "redis-server did not start on port $port:" >&2; cat "$1/redis.log" >&2; exit 1
+}
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
 
 # stored_logs_config FILE DATA_DIR HTTP_PORT: a config for `arclamp serve` on stored logs

@@ -11,13 +11,9 @@ ${CARGO:-cargo} build --release --locked --bin arclamp --example count_subscribe
 release=${CARGO_TARGET_DIR:-target}/release
 bin=$release/arclamp
 work=$(mktemp -d)
-port=$(free_port)
+port=0
 trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; echo "work dir: $work"' EXIT
-# --daemonize returns before the server listens (and a taken port only shows in its log):
-# wait until it answers, so the subscribers below do not race its start.
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" --daemonize yes
-for _ in $(seq 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
-[ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] || { echo "redis-server did not start on port $port:" >&2; cat "$work/redis.log" >&2; exit 1; }
+start_redis "$work"
 $bin publish --out "$work/burst.resp" --format resp --count "$N" --seed 1 --expect "$work/expect.json" 2>/dev/null
 echo "burst: $N messages, $(du -m "$work/burst.resp" | cut -f1) MB of RESP"
 

@@ -12,12 +12,17 @@ ${CARGO:-cargo} build --release --locked --bin arclamp --example count_stream_re
 release=${CARGO_TARGET_DIR:-target}/release
 bin=$release/arclamp
 work=$(mktemp -d)
-port=$(free_port)
+port=0
 trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; echo "work dir: $work"' EXIT
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" --daemonize yes
-for _ in $(seq 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+start_redis "$work"
 $bin publish --stream --channel excimer --out "$work/backlog.resp" --format resp --count "$N" --seed 1 2>/dev/null
 redis-cli -p "$port" --pipe < "$work/backlog.resp" >/dev/null
+# Every reader's group exists before anyone reads: arclamp trims only what every group has
+# acknowledged, so each round finds the whole backlog.
+for round in $(seq "$ROUNDS"); do
+    redis-cli -p "$port" xgroup create excimer "ceiling$round" 0 >/dev/null
+    redis-cli -p "$port" xgroup create excimer "arclamp$round" 0 >/dev/null
+done
 echo "backlog: $(redis-cli -p "$port" xlen excimer) entries, $(du -m "$work/backlog.resp" | cut -f1) MB of RESP, redis used_memory $(redis-cli -p "$port" info memory | awk -F: '/^used_memory_human/ {print $2}' | tr -d '\r')"
 
 for round in $(seq "$ROUNDS"); do

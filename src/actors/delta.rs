@@ -10,8 +10,9 @@
 //! process killed at any instant loses nothing: whoever reads them next counts them. A
 //! commit refused as fenced is dropped: the replica that claimed the entries counts them.
 //!
-//! Commits run under `ctx.wait`, one at a time, and entries arriving meanwhile wait in the
-//! mailbox; the reader, which awaits each hand-over, reads no faster than commits go.
+//! Commits run one at a time, beside the counting: entries arriving meanwhile go into the
+//! next delta. The reader, which awaits each hand-over, stops reading while too many
+//! entries wait (a slow or failing store), so memory stays bounded.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::ingest::stream::{Body, EntryId, StreamEntry};
 use crate::ingest::window::{Period, Window};
 use crate::ops::events;
 use crate::store::aggregate::{Snapshot, WindowCounts};
+use crate::store::compress;
 use crate::store::ledger::{CommitPlan, CommitSection, Ledger, LedgerError};
 use crate::store::retention::PeriodSpec;
 use crate::store::segment::{self, SegmentBuilder};
@@ -127,6 +129,8 @@ pub struct Delta {
     /// Entry ids to acknowledge, per channel index.
     acks: BTreeMap<usize, Vec<EntryId>>,
     retry: Option<Prepared>,
+    /// Entries of the commit being written.
+    in_flight: usize,
     fenced: bool,
     committing: bool,
     sequence: u64,
@@ -168,6 +172,7 @@ impl Delta {
             windows: BTreeMap::new(),
             acks: BTreeMap::new(),
             retry: None,
+            in_flight: 0,
             fenced: false,
             committing: false,
             sequence: 0,
@@ -177,7 +182,7 @@ impl Delta {
 
     fn uncommitted(&self) -> usize {
         let waiting: usize = self.acks.values().map(Vec::len).sum();
-        waiting + self.retry.as_ref().map_or(0, |r| r.entries as usize)
+        waiting + self.in_flight + self.retry.as_ref().map_or(0, |r| r.entries as usize)
     }
 
     fn state(&self) -> DeltaState {
@@ -216,6 +221,7 @@ impl Delta {
         let mut sampled_out: BTreeMap<usize, u64> = BTreeMap::new();
         // Payloads grouped by (channel, hour), in arrival order.
         let mut groups: BTreeMap<(usize, String), HourPayloads> = BTreeMap::new();
+        let mut last_hour: Option<Window> = None;
         for entry in entries {
             if entry.stream >= self.settings.channels.len() {
                 continue;
@@ -234,7 +240,15 @@ impl Delta {
                         *lost.entry((entry.stream, "bad_id")).or_default() += 1;
                         continue;
                     };
-                    let hour = self.hourly.window_at(time);
+                    // Consecutive entries almost always share an hour: name it once.
+                    let hour = match &last_hour {
+                        Some(hour) if hour.start <= time && time < hour.end => hour.clone(),
+                        _ => {
+                            let hour = self.hourly.window_at(time);
+                            last_hour = Some(hour.clone());
+                            hour
+                        }
+                    };
                     groups
                         .entry((entry.stream, hour.name.clone()))
                         .or_insert_with(|| (hour, Vec::new()))
@@ -320,10 +334,14 @@ impl Delta {
             return Box::pin(fut::ready(false));
         }
         let prepare: ResponseActFuture<Self, Option<Prepared>> = match self.retry.take() {
-            Some(prepared) => Box::pin(fut::ready(Some(prepared))),
+            Some(prepared) => {
+                self.in_flight = prepared.entries as usize;
+                Box::pin(fut::ready(Some(prepared)))
+            }
             None => match self.take_delta() {
                 None => return Box::pin(fut::ready(true)),
                 Some(TakenDelta { snapshots, acks }) => {
+                    self.in_flight = acks.values().map(Vec::len).sum();
                     self.sequence += 1;
                     let epoch = self.epoch;
                     let path =
@@ -351,6 +369,7 @@ impl Delta {
                     // The encoding thread died (a bug): the entries stay pending and are read
                     // again under a new epoch.
                     act.committing = false;
+                    act.in_flight = 0;
                     act.fenced = true;
                     return Box::pin(fut::ready(false));
                 };
@@ -375,6 +394,7 @@ impl Delta {
                 };
                 Box::pin(run.into_actor(act).map(move |(prepared, result), act, _| {
                     act.committing = false;
+                    act.in_flight = 0;
                     match result {
                         Ok(connection) => {
                             act.connection = Some(connection);
@@ -418,7 +438,7 @@ fn build(
     let mut builder = SegmentBuilder::new();
     let mut sections = Vec::with_capacity(snapshots.len());
     for ((stream, hour, snapshot), windows) in snapshots.into_iter().zip(windows) {
-        let encoded = snapshot.encode();
+        let encoded = snapshot.encode_at(compress::TRANSIENT_LEVEL);
         if encoded.stacks == 0 {
             continue;
         }
@@ -498,9 +518,11 @@ impl Actor for Delta {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // Commits run beside the counting (ctx.spawn), one at a time: the next batches are
+        // parsed on this thread while the last delta is encoded and written on others.
         ctx.run_interval(self.settings.commit_interval, |act, ctx| {
             if !act.committing {
-                ctx.wait(act.commit().map(|_, _, _| ()));
+                ctx.spawn(act.commit().map(|_, _, _| ()));
             }
         });
     }
@@ -516,7 +538,7 @@ impl Handler<Entries> for Delta {
         if message.epoch == self.epoch && !self.fenced {
             self.count(message.how, message.entries);
             if self.uncommitted() >= COMMIT_AT && !self.committing {
-                ctx.wait(self.commit().map(|_, _, _| ()));
+                ctx.spawn(self.commit().map(|_, _, _| ()));
             }
         }
         MessageResult(self.state())

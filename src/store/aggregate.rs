@@ -77,10 +77,16 @@ impl Snapshot {
     /// each `STACK COUNT` line straight into the gzip encoder: the output is the only
     /// buffer that grows with the window. The bytes are those of the text-sorting encoder
     /// ([`WindowCounts::text_snapshot`]) exactly.
-    pub fn encode(mut self) -> Encoded {
+    pub fn encode(self) -> Encoded {
+        self.encode_at(crate::store::compress::LEVEL)
+    }
+
+    /// [`encode`](Self::encode) at gzip `level` (stream mode's transient segments use the
+    /// cheapest).
+    pub fn encode_at(mut self, level: u32) -> Encoded {
         let mut stacks = std::mem::take(&mut self.stacks);
         stacks.sort_unstable_by(|a, b| self.compare(a, b));
-        let mut writer = FoldedWriter::new(self.text_bytes + 12 * stacks.len());
+        let mut writer = FoldedWriter::with_level(self.text_bytes + 12 * stacks.len(), level);
         for stack in &stacks {
             let frames = self.ids(stack).iter().map(|&f| self.frames.text(f));
             writer.push_frames(frames, stack.count);

@@ -397,8 +397,13 @@ pub struct FoldedWriter {
 impl FoldedWriter {
     /// A writer expecting about `text_bytes` of uncompressed text.
     pub fn new(text_bytes: usize) -> Self {
+        Self::with_level(text_bytes, compress::LEVEL)
+    }
+
+    /// A writer compressing at gzip `level` (0-9).
+    pub fn with_level(text_bytes: usize, level: u32) -> Self {
         FoldedWriter {
-            encoder: compress::gzip_writer(text_bytes / 8 + 64),
+            encoder: compress::gzip_writer_at(text_bytes / 8 + 64, level),
             line: Vec::with_capacity(4096),
         }
     }

@@ -46,6 +46,25 @@ fn spawn_failing(redis: &RedisServer, dir: &Path, storage: &Path, failpoint: &st
     )
 }
 
+/// Start a replica that commits rarely (`timing`) and wait until it has read at least
+/// `entries` entries: it then holds them read and not acknowledged.
+fn start_holding(
+    redis: &RedisServer,
+    dir: &Path,
+    storage: &Path,
+    timing: &str,
+    entries: f64,
+) -> Arclamp {
+    let replica = start(redis, dir, storage, timing);
+    wait_until("the replica reading", Duration::from_secs(30), || {
+        metric(&replica, READ_NEW) >= entries
+    });
+    replica
+}
+
+/// Entries a replica read as new (not re-read, not claimed).
+const READ_NEW: &str = "arclamp_stream_entries_read_total{channel=\"excimer\",how=\"new\"}";
+
 /// A metric of `replica`, 0 when it is not exported (yet).
 fn metric(replica: &Arclamp, series: &str) -> f64 {
     replica
@@ -279,18 +298,13 @@ fn a_killed_replica_s_entries_are_claimed_by_the_other_and_counted_once() {
     let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
     // A commits only every 10,000 entries: when it is killed, it holds thousands read and
     // not acknowledged.
-    let mut a = start(
+    let mut a = start_holding(
         &redis,
         dir_a.path(),
         &storage,
         "commit_interval = \"30s\"\nclaim_after = \"60s\"",
+        1.0,
     );
-    wait_until("A reading", Duration::from_secs(30), || {
-        metric(
-            &a,
-            "arclamp_stream_entries_read_total{channel=\"excimer\",how=\"new\"}",
-        ) > 0.0
-    });
     a.kill();
     let b = start(&redis, dir_b.path(), &storage, "");
     wait_sealed(&redis, &storage, &expected, &[&b]);
@@ -313,18 +327,13 @@ fn a_paused_replica_whose_entries_were_claimed_is_fenced_when_it_wakes() {
     let storage = shared.path().join("data");
     let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
     // A reads all 5,000 entries and would commit them only after 8 s.
-    let mut a = start(
+    let mut a = start_holding(
         &redis,
         dir_a.path(),
         &storage,
         "commit_interval = \"8s\"\nclaim_after = \"20s\"",
+        5_000.0,
     );
-    wait_until("A reading everything", Duration::from_secs(30), || {
-        metric(
-            &a,
-            "arclamp_stream_entries_read_total{channel=\"excimer\",how=\"new\"}",
-        ) >= 5_000.0
-    });
     a.signal("STOP");
     // B claims A's entries once they are idle for its claim_after (1 s), fencing A.
     let b = start(&redis, dir_b.path(), &storage, "");
@@ -386,4 +395,28 @@ fn publish_stream_adds_each_message_as_an_entry_with_a_data_field() {
         panic!("no data field: {entries:?}");
     };
     assert_eq!(String::from_utf8_lossy(data).lines().count(), 2);
+}
+
+#[test]
+fn trimming_keeps_every_entry_another_consumer_group_still_needs() {
+    let redis = RedisServer::start();
+    let expected = write_backlog(&redis, "excimer", 1_000, STEP_MS);
+    // Another reader of the same stream (a second deployment, a relay) that reads nothing.
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut con = client.get_connection().expect("connect");
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("excimer")
+        .arg("other")
+        .arg("0")
+        .query(&mut con)
+        .expect("XGROUP CREATE");
+    let dir = TestDir::new();
+    let storage = dir.path().join("data");
+    let arclamp = start(&redis, dir.path(), &storage, "");
+    wait_sealed(&redis, &storage, &expected, &[&arclamp]);
+    assert_exact(&storage, &expected);
+    // Several housekeeping passes later, the other group's entries are all still there.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(redis_int(&redis, &["XLEN", "excimer"]), 1_000);
 }
