@@ -392,7 +392,7 @@ impl Delta {
                     .await;
                     (prepared, result)
                 };
-                Box::pin(run.into_actor(act).map(move |(prepared, result), act, _| {
+                Box::pin(run.into_actor(act).map(move |(prepared, result), act, ctx| {
                     act.committing = false;
                     act.in_flight = 0;
                     match result {
@@ -419,6 +419,10 @@ impl Delta {
                         }
                     }
                     events::stream_backlog(act.uncommitted());
+                    // A backlog keeps coming faster than one commit at a time: chain them.
+                    if act.uncommitted() >= COMMIT_AT && !act.fenced {
+                        ctx.spawn(act.commit().map(|_, _, _| ()));
+                    }
                     act.retry.is_none() && act.acks.is_empty()
                 }))
             }),
