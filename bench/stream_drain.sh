@@ -59,10 +59,11 @@ TOML
     end=$(now)
     cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' /proc/$pid/stat)
     commits=$(metric 'arclamp_stream_commits_total{result="ok"}' "$http")
+    segment_mb=$(echo "$(metric arclamp_stream_commit_bytes_total "$http") / 1048576" | bc -l)
     kill -TERM $pid; wait $pid || true
     seconds=$(echo "$end - $start" | bc -l)
     ceiling_seconds=$(echo "$ceiling" | sed 's/.* seconds=\([0-9.]*\) .*/\1/')
     read_seconds=$(echo "${counted:-$end} - $start" | bc -l)
-    printf 'round %s arclamp: entries=%s read_and_counted=%.3fs all_acknowledged=%.3fs (from process start) cpu_seconds=%s commits=%s rate=%.0f/s ratio_to_ceiling=%.2f\n' \
-        "$round" "$N" "$read_seconds" "$seconds" "$cpu" "$commits" "$(echo "$N / $seconds" | bc -l)" "$(echo "$ceiling_seconds / $seconds" | bc -l)"
+    printf 'round %s arclamp: entries=%s read_and_counted=%.3fs all_acknowledged=%.3fs (from process start) cpu_seconds=%s commits=%s segments=%.1fMB rate=%.0f/s ratio_to_ceiling=%.2f\n' \
+        "$round" "$N" "$read_seconds" "$seconds" "$cpu" "$commits" "$segment_mb" "$(echo "$N / $seconds" | bc -l)" "$(echo "$ceiling_seconds / $seconds" | bc -l)"
 done

@@ -392,39 +392,42 @@ impl Delta {
                     .await;
                     (prepared, result)
                 };
-                Box::pin(run.into_actor(act).map(move |(prepared, result), act, ctx| {
-                    act.committing = false;
-                    act.in_flight = 0;
-                    match result {
-                        Ok(connection) => {
-                            act.connection = Some(connection);
-                            events::stream_committed(
-                                prepared.entries,
-                                prepared.plan.sections.len(),
-                                prepared.segment.len(),
-                                started.elapsed(),
-                            );
-                        }
-                        Err(CommitError::Fenced(error)) => {
-                            events::stream_commit_fenced(prepared.entries, &error);
-                            if prepared.epoch == act.epoch {
-                                act.fenced = true;
+                Box::pin(
+                    run.into_actor(act)
+                        .map(move |(prepared, result), act, ctx| {
+                            act.committing = false;
+                            act.in_flight = 0;
+                            match result {
+                                Ok(connection) => {
+                                    act.connection = Some(connection);
+                                    events::stream_committed(
+                                        prepared.entries,
+                                        prepared.plan.sections.len(),
+                                        prepared.segment.len(),
+                                        started.elapsed(),
+                                    );
+                                }
+                                Err(CommitError::Fenced(error)) => {
+                                    events::stream_commit_fenced(prepared.entries, &error);
+                                    if prepared.epoch == act.epoch {
+                                        act.fenced = true;
+                                    }
+                                }
+                                Err(CommitError::Failed(error)) => {
+                                    events::stream_commit_failed(prepared.entries, &error);
+                                    if prepared.epoch == act.epoch {
+                                        act.retry = Some(prepared);
+                                    }
+                                }
                             }
-                        }
-                        Err(CommitError::Failed(error)) => {
-                            events::stream_commit_failed(prepared.entries, &error);
-                            if prepared.epoch == act.epoch {
-                                act.retry = Some(prepared);
+                            events::stream_backlog(act.uncommitted());
+                            // A backlog keeps coming faster than one commit at a time: chain them.
+                            if act.uncommitted() >= COMMIT_AT && !act.fenced {
+                                ctx.spawn(act.commit().map(|_, _, _| ()));
                             }
-                        }
-                    }
-                    events::stream_backlog(act.uncommitted());
-                    // A backlog keeps coming faster than one commit at a time: chain them.
-                    if act.uncommitted() >= COMMIT_AT && !act.fenced {
-                        ctx.spawn(act.commit().map(|_, _, _| ()));
-                    }
-                    act.retry.is_none() && act.acks.is_empty()
-                }))
+                            act.retry.is_none() && act.acks.is_empty()
+                        }),
+                )
             }),
         )
     }

@@ -209,6 +209,7 @@ mod tests {
             channels: vec!["excimer".into()],
             functions: vec![],
             clock: Clock::system(),
+            ready_needs_redis: false,
         }
     }
 

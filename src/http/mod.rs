@@ -84,6 +84,9 @@ pub struct SiteSettings {
     pub functions: Vec<String>,
     /// The service's clock ("yesterday" in the browser is the clock's yesterday).
     pub clock: Clock,
+    /// Stream mode: a replica is ready only while it consumes (reads Redis), so that a
+    /// rolling update waits until the new replica takes its share.
+    pub ready_needs_redis: bool,
 }
 
 impl SiteSettings {
@@ -97,6 +100,7 @@ impl SiteSettings {
                 .map(|s| s.period)
                 .collect(),
             channels: config.redis.channels.clone(),
+            ready_needs_redis: config.redis.source == crate::config::SourceKind::Stream,
             functions: config
                 .render
                 .functions

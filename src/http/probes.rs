@@ -1,6 +1,8 @@
 //! Health probes: `/healthz` (liveness: the actor system answers) and `/readyz`
-//! (readiness: storage is reachable and writes succeed; the Redis state is reported but never fails it, so a
-//! Redis outage does not take the browser off a Kubernetes Service).
+//! (readiness: storage is reachable and writes succeed). In pub/sub mode the Redis state is
+//! reported but never fails it, so a Redis outage does not take the browser off a
+//! Kubernetes Service; in stream mode a replica is ready only while it consumes, so a
+//! rolling update waits for the new replica to read before it stops the old one.
 
 use actix_web::{web, HttpResponse};
 
@@ -29,11 +31,20 @@ fn redis_connected(state: &State) -> bool {
 /// `GET /readyz`: 200 when storage answers one small request and the last write succeeded,
 /// 503 with a JSON reason otherwise (never a listing: a store holds years of objects).
 pub async fn readyz(state: web::Data<State>) -> HttpResponse {
-    let redis = if redis_connected(&state) {
+    let connected = redis_connected(&state);
+    let redis = if connected {
         "connected"
     } else {
         "disconnected"
     };
+    let needs_redis = state.site().await.is_ok_and(|site| site.ready_needs_redis);
+    if needs_redis && !connected {
+        return HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "ready": false,
+            "storage": "not checked",
+            "redis": "not consuming (stream mode needs Redis to be ready)",
+        }));
+    }
     match state.storage.check().await {
         Ok(_) => HttpResponse::Ok().json(serde_json::json!({
             "ready": true,

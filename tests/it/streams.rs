@@ -420,3 +420,25 @@ fn trimming_keeps_every_entry_another_consumer_group_still_needs() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(redis_int(&redis, &["XLEN", "excimer"]), 1_000);
 }
+
+#[test]
+fn in_stream_mode_a_replica_is_ready_only_while_it_consumes() {
+    let mut redis = RedisServer::start();
+    let dir = TestDir::new();
+    let storage = dir.path().join("data");
+    let replica = start(&redis, dir.path(), &storage, "");
+    let status = |replica: &Arclamp| replica.get("/readyz").map(|(status, _)| status);
+    wait_until("ready", Duration::from_secs(20), || {
+        status(&replica) == Some(200)
+    });
+    redis.stop();
+    wait_until("not ready without Redis", Duration::from_secs(30), || {
+        status(&replica) == Some(503)
+    });
+    let (_, body) = replica.get("/readyz").expect("readyz");
+    assert!(body.contains("not consuming"), "{body}");
+    redis.restart();
+    wait_until("ready again", Duration::from_secs(30), || {
+        status(&replica) == Some(200)
+    });
+}
