@@ -599,3 +599,68 @@ fn the_kubernetes_config_hash_script_stamps_the_deployment() {
         "the edited config must give a new hash, hence a new pod"
     );
 }
+
+#[test]
+fn the_stream_mode_manifests_validate_and_run_replicas_that_can_be_rolled() {
+    let dir = kubernetes_dir().join("stream-mode");
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("deploy/kubernetes/stream-mode")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    manifests.sort();
+    let output = run(Command::new(venv_tool("kubernetes-validate"))
+        .arg("--strict")
+        .args(&manifests));
+    assert_success(
+        "kubernetes-validate --strict deploy/kubernetes/stream-mode/*.yaml",
+        &output,
+    );
+    let one = |name: &str| {
+        let mut documents = yaml_documents(&dir.join(name));
+        assert_eq!(documents.len(), 1, "{name} should hold one object");
+        documents.remove(0)
+    };
+    let (deployment, configmap, pdb) = (
+        one("deployment.yaml"),
+        one("configmap.yaml"),
+        one("poddisruptionbudget.yaml"),
+    );
+    // Two replicas, rolled one at a time, the new one ready (consuming) before an old one
+    // stops; a drain never takes both.
+    assert_eq!(u64_at(&deployment, "/spec/replicas"), 2);
+    assert_eq!(str_at(&deployment, "/spec/strategy/type"), "RollingUpdate");
+    assert_eq!(
+        u64_at(&deployment, "/spec/strategy/rollingUpdate/maxSurge"),
+        1
+    );
+    assert_eq!(
+        u64_at(&deployment, "/spec/strategy/rollingUpdate/maxUnavailable"),
+        0
+    );
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    let pod = &deployment["spec"]["template"];
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(
+        str_at(container, "/readinessProbe/httpGet/path"),
+        "/readyz",
+        "readiness is what the rolling update waits for"
+    );
+    // The config is valid stream mode with the Secret's environment.
+    let secret = manifest("secret.yaml");
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let config_path = config_dir.path().join("arclamp.toml");
+    std::fs::write(&config_path, str_at(&configmap, "/data/arclamp.toml")).expect("write");
+    let config = check_config(&config_path, &container_env(container, &secret));
+    assert_eq!(config["redis"]["source"].as_str(), Some("stream"));
+    let shutdown = duration_key(&config, "service", "shutdown_timeout");
+    let grace = u64_at(&pod["spec"], "/terminationGracePeriodSeconds");
+    assert!(Duration::from_secs(grace) > shutdown);
+    // The config hash annotation is current.
+    let sha = run(Command::new("sha256sum").arg(dir.join("configmap.yaml")));
+    assert_eq!(
+        pod["metadata"]["annotations"]["arclamp/config-sha256"].as_str(),
+        text(&sha.stdout).split_whitespace().next(),
+        "run deploy/kubernetes/stamp-config-hash after editing stream-mode/configmap.yaml"
+    );
+}
