@@ -19,6 +19,12 @@ const STEP_MS: u64 = 4_000;
 /// Config of a stream-mode replica: fast commits and claims unless `timing` sets its own
 /// `commit_interval` and `claim_after`; graphs off the critical path.
 fn stream_config(redis: &RedisServer, storage: &Path, timing: &str) -> String {
+    let storage = format!("[storage]\npath = \"{}\"\n", storage.display());
+    stream_config_on(redis, &storage, timing)
+}
+
+/// [`stream_config`] on any store (`storage` is its `[storage]` table).
+fn stream_config_on(redis: &RedisServer, storage: &str, timing: &str) -> String {
     let timing = if timing.is_empty() {
         "commit_interval = \"100ms\"\nclaim_after = \"1s\""
     } else {
@@ -26,9 +32,8 @@ fn stream_config(redis: &RedisServer, storage: &Path, timing: &str) -> String {
     };
     format!(
         "[redis]\nurl = \"{}\"\nchannels = [\"excimer\"]\nsource = \"stream\"\n{timing}\n\
-         [storage]\npath = \"{}\"\n[render]\nworkers = 1\ninterval = \"1h\"\n",
+         {storage}[render]\nworkers = 1\ninterval = \"1h\"\n",
         redis.url(),
-        storage.display()
     )
 }
 
@@ -172,6 +177,21 @@ fn group_pending(redis: &RedisServer) -> i64 {
 
 /// Wait until every window is sealed (nothing pending, nothing open) and its logs written.
 fn wait_sealed(redis: &RedisServer, storage: &Path, expected: &Expected, replicas: &[&Arclamp]) {
+    wait_sealed_in(
+        redis,
+        &|relative| storage.join(relative).exists(),
+        expected,
+        replicas,
+    );
+}
+
+/// [`wait_sealed`] on any store: `exists` says whether a log (`logs/...`) is stored.
+fn wait_sealed_in(
+    redis: &RedisServer,
+    exists: &dyn Fn(&str) -> bool,
+    expected: &Expected,
+    replicas: &[&Arclamp],
+) {
     let logs = |replicas: &[&Arclamp]| {
         replicas
             .iter()
@@ -182,9 +202,7 @@ fn wait_sealed(redis: &RedisServer, storage: &Path, expected: &Expected, replica
     let all_written = || {
         redis_int(redis, &["ZCARD", "arclamp:arclamp:open:excimer"]) == 0
             && expected.keys().all(|(period, window, entry)| {
-                storage
-                    .join(format!("logs/{period}/{window}.excimer.{entry}.log.gz"))
-                    .exists()
+                exists(&format!("logs/{period}/{window}.excimer.{entry}.log.gz"))
             })
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
@@ -200,9 +218,14 @@ fn wait_sealed(redis: &RedisServer, storage: &Path, expected: &Expected, replica
 
 /// Every sealed log holds exactly what was written: nothing lost, nothing twice.
 fn assert_exact(storage: &Path, expected: &Expected) {
+    assert_exact_in(&|relative| read_log(storage, relative), expected);
+}
+
+/// [`assert_exact`] on any store: `read` gives a stored log's stacks and counts.
+fn assert_exact_in(read: &dyn Fn(&str) -> BTreeMap<String, u64>, expected: &Expected) {
     for ((period, window, entry), stacks) in expected {
         let relative = format!("logs/{period}/{window}.excimer.{entry}.log.gz");
-        let found = read_log(storage, &relative);
+        let found = read(&relative);
         if &found != stacks {
             let want: u64 = stacks.values().sum();
             let got: u64 = found.values().sum();
@@ -441,4 +464,71 @@ fn in_stream_mode_a_replica_is_ready_only_while_it_consumes() {
     wait_until("ready again", Duration::from_secs(30), || {
         status(&replica) == Some(200)
     });
+}
+
+#[test]
+fn a_store_outage_holds_commits_back_and_loses_nothing() {
+    let redis = RedisServer::start();
+    let dir = TestDir::new();
+    let storage = dir.path().join("data");
+    std::fs::create_dir_all(&storage).expect("data dir");
+    // Root ignores permissions: break the store by putting a file where segments go.
+    std::fs::write(storage.join("segments"), "not a directory").expect("block segments");
+    let replica = start(&redis, dir.path(), &storage, "");
+    let expected = write_backlog(&redis, "excimer", 3_000, STEP_MS);
+    wait_until("failed commits", Duration::from_secs(30), || {
+        metric(&replica, "arclamp_stream_commits_total{result=\"failed\"}") >= 3.0
+    });
+    // Nothing is acknowledged while nothing is stored.
+    assert_eq!(group_pending(&redis), 3_000);
+    std::fs::remove_file(storage.join("segments")).expect("unblock");
+    wait_sealed(&redis, &storage, &expected, &[&replica]);
+    assert_exact(&storage, &expected);
+}
+
+#[test]
+fn a_redis_restart_mid_drain_with_aof_loses_nothing_and_doubles_nothing() {
+    let mut redis = RedisServer::start_with_config(&["appendonly yes", "appendfsync always"]);
+    let expected = write_backlog(&redis, "excimer", 20_000, 2_000);
+    let dir = TestDir::new();
+    let storage = dir.path().join("data");
+    let replica = start(&redis, dir.path(), &storage, "");
+    wait_until("the drain started", Duration::from_secs(30), || {
+        metric(&replica, READ_NEW) > 0.0
+    });
+    // The stream, the group's pending entries and the ledger come back from the AOF; the
+    // scripts do not (EVALSHA falls back to loading them again).
+    redis.restart();
+    wait_sealed(&redis, &storage, &expected, &[&replica]);
+    assert_exact(&storage, &expected);
+    assert_eq!(group_pending(&redis), 0);
+}
+
+#[test]
+fn on_swift_a_killed_replica_is_replaced_without_loss_or_double_count() {
+    use crate::swift_server::{unique_container, Api, SwiftServer};
+    let server = SwiftServer::shared();
+    let redis = RedisServer::start();
+    let container = unique_container("streams");
+    let storage = server.storage_toml(Api::Swift, &container, "s/");
+    let expected = write_backlog(&redis, "excimer", 10_000, 2_000);
+    let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
+    let config = stream_config_on(&redis, &storage, "");
+    let mut a = Arclamp::start_in(dir_a.path(), &redis, &config);
+    wait_until("A reading", Duration::from_secs(30), || {
+        metric(&a, READ_NEW) > 0.0
+    });
+    a.kill();
+    let b = Arclamp::start_in(dir_b.path(), &redis, &config);
+    let object = |relative: &str| server.get_object(&container, &format!("s/{relative}"));
+    wait_sealed_in(
+        &redis,
+        &|relative| object(relative).is_some(),
+        &expected,
+        &[&b],
+    );
+    assert_exact_in(
+        &|relative| crate::arclamp::parse_log(&object(relative).expect("stored"), relative),
+        &expected,
+    );
 }
