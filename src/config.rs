@@ -466,6 +466,13 @@ impl Config {
                 "must start with redis://, rediss:// or unix://",
             ));
         }
+        if url.starts_with("rediss://") {
+            return Err(invalid(
+                "redis.url",
+                "rediss:// (TLS) is not supported by this build: reach Redis over a private \
+                 network with redis://, or through a local TLS proxy such as stunnel",
+            ));
+        }
         redis::Client::open(url.as_str())
             .map_err(|e| invalid("redis.url", format!("not a valid Redis URL: {e}")))?;
         if self.redis.channels.is_empty() {
@@ -752,6 +759,40 @@ mod tests {
         let specs = config.period_specs().unwrap();
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].max_age, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn tls_urls_are_refused_with_what_to_do_instead() {
+        let error = error_of("[redis]\nurl = \"rediss://redis.example.org:6380\"\n");
+        assert!(
+            error.starts_with("redis.url: rediss:// (TLS) is not supported"),
+            "{error}"
+        );
+        assert!(error.contains("stunnel"), "{error}");
+    }
+
+    #[test]
+    fn stream_mode_needs_whole_hours_and_claims_slower_than_commits() {
+        let stream = "[redis]\nsource = \"stream\"\n";
+        assert!(Config::from_toml(stream).is_ok());
+        let error = error_of(&format!(
+            "{stream}[periods.minutely]\nformat = \"%Y-%m-%d_%H%M\"\nretain = 60\n\
+             [periods.hourly]\nformat = \"%Y-%m-%d_%H\"\nretain = 336\n"
+        ));
+        assert!(error.starts_with("periods.minutely.format"), "{error}");
+        let error = error_of(&format!(
+            "{stream}[periods.daily]\nformat = \"%Y-%m-%d\"\nretain = 7\n"
+        ));
+        assert!(error.starts_with("periods.hourly"), "{error}");
+        let error = error_of(&format!(
+            "{stream}claim_after = \"10s\"\ncommit_interval = \"30s\"\n"
+        ));
+        assert!(error.starts_with("redis.claim_after"), "{error}");
+        let error = error_of(&format!(
+            "{stream}[periods.hourly]\nformat = \"%Y-%m-%d_%H\"\nretain = 24\n\
+             [periods.daily]\nformat = \"%Y-%m-%d\"\nretain = 7\n"
+        ));
+        assert!(error.starts_with("periods.hourly.retain"), "{error}");
     }
 
     #[test]
