@@ -225,8 +225,8 @@ impl Pass {
             for (member, _) in members {
                 let started = Instant::now();
                 match self.seal(con, &channel, &member).await {
-                    Ok(samples) => {
-                        events::window_sealed(&channel, &member, 1, samples, started.elapsed())
+                    Ok((samples, logs)) => {
+                        events::window_sealed(&channel, &member, logs, samples, started.elapsed())
                     }
                     Err(error) => {
                         events::window_seal_failed(&channel, &member, &error);
@@ -252,13 +252,13 @@ impl Pass {
     }
 
     /// Merge window `member` (`{period}/{window}`) of `channel` into its logs, write them,
-    /// and have the ledger forget it. Returns the window's samples.
+    /// and have the ledger forget it. Returns the window's samples and the logs written.
     async fn seal(
         &mut self,
         con: &mut MultiplexedConnection,
         channel: &str,
         member: &str,
-    ) -> Result<u64, String> {
+    ) -> Result<(u64, usize), String> {
         let (period_name, window_name) = member
             .split_once('/')
             .ok_or_else(|| format!("{member:?} is not period/window"))?;
@@ -273,7 +273,7 @@ impl Pass {
                 .seal(con, &self.settings.token, channel, member, None, 0)
                 .await
                 .map_err(|e| e.to_string())?;
-            return Ok(0);
+            return Ok((0, 0));
         };
         let hourly = period_name == "hourly";
         let mut inputs: Vec<Bytes> = Vec::new();
@@ -368,8 +368,9 @@ impl Pass {
             )
             .await
             .map_err(|e| e.to_string())?;
+        let logs = written.len();
         self.sealed.extend(written);
-        Ok(samples)
+        Ok((samples, logs))
     }
 
     /// Delete segments that no index refers to and that are old enough not to be waiting
