@@ -206,6 +206,12 @@ impl Pass {
             return Ok(());
         }
         for channel in self.settings.channels.clone() {
+            let unread = self
+                .ledger
+                .unread_losses(con, &channel)
+                .await
+                .map_err(|e| e.to_string())?;
+            events::stream_entries_lost(&channel, "unread", unread);
             let Some(mark) = self
                 .ledger
                 .watermark(con, &channel, GRACE.as_millis() as u64)

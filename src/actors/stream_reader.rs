@@ -274,6 +274,9 @@ impl Reader {
         let mut commands = command_connection(&self.settings.url).await?;
         for channel in &self.settings.channels {
             self.ledger.ensure_group(&mut commands, channel).await?;
+            self.ledger
+                .record_unread_baseline(&mut commands, channel)
+                .await?;
         }
         let epoch = self
             .ledger

@@ -7,6 +7,7 @@
 //! arclamp:{group}:idx:{channel}:{hour} hash  segment path -> section ("OFF LEN SAMPLES STACKS")
 //! arclamp:{group}:open:{channel}       zset  "{period}/{window}" -> window end (ms): not sealed yet
 //! arclamp:{group}:lease                string the housekeeper's token (seals, trims, GC)
+//! arclamp:{group}:unread:{channel}     string entries trimmed before the group read them, reported
 //! ```
 //!
 //! - **commit**: a replica's segment sections are indexed and its entries XACKed, only if
@@ -36,6 +37,7 @@ static WATERMARK: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("ledger/watermark.lua")));
 static SEAL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/seal.lua")));
 static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/lease.lua")));
+static UNREAD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/unread.lua")));
 
 /// Entries taken over per claim call (one call holds Redis for well under a millisecond).
 pub const CLAIM_PAGE: usize = 1000;
@@ -434,6 +436,44 @@ impl Ledger {
             .await
             .map_err(LedgerError::from_script)?;
         Ok(())
+    }
+
+    /// Entries of `stream` trimmed before this group read them, since the last call: they
+    /// are lost (producers' `MAXLEN` too small for an outage, or Redis memory too small).
+    pub async fn unread_losses(
+        &self,
+        con: &mut MultiplexedConnection,
+        stream: &str,
+    ) -> Result<u64, LedgerError> {
+        self.unread(con, stream, "report").await
+    }
+
+    /// Before this group's first read of `stream`: remember how many entries it has
+    /// already missed (added, and trimmed since), which its lag will not show later.
+    pub async fn record_unread_baseline(
+        &self,
+        con: &mut MultiplexedConnection,
+        stream: &str,
+    ) -> Result<(), LedgerError> {
+        self.unread(con, stream, "baseline").await.map(|_| ())
+    }
+
+    async fn unread(
+        &self,
+        con: &mut MultiplexedConnection,
+        stream: &str,
+        mode: &str,
+    ) -> Result<u64, LedgerError> {
+        let lost: i64 = UNREAD
+            .key(stream)
+            .key(format!("{}:unread:{stream}", self.prefix))
+            .key(format!("{}:unread-before-first-read:{stream}", self.prefix))
+            .arg(&self.group)
+            .arg(mode)
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        Ok(u64::try_from(lost).unwrap_or(0))
     }
 
     /// Entries of `stream` pending (delivered, not acknowledged) for the whole group.

@@ -532,3 +532,41 @@ fn on_swift_a_killed_replica_is_replaced_without_loss_or_double_count() {
         &expected,
     );
 }
+
+#[test]
+fn entries_trimmed_before_anyone_read_them_are_counted_as_lost() {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut con = client.get_connection().expect("connect");
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("excimer")
+        .arg("arclamp")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(&mut con)
+        .expect("XGROUP CREATE");
+    // A producer capping the stream at 100 entries while no replica runs: 200 of its 300
+    // entries are gone before anyone reads them.
+    for i in 0..300u64 {
+        let _: String = redis::cmd("XADD")
+            .arg("excimer")
+            .arg("MAXLEN")
+            .arg(100)
+            .arg(format!("{}-*", START_MS + i * STEP_MS))
+            .arg("data")
+            .arg(line(i))
+            .query(&mut con)
+            .expect("XADD");
+    }
+    let dir = TestDir::new();
+    let storage = dir.path().join("data");
+    let replica = start(&redis, dir.path(), &storage, "");
+    let lost = "arclamp_stream_entries_lost_total{channel=\"excimer\",why=\"unread\"}";
+    wait_until("the loss counted", Duration::from_secs(30), || {
+        metric(&replica, lost) >= 200.0
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(metric(&replica, lost), 200.0, "counted once, not per pass");
+    assert!(replica.log().contains("stream entries lost"));
+}
