@@ -333,6 +333,8 @@ impl Delta {
         if self.committing {
             return Box::pin(fut::ready(false));
         }
+        // From the snapshot on: encoding, the segment's write and the ledger's script.
+        let started = Instant::now();
         let prepare: ResponseActFuture<Self, Option<Prepared>> = match self.retry.take() {
             Some(prepared) => {
                 self.in_flight = prepared.entries as usize;
@@ -364,7 +366,7 @@ impl Delta {
         };
         self.committing = true;
         Box::pin(
-            prepare.then(|prepared, act, _| -> ResponseActFuture<Self, bool> {
+            prepare.then(move |prepared, act, _| -> ResponseActFuture<Self, bool> {
                 let Some(prepared) = prepared else {
                     // The encoding thread died (a bug): the entries stay pending and are read
                     // again under a new epoch.
@@ -378,7 +380,6 @@ impl Delta {
                 let consumer = act.settings.consumer.clone();
                 let connection = act.connection.take();
                 let url = act.settings.redis_url.clone();
-                let started = Instant::now();
                 let run = async move {
                     let mut prepared = prepared;
                     let result = write_and_commit(
