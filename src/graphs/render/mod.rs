@@ -3,7 +3,9 @@
 //! colours, stack direction, the minimum frame width in flamegraph.pl's pixels), builds the
 //! one text buffer inferno reads, keeps inferno's panics and errors from escaping as anything
 //! but a [`RenderError`], and selects the stacks of function-focused graphs. It knows nothing
-//! about actors, storage or files: callers hand it stacks and get bytes back.
+//! about actors, storage or files: callers hand it stacks and get bytes back. It imports
+//! only the trace-log format (`store::folded`, `store::compress`) and `ingest`; never the
+//! storage trait, and nothing else of `graphs` (which builds on it).
 
 pub mod tree;
 

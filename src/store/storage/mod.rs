@@ -12,6 +12,9 @@
 //! [`open`] is the one constructor the service and every subcommand use: it builds the
 //! backend `[storage]` selects ([`LocalStorage`] or [`ObjectStorage`]) and wraps it in
 //! [`Monitored`], which counts failures and answers readiness.
+//!
+//! It imports only [`crate::ops`] (events, settings): every other module reaches files
+//! through it, and it knows nothing of logs, windows or graphs.
 
 pub mod config;
 mod local;
