@@ -398,6 +398,7 @@ impl Delta {
                         .map(move |(prepared, result), act, ctx| {
                             act.committing = false;
                             act.in_flight = 0;
+                            let succeeded = result.is_ok();
                             match result {
                                 Ok(connection) => {
                                     act.connection = Some(connection);
@@ -422,8 +423,10 @@ impl Delta {
                                 }
                             }
                             events::stream_backlog(act.uncommitted());
-                            // A backlog keeps coming faster than one commit at a time: chain them.
-                            if act.uncommitted() >= COMMIT_AT && !act.fenced {
+                            // A backlog keeps coming faster than one commit at a time: chain them
+                            // (after a success only: a failing store is retried at the interval,
+                            // not in a tight loop).
+                            if succeeded && act.uncommitted() >= COMMIT_AT && !act.fenced {
                                 ctx.spawn(act.commit().map(|_, _, _| ()));
                             }
                             act.retry.is_none() && act.acks.is_empty()
@@ -545,7 +548,8 @@ impl Handler<Entries> for Delta {
         }
         if message.epoch == self.epoch && !self.fenced {
             self.count(message.how, message.entries);
-            if self.uncommitted() >= COMMIT_AT && !self.committing {
+            // Early, for a backlog; but a failed commit waits for the interval to retry.
+            if self.uncommitted() >= COMMIT_AT && !self.committing && self.retry.is_none() {
                 ctx.spawn(self.commit().map(|_, _, _| ()));
             }
         }
