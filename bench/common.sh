@@ -28,6 +28,15 @@ start_redis() {
     for _ in $(seq 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return; sleep 0.05; done
     echo "redis-server did not start on port $port:" >&2; cat "$1/redis.log" >&2; exit 1
 }
+
+# redis_workspace: a temporary $work directory and a private redis-server in it ($port);
+# at exit the server and every background job are stopped and $work removed (KEEP=1 keeps it).
+redis_workspace() {
+    work=$(mktemp -d)
+    port=0
+    trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; echo "work dir: $work"' EXIT
+    start_redis "$work"
+}
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
 
 # stored_logs_config FILE DATA_DIR HTTP_PORT: a config for `arclamp serve` on stored logs

@@ -10,10 +10,7 @@ N=${1:-200000}
 ${CARGO:-cargo} build --release --locked --bin arclamp --example count_subscriber 2>&1 | tail -1
 release=${CARGO_TARGET_DIR:-target}/release
 bin=$release/arclamp
-work=$(mktemp -d)
-port=0
-trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; echo "work dir: $work"' EXIT
-start_redis "$work"
+redis_workspace
 $bin publish --out "$work/burst.resp" --format resp --count "$N" --seed 1 --expect "$work/expect.json" 2>/dev/null
 echo "burst: $N messages, $(du -m "$work/burst.resp" | cut -f1) MB of RESP"
 

@@ -11,10 +11,7 @@ ROUNDS=${ROUNDS:-2}
 ${CARGO:-cargo} build --release --locked --bin arclamp --example count_stream_reader 2>&1 | tail -1
 release=${CARGO_TARGET_DIR:-target}/release
 bin=$release/arclamp
-work=$(mktemp -d)
-port=0
-trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; echo "work dir: $work"' EXIT
-start_redis "$work"
+redis_workspace
 $bin publish --stream --channel excimer --out "$work/backlog.resp" --format resp --count "$N" --seed 1 2>/dev/null
 redis-cli -p "$port" --pipe < "$work/backlog.resp" >/dev/null
 # Every reader's group exists before anyone reads: arclamp trims only what every group has

@@ -9,10 +9,7 @@ RATE=${RATE:-200}
 SECONDS_RUN=${SECONDS_RUN:-95}
 ${CARGO:-cargo} build --release --locked --bin arclamp 2>&1 | tail -1
 bin=${CARGO_TARGET_DIR:-target}/release/arclamp
-work=$(mktemp -d)
-port=0
-trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; echo "work dir: $work"' EXIT
-start_redis "$work"
+redis_workspace
 declare -A http pid
 for r in a b; do
     http[$r]=$(free_port)

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::graphs::on_demand::OnDemandSettings;
 use crate::graphs::window_graphs::RenderSettings;
+use crate::ingest::sample::Limits;
 use crate::ingest::window::Period;
 use crate::ops::settings::{at_least_one, duration, invalid, opt_duration, positive};
 
@@ -249,6 +250,16 @@ impl Default for AggregationConfig {
             max_message_bytes: 1 << 20,
             max_entry_points: 64,
             sample_every: 1,
+        }
+    }
+}
+
+impl AggregationConfig {
+    /// The parse limits every sample is checked against.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_depth: self.max_depth,
+            max_message_bytes: self.max_message_bytes,
         }
     }
 }
@@ -630,7 +641,7 @@ impl Config {
             ));
         }
         let hour = chrono::Duration::hours(1);
-        let Some(hourly) = specs.iter().find(|s| s.period.name() == "hourly") else {
+        let Some(hourly) = crate::store::retention::hourly(specs) else {
             return Err(invalid(
                 "periods.hourly",
                 "stream mode (redis.source = \"stream\") needs an hourly period",

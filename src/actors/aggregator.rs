@@ -21,15 +21,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use bytes::Bytes;
 
 use crate::actors::render_queue::{RenderQueue, RenderRequest, UseRenderQueue};
 use crate::ingest::stacks::{StackId, StackTable};
 use crate::ops::events;
 use crate::store::aggregate::WindowCounts;
-use crate::store::catalogue::{self, LogSummary};
 use crate::store::folded;
 use crate::store::layout::LogKey;
+use crate::store::seal;
 use crate::store::storage::{self, ContentMeta, Storage, StorageError};
 
 /// Timing settings an aggregator follows; changed live on reload.
@@ -304,25 +303,13 @@ impl Aggregator {
         let snapshot = self.counts.snapshot(&self.table.borrow());
         let written_samples = self.unsaved;
         let storage = self.storage.clone();
-        let path = self.key.log_path();
-        let summary_path = catalogue::summary_path(&self.key);
+        let key = self.key.clone();
         let write = async move {
             let encoded = tokio::task::spawn_blocking(move || snapshot.encode())
                 .await
                 .map_err(|e| format!("encoding thread failed: {e}"))?;
             let summary = (encoded.stacks, encoded.samples, encoded.gzip.len());
-            storage
-                .put(&path, Bytes::from(encoded.gzip), ContentMeta::TRACE_LOG)
-                .await
-                .map_err(|e| e.to_string())?;
-            // The summary lets the browser and /api/index.json count samples without
-            // decompressing logs. Written after the log: a failure retries both.
-            let meta = LogSummary {
-                samples: encoded.samples,
-                stacks: encoded.stacks as u64,
-            };
-            storage
-                .put(&summary_path, Bytes::from(meta.encode()), ContentMeta::JSON)
+            seal::write_log(&*storage, &key, encoded)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>(summary)

@@ -31,7 +31,7 @@ use crate::ops::events;
 use crate::store::aggregate::{Snapshot, WindowCounts};
 use crate::store::compress;
 use crate::store::ledger::{CommitPlan, CommitSection, Ledger, LedgerError};
-use crate::store::retention::PeriodSpec;
+use crate::store::retention::{self, PeriodSpec};
 use crate::store::segment::{self, SegmentBuilder};
 use crate::store::storage::{ContentMeta, Storage};
 
@@ -145,10 +145,7 @@ impl Delta {
         ledger: Ledger,
         storage: Arc<dyn Storage>,
     ) -> Result<Delta, String> {
-        let hourly = settings
-            .periods
-            .iter()
-            .find(|s| s.period.name() == "hourly")
+        let hourly = retention::hourly(&settings.periods)
             .map(|s| s.period.clone())
             .ok_or("stream mode needs an hourly period")?;
         let nonce = xxhash_rust::xxh3::xxh3_64(

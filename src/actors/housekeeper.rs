@@ -26,7 +26,7 @@ use crate::ingest::stream::EntryId;
 use crate::ops::events;
 use crate::store::layout::LogKey;
 use crate::store::ledger::Ledger;
-use crate::store::retention::PeriodSpec;
+use crate::store::retention::{self, PeriodSpec, HOURLY};
 use crate::store::seal;
 use crate::store::segment;
 use crate::store::storage::Storage;
@@ -227,7 +227,9 @@ impl Pass {
                 .map_err(|e| e.to_string())?;
             // Hours before the longer windows that end with them: a day is merged from its
             // sealed hours.
-            members.sort_by_key(|(member, end)| (*end, !member.starts_with("hourly/")));
+            members.sort_by_key(|(member, end)| {
+                (*end, member.split_once('/').map(|(p, _)| p) != Some(HOURLY))
+            });
             for (member, _) in members {
                 let started = Instant::now();
                 match self.seal(con, &channel, &member).await {
@@ -281,7 +283,7 @@ impl Pass {
                 .map_err(|e| e.to_string())?;
             return Ok((0, 0));
         };
-        let hourly = period_name == "hourly";
+        let hourly = period_name == HOURLY;
         let mut inputs: Vec<Bytes> = Vec::new();
         let mut merged_sections = 0;
         if hourly {
@@ -313,18 +315,14 @@ impl Pass {
                 .period
                 .window_named(window_name)
                 .ok_or_else(|| format!("{window_name:?} is not a window of {period_name}"))?;
-            let hourly_period = self
-                .settings
-                .periods
-                .iter()
-                .find(|s| s.period.name() == "hourly")
-                .map(|s| s.period.clone())
-                .ok_or("no hourly period")?;
+            let hourly_period = &retention::hourly(&self.settings.periods)
+                .ok_or("no hourly period")?
+                .period;
             let mut at = window.start;
             while at < window.end {
                 let hour = hourly_period.window_at(at);
                 let key = LogKey {
-                    period: "hourly".into(),
+                    period: HOURLY.into(),
                     window: hour.name.clone(),
                     channel: channel.to_owned(),
                     entry: ALL.into(),

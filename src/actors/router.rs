@@ -90,10 +90,7 @@ impl RouterSettings {
     pub fn from_config(config: &Config) -> Result<Self, crate::config::ConfigError> {
         Ok(RouterSettings {
             periods: config.period_specs()?,
-            limits: Limits {
-                max_depth: config.aggregation.max_depth,
-                max_message_bytes: config.aggregation.max_message_bytes,
-            },
+            limits: config.aggregation.limits(),
             max_entry_points: config.aggregation.max_entry_points,
             sample_every: config.aggregation.sample_every,
             aggregator: AggregatorSettings {

@@ -24,7 +24,6 @@ use crate::config::{Config, ConfigError, SourceKind};
 use crate::graphs::on_demand::OnDemand;
 use crate::http::live_view::LiveView;
 use crate::http::SiteSettings;
-use crate::ingest::sample::Limits;
 use crate::ops::clock::Clock;
 use crate::ops::events;
 use crate::ops::live::Live;
@@ -158,10 +157,7 @@ fn start_delta(
     let settings = DeltaSettings {
         channels: config.redis.channels.clone(),
         periods: config.period_specs()?,
-        limits: Limits {
-            max_depth: config.aggregation.max_depth,
-            max_message_bytes: config.aggregation.max_message_bytes,
-        },
+        limits: config.aggregation.limits(),
         sample_every: config.aggregation.sample_every,
         commit_interval: config.redis.commit_interval,
         consumer: stream_identity(config),

@@ -640,12 +640,14 @@ pub fn aggregation_state(
 }
 
 /// Kinds of actor whose restarts are counted.
-pub const ACTOR_KINDS: [&str; 5] = [
+pub const ACTOR_KINDS: [&str; 7] = [
     "subscriber",
     "router",
     "aggregator",
     "render_queue",
     "retention",
+    "stream_reader",
+    "housekeeper",
 ];
 
 /// Every metric with its help text, so `/metrics` documents itself (`# HELP`).

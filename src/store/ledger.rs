@@ -357,15 +357,6 @@ impl Ledger {
             .collect())
     }
 
-    /// Every window of `channel` not sealed yet, as `{period}/{window}`.
-    pub async fn open_windows(
-        &self,
-        con: &mut MultiplexedConnection,
-        channel: &str,
-    ) -> Result<Vec<String>, LedgerError> {
-        Ok(con.zrange(self.open_key(channel), 0, -1).await?)
-    }
-
     /// The committed sections of one hour of `channel`, by segment; a section the index
     /// holds in a form the ledger never writes is an error.
     pub async fn sections(

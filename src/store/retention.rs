@@ -18,6 +18,15 @@ pub use crate::ops::events::Usage;
 use crate::store::layout::{self, LogKey};
 use crate::store::storage::ObjectInfo;
 
+/// The period stream mode counts every entry in; its windows are whole hours, and every
+/// longer window is built from them.
+pub const HOURLY: &str = "hourly";
+
+/// The [`HOURLY`] period among `specs`, if configured.
+pub fn hourly(specs: &[PeriodSpec]) -> Option<&PeriodSpec> {
+    specs.iter().find(|s| s.period.name() == HOURLY)
+}
+
 /// A period ready to use: its window arithmetic and retention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeriodSpec {
