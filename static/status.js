@@ -52,6 +52,33 @@
     return total;
   }
 
+  function byKind(values) {
+    var parts = Object.keys(values).filter(function (k) { return values[k] > 0; })
+      .map(function (k) { return k + ": " + number(values[k]); });
+    return parts.length ? parts.join(", ") : "none";
+  }
+  function updateStream(stream) {
+    replaceRows("stream-channels", stream.channels.map(function (c) {
+      var row = document.createElement("tr");
+      cell(row, c.channel);
+      cell(row, number(c.length), "num");
+      cell(row, number(c.lag), "num");
+      cell(row, number(c.pending), "num");
+      cell(row, number(c.active_consumers) + " of " + number(c.consumers), "num");
+      cell(row, number(c.open_windows), "num");
+      cell(row, c.oldest_open_window_end === null ? "–" : time(c.oldest_open_window_end));
+      cell(row, byKind(c.lost));
+      return row;
+    }));
+    text("stream-lease", stream.lease_held ? "held by this replica" : "held by another replica");
+    text("stream-epoch", number(stream.epoch));
+    text("stream-uncommitted", number(stream.uncommitted_entries));
+    text("stream-commits", byKind(stream.commits));
+    text("stream-acked", number(stream.entries_acked));
+    text("stream-claimed", number(stream.entries_claimed));
+    text("stream-last-commit", time(stream.last_commit));
+  }
+
   function update(report) {
     var dt = previous ? report.time - previous.time : 0;
     var before = {};
@@ -104,6 +131,7 @@
       cell(row, p.newest_window === null ? "–" : time(p.newest_window));
       return row;
     }));
+    if (report.stream) { updateStream(report.stream); }
     text("queue-depth", number(report.render_queue_depth));
     text("checkpoint-failures", number(report.checkpoint_failures));
     text("render-failures", number(report.render_failures));

@@ -36,6 +36,9 @@ use crate::store::storage::Storage;
 const ORPHAN_AGE: Duration = Duration::from_secs(3600);
 /// How often unreferenced segments are looked for.
 const GC_EVERY: Duration = Duration::from_secs(60);
+/// Consumers holding nothing and silent this long (or ten `claim_after`s) are processes
+/// long gone: they leave the group's consumer list.
+const FORGET_CONSUMERS_AFTER: Duration = Duration::from_secs(3600);
 /// Producers that set entry ids themselves get this long past a window's end.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -52,6 +55,8 @@ pub struct HousekeeperSettings {
     pub max_entry_points: usize,
     /// How often a pass runs.
     pub every: Duration,
+    /// A consumer silent this long has its entries claimed: it no longer counts as active.
+    pub claim_after: Duration,
     /// How long the lease lasts unless renewed.
     pub lease_ttl: Duration,
     /// This replica's lease token.
@@ -198,9 +203,17 @@ impl Pass {
             .await
             .map_err(|e| e.to_string())?;
         events::stream_lease_held(held);
+        // Every replica reports the group, so any replica's /metrics and /status show it.
+        let active_within = self.settings.claim_after.as_millis() as u64;
         for channel in &self.settings.channels {
-            let pending = self.ledger.pending(con, channel).await.unwrap_or(0);
-            events::stream_pending(channel, pending);
+            if let Some(view) = self
+                .ledger
+                .group_view(con, channel, active_within)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                events::stream_group(channel, &view);
+            }
         }
         if !held {
             return Ok(());
@@ -255,6 +268,15 @@ impl Pass {
         }
         if gc {
             self.collect_garbage(con).await?;
+            let idle = FORGET_CONSUMERS_AFTER.max(self.settings.claim_after * 10);
+            for channel in &self.settings.channels {
+                let forgotten = self
+                    .ledger
+                    .forget_idle_consumers(con, channel, idle.as_millis() as u64)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                events::stream_consumers_forgotten(channel, forgotten);
+            }
         }
         Ok(())
     }

@@ -197,6 +197,7 @@ fn start_housekeeper(
         periods: config.period_specs()?,
         max_entry_points: config.aggregation.max_entry_points,
         every,
+        claim_after: config.redis.claim_after,
         // Renewed every pass: a replica that dies hands housekeeping over within 5 passes.
         lease_ttl: (every * 5).max(Duration::from_secs(1)),
         token: stream_identity(config),
@@ -545,6 +546,7 @@ impl Handler<GetOverview> for Supervisor {
             config_applied_at: self.config_applied_at,
             last_reload: self.last_reload.clone(),
             shutting_down: self.shutting_down,
+            stream_mode: self.config.redis.source == SourceKind::Stream,
         })
     }
 }

@@ -28,7 +28,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let log = telemetry::init_logging(&config.log)?;
     let metrics = telemetry::init_metrics()?;
     let periods: Vec<String> = config.periods.keys().cloned().collect();
-    crate::ops::events::register(&config.redis.channels, &periods);
+    let stream_mode = config.redis.source == crate::config::SourceKind::Stream;
+    crate::ops::events::register(&config.redis.channels, &periods, stream_mode);
     let (listen, workers) = (config.http.listen.clone(), config.http.workers);
     let listener =
         http::bind(&listen).with_context(|| format!("cannot listen on {listen} (http.listen)"))?;

@@ -8,7 +8,7 @@ use askama::Template;
 use super::assets;
 use super::html::{self, Layout, PageError, Section};
 use super::State;
-use crate::ops::status::StatusReport;
+use crate::ops::status::{StatusReport, StreamReport};
 
 /// Take a report now.
 pub async fn snapshot(state: &State) -> Option<StatusReport> {
@@ -47,6 +47,30 @@ pub struct StatusView {
     config_applied: String,
     last_reload: String,
     last_reload_failed: bool,
+    stream: Option<StreamView>,
+}
+
+/// The stream-mode section: the group per stream, then this replica's part.
+struct StreamView {
+    rows: Vec<StreamRow>,
+    lease: &'static str,
+    epoch: String,
+    uncommitted: String,
+    commits: String,
+    acked: String,
+    claimed: String,
+    last_commit: String,
+}
+
+struct StreamRow {
+    channel: String,
+    length: String,
+    lag: String,
+    pending: String,
+    consumers: String,
+    open_windows: String,
+    oldest_open: String,
+    lost: String,
 }
 
 struct ChannelRow {
@@ -83,6 +107,61 @@ fn time(seconds: Option<f64>) -> String {
             || "never".to_owned(),
             |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
         )
+}
+
+fn maybe_count(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), count)
+}
+
+fn by_kind(values: &std::collections::BTreeMap<String, f64>) -> String {
+    let parts: Vec<String> = values
+        .iter()
+        .filter(|(_, n)| **n > 0.0)
+        .map(|(kind, n)| format!("{kind}: {}", count(*n)))
+        .collect();
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+impl StreamView {
+    fn of(report: &StreamReport) -> StreamView {
+        StreamView {
+            rows: report
+                .channels
+                .iter()
+                .map(|c| StreamRow {
+                    channel: c.channel.clone(),
+                    length: maybe_count(c.length),
+                    lag: maybe_count(c.lag),
+                    pending: maybe_count(c.pending),
+                    consumers: format!(
+                        "{} of {}",
+                        maybe_count(c.active_consumers),
+                        maybe_count(c.consumers)
+                    ),
+                    open_windows: maybe_count(c.open_windows),
+                    oldest_open: c
+                        .oldest_open_window_end
+                        .map_or("–".to_owned(), |t| time(Some(t))),
+                    lost: by_kind(&c.lost),
+                })
+                .collect(),
+            lease: if report.lease_held {
+                "held by this replica"
+            } else {
+                "held by another replica"
+            },
+            epoch: count(report.epoch),
+            uncommitted: count(report.uncommitted_entries),
+            commits: by_kind(&report.commits),
+            acked: count(report.entries_acked),
+            claimed: count(report.entries_claimed),
+            last_commit: time(report.last_commit),
+        }
+    }
 }
 
 fn size(bytes: Option<f64>) -> String {
@@ -170,6 +249,7 @@ impl StatusView {
             config_applied: time(Some(overview.config_applied_at)),
             last_reload,
             last_reload_failed,
+            stream: report.stream.as_ref().map(StreamView::of),
         }
     }
 }

@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use metrics::{counter, gauge, histogram};
 
+use crate::ops::status::GroupView;
+
 /// Why a line (or, for [`Rejection::TooLarge`], a whole message) was not aggregated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rejection {
@@ -212,9 +214,33 @@ pub fn stream_backlog(uncommitted: usize) {
     gauge!("arclamp_stream_uncommitted_entries").set(uncommitted as f64);
 }
 
-/// Stream mode: what the group has not acknowledged yet on `channel` (all consumers).
-pub fn stream_pending(channel: &str, pending: u64) {
-    gauge!("arclamp_stream_pending_entries", "channel" => channel.to_owned()).set(pending as f64);
+/// Stream mode: how the whole consumer group stands on `channel` (every replica reports it).
+pub fn stream_group(channel: &str, view: &GroupView) {
+    let gauge_of = |name: &'static str| gauge!(name, "channel" => channel.to_owned());
+    gauge_of("arclamp_stream_length_entries").set(view.length as f64);
+    // Redis cannot always tell the lag (entries deleted mid-stream): NaN says "unknown".
+    gauge_of("arclamp_stream_lag_entries").set(view.lag.map_or(f64::NAN, |n| n as f64));
+    gauge_of("arclamp_stream_pending_entries").set(view.pending as f64);
+    gauge_of("arclamp_stream_consumers").set(view.consumers as f64);
+    gauge_of("arclamp_stream_active_consumers").set(view.active_consumers as f64);
+    gauge_of("arclamp_stream_open_windows").set(view.open_windows as f64);
+    gauge_of("arclamp_stream_oldest_open_window_end_timestamp_seconds").set(
+        view.oldest_open_end_ms
+            .map_or(f64::NAN, |ms| ms as f64 / 1000.0),
+    );
+}
+
+/// Stream mode: consumers long gone (holding nothing) were removed from the group.
+pub fn stream_consumers_forgotten(channel: &str, consumers: u64) {
+    if consumers > 0 {
+        tracing::info!(
+            channel,
+            consumers,
+            "idle consumers holding no entries left the group"
+        );
+    }
+    counter!("arclamp_stream_consumers_forgotten_total", "channel" => channel.to_owned())
+        .increment(consumers);
 }
 
 /// Stream mode: whether this replica holds the housekeeping lease (seals, trims, GC).
@@ -663,6 +689,13 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_stream_claimed_entries_total", MetricKind::Counter, "Stream mode: entries taken over from other consumers, per channel."),
     ("arclamp_stream_uncommitted_entries", MetricKind::Gauge, "Stream mode: entries read and not yet committed by this replica."),
     ("arclamp_stream_pending_entries", MetricKind::Gauge, "Stream mode: entries the group has not acknowledged, per channel."),
+    ("arclamp_stream_length_entries", MetricKind::Gauge, "Stream mode: entries in the stream (acknowledged ones until trimmed), per channel."),
+    ("arclamp_stream_lag_entries", MetricKind::Gauge, "Stream mode: entries no consumer of the group has read yet, per channel (NaN when Redis cannot tell)."),
+    ("arclamp_stream_consumers", MetricKind::Gauge, "Stream mode: consumers the group knows, per channel."),
+    ("arclamp_stream_active_consumers", MetricKind::Gauge, "Stream mode: consumers that read within claim_after (the replicas consuming now), per channel."),
+    ("arclamp_stream_open_windows", MetricKind::Gauge, "Stream mode: windows with committed samples not sealed yet, per channel."),
+    ("arclamp_stream_oldest_open_window_end_timestamp_seconds", MetricKind::Gauge, "Stream mode: end of the oldest window not sealed yet, per channel (far in the past: sealing stalls)."),
+    ("arclamp_stream_consumers_forgotten_total", MetricKind::Counter, "Stream mode: consumers long gone and holding nothing, removed from the group."),
     ("arclamp_stream_lease_held", MetricKind::Gauge, "Stream mode: 1 while this replica holds the housekeeping lease."),
     ("arclamp_stream_seals_total", MetricKind::Counter, "Stream mode: windows sealed into their final logs, per result."),
     ("arclamp_stream_seal_duration_seconds", MetricKind::Histogram, "Stream mode: time to merge a window's deltas into its logs."),
@@ -724,10 +757,46 @@ enum MetricKind {
     Histogram,
 }
 
+/// Stream mode's counters at 0 (a fenced commit or a loss is then an increase from 0).
+fn register_stream(channels: &[String]) {
+    for name in [
+        "arclamp_stream_entries_acked_total",
+        "arclamp_stream_commit_bytes_total",
+        "arclamp_stream_housekeeping_failures_total",
+        "arclamp_stream_segments_deleted_total",
+    ] {
+        counter!(name).absolute(0);
+    }
+    for result in ["ok", "fenced", "failed"] {
+        counter!("arclamp_stream_commits_total", "result" => result).absolute(0);
+    }
+    for result in ["ok", "failed"] {
+        counter!("arclamp_stream_seals_total", "result" => result).absolute(0);
+    }
+    gauge!("arclamp_stream_lease_held").set(0.0);
+    gauge!("arclamp_stream_uncommitted_entries").set(0.0);
+    for channel in channels {
+        for how in ["new", "pending", "claimed"] {
+            counter!("arclamp_stream_entries_read_total", "channel" => channel.clone(), "how" => how)
+                .absolute(0);
+        }
+        for why in ["pending", "unread", "no_data"] {
+            counter!("arclamp_stream_entries_lost_total", "channel" => channel.clone(), "why" => why)
+                .absolute(0);
+        }
+        for name in [
+            "arclamp_stream_claimed_entries_total",
+            "arclamp_stream_consumers_forgotten_total",
+        ] {
+            counter!(name, "channel" => channel.clone()).absolute(0);
+        }
+    }
+}
+
 /// Document every metric and create the series known at start at 0, so that Prometheus
 /// sees a counter before its first increment (`increase()` needs the 0) and dashboards
 /// show 0 rather than "no data".
-pub fn register(channels: &[String], periods: &[String]) {
+pub fn register(channels: &[String], periods: &[String], stream_mode: bool) {
     for &(name, kind, help) in DESCRIPTIONS {
         match kind {
             MetricKind::Counter => metrics::describe_counter!(name, help),
@@ -790,6 +859,9 @@ pub fn register(channels: &[String], periods: &[String]) {
     }
     for period in periods {
         counter!("arclamp_retention_deletions_total", "period" => period.clone()).absolute(0);
+    }
+    if stream_mode {
+        register_stream(channels);
     }
     gauge!("arclamp_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     // Not subscribed until the subscriber says so.

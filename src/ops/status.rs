@@ -29,6 +29,8 @@ pub struct Overview {
     pub last_reload: Option<ReloadOutcome>,
     /// Shutting down.
     pub shutting_down: bool,
+    /// Stream mode (`redis.source = "stream"`): the report then describes the group too.
+    pub stream_mode: bool,
 }
 
 /// How the last reload went.
@@ -38,6 +40,71 @@ pub struct ReloadOutcome {
     pub at: f64,
     /// `None` when applied; the reason it was refused otherwise.
     pub error: Option<String>,
+}
+
+/// How a consumer group stands on one stream (stream mode), as the ledger reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupView {
+    /// Entries in the stream (acknowledged ones included, until trimmed).
+    pub length: u64,
+    /// Entries not yet delivered to any consumer of the group (`None`: Redis cannot tell,
+    /// e.g. after entries were deleted from the middle of the stream).
+    pub lag: Option<u64>,
+    /// Entries delivered and not yet acknowledged (committed).
+    pub pending: u64,
+    /// Consumers the group knows.
+    pub consumers: u64,
+    /// Consumers that asked for entries recently: the replicas consuming now.
+    pub active_consumers: u64,
+    /// Windows with committed samples not sealed yet.
+    pub open_windows: u64,
+    /// End (ms) of the oldest window not sealed yet: far in the past means sealing stalls.
+    pub oldest_open_end_ms: Option<i64>,
+}
+
+/// One stream as the whole consumer group stands on it, as of this replica's last
+/// housekeeping pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StreamChannelReport {
+    /// The stream key (a configured channel).
+    pub channel: String,
+    /// Entries in the stream.
+    pub length: Option<f64>,
+    /// Entries no consumer has read yet (`None`: unknown).
+    pub lag: Option<f64>,
+    /// Entries read and not yet committed, by all consumers.
+    pub pending: Option<f64>,
+    /// Consumers reading now.
+    pub active_consumers: Option<f64>,
+    /// Consumers the group knows (gone ones are forgotten after an hour).
+    pub consumers: Option<f64>,
+    /// Windows not sealed yet.
+    pub open_windows: Option<f64>,
+    /// End of the oldest window not sealed yet (Unix seconds).
+    pub oldest_open_window_end: Option<f64>,
+    /// Entries lost before they were counted, by why (`unread`, `pending`, `no_data`).
+    pub lost: BTreeMap<String, f64>,
+}
+
+/// Stream mode: the group (per stream) and this replica's part in it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StreamReport {
+    /// The group on each configured stream.
+    pub channels: Vec<StreamChannelReport>,
+    /// This replica holds the housekeeping lease (seals, trims, collects garbage).
+    pub lease_held: bool,
+    /// This replica's current epoch (its fencing token).
+    pub epoch: f64,
+    /// Entries this replica read and has not committed yet.
+    pub uncommitted_entries: f64,
+    /// This replica's commits by result (`ok`, `fenced`, `failed`).
+    pub commits: BTreeMap<String, f64>,
+    /// Entries this replica acknowledged.
+    pub entries_acked: f64,
+    /// Entries this replica took over from others.
+    pub entries_claimed: f64,
+    /// This replica's last successful commit (Unix seconds).
+    pub last_commit: Option<f64>,
 }
 
 /// One channel's traffic since start.
@@ -104,6 +171,8 @@ pub struct StatusReport {
     pub actor_restarts: BTreeMap<String, f64>,
     /// Config reloads by result (`ok`, `error`).
     pub config_reloads: BTreeMap<String, f64>,
+    /// Stream mode only: the consumer group and this replica's part in it.
+    pub stream: Option<StreamReport>,
     /// The running configuration.
     pub overview: Overview,
 }
@@ -198,6 +267,53 @@ pub fn report(series: &[Series], overview: Overview, time: f64) -> StatusReport 
         })
         .collect();
 
+    let stream = overview.stream_mode.then(|| {
+        let gauge = |name: &str, channel: &str| -> Option<f64> {
+            series
+                .iter()
+                .find(|s| s.name == name && s.label("channel") == Some(channel))
+                .map(|s| s.value)
+                .filter(|v| !v.is_nan())
+        };
+        StreamReport {
+            channels: overview
+                .channels
+                .iter()
+                .map(|channel| StreamChannelReport {
+                    channel: channel.clone(),
+                    length: gauge("arclamp_stream_length_entries", channel),
+                    lag: gauge("arclamp_stream_lag_entries", channel),
+                    pending: gauge("arclamp_stream_pending_entries", channel),
+                    active_consumers: gauge("arclamp_stream_active_consumers", channel),
+                    consumers: gauge("arclamp_stream_consumers", channel),
+                    open_windows: gauge("arclamp_stream_open_windows", channel),
+                    oldest_open_window_end: gauge(
+                        "arclamp_stream_oldest_open_window_end_timestamp_seconds",
+                        channel,
+                    ),
+                    lost: series
+                        .iter()
+                        .filter(|s| {
+                            s.name == "arclamp_stream_entries_lost_total"
+                                && s.label("channel") == Some(channel.as_str())
+                        })
+                        .filter_map(|s| Some((s.label("why")?.to_owned(), s.value)))
+                        .collect(),
+                })
+                .collect(),
+            lease_held: value("arclamp_stream_lease_held") >= 1.0,
+            epoch: value("arclamp_stream_epoch"),
+            uncommitted_entries: value("arclamp_stream_uncommitted_entries"),
+            commits: by_label("arclamp_stream_commits_total", "result"),
+            entries_acked: value("arclamp_stream_entries_acked_total"),
+            entries_claimed: value("arclamp_stream_claimed_entries_total"),
+            last_commit: series
+                .iter()
+                .find(|s| s.name == "arclamp_last_commit_timestamp_seconds")
+                .map(|s| s.value),
+        }
+    });
+
     StatusReport {
         version: env!("CARGO_PKG_VERSION"),
         time,
@@ -210,6 +326,7 @@ pub fn report(series: &[Series], overview: Overview, time: f64) -> StatusReport 
         render_failures: value("arclamp_render_failures_total"),
         actor_restarts: by_label("arclamp_actor_restarts_total", "actor"),
         config_reloads: by_label("arclamp_config_reloads_total", "result"),
+        stream,
         overview,
     }
 }
@@ -229,6 +346,7 @@ mod tests {
             config_applied_at: 5.0,
             last_reload: None,
             shutting_down: false,
+            stream_mode: false,
         }
     }
 
@@ -274,5 +392,54 @@ arclamp_render_queue_depth 2
         assert_eq!(report.actor_restarts["subscriber"], 4.0);
         assert_eq!(report.config_reloads["error"], 1.0);
         assert_eq!(report.render_queue_depth, 2.0);
+    }
+
+    #[test]
+    fn in_stream_mode_the_report_describes_the_group_and_this_replica() {
+        let text = r#"
+arclamp_stream_length_entries{channel="excimer"} 900
+arclamp_stream_lag_entries{channel="excimer"} 12
+arclamp_stream_pending_entries{channel="excimer"} 30
+arclamp_stream_consumers{channel="excimer"} 3
+arclamp_stream_active_consumers{channel="excimer"} 2
+arclamp_stream_open_windows{channel="excimer"} 4
+arclamp_stream_lag_entries{channel="excimer-wall"} NaN
+arclamp_stream_entries_lost_total{channel="excimer",why="unread"} 7
+arclamp_stream_lease_held 1
+arclamp_stream_epoch 5
+arclamp_stream_commits_total{result="ok"} 10
+arclamp_stream_commits_total{result="fenced"} 1
+arclamp_stream_entries_acked_total 870
+"#;
+        let series = exposition::parse(text);
+        assert_eq!(report(&series, overview(), 9.0).stream, None);
+        let stream = report(
+            &series,
+            Overview {
+                stream_mode: true,
+                ..overview()
+            },
+            9.0,
+        )
+        .stream
+        .expect("stream mode reports the group");
+        let excimer = &stream.channels[0];
+        assert_eq!(excimer.length, Some(900.0));
+        assert_eq!(excimer.lag, Some(12.0));
+        assert_eq!(excimer.pending, Some(30.0));
+        assert_eq!(excimer.active_consumers, Some(2.0));
+        assert_eq!(excimer.consumers, Some(3.0));
+        assert_eq!(excimer.open_windows, Some(4.0));
+        assert_eq!(excimer.lost["unread"], 7.0);
+        let wall = &stream.channels[1];
+        assert_eq!(
+            (wall.channel.as_str(), wall.lag, wall.pending),
+            ("excimer-wall", None, None)
+        );
+        assert!(stream.lease_held);
+        assert_eq!(stream.epoch, 5.0);
+        assert_eq!(stream.commits["fenced"], 1.0);
+        assert_eq!(stream.entries_acked, 870.0);
+        assert_eq!(stream.last_commit, None);
     }
 }

@@ -26,9 +26,11 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamInfoConsumersReply, StreamInfoGroupsReply};
 use redis::{AsyncCommands, RedisError, Script, Value};
 
 use crate::ingest::stream::{parse_entry_list, EntryId, ReplyError, StreamEntry};
+use crate::ops::status::GroupView;
 use crate::store::segment::SectionRef;
 
 static COMMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/commit.lua")));
@@ -467,23 +469,68 @@ impl Ledger {
         Ok(u64::try_from(lost).unwrap_or(0))
     }
 
-    /// Entries of `stream` pending (delivered, not acknowledged) for the whole group.
-    pub async fn pending(
+    /// How the whole group stands on `stream` (every replica reports it, so `/metrics` and
+    /// `/status` of any replica describe the group). A consumer counts as active when it
+    /// asked Redis for entries within `active_within_ms`. `None` when the stream or the group
+    /// does not exist yet.
+    pub async fn group_view(
         &self,
         con: &mut MultiplexedConnection,
         stream: &str,
+        active_within_ms: u64,
+    ) -> Result<Option<GroupView>, LedgerError> {
+        let groups: Result<StreamInfoGroupsReply, RedisError> = con.xinfo_groups(stream).await;
+        let groups = match groups {
+            Ok(groups) => groups,
+            // XINFO on a missing key: nothing to report yet.
+            Err(e) if e.detail().is_some_and(|d| d.contains("no such key")) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(group) = groups.groups.into_iter().find(|g| g.name == self.group) else {
+            return Ok(None);
+        };
+        let consumers: StreamInfoConsumersReply = con.xinfo_consumers(stream, &self.group).await?;
+        let active_consumers = consumers
+            .consumers
+            .iter()
+            .filter(|c| (c.idle as u64) < active_within_ms)
+            .count() as u64;
+        let length: u64 = con.xlen(stream).await?;
+        let oldest_open: Vec<(String, f64)> =
+            con.zrange_withscores(self.open_key(stream), 0, 0).await?;
+        let open_windows: u64 = con.zcard(self.open_key(stream)).await?;
+        Ok(Some(GroupView {
+            length,
+            lag: group.lag.map(|n| n as u64),
+            pending: group.pending as u64,
+            consumers: group.consumers as u64,
+            active_consumers,
+            open_windows,
+            oldest_open_end_ms: oldest_open.first().map(|(_, end)| *end as i64),
+        }))
+    }
+
+    /// Remove from the group on `stream` the consumers that hold no entry and have not
+    /// asked for any in `idle_ms` (processes long gone: every process has a name of its
+    /// own, so without this the group's consumer list only grows). Returns how many.
+    pub async fn forget_idle_consumers(
+        &self,
+        con: &mut MultiplexedConnection,
+        stream: &str,
+        idle_ms: u64,
     ) -> Result<u64, LedgerError> {
-        let reply: Value = redis::cmd("XPENDING")
-            .arg(stream)
-            .arg(&self.group)
-            .query_async(con)
-            .await?;
-        match reply {
-            Value::Array(items) => match items.first() {
-                Some(Value::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
-                _ => Ok(0),
-            },
-            _ => Ok(0),
+        let consumers: StreamInfoConsumersReply = con.xinfo_consumers(stream, &self.group).await?;
+        let mut forgotten = 0;
+        for consumer in consumers.consumers {
+            if consumer.pending == 0 && consumer.idle as u64 >= idle_ms {
+                // DELCONSUMER drops the consumer's pending entries: checked empty above, and
+                // a consumer idle this long cannot have read any since.
+                let _: i64 = con
+                    .xgroup_delconsumer(stream, &self.group, &consumer.name)
+                    .await?;
+                forgotten += 1;
+            }
         }
+        Ok(forgotten)
     }
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::arclamp::{http_request, publish, publish_raw, wait_until, Arclamp};
+use crate::arclamp::{http_request, publish, publish_raw, wait_until, Arclamp, TestDir};
 use crate::redis_server::RedisServer;
 
 /// Fast timers, so checkpoints, renders and retention passes all happen within the test.
@@ -148,7 +148,20 @@ fn every_metric_the_grafana_dashboard_queries_is_exported() {
 
     let redis = RedisServer::start();
     let arclamp = with_traffic(&redis);
-    let exported = exported_names(&scrape(&arclamp));
+    let mut exported = exported_names(&scrape(&arclamp));
+    // The stream-mode panels' series come from a replica in stream mode, once it sealed.
+    let stream_redis = RedisServer::start();
+    let dir = TestDir::new();
+    let storage = dir.path().join("data");
+    let replica = crate::streams::start(&stream_redis, dir.path(), &storage, "");
+    let expected = crate::streams::write_backlog(&stream_redis, "excimer", 500, 4_000);
+    crate::streams::wait_sealed(&stream_redis, &storage, &expected, &[&replica]);
+    replica.wait_metric(
+        "arclamp_stream_open_windows{channel=\"excimer\"}",
+        Duration::from_secs(10),
+        |v| v == 0.0,
+    );
+    exported.extend(exported_names(&scrape(&replica)));
     let missing: Vec<&String> = queried
         .iter()
         .filter(|name| !exported.contains(*name))

@@ -37,7 +37,7 @@ fn stream_config_on(redis: &RedisServer, storage: &str, timing: &str) -> String 
     )
 }
 
-fn start(redis: &RedisServer, dir: &Path, storage: &Path, timing: &str) -> Arclamp {
+pub(crate) fn start(redis: &RedisServer, dir: &Path, storage: &Path, timing: &str) -> Arclamp {
     Arclamp::start_in(dir, redis, &stream_config(redis, storage, timing))
 }
 
@@ -90,11 +90,16 @@ fn line(i: u64) -> String {
 }
 
 /// What the sealed logs must hold, per (period, window, entry).
-type Expected = BTreeMap<(String, String, String), BTreeMap<String, u64>>;
+pub(crate) type Expected = BTreeMap<(String, String, String), BTreeMap<String, u64>>;
 
 /// XADD `count` entries with ids `STEP_MS` apart from `START_MS` (each entry one line, every
 /// tenth two), and return what every log must hold.
-fn write_backlog(redis: &RedisServer, channel: &str, count: u64, step_ms: u64) -> Expected {
+pub(crate) fn write_backlog(
+    redis: &RedisServer,
+    channel: &str,
+    count: u64,
+    step_ms: u64,
+) -> Expected {
     let mut expected = Expected::new();
     add_backlog(redis, channel, START_MS, count, step_ms, &mut expected);
     expected
@@ -176,7 +181,12 @@ fn group_pending(redis: &RedisServer) -> i64 {
 }
 
 /// Wait until every window is sealed (nothing pending, nothing open) and its logs written.
-fn wait_sealed(redis: &RedisServer, storage: &Path, expected: &Expected, replicas: &[&Arclamp]) {
+pub(crate) fn wait_sealed(
+    redis: &RedisServer,
+    storage: &Path,
+    expected: &Expected,
+    replicas: &[&Arclamp],
+) {
     wait_sealed_in(
         redis,
         &|relative| storage.join(relative).exists(),
@@ -479,11 +489,37 @@ fn a_store_outage_holds_commits_back_and_loses_nothing() {
     wait_until("failed commits", Duration::from_secs(30), || {
         metric(&replica, "arclamp_stream_commits_total{result=\"failed\"}") >= 3.0
     });
-    // Nothing is acknowledged while nothing is stored.
+    // Nothing is acknowledged while nothing is stored, and /status says so.
     assert_eq!(group_pending(&redis), 3_000);
+    let group = |replica: &Arclamp| -> serde_json::Value {
+        let (status, body) = replica.get("/api/status").expect("/api/status answers");
+        assert_eq!(status, 200, "{body}");
+        let report: serde_json::Value = serde_json::from_str(&body).expect("status JSON");
+        report["stream"]["channels"][0].clone()
+    };
+    wait_until(
+        "the group view shows the held entries",
+        Duration::from_secs(10),
+        || group(&replica)["pending"] == 3_000.0,
+    );
+    let held = group(&replica);
+    assert_eq!(held["channel"], "excimer");
+    assert_eq!(held["length"], 3_000.0);
+    assert_eq!(held["lag"], 0.0, "every entry was read: {held}");
+    assert_eq!(held["active_consumers"], 1.0, "{held}");
+    let page = replica.get("/status").expect("/status").1;
+    assert!(page.contains("Stream group"), "{page}");
     std::fs::remove_file(storage.join("segments")).expect("unblock");
     wait_sealed(&redis, &storage, &expected, &[&replica]);
     assert_exact(&storage, &expected);
+    wait_until(
+        "the group view shows nothing pending",
+        Duration::from_secs(10),
+        || {
+            let view = group(&replica);
+            view["pending"] == 0.0 && view["open_windows"] == 0.0
+        },
+    );
 }
 
 #[test]
