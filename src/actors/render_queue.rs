@@ -26,6 +26,8 @@ use crate::store::storage::Storage;
 pub struct RenderRequest {
     /// The window's log.
     pub key: LogKey,
+    /// Render its live twin (stream mode: a window not sealed yet), not the sealed log.
+    pub live: bool,
 }
 
 /// Send render requests to this (new) render queue from now on: the supervisor's word
@@ -57,10 +59,10 @@ pub struct RenderQueue {
     periods: Vec<Period>,
     /// Tells whether a window has ended.
     clock: Clock,
-    /// Queued or running.
-    in_pool: HashSet<LogKey>,
+    /// Queued or running: (log, live twin).
+    in_pool: HashSet<(LogKey, bool)>,
     /// Asked for again while in the pool.
-    again: HashSet<LogKey>,
+    again: HashSet<(LogKey, bool)>,
     idle_waiters: Vec<oneshot::Sender<()>>,
     scanned: bool,
 }
@@ -87,9 +89,10 @@ impl RenderQueue {
         }
     }
 
-    fn submit(&mut self, key: LogKey, ctx: &mut Context<Self>) {
-        if !self.in_pool.insert(key.clone()) {
-            self.again.insert(key);
+    fn submit(&mut self, key: LogKey, live: bool, ctx: &mut Context<Self>) {
+        let target = (key.clone(), live);
+        if !self.in_pool.insert(target.clone()) {
+            self.again.insert(target);
             return;
         }
         events::render_queue_depth(self.in_pool.len());
@@ -101,6 +104,7 @@ impl RenderQueue {
         let state = WindowState::at(period.as_ref(), &key.window, self.clock.now());
         let job = RenderJob {
             key: key.clone(),
+            live,
             period,
             settings: self.settings.clone(),
             state,
@@ -116,10 +120,11 @@ impl RenderQueue {
                             &format!("renderer pool unavailable: {e}"),
                         );
                     }
-                    act.in_pool.remove(&key);
+                    let target = (key, live);
+                    act.in_pool.remove(&target);
                     events::render_queue_depth(act.in_pool.len());
-                    if act.again.remove(&key) {
-                        act.submit(key, ctx);
+                    if act.again.remove(&target) {
+                        act.submit(target.0, live, ctx);
                     } else if act.in_pool.is_empty() {
                         for waiter in act.idle_waiters.drain(..) {
                             let _ = waiter.send(());
@@ -165,7 +170,7 @@ impl RenderQueue {
                     events::stale_graphs_found(stale.len());
                 }
                 for key in stale {
-                    act.submit(key, ctx);
+                    act.submit(key, false, ctx);
                 }
             }
             Err(e) => events::stale_graph_scan_failed(&e.to_string()),
@@ -189,7 +194,7 @@ impl Handler<RenderRequest> for RenderQueue {
 
     fn handle(&mut self, request: RenderRequest, ctx: &mut Context<Self>) {
         crate::actors::injected_panic("render_queue");
-        self.submit(request.key, ctx);
+        self.submit(request.key, request.live, ctx);
     }
 }
 

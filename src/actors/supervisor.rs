@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::actors::delta::{CommitNow, Delta, DeltaSettings};
-use crate::actors::housekeeper::{Housekeeper, HousekeeperSettings, ReleaseLease};
+use crate::actors::housekeeper::{Housekeeper, HousekeeperSettings, OpenWindows, ReleaseLease};
 use crate::actors::render_queue::{self, RenderQueue, WaitIdle};
 use crate::actors::renderer::{RenderSettings, Renderer};
 use crate::actors::retention::{self, Retention};
@@ -30,6 +30,7 @@ use crate::ops::live::Live;
 use crate::ops::status::{Overview, ReloadOutcome};
 use crate::ops::telemetry::LogControl;
 use crate::store::ledger::Ledger;
+use crate::store::live;
 use crate::store::storage::Storage;
 
 /// Renderer threads run at a lower priority (Linux nice, per thread): reading Redis must
@@ -141,6 +142,8 @@ struct StreamTree {
     reader: Addr<StreamReader>,
     delta: Addr<Delta>,
     housekeeper: Addr<Housekeeper>,
+    /// Windows not sealed yet, as the housekeeper last read them (the pages' live marks).
+    open_windows: Arc<OpenWindows>,
 }
 
 /// This process's consumer name and lease token in stream mode: fixed for its lifetime.
@@ -188,6 +191,7 @@ fn start_housekeeper(
     storage: &Arc<dyn Storage>,
     queue: &Addr<RenderQueue>,
     ingest: &Arbiter,
+    open_windows: &Arc<OpenWindows>,
 ) -> Result<Addr<Housekeeper>, ConfigError> {
     let every = (config.redis.commit_interval / 4)
         .clamp(Duration::from_millis(100), Duration::from_secs(2));
@@ -201,14 +205,17 @@ fn start_housekeeper(
         // Renewed every pass: a replica that dies hands housekeeping over within 5 passes.
         lease_ttl: (every * 5).max(Duration::from_secs(1)),
         token: stream_identity(config),
+        // Live windows are as fresh as pub/sub mode's checkpoints.
+        live_every: config.aggregation.flush_interval,
     };
-    let (ledger, storage, queue) = (
+    let (ledger, storage, queue, open_windows) = (
         Ledger::new(&config.redis.group),
         storage.clone(),
         queue.clone(),
+        open_windows.clone(),
     );
     Ok(Housekeeper::start_in_arbiter(&ingest.handle(), move |_| {
-        Housekeeper::new(settings, ledger, storage, queue)
+        Housekeeper::new(settings, ledger, storage, queue, open_windows)
     }))
 }
 
@@ -221,11 +228,13 @@ fn start_stream_tree(
 ) -> Result<StreamTree, ConfigError> {
     let delta = start_delta(config, storage, ingest)?;
     let reader = start_reader(config, &delta, reader_thread);
-    let housekeeper = start_housekeeper(config, storage, queue, ingest)?;
+    let open_windows = Arc::new(OpenWindows::new(Default::default()));
+    let housekeeper = start_housekeeper(config, storage, queue, ingest, &open_windows)?;
     Ok(StreamTree {
         reader,
         delta,
         housekeeper,
+        open_windows,
     })
 }
 
@@ -421,7 +430,7 @@ impl Supervisor {
                 self.stream = Some(StreamTree {
                     reader,
                     delta,
-                    housekeeper: stream.housekeeper.clone(),
+                    ..stream.clone()
                 });
             }
             if !stream.housekeeper.connected() {
@@ -431,6 +440,7 @@ impl Supervisor {
                     &self.storage,
                     &self.render_queue,
                     &self.ingest,
+                    &stream.open_windows,
                 )?;
                 if let Some(tree) = &mut self.stream {
                     tree.housekeeper = housekeeper;
@@ -456,7 +466,7 @@ impl Supervisor {
         let on_demand = if on_demand_changed {
             Some(OnDemand::new(
                 new.on_demand_settings()?,
-                self.storage.clone(),
+                live::for_readers(self.storage.clone(), new.redis.source == SourceKind::Stream),
             )?)
         } else {
             None
@@ -555,6 +565,11 @@ impl Handler<GetLiveWindows> for Supervisor {
     type Result = ResponseFuture<Option<std::collections::HashSet<(String, String)>>>;
 
     fn handle(&mut self, _: GetLiveWindows, _: &mut Context<Self>) -> Self::Result {
+        if let Some(stream) = &self.stream {
+            // Every replica reads the same ledger: they all mark the same windows live.
+            let open = stream.open_windows.get();
+            return Box::pin(async move { Some((*open).clone()) });
+        }
         let router = self.router.clone();
         Box::pin(async move { router.send(router::LiveWindows).await.ok() })
     }

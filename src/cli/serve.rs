@@ -10,6 +10,7 @@ use crate::actors::supervisor::{Reload, Shutdown, Supervisor};
 use crate::config::Config;
 use crate::graphs::on_demand::OnDemand;
 use crate::ops::live::Live;
+use crate::store::live;
 use crate::store::storage::{self, Storage};
 use crate::{http, ops::telemetry};
 
@@ -37,11 +38,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     system.block_on(async {
         let storage: Arc<dyn Storage> = storage::open(&config.storage)
             .context("cannot open the storage ([storage] in the config)")?;
+        // Pages, the API and on-demand graphs read windows not sealed yet from their live
+        // twins in stream mode.
+        let readers_storage = live::for_readers(storage.clone(), stream_mode);
         // Range and diff graphs and leaderboards; the supervisor replaces it when a reload
         // changes what it is built from.
         let on_demand = Arc::new(Live::new(OnDemand::new(
             config.on_demand_settings()?,
-            storage.clone(),
+            readers_storage.clone(),
         )?));
         let supervisor = Supervisor::start_tree(
             args.config.clone(),
@@ -54,7 +58,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             listener,
             workers,
             Arc::new(supervisor.clone()),
-            storage,
+            readers_storage,
             metrics,
             on_demand,
         )

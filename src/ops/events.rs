@@ -273,6 +273,45 @@ pub fn window_seal_failed(channel: &str, window: &str, error: &str) {
     counter!("arclamp_stream_seals_total", "result" => "failed").increment(1);
 }
 
+/// Stream mode: a window not sealed yet got fresh live twins (its logs so far).
+pub fn live_window_refreshed(
+    channel: &str,
+    window: &str,
+    logs: usize,
+    samples: u64,
+    took: Duration,
+) {
+    tracing::debug!(
+        channel,
+        window,
+        logs,
+        samples,
+        took_ms = took.as_millis() as u64,
+        "live window refreshed"
+    );
+    counter!("arclamp_stream_live_refreshes_total", "result" => "ok").increment(1);
+    histogram!("arclamp_stream_live_refresh_duration_seconds").record(took.as_secs_f64());
+}
+
+/// Stream mode: refreshing the live twins of a channel's windows failed; the pages keep
+/// the previous ones until the next pass.
+pub fn live_refresh_failed(channel: &str, error: &str) {
+    tracing::warn!(
+        channel,
+        error,
+        "refreshing live windows failed: the pages show the previous refresh; retrying"
+    );
+    counter!("arclamp_stream_live_refreshes_total", "result" => "failed").increment(1);
+}
+
+/// Stream mode: live twins of windows sealed since were deleted.
+pub fn live_twins_collected(deleted: usize) {
+    if deleted > 0 {
+        tracing::debug!(deleted, "live twins of sealed windows deleted");
+    }
+    counter!("arclamp_stream_live_twins_deleted_total").increment(deleted as u64);
+}
+
 /// Stream mode: housekeeping (watermark, trim, garbage collection) failed this pass.
 pub fn housekeeping_failed(error: &str) {
     tracing::warn!(error, "stream housekeeping failed: retrying");
@@ -695,6 +734,9 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_stream_active_consumers", MetricKind::Gauge, "Stream mode: consumers that read within claim_after (the replicas consuming now), per channel."),
     ("arclamp_stream_open_windows", MetricKind::Gauge, "Stream mode: windows with committed samples not sealed yet, per channel."),
     ("arclamp_stream_oldest_open_window_end_timestamp_seconds", MetricKind::Gauge, "Stream mode: end of the oldest window not sealed yet, per channel (far in the past: sealing stalls)."),
+    ("arclamp_stream_live_refreshes_total", MetricKind::Counter, "Stream mode: refreshes of live windows' twins (logs so far), per result."),
+    ("arclamp_stream_live_refresh_duration_seconds", MetricKind::Histogram, "Stream mode: time to merge and write one live window's twins."),
+    ("arclamp_stream_live_twins_deleted_total", MetricKind::Counter, "Stream mode: live twins deleted once their window was sealed."),
     ("arclamp_stream_consumers_forgotten_total", MetricKind::Counter, "Stream mode: consumers long gone and holding nothing, removed from the group."),
     ("arclamp_stream_lease_held", MetricKind::Gauge, "Stream mode: 1 while this replica holds the housekeeping lease."),
     ("arclamp_stream_seals_total", MetricKind::Counter, "Stream mode: windows sealed into their final logs, per result."),
@@ -764,6 +806,7 @@ fn register_stream(channels: &[String]) {
         "arclamp_stream_commit_bytes_total",
         "arclamp_stream_housekeeping_failures_total",
         "arclamp_stream_segments_deleted_total",
+        "arclamp_stream_live_twins_deleted_total",
     ] {
         counter!(name).absolute(0);
     }
@@ -772,6 +815,7 @@ fn register_stream(channels: &[String]) {
     }
     for result in ["ok", "failed"] {
         counter!("arclamp_stream_seals_total", "result" => result).absolute(0);
+        counter!("arclamp_stream_live_refreshes_total", "result" => result).absolute(0);
     }
     gauge!("arclamp_stream_lease_held").set(0.0);
     gauge!("arclamp_stream_uncommitted_entries").set(0.0);

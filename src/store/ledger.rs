@@ -16,7 +16,9 @@
 //!   fenced first (its epoch bumped), so a paused process cannot commit them again;
 //! - **watermark**: how far a stream is final (everything below is acknowledged), which
 //!   says which windows can be sealed and how far the stream can be trimmed;
-//! - **seal** and **lease**: the housekeeper forgets a window once its logs are written.
+//! - **seal** and **lease**: the housekeeper forgets a window once its logs are written;
+//! - **live**: one consistent snapshot of a window not sealed yet (which of its hours are
+//!   sealed, the committed sections of the others), for its live twin.
 //!
 //! Invariant: a sample counts only through an indexed section, and an entry is indexed by
 //! exactly one commit (the one that acknowledged it). A segment whose commit never ran is
@@ -40,6 +42,7 @@ static WATERMARK: LazyLock<Script> =
 static SEAL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/seal.lua")));
 static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/lease.lua")));
 static UNREAD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/unread.lua")));
+static LIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/live.lua")));
 
 /// Entries taken over per claim call (one call holds Redis for well under a millisecond).
 pub const CLAIM_PAGE: usize = 1000;
@@ -121,6 +124,15 @@ pub struct Watermark {
     pub final_before_ms: i64,
     /// Every entry below this id is acknowledged: the stream can be trimmed to it.
     pub trim_to: EntryId,
+}
+
+/// Where one hour of a live window's samples are, at the instant of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HourSource {
+    /// Sealed: its hourly log is final.
+    Sealed(String),
+    /// Open: its committed sections, by segment path.
+    Open(String, Vec<(String, SectionRef)>),
 }
 
 /// The ledger of one consumer group.
@@ -378,6 +390,68 @@ impl Ledger {
                 .into()),
             })
             .collect()
+    }
+
+    /// What window `member` (`{period}/{window}`) of `channel` holds, hour by hour, at one
+    /// instant; `hours` are its hourly windows' names, in order. `None` once it is sealed.
+    pub async fn live_snapshot(
+        &self,
+        con: &mut MultiplexedConnection,
+        channel: &str,
+        member: &str,
+        hours: &[String],
+    ) -> Result<Option<Vec<HourSource>>, LedgerError> {
+        let mut invocation = LIVE.key(self.open_key(channel));
+        invocation.arg(member);
+        for hour in hours {
+            invocation
+                .key(self.index_key(channel, hour))
+                .arg(format!("{}/{hour}", crate::store::retention::HOURLY));
+        }
+        let reply: Value = invocation
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        let items = match reply {
+            Value::Nil => return Ok(None),
+            Value::Array(items) => items,
+            other => return Err(ReplyError::new(format!("live answered {other:?}")).into()),
+        };
+        if items.len() != hours.len() {
+            return Err(ReplyError::new("live answered a different number of hours").into());
+        }
+        let mut sources = Vec::with_capacity(hours.len());
+        for (hour, item) in hours.iter().zip(items) {
+            let fields = match item {
+                Value::Nil => {
+                    sources.push(HourSource::Sealed(hour.clone()));
+                    continue;
+                }
+                Value::Array(fields) => fields,
+                other => return Err(ReplyError::new(format!("live's hour {other:?}")).into()),
+            };
+            let mut sections = Vec::with_capacity(fields.len() / 2);
+            for pair in fields.chunks(2) {
+                let (Some(Value::BulkString(path)), Some(Value::BulkString(section))) =
+                    (pair.first(), pair.get(1))
+                else {
+                    return Err(ReplyError::new("live's index is not field/value pairs").into());
+                };
+                let (path, section) = (
+                    String::from_utf8_lossy(path).into_owned(),
+                    String::from_utf8_lossy(section),
+                );
+                let section = SectionRef::parse(&section).ok_or_else(|| {
+                    ReplyError::new(format!(
+                        "index entry {section:?} of {path} is not OFF LEN SAMPLES STACKS"
+                    ))
+                })?;
+                sections.push((path, section));
+            }
+            sections.sort_by(|a, b| a.0.cmp(&b.0));
+            sources.push(HourSource::Open(hour.clone(), sections));
+        }
+        Ok(Some(sources))
     }
 
     /// Every segment an index still refers to (garbage collection keeps them).

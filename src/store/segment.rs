@@ -26,7 +26,7 @@ pub fn path(consumer: &str, epoch: u64, seq: u64, nonce: u64) -> String {
 }
 
 /// One section of a segment: where its bytes are, and what it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SectionRef {
     /// Offset of its gzip member in the segment.
     pub offset: u64,

@@ -516,6 +516,14 @@ pub fn parse_log(bytes: &[u8], relative: &str) -> BTreeMap<String, u64> {
     counts
 }
 
+/// `bytes` gzip'd, as arclamp and Arc Lamp store logs.
+pub fn gzip(bytes: impl AsRef<[u8]>) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes.as_ref()).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
 /// Sum of counts in a trace log.
 pub fn log_total(data: &Path, relative: &str) -> u64 {
     read_log(data, relative).values().sum()

@@ -3,19 +3,12 @@
 //! exact counts, graphs, idempotent re-runs, windows that already hold the service's data,
 //! changed sources and the window in progress.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::arclamp::{binary, list, read_log, read_svg};
-
-fn gzip(text: &str) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(text.as_bytes()).expect("gzip");
-    encoder.finish().expect("gzip")
-}
+use crate::arclamp::{binary, gzip, list, read_log, read_svg};
 
 fn write(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

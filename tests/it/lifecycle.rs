@@ -6,16 +6,10 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::arclamp::{
-    list, log_total, publish, publish_raw, read_log, read_svg, wait_only_window, wait_until,
+    gzip, list, log_total, publish, publish_raw, read_log, read_svg, wait_only_window, wait_until,
     window_total, Arclamp, TestDir, STOP,
 };
 use crate::redis_server::RedisServer;
-
-fn gzip(text: &str) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(text.as_bytes()).expect("gzip");
-    encoder.finish().expect("gzip")
-}
 
 #[test]
 fn windows_roll_over_on_the_clock_and_the_ended_one_is_written_and_rendered() {

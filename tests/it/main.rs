@@ -18,6 +18,7 @@ mod object_lifecycle;
 mod object_storage;
 mod observability;
 mod on_demand;
+mod php_producer;
 mod publish_cli;
 mod redis_server;
 mod render_cli;

@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::arclamp::{http_request, parse_log, publish, publish_raw, wait_until, Arclamp, STOP};
+use crate::arclamp::{
+    gzip, http_request, parse_log, publish, publish_raw, wait_until, Arclamp, STOP,
+};
 use crate::redis_server::RedisServer;
 use crate::swift_server::{unique_container, Api, SwiftServer};
 
@@ -124,7 +126,7 @@ fn serves_the_store_over_http(server: &SwiftServer, container: &str, arclamp: &A
     let plain = get(log_path, &[]);
     assert_eq!(plain.header("content-encoding"), None);
     assert_eq!(
-        parse_log(&gzip(&plain.text()), "served plain"),
+        parse_log(&gzip(plain.text()), "served plain"),
         parse_log(&stored_log, &log_name),
         "{log_path}"
     );
@@ -156,13 +158,6 @@ fn a_new_instance_on_s3_continues_where_the_old_one_stopped() {
 #[test]
 fn a_new_instance_on_swift_continues_where_the_old_one_stopped() {
     restart_round_trip(Api::Swift);
-}
-
-fn gzip(text: &str) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(text.as_bytes()).expect("gzip");
-    encoder.finish().expect("gzip")
 }
 
 #[test]

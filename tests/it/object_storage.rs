@@ -9,6 +9,7 @@ use arclamp::config::Config;
 use arclamp::store::storage::{self, ContentMeta, Storage, StorageError};
 use bytes::Bytes;
 
+use crate::arclamp::gzip;
 use crate::swift_server::{request, unique_container, Api, SwiftServer, KEY};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -159,13 +160,6 @@ fn exercise_every_operation(api: Api) {
         Some("gzip"),
         "{log_head:?}"
     );
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(bytes).expect("gzip");
-    encoder.finish().expect("gzip")
 }
 
 #[test]

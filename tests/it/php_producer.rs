@@ -9,12 +9,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::arclamp::{read_log, Arclamp};
+use crate::arclamp::{read_log, wait_until, Arclamp};
 use crate::redis_server::RedisServer;
+use crate::streams::{group_pending, served_log, wait_sealed, Expected};
 
 /// The producer script.
 const SCRIPT: &str = concat!(
@@ -48,9 +48,6 @@ struct Entry {
     /// The `data` field, byte for byte: one or more collapsed lines.
     data: String,
 }
-
-/// What the sealed logs must hold, per (period, window, entry point).
-type Expected = BTreeMap<(String, String, String), BTreeMap<String, u64>>;
 
 /// Panic, saying what to install, unless `php` runs with both extensions.
 fn require_php() {
@@ -114,7 +111,7 @@ fn entry_point(stack: &str) -> Option<&str> {
 /// turned into `?`, counted in the hour and the day of its entry's id, in `all` and in its
 /// entry point. Worked out here from the input contract, not with arclamp's own parser, so
 /// that a change on either side shows.
-fn expected(entries: &[Entry]) -> Expected {
+fn expected_logs(entries: &[Entry]) -> Expected {
     let mut expected = Expected::new();
     for entry in entries {
         let (ms, _) = entry.id.split_once('-').expect("an id is MS-SEQ");
@@ -157,49 +154,6 @@ fn expected(entries: &[Entry]) -> Expected {
     expected
 }
 
-fn redis_int(redis: &RedisServer, command: &[&str]) -> i64 {
-    let client = redis::Client::open(redis.url()).expect("client");
-    let mut con = client.get_connection().expect("connect");
-    let mut cmd = redis::cmd(command[0]);
-    for arg in &command[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(&mut con).expect("redis command")
-}
-
-/// Entries the group has read and not acknowledged.
-fn group_pending(redis: &RedisServer) -> i64 {
-    let client = redis::Client::open(redis.url()).expect("client");
-    let mut con = client.get_connection().expect("connect");
-    let (count, _, _, _): (i64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
-        .arg("excimer")
-        .arg("arclamp")
-        .query(&mut con)
-        .expect("XPENDING");
-    count
-}
-
-/// Wait until no window is open and every expected log is written.
-fn wait_sealed(redis: &RedisServer, data: &Path, expected: &Expected, arclamp: &Arclamp) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let open = redis_int(redis, &["ZCARD", "arclamp:arclamp:open:excimer"]);
-        let written = expected.keys().all(|(period, window, entry)| {
-            data.join(format!("logs/{period}/{window}.excimer.{entry}.log.gz"))
-                .exists()
-        });
-        if open == 0 && written {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "windows not sealed in time\n{}",
-            arclamp.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn excimer_samples_xadded_by_php_land_in_the_sealed_logs_exactly() {
     require_php();
@@ -224,7 +178,7 @@ fn excimer_samples_xadded_by_php_land_in_the_sealed_logs_exactly() {
         "{context}: {} entries, too few to reach past midnight",
         backlog.entries.len()
     );
-    let expected = expected(&backlog.entries);
+    let expected = expected_logs(&backlog.entries);
     let windows: BTreeSet<(&str, &str)> = expected
         .keys()
         .map(|(p, w, _)| (p.as_str(), w.as_str()))
@@ -266,12 +220,13 @@ fn excimer_samples_xadded_by_php_land_in_the_sealed_logs_exactly() {
     let config = format!(
         "[redis]\nurl = \"{}\"\nchannels = [\"excimer\"]\nsource = \"stream\"\n\
          commit_interval = \"100ms\"\nclaim_after = \"1s\"\n\
+         [aggregation]\nflush_interval = \"300ms\"\n\
          [render]\nworkers = 1\ninterval = \"1h\"\n",
         redis.url()
     );
     let arclamp = Arclamp::start(&redis, &config);
     let data = arclamp.data();
-    wait_sealed(&redis, &data, &expected, &arclamp);
+    wait_sealed(&redis, &data, &expected, &[&arclamp]);
     for ((period, window, entry), stacks) in &expected {
         let relative = format!("logs/{period}/{window}.excimer.{entry}.log.gz");
         assert_eq!(&read_log(&data, &relative), stacks, "{context}: {relative}");
@@ -280,21 +235,24 @@ fn excimer_samples_xadded_by_php_land_in_the_sealed_logs_exactly() {
     assert_eq!(arclamp.metric(received), backlog.samples as f64);
 
     // Then live, as in production: `*` ids while the replica consumes. Their hour is not
-    // over, so nothing is sealed yet; every sample must be received and every entry
-    // committed (acknowledged).
+    // over, so nothing is sealed yet: every sample must be received, every entry committed
+    // (acknowledged), and the live windows served with exactly what PHP sent.
     let live = run_producer(&redis, &["--duration=1".to_owned()]);
     assert!(!live.entries.is_empty(), "{context}: no live entries");
     arclamp.wait_metric(received, Duration::from_secs(60), |v| {
         v == (backlog.samples + live.samples) as f64
     });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while group_pending(&redis) != 0 {
-        assert!(
-            Instant::now() < deadline,
-            "live entries not committed\n{}",
-            arclamp.log()
+    wait_until("live entries committed", Duration::from_secs(30), || {
+        group_pending(&redis) == 0
+    });
+    // Their windows are not sealed, so nothing but these entries is in them.
+    for ((period, window, entry), stacks) in &expected_logs(&live.entries) {
+        let relative = format!("logs/{period}/{window}.excimer.{entry}.log.gz");
+        wait_until(
+            &format!("{context}: {relative} served live exactly"),
+            Duration::from_secs(30),
+            || served_log(&arclamp, &relative).as_ref() == Some(stacks),
         );
-        std::thread::sleep(Duration::from_millis(100));
     }
     let metrics = arclamp.get("/metrics").expect("metrics").1;
     let rejected: Vec<&str> = metrics

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::arclamp::{metric_value, read_log, wait_until, Arclamp, TestDir, STOP};
+use crate::arclamp::{gzip, metric_value, read_log, wait_until, Arclamp, TestDir, STOP};
 use crate::redis_server::RedisServer;
 
 /// 2026-01-01T22:30:00Z: 3,000 entries 4 s apart span 22:30 to 01:50, four hours of two days.
@@ -169,7 +169,7 @@ fn redis_int(redis: &RedisServer, command: &[&str]) -> i64 {
 }
 
 /// Entries the group has not acknowledged.
-fn group_pending(redis: &RedisServer) -> i64 {
+pub(crate) fn group_pending(redis: &RedisServer) -> i64 {
     let client = redis::Client::open(redis.url()).expect("client");
     let mut con = client.get_connection().expect("connect");
     let (count, _, _, _): (i64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
@@ -605,4 +605,120 @@ fn entries_trimmed_before_anyone_read_them_are_counted_as_lost() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(metric(&replica, lost), 200.0, "counted once, not per pass");
     assert!(replica.log().contains("stream entries lost"));
+}
+
+/// XADD `count` entries with ids from the Redis server's clock (as producers do), adding
+/// them to `expected` under the windows of the ids Redis gave them.
+fn add_now(redis: &RedisServer, channel: &str, first: u64, count: u64, expected: &mut Expected) {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut con = client.get_connection().expect("connect");
+    for i in first..first + count {
+        let data = line(i);
+        let id: String = redis::cmd("XADD")
+            .arg(channel)
+            .arg("*")
+            .arg("data")
+            .arg(&data)
+            .query(&mut con)
+            .expect("XADD");
+        let ms: i64 = id.split('-').next().unwrap().parse().unwrap();
+        let time = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        let (stack, n) = data.rsplit_once(' ').unwrap();
+        let entry = stack.split(';').next().unwrap();
+        let entry = entry.rsplit('/').next().unwrap().trim_end_matches(".php");
+        for (period, window) in [
+            ("hourly", time.format("%Y-%m-%d_%H").to_string()),
+            ("daily", time.format("%Y-%m-%d").to_string()),
+        ] {
+            for e in ["all", entry] {
+                *expected
+                    .entry((period.into(), window.clone(), e.into()))
+                    .or_default()
+                    .entry(stack.to_owned())
+                    .or_default() += n.parse::<u64>().unwrap();
+            }
+        }
+    }
+}
+
+/// The stacks and counts `replica` serves at `/logs/{relative}`, `None` unless 200.
+pub(crate) fn served_log(replica: &Arclamp, relative: &str) -> Option<BTreeMap<String, u64>> {
+    let response = crate::arclamp::http_request(
+        replica.http_port,
+        "GET",
+        &format!("/{relative}"),
+        &["Accept-Encoding: gzip"],
+    )?;
+    (response.status == 200).then(|| crate::arclamp::parse_log(&response.body, relative))
+}
+
+#[test]
+fn every_replica_serves_the_same_live_windows_from_what_is_committed() {
+    let redis = RedisServer::start();
+    let shared = TestDir::new();
+    let storage = shared.path().join("data");
+    // A twin of an hour about to be sealed, as a lease holder that was paused would write
+    // it late: the sealed log must win over it, and it must be deleted.
+    let past = &write_backlog(&redis, "excimer", 300, STEP_MS);
+    let (past_hour, _, _) = past.keys().find(|(p, _, _)| p == "hourly").unwrap().clone();
+    let stale_twin = storage.join(format!("live/logs/hourly/{past_hour}.excimer.all.log.gz"));
+    std::fs::create_dir_all(stale_twin.parent().unwrap()).unwrap();
+    std::fs::write(&stale_twin, gzip(b"/srv/mw/index.php;Stale 999\n")).unwrap();
+
+    let fast_live = "[aggregation]\nflush_interval = \"300ms\"\n";
+    let config = format!("{}{fast_live}", stream_config(&redis, &storage, ""));
+    let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
+    let a = Arclamp::start_in(dir_a.path(), &redis, &config);
+    let b = Arclamp::start_in(dir_b.path(), &redis, &config);
+    wait_sealed(&redis, &storage, past, &[&a, &b]);
+    for replica in [&a, &b] {
+        for ((period, window, entry), stacks) in past {
+            let relative = format!("logs/{period}/{window}.excimer.{entry}.log.gz");
+            assert_eq!(served_log(replica, &relative).as_ref(), Some(stacks));
+        }
+    }
+    wait_until("the stale twin deleted", Duration::from_secs(10), || {
+        !stale_twin.exists()
+    });
+
+    // Entries of the current hour: never sealed during this test, served live.
+    let mut live = Expected::new();
+    for (round, count) in [(0, 400), (1, 250)] {
+        add_now(&redis, "excimer", round * 10_000, count, &mut live);
+        for ((period, window, entry), stacks) in &live {
+            let relative = format!("logs/{period}/{window}.excimer.{entry}.log.gz");
+            for replica in [&a, &b] {
+                wait_until(
+                    &format!("{relative} served live with every committed sample (round {round})"),
+                    Duration::from_secs(30),
+                    || served_log(replica, &relative).as_ref() == Some(stacks),
+                );
+            }
+            assert!(
+                !storage.join(&relative).exists(),
+                "{relative} is live: nothing at the sealed path yet"
+            );
+        }
+    }
+    let ((_, hour, _), _) = live.iter().find(|((p, _, _), _)| p == "hourly").unwrap();
+    for replica in [&a, &b] {
+        let (status, body) = replica.get("/api/index.json?period=hourly").expect("API");
+        assert_eq!(status, 200, "{body}");
+        let index: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        let live_marks = index["live"].as_array().expect("live windows");
+        assert!(
+            live_marks
+                .iter()
+                .any(|w| w["period"] == "hourly" && w["window"] == hour.as_str()),
+            "{hour} marked live: {body}"
+        );
+        let svg_path = format!("/svgs/hourly/{hour}.excimer.all.svgz");
+        wait_until("the live graph rendered", Duration::from_secs(30), || {
+            replica
+                .get(&svg_path)
+                .is_some_and(|(status, _)| status == 200)
+        });
+        let (_, svg) = replica.get(&svg_path).expect("svg");
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg_path}");
+    }
 }
