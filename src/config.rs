@@ -114,6 +114,10 @@ pub struct RedisConfig {
     /// Stream mode: how often what arrived is committed to the store and acknowledged.
     #[serde(with = "duration")]
     pub commit_interval: Duration,
+    /// Pub/sub mode: time to live of the writer lease (one instance counts and writes, the
+    /// others stand by); `0s` turns the lease off (every instance writes: one at a time!).
+    #[serde(with = "duration")]
+    pub writer_lease: Duration,
 }
 
 impl Default for RedisConfig {
@@ -126,6 +130,7 @@ impl Default for RedisConfig {
             consumer: String::new(),
             claim_after: Duration::from_secs(60),
             commit_interval: Duration::from_secs(30),
+            writer_lease: Duration::from_secs(10),
         }
     }
 }

@@ -148,15 +148,7 @@ impl Delta {
         let hourly = retention::hourly(&settings.periods)
             .map(|s| s.period.clone())
             .ok_or("stream mode needs an hourly period")?;
-        let nonce = xxhash_rust::xxh3::xxh3_64(
-            format!(
-                "{}-{}-{:?}",
-                settings.consumer,
-                std::process::id(),
-                std::time::SystemTime::now()
-            )
-            .as_bytes(),
-        );
+        let nonce = crate::ops::clock::nonce();
         Ok(Delta {
             settings,
             hourly,

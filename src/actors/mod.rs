@@ -15,7 +15,9 @@
 //! ```
 //!
 //! Samples flow left to right. The subscriber has a thread of its own, where nothing else
-//! runs, so Redis is always read at full speed.
+//! runs, so Redis is always read at full speed. A WriterLease (ingest arbiter) decides
+//! whether this instance counts: the router of an instance that does not hold it stands by,
+//! buffering, and takes over at the old writer's handover marker.
 //!
 //! In stream mode (`redis.source = "stream"`) the front changes: a StreamReader (own
 //! thread: XREADGROUP, claims) hands entries to a Delta (counts per channel and hour,
@@ -37,6 +39,7 @@ pub mod router;
 pub mod stream_reader;
 pub mod subscriber;
 pub mod supervisor;
+pub mod writer_lease;
 
 /// Test aid, compiled into debug builds only: panic once in the actor named by the
 /// `ARCLAMP_DEBUG_PANIC_IN` environment variable, so tests can prove that the supervisor

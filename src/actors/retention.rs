@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::actors::router::{LiveWindows, Router};
+use crate::actors::router::{LiveWindows, Router, UseRouter};
 use crate::config::PeriodSpec;
 use crate::ops::clock::Clock;
 use crate::ops::events;
@@ -26,12 +26,6 @@ pub struct Reconfigure {
     /// Pass interval.
     pub interval: Duration,
 }
-
-/// Ask this (new) router for live windows from now on: the supervisor's word after it
-/// replaced one that died.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct UseRouter(pub Addr<Router>);
 
 /// Run a pass now.
 #[derive(Message)]

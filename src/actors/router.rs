@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use futures_util::future::join_all;
@@ -22,6 +22,7 @@ use crate::actors::aggregator::{
 use crate::actors::render_queue::{RenderQueue, UseRenderQueue};
 use crate::config::{Config, PeriodSpec};
 use crate::ingest::batch::{ingest_batch, ChannelState, Destination, IngestSettings};
+use crate::ingest::handover::Gate;
 use crate::ingest::sample::Limits;
 use crate::ingest::stacks::StackTable;
 use crate::ingest::window::Window;
@@ -39,10 +40,39 @@ pub struct RawMessage {
     pub message: redis::Msg,
 }
 
-/// Messages to parse and aggregate.
+/// Messages to parse and aggregate (or hold, while this instance stands by).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Ingest(pub Vec<RawMessage>);
+
+/// Pub/sub mode: this instance now holds the writer lease. `cut` is the marker nonce the
+/// previous writer counted up to, if it handed over (see [`crate::ingest::handover`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TakeOver {
+    /// The previous writer's marker nonce.
+    pub cut: Option<String>,
+}
+
+/// Pub/sub mode, shutdown: count each channel up to marker `nonce` only. Answers whether
+/// this instance is the writer (a standby has nothing to hand over).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HandOver {
+    /// The marker's nonce.
+    pub nonce: String,
+}
+
+/// Pub/sub mode, shutdown: whether the marker came back on every channel.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HandedOver;
+
+/// Talk to this (new) router from now on: the supervisor's word, to the actors that send
+/// to the router, after it replaced one that died.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UseRouter(pub Addr<Router>);
 
 /// Checkpoint every window (shutdown).
 #[derive(Message)]
@@ -83,6 +113,8 @@ pub struct RouterSettings {
     pub sample_every: u64,
     /// Aggregator timing.
     pub aggregator: AggregatorSettings,
+    /// The channels subscribed to (a writer taking over waits for the marker on each).
+    pub channels: Vec<String>,
 }
 
 impl RouterSettings {
@@ -97,6 +129,7 @@ impl RouterSettings {
                 flush_interval: config.aggregation.flush_interval,
                 render_interval: config.render.interval,
             },
+            channels: config.redis.channels.clone(),
         })
     }
 }
@@ -113,17 +146,34 @@ pub struct Router {
     current: Vec<Option<Window>>,
     live: HashMap<LogKey, Addr<Aggregator>>,
     closing: HashMap<LogKey, Addr<Aggregator>>,
+    /// Which messages this instance counts (pub/sub handover).
+    gate: Gate<redis::Msg>,
+}
+
+/// A standby keeps at most this many messages (about 4 minutes at 200 messages/s per
+/// channel, a few hundred MB of real MediaWiki stacks).
+const STANDBY_MAX_MESSAGES: usize = 200_000;
+
+fn payload(message: &redis::Msg) -> &[u8] {
+    message.get_payload_bytes()
 }
 
 impl Router {
-    /// A router with no windows open yet.
+    /// A router with no windows open yet. With `standby` set, it counts nothing until it
+    /// is told to [`TakeOver`], holding the messages of the last `standby` meanwhile.
     pub fn new(
         settings: RouterSettings,
         clock: Clock,
         storage: Arc<dyn Storage>,
         renders: Addr<RenderQueue>,
+        standby: Option<Duration>,
     ) -> Self {
+        let gate = match standby {
+            Some(max_age) => Gate::standby(max_age, STANDBY_MAX_MESSAGES),
+            None => Gate::writer(),
+        };
         Router {
+            gate,
             current: vec![None; settings.periods.len()],
             settings,
             clock,
@@ -240,6 +290,36 @@ impl Router {
         }
     }
 
+    /// Aggregate what the gate let through; report what a standby let expire.
+    fn count(
+        &mut self,
+        released: Vec<(Arc<str>, redis::Msg)>,
+        expired: u64,
+        ctx: &mut Context<Self>,
+    ) {
+        events::standby_state(self.gate.buffered(), expired);
+        if released.is_empty() {
+            return;
+        }
+        let messages: Vec<RawMessage> = released
+            .into_iter()
+            .map(|(channel, message)| RawMessage { channel, message })
+            .collect();
+        let count = messages.len();
+        // A bug in parsing must cost one batch, not the router and every window it holds.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| self.ingest(messages, ctx))).is_err() {
+            events::batch_dropped(count);
+        }
+    }
+
+    fn channel_names(&self) -> Vec<Arc<str>> {
+        self.settings
+            .channels
+            .iter()
+            .map(|c| Arc::from(c.as_str()))
+            .collect()
+    }
+
     /// Parse one channel's messages into per-aggregator batches, counting everything.
     fn parse_channel_batch(
         &mut self,
@@ -275,8 +355,13 @@ impl Actor for Router {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.roll_windows();
-        // Rollover is checked on every batch too; the tick closes windows when no samples arrive.
-        ctx.run_interval(Duration::from_millis(250), |act, _| act.roll_windows());
+        // Rollover is checked on every batch too; the tick closes windows when no samples
+        // arrive, and lets a standby's buffer expire and a takeover stop waiting.
+        ctx.run_interval(Duration::from_millis(250), |act, ctx| {
+            act.roll_windows();
+            let released = act.gate.tick(Instant::now(), payload);
+            act.count(released.messages, released.expired, ctx);
+        });
     }
 }
 
@@ -284,11 +369,54 @@ impl Handler<Ingest> for Router {
     type Result = ();
 
     fn handle(&mut self, Ingest(messages): Ingest, ctx: &mut Context<Self>) {
-        let count = messages.len();
-        // A bug in parsing must cost one batch, not the router and every window it holds.
-        if std::panic::catch_unwind(AssertUnwindSafe(|| self.ingest(messages, ctx))).is_err() {
-            events::batch_dropped(count);
+        let now = Instant::now();
+        let mut counted = Vec::with_capacity(messages.len());
+        let mut expired = 0;
+        // Consecutive messages of one channel go through the gate together.
+        let mut messages = messages.into_iter().peekable();
+        while let Some(first) = messages.next() {
+            let channel = first.channel;
+            let mut run = vec![first.message];
+            while let Some(next) = messages.next_if(|m| m.channel == channel) {
+                run.push(next.message);
+            }
+            let released = self.gate.receive(now, &channel, run, payload);
+            expired += released.expired;
+            counted.extend(released.messages);
         }
+        self.count(counted, expired, ctx);
+    }
+}
+
+impl Handler<TakeOver> for Router {
+    type Result = ();
+
+    fn handle(&mut self, TakeOver { cut }: TakeOver, ctx: &mut Context<Self>) {
+        let channels = self.channel_names();
+        let released = self
+            .gate
+            .take_over(Instant::now(), cut.as_deref(), &channels, payload);
+        self.count(released.messages, released.expired, ctx);
+    }
+}
+
+impl Handler<HandOver> for Router {
+    type Result = bool;
+
+    fn handle(&mut self, HandOver { nonce }: HandOver, _: &mut Context<Self>) -> bool {
+        if !self.gate.is_writer() {
+            return false;
+        }
+        self.gate.hand_over(&nonce);
+        true
+    }
+}
+
+impl Handler<HandedOver> for Router {
+    type Result = bool;
+
+    fn handle(&mut self, _: HandedOver, _: &mut Context<Self>) -> bool {
+        self.gate.handed_over(&self.channel_names())
     }
 }
 

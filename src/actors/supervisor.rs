@@ -17,9 +17,14 @@ use crate::actors::housekeeper::{Housekeeper, HousekeeperSettings, OpenWindows, 
 use crate::actors::render_queue::{self, RenderQueue, WaitIdle};
 use crate::actors::renderer::{RenderSettings, Renderer};
 use crate::actors::retention::{self, Retention};
-use crate::actors::router::{self, FlushAll, FlushReport, Router, RouterSettings};
+use crate::actors::router::{
+    self, FlushAll, FlushReport, HandOver, HandedOver, Router, RouterSettings, UseRouter,
+};
 use crate::actors::stream_reader::{ReaderSettings, StopReading, StreamReader};
 use crate::actors::subscriber::{self, Drain, Subscriber};
+use crate::actors::writer_lease::{
+    PublishMarkers, Release, WriterLease, WriterLeaseLost, WriterLeaseSettings,
+};
 use crate::config::{Config, ConfigError, SourceKind};
 use crate::graphs::on_demand::OnDemand;
 use crate::http::live_view::LiveView;
@@ -128,6 +133,8 @@ pub struct Supervisor {
     router: Addr<Router>,
     /// Pub/sub mode's reader.
     subscriber: Option<Addr<Subscriber>>,
+    /// Pub/sub mode's writer lease (unless `redis.writer_lease` is 0).
+    writer_lease: Option<Addr<WriterLease>>,
     /// Stream mode's readers, committers and housekeeper.
     stream: Option<StreamTree>,
     retention: Addr<Retention>,
@@ -242,6 +249,11 @@ fn render_settings(config: &Config) -> RenderSettings {
     config.render.settings()
 }
 
+/// Whether pub/sub mode's writer lease is in use: a router then starts as a standby.
+fn uses_writer_lease(config: &Config) -> bool {
+    config.redis.source == SourceKind::Pubsub && !config.redis.writer_lease.is_zero()
+}
+
 fn start_router(
     config: &Config,
     clock: Clock,
@@ -252,9 +264,35 @@ fn start_router(
     let settings = RouterSettings::from_config(config)?;
     let storage = storage.clone();
     let queue = queue.clone();
+    // A standby keeps what a writer that vanished may not have saved: its last checkpoint
+    // interval, plus the time its lease takes to lapse.
+    let standby = uses_writer_lease(config)
+        .then(|| config.aggregation.flush_interval + config.redis.writer_lease * 2);
     Ok(Router::start_in_arbiter(&ingest.handle(), move |_| {
-        Router::new(settings, clock, storage, queue)
+        Router::new(settings, clock, storage, queue, standby)
     }))
+}
+
+fn start_writer_lease(
+    config: &Config,
+    router: &Addr<Router>,
+    supervisor: Recipient<WriterLeaseLost>,
+    ingest: &Arbiter,
+) -> Addr<WriterLease> {
+    let settings = WriterLeaseSettings {
+        url: config.redis.url.clone(),
+        channels: config.redis.channels.clone(),
+        ttl: config.redis.writer_lease,
+        token: format!(
+            "{}-{:016x}",
+            stream_identity(config),
+            crate::ops::clock::nonce()
+        ),
+    };
+    let (ledger, router) = (Ledger::new(&config.redis.group), router.clone());
+    WriterLease::start_in_arbiter(&ingest.handle(), move |_| {
+        WriterLease::new(settings, ledger, router, supervisor)
+    })
 }
 
 fn start_render_queue(
@@ -363,6 +401,7 @@ impl Supervisor {
             render_queue,
             router,
             subscriber,
+            writer_lease: None,
             stream,
             retention,
             shutting_down: false,
@@ -404,8 +443,10 @@ impl Supervisor {
                     &self.subscriber_thread,
                 ));
             }
-            self.retention
-                .do_send(retention::UseRouter(self.router.clone()));
+            self.retention.do_send(UseRouter(self.router.clone()));
+            if let Some(lease) = &self.writer_lease {
+                lease.do_send(UseRouter(self.router.clone()));
+            }
         }
         if self.subscriber.as_ref().is_some_and(|s| !s.connected()) {
             events::actor_died("subscriber");
@@ -492,6 +533,12 @@ impl Supervisor {
             || (self.stream.is_some() && self.config.redis != new.redis);
         let restart_only = [
             ("redis (stream mode)", stream_changed),
+            (
+                "redis.writer_lease and redis.group (pub/sub mode)",
+                self.stream.is_none()
+                    && (self.config.redis.writer_lease != new.redis.writer_lease
+                        || self.config.redis.group != new.redis.group),
+            ),
             ("storage", self.config.storage != new.storage),
             ("http.listen", self.config.http != new.http),
             (
@@ -519,6 +566,14 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if uses_writer_lease(&self.config) {
+            self.writer_lease = Some(start_writer_lease(
+                &self.config,
+                &self.router,
+                ctx.address().recipient(),
+                &self.ingest,
+            ));
+        }
         ctx.run_interval(Duration::from_secs(1), |act, _| {
             if let Err(e) = act.watch_children() {
                 events::actor_restart_failed(&e.to_string());
@@ -618,6 +673,56 @@ impl Handler<Reload> for Supervisor {
     }
 }
 
+/// Pub/sub mode, shutdown: publish a handover marker and wait (until `by`) for it to come
+/// back on every channel, everything before it counted. The nonce when it did; `None` when
+/// this instance stands by (nothing to hand over) or the markers did not make it.
+async fn hand_over(
+    router: &Addr<Router>,
+    lease: &Addr<WriterLease>,
+    by: tokio::time::Instant,
+) -> Option<String> {
+    let nonce = format!("{:016x}", crate::ops::clock::nonce());
+    let writer = tokio::time::timeout_at(
+        by,
+        router.send(HandOver {
+            nonce: nonce.clone(),
+        }),
+    )
+    .await
+    .is_ok_and(|answer| answer.unwrap_or(false));
+    if !writer {
+        return None;
+    }
+    let published = tokio::time::timeout_at(
+        by,
+        lease.send(PublishMarkers {
+            nonce: nonce.clone(),
+        }),
+    )
+    .await
+    .is_ok_and(|answer| answer.unwrap_or(false));
+    let mut marked = false;
+    while published && !marked && tokio::time::Instant::now() < by {
+        marked = matches!(router.send(HandedOver).await, Ok(true));
+        if !marked {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    events::handed_over(marked);
+    marked.then_some(nonce)
+}
+
+impl Handler<WriterLeaseLost> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: WriterLeaseLost, _: &mut Context<Self>) {
+        // Another instance writes now and has resumed from the stored windows: whatever
+        // this one holds must not be written over them.
+        self.shutting_down = true;
+        System::current().stop_with_code(1);
+    }
+}
+
 impl Handler<Shutdown> for Supervisor {
     type Result = ();
 
@@ -632,11 +737,12 @@ impl Handler<Shutdown> for Supervisor {
             timeout_seconds = timeout.as_secs_f64(),
             "shutting down: unsubscribing, checkpointing every window, finishing renders"
         );
-        let (subscriber, router, queue, stream) = (
+        let (subscriber, router, queue, stream, writer_lease) = (
             self.subscriber.clone(),
             self.router.clone(),
             self.render_queue.clone(),
             self.stream.clone(),
+            self.writer_lease.clone(),
         );
         let shutdown = async move {
             let started = tokio::time::Instant::now();
@@ -645,6 +751,12 @@ impl Handler<Shutdown> for Supervisor {
             // nothing left to forward. Either way the checkpoints below get at least half
             // the time: they hold what was received.
             let drain_by = far_instant(started, timeout / 2);
+            // Pub/sub writer: count each channel up to a marker of ours, so that a standby
+            // taking over counts exactly what follows it.
+            let cut = match &writer_lease {
+                Some(lease) => hand_over(&router, lease, drain_by).await,
+                None => None,
+            };
             if let Some(subscriber) = subscriber {
                 let _ = tokio::time::timeout_at(drain_by, subscriber.send(Drain)).await;
             }
@@ -688,6 +800,11 @@ impl Handler<Shutdown> for Supervisor {
                     events::shutdown_checkpoints_retried(report.failed, report.unsaved_samples);
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
+            }
+            if let Some(lease) = writer_lease {
+                // Only once every window is saved: the next writer resumes from them.
+                let cut = cut.filter(|_| report.failed == 0);
+                let _ = tokio::time::timeout_at(deadline, lease.send(Release { cut })).await;
             }
             if tokio::time::timeout_at(deadline, queue.send(WaitIdle))
                 .await

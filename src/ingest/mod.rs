@@ -5,6 +5,7 @@
 //! [`stream`] reads Redis Streams replies (entry ids, bodies) without copying payloads.
 //! [`frame_order`] orders interned stacks as their text would sort, and [`synth`] generates
 //! the synthetic MediaWiki-shaped load that benchmarks, the demo and `arclamp publish` send.
+//! [`handover`] decides, in pub/sub mode, which instance counts which message.
 //!
 //! Everything here is pure logic over bytes and memory: no actors, no I/O, no storage.
 //! It may import only [`crate::ops`] (to log and count what it rejects); nothing in
@@ -12,6 +13,7 @@
 
 pub mod batch;
 pub mod frame_order;
+pub mod handover;
 pub mod line_scan;
 pub mod sample;
 pub mod stack_counts;

@@ -56,6 +56,21 @@ impl Clock {
     }
 }
 
+/// A number that no other process, and no earlier call in this one, is likely to pick:
+/// for names that must not collide (segment objects, lease tokens, handover markers).
+pub fn nonce() -> u64 {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    xxhash_rust::xxh3::xxh3_64(
+        format!(
+            "{}-{call}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        )
+        .as_bytes(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,6 +124,53 @@ pub fn aggregated(period: &str, entry: &str, samples: u64) {
         .increment(samples);
 }
 
+/// Pub/sub mode: a standby's buffer (messages held for a takeover), and how many of them
+/// it let expire (the writer counted them).
+pub fn standby_state(buffered: usize, expired: u64) {
+    gauge!("arclamp_pubsub_standby_buffered_messages").set(buffered as f64);
+    if expired > 0 {
+        counter!("arclamp_pubsub_standby_expired_messages_total").increment(expired);
+    }
+}
+
+/// Pub/sub mode: this instance became the writer (took the lease), or is a standby.
+pub fn pubsub_writer(writer: bool, cut: Option<&str>) {
+    if writer {
+        match cut {
+            Some(nonce) => tracing::info!(
+                nonce,
+                "took the writer lease from an instance that handed over: counting from its marker on"
+            ),
+            None => tracing::info!(
+                "took the writer lease (no instance handed over): counting what was received"
+            ),
+        }
+        counter!("arclamp_pubsub_takeovers_total", "handover" => if cut.is_some() { "yes" } else { "no" })
+            .increment(1);
+    }
+    gauge!("arclamp_pubsub_writer").set(if writer { 1.0 } else { 0.0 });
+}
+
+/// Pub/sub mode: another instance holds the writer lease this one held (this one could
+/// not renew it in time): this one must not write again.
+pub fn writer_lease_lost() {
+    tracing::error!(
+        "the pub/sub writer lease was taken by another instance (this one could not renew it in          time): exiting without writing, so the two never overwrite each other's windows"
+    );
+    counter!("arclamp_pubsub_writer_lease_lost_total").increment(1);
+}
+
+/// Pub/sub mode, shutdown: how the handover to a standby went.
+pub fn handed_over(marked: bool) {
+    if marked {
+        tracing::info!("every channel counted up to this instance's handover marker");
+    } else {
+        tracing::warn!(
+            "the handover marker did not come back on every channel in time: the next writer              counts what it buffered (a few samples may count twice)"
+        );
+    }
+}
+
 /// Stream mode: entries read from `channel` (new, re-read after a restart, or claimed).
 pub fn stream_entries_read(channel: &str, how: &'static str, entries: u64) {
     counter!("arclamp_stream_entries_read_total", "channel" => channel.to_owned(), "how" => how)
@@ -717,6 +764,11 @@ pub const ACTOR_KINDS: [&str; 7] = [
 
 /// Every metric with its help text, so `/metrics` documents itself (`# HELP`).
 const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
+    ("arclamp_pubsub_writer", MetricKind::Gauge, "Pub/sub mode: 1 while this instance holds the writer lease (counts and writes), 0 while it stands by."),
+    ("arclamp_pubsub_standby_buffered_messages", MetricKind::Gauge, "Pub/sub mode: messages a standby holds for a takeover."),
+    ("arclamp_pubsub_standby_expired_messages_total", MetricKind::Counter, "Pub/sub mode: messages a standby dropped from its buffer (older than aggregation.flush_interval: the writer counted them)."),
+    ("arclamp_pubsub_takeovers_total", MetricKind::Counter, "Pub/sub mode: writer leases taken, by whether the previous writer handed over."),
+    ("arclamp_pubsub_writer_lease_lost_total", MetricKind::Counter, "Pub/sub mode: writer leases lost to another instance (this one then exits)."),
     ("arclamp_stream_entries_read_total", MetricKind::Counter, "Stream mode: entries read, per channel and how (new, pending, claimed)."),
     ("arclamp_stream_entries_lost_total", MetricKind::Counter, "Stream mode: entries lost before they were counted, per channel and why (pending or unread: trimmed; no_data)."),
     ("arclamp_stream_epoch", MetricKind::Gauge, "Stream mode: this consumer's epoch (its fencing token)."),

@@ -135,6 +135,53 @@ pub enum HourSource {
     Open(String, Vec<(String, SectionRef)>),
 }
 
+/// A lease in Redis: one holder at a time (by token), kept by renewing it before its time
+/// to live runs out, taken by another once it lapses.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    key: String,
+}
+
+impl Lease {
+    /// The lease kept at `key`.
+    pub fn new(key: String) -> Lease {
+        Lease { key }
+    }
+
+    /// Take or keep the lease for `ttl_ms`; true while `token` holds it.
+    pub async fn hold(
+        &self,
+        con: &mut MultiplexedConnection,
+        token: &str,
+        ttl_ms: u64,
+    ) -> Result<bool, LedgerError> {
+        let held: i64 = LEASE
+            .key(&self.key)
+            .arg(token)
+            .arg(ttl_ms.max(1))
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        Ok(held == 1)
+    }
+
+    /// Give the lease back, if `token` holds it.
+    pub async fn release(
+        &self,
+        con: &mut MultiplexedConnection,
+        token: &str,
+    ) -> Result<(), LedgerError> {
+        let _: i64 = LEASE
+            .key(&self.key)
+            .arg(token)
+            .arg(0)
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        Ok(())
+    }
+}
+
 /// The ledger of one consumer group.
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -328,14 +375,7 @@ impl Ledger {
         token: &str,
         ttl_ms: u64,
     ) -> Result<bool, LedgerError> {
-        let held: i64 = LEASE
-            .key(self.lease_key())
-            .arg(token)
-            .arg(ttl_ms.max(1))
-            .invoke_async(con)
-            .await
-            .map_err(LedgerError::from_script)?;
-        Ok(held == 1)
+        Lease::new(self.lease_key()).hold(con, token, ttl_ms).await
     }
 
     /// Give the lease back (shutdown), if `token` holds it.
@@ -344,14 +384,38 @@ impl Ledger {
         con: &mut MultiplexedConnection,
         token: &str,
     ) -> Result<(), LedgerError> {
-        let _: i64 = LEASE
-            .key(self.lease_key())
-            .arg(token)
-            .arg(0)
-            .invoke_async(con)
-            .await
-            .map_err(LedgerError::from_script)?;
+        Lease::new(self.lease_key()).release(con, token).await
+    }
+
+    /// Pub/sub mode's writer lease: the one instance that counts and writes windows.
+    pub fn writer_lease(&self) -> Lease {
+        Lease::new(format!("{}:pubsub-writer", self.prefix))
+    }
+
+    /// Pub/sub mode: record the marker nonce up to which the writer that is letting go
+    /// counted (see [`crate::ingest::handover`]), for whoever takes the lease next.
+    pub async fn record_handover(
+        &self,
+        con: &mut MultiplexedConnection,
+        nonce: &str,
+        keep_ms: u64,
+    ) -> Result<(), LedgerError> {
+        let _: () = con
+            .pset_ex(self.handover_key(), nonce, keep_ms.max(1))
+            .await?;
         Ok(())
+    }
+
+    /// Pub/sub mode: the handover nonce the previous writer left, taken (read and deleted).
+    pub async fn take_handover(
+        &self,
+        con: &mut MultiplexedConnection,
+    ) -> Result<Option<String>, LedgerError> {
+        Ok(con.get_del(self.handover_key()).await?)
+    }
+
+    fn handover_key(&self) -> String {
+        format!("{}:pubsub-handover", self.prefix)
     }
 
     /// The windows of `channel` not sealed yet that end at or before `until_ms`, as

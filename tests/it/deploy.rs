@@ -340,7 +340,16 @@ fn the_kubernetes_manifests_agree_with_the_code() {
     let pdb = manifest("poddisruptionbudget.yaml");
 
     assert_eq!(u64_at(&deployment, "/spec/replicas"), 1);
-    assert_eq!(str_at(&deployment, "/spec/strategy/type"), "Recreate");
+    // One writer, handed over (writer lease) from the old pod to the new one beside it.
+    assert_eq!(str_at(&deployment, "/spec/strategy/type"), "RollingUpdate");
+    assert_eq!(
+        deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        0
+    );
+    assert_eq!(
+        deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"],
+        1
+    );
     assert_eq!(pdb["spec"]["maxUnavailable"], 1);
     let pod = &deployment["spec"]["template"];
     let containers = pod["spec"]["containers"].as_array().expect("containers");

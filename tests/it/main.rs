@@ -9,6 +9,7 @@ mod browser;
 mod config_cli;
 mod copy;
 mod deploy;
+mod handover;
 mod http_browser;
 mod http_files;
 mod http_pages;
