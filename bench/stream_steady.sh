@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Stream mode at a steady rate: two replicas in one consumer group, `arclamp publish --stream`
-# at RATE entries/s (default 200, one sample each, publish's seed-1 synthetic stream) for
-# SECONDS (default 95, three commits at the default commit_interval of 30 s). Prints each
-# replica's share of the entries, its CPU seconds, and per commit: wall time, bytes written;
-# then what that makes per hour (PUTs and bytes) for this one channel.
+# on CHANNELS streams (default 4, Wikimedia's: excimer, excimer-wall and their -k8s twins)
+# at RATE entries/s each (default 50, one sample each, publish's synthetic stream) for
+# SECONDS_RUN (default 95, three commits at the default commit_interval of 30 s), default
+# config otherwise (live twins refreshed every 60 s). Prints each replica's share of the
+# entries, its CPU seconds, and per commit: wall time, bytes written; then every object
+# written by both replicas (segments, live twins, sealed logs, graphs), per hour.
 source "$(dirname "$0")/common.sh"
-RATE=${RATE:-200}
+RATE=${RATE:-50}
+CHANNELS=${CHANNELS:-4}
+names=(excimer excimer-wall excimer-k8s excimer-wall-k8s)
+channels=("${names[@]:0:$CHANNELS}")
+toml_channels=$(printf '"%s", ' "${channels[@]}")
 SECONDS_RUN=${SECONDS_RUN:-95}
 ${CARGO:-cargo} build --release --locked --bin arclamp 2>&1 | tail -1
 bin=${CARGO_TARGET_DIR:-target}/release/arclamp
@@ -16,7 +22,7 @@ for r in a b; do
     cat > "$work/$r.toml" <<TOML
 [redis]
 url = "redis://127.0.0.1:$port"
-channels = ["excimer"]
+channels = [${toml_channels%, }]
 source = "stream"
 [storage]
 path = "$work/data"
@@ -29,16 +35,24 @@ TOML
     pid[$r]=$!
 done
 sleep 1
-$bin publish --stream --redis "redis://127.0.0.1:$port" --channel excimer --rate "$RATE" --count $((RATE * SECONDS_RUN)) --seed 1 2>/dev/null
+seed=1
+for c in "${channels[@]}"; do
+    $bin publish --stream --redis "redis://127.0.0.1:$port" --channel "$c" --rate "$RATE" --count $((RATE * SECONDS_RUN)) --seed $seed 2>/dev/null &
+    seed=$((seed + 1))
+done
+wait $(jobs -p | tail -n "${#channels[@]}")
 sleep 35   # one more commit interval: everything read is committed
+# entries_read REPLICA_PORT: entries the replica read as new, all channels.
+entries_read() {
+    curl -s "http://127.0.0.1:$1/metrics" | awk '$1 ~ /^arclamp_stream_entries_read_total\{/ && $1 ~ /how="new"/ { s += $2 } END { print s + 0 }'
+}
 total=0
 for r in a b; do
-    n=$(metric 'arclamp_stream_entries_read_total{channel="excimer",how="new"}' "${http[$r]}")
-    total=$(echo "$total + $n" | bc)
+    total=$(echo "$total + $(entries_read "${http[$r]}")" | bc)
 done
 for r in a b; do
     p=${http[$r]}
-    n=$(metric 'arclamp_stream_entries_read_total{channel="excimer",how="new"}' "$p")
+    n=$(entries_read "$p")
     commits=$(metric 'arclamp_stream_commits_total{result="ok"}' "$p")
     bytes=$(metric arclamp_stream_commit_bytes_total "$p")
     dur_sum=$(metric arclamp_stream_commit_duration_seconds_sum "$p")
@@ -46,5 +60,13 @@ for r in a b; do
     printf 'replica %s: share=%.1f%% entries=%s cpu_seconds=%s (whole run, incl. start, reads, renders) commits=%s mean_commit_wall=%.3fs mean_commit_bytes=%.0f\n' \
         "$r" "$(echo "100 * $n / $total" | bc -l)" "$n" "$cpu" "$commits" "$(echo "$dur_sum / $commits" | bc -l)" "$(echo "$bytes / $commits" | bc -l)"
 done
-bytes=$(( $(metric arclamp_stream_commit_bytes_total "${http[a]}" | cut -d. -f1) + $(metric arclamp_stream_commit_bytes_total "${http[b]}" | cut -d. -f1) ))
-printf 'per hour for this channel: %.0f segment PUTs (2 replicas x 120 commits), %.3f GB of segments at %s entries/s\n' 240 "$(echo "$bytes * 3600 / ($SECONDS_RUN + 35) / 1000000000" | bc -l)" "$RATE"
+elapsed=$((SECONDS_RUN + 35))
+printf 'per hour, both replicas, %s channels at %s entries/s each (%s s measured):\n' "${#channels[@]}" "$RATE" "$elapsed"
+for kind in segments live logs svgs other; do
+    puts=0; bytes=0
+    for r in a b; do
+        puts=$(echo "$puts + $(metric "arclamp_storage_writes_total{kind=\"$kind\"}" "${http[$r]}")" | bc)
+        bytes=$(echo "$bytes + $(metric "arclamp_storage_written_bytes_total{kind=\"$kind\"}" "${http[$r]}")" | bc)
+    done
+    printf '  %-9s %8.0f PUTs/h %8.3f GB/h\n' "$kind" "$(echo "$puts * 3600 / $elapsed" | bc -l)" "$(echo "$bytes * 3600 / $elapsed / 1000000000" | bc -l)"
+done

@@ -500,6 +500,22 @@ pub fn storage_failed(operation: &'static str, error: &str, first_of_outage: boo
     gauge!("arclamp_storage_up").set(0.0);
 }
 
+/// What a path's top folder says it is, for the write counters (a bounded set of labels).
+pub const STORAGE_KINDS: &[&str] = &["logs", "svgs", "segments", "live", "other"];
+
+/// An object was written: counted by kind (its top folder: logs, graphs, stream segments,
+/// live twins) so operators see where PUTs and bytes go.
+pub fn storage_written(path: &str, bytes: usize) {
+    let top = path.split('/').next().unwrap_or_default();
+    let kind = STORAGE_KINDS
+        .iter()
+        .copied()
+        .find(|k| *k == top)
+        .unwrap_or("other");
+    counter!("arclamp_storage_writes_total", "kind" => kind).increment(1);
+    counter!("arclamp_storage_written_bytes_total", "kind" => kind).increment(bytes as u64);
+}
+
 /// Storage works again after an outage.
 pub fn storage_recovered(store: &str, outage: Duration) {
     tracing::info!(
@@ -769,6 +785,8 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_pubsub_standby_expired_messages_total", MetricKind::Counter, "Pub/sub mode: messages a standby dropped from its buffer (older than aggregation.flush_interval: the writer counted them)."),
     ("arclamp_pubsub_takeovers_total", MetricKind::Counter, "Pub/sub mode: writer leases taken, by whether the previous writer handed over."),
     ("arclamp_pubsub_writer_lease_lost_total", MetricKind::Counter, "Pub/sub mode: writer leases lost to another instance (this one then exits)."),
+    ("arclamp_storage_writes_total", MetricKind::Counter, "Objects written, by kind (top folder: logs, svgs, segments, live, other)."),
+    ("arclamp_storage_written_bytes_total", MetricKind::Counter, "Bytes of objects written, by kind (top folder: logs, svgs, segments, live, other)."),
     ("arclamp_stream_entries_read_total", MetricKind::Counter, "Stream mode: entries read, per channel and how (new, pending, claimed)."),
     ("arclamp_stream_entries_lost_total", MetricKind::Counter, "Stream mode: entries lost before they were counted, per channel and why (pending or unread: trimmed; no_data)."),
     ("arclamp_stream_epoch", MetricKind::Gauge, "Stream mode: this consumer's epoch (its fencing token)."),
@@ -932,6 +950,10 @@ pub fn register(channels: &[String], periods: &[String], stream_mode: bool) {
     }
     for operation in ["read", "write", "list", "delete", "stat", "check"] {
         counter!("arclamp_storage_failures_total", "operation" => operation).absolute(0);
+    }
+    for kind in STORAGE_KINDS {
+        counter!("arclamp_storage_writes_total", "kind" => *kind).absolute(0);
+        counter!("arclamp_storage_written_bytes_total", "kind" => *kind).absolute(0);
     }
     for reason in ["expiring", "rejected"] {
         counter!("arclamp_swift_token_renewals_total", "reason" => reason).absolute(0);

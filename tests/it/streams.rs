@@ -124,24 +124,7 @@ fn add_backlog(
             data.push('\n');
             data.push_str(&line(i + 1_000_003));
         }
-        for l in data.lines() {
-            let (stack, n) = l.rsplit_once(' ').unwrap();
-            let n: u64 = n.parse().unwrap();
-            let time = chrono::DateTime::from_timestamp_millis(ms as i64).unwrap();
-            let hour = time.format("%Y-%m-%d_%H").to_string();
-            let day = time.format("%Y-%m-%d").to_string();
-            let entry = stack.split(';').next().unwrap();
-            let entry = entry.rsplit('/').next().unwrap().trim_end_matches(".php");
-            for (period, window) in [("hourly", &hour), ("daily", &day)] {
-                for e in ["all", entry] {
-                    *expected
-                        .entry((period.into(), window.clone(), e.into()))
-                        .or_default()
-                        .entry(stack.to_owned())
-                        .or_default() += n;
-                }
-            }
-        }
+        expect_data(expected, ms as i64, &data);
         pipe.cmd("XADD")
             .arg(channel)
             .arg(format!("{ms}-*"))
@@ -622,22 +605,71 @@ fn add_now(redis: &RedisServer, channel: &str, first: u64, count: u64, expected:
             .query(&mut con)
             .expect("XADD");
         let ms: i64 = id.split('-').next().unwrap().parse().unwrap();
-        let time = chrono::DateTime::from_timestamp_millis(ms).unwrap();
-        let (stack, n) = data.rsplit_once(' ').unwrap();
+        expect_data(expected, ms, &data);
+    }
+}
+
+/// Add what an entry with id time `ms` and field `data` must count to `expected`: each
+/// line in the hour and the day of `ms`, in `all` and in its entry point.
+fn expect_data(expected: &mut Expected, ms: i64, data: &str) {
+    let time = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    let hour = time.format("%Y-%m-%d_%H").to_string();
+    let day = time.format("%Y-%m-%d").to_string();
+    for l in data.lines() {
+        let (stack, n) = l.rsplit_once(' ').unwrap();
+        let n: u64 = n.parse().unwrap();
         let entry = stack.split(';').next().unwrap();
         let entry = entry.rsplit('/').next().unwrap().trim_end_matches(".php");
-        for (period, window) in [
-            ("hourly", time.format("%Y-%m-%d_%H").to_string()),
-            ("daily", time.format("%Y-%m-%d").to_string()),
-        ] {
+        for (period, window) in [("hourly", &hour), ("daily", &day)] {
             for e in ["all", entry] {
                 *expected
                     .entry((period.into(), window.clone(), e.into()))
                     .or_default()
                     .entry(stack.to_owned())
-                    .or_default() += n.parse::<u64>().unwrap();
+                    .or_default() += n;
             }
         }
+    }
+}
+
+/// XADDs entries with `*` ids from a thread, a few hundred a second, until stopped; gives
+/// back what they must count.
+struct Producer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Expected>,
+}
+
+impl Producer {
+    fn start(redis: &RedisServer, channel: &'static str) -> Producer {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let client = redis::Client::open(redis.url()).expect("client");
+        let thread = std::thread::spawn(move || {
+            let mut con = client.get_connection().expect("connect");
+            let mut expected = Expected::new();
+            let mut i = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let data = line(i);
+                let id: String = redis::cmd("XADD")
+                    .arg(channel)
+                    .arg("*")
+                    .arg("data")
+                    .arg(&data)
+                    .query(&mut con)
+                    .expect("XADD");
+                let ms: i64 = id.split('-').next().unwrap().parse().unwrap();
+                expect_data(&mut expected, ms, &data);
+                i += 1;
+                std::thread::sleep(Duration::from_millis(3));
+            }
+            expected
+        });
+        Producer { stop, thread }
+    }
+
+    fn stop(self) -> Expected {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("producer thread")
     }
 }
 
@@ -720,5 +752,48 @@ fn every_replica_serves_the_same_live_windows_from_what_is_committed() {
         });
         let (_, svg) = replica.get(&svg_path).expect("svg");
         assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg_path}");
+    }
+}
+
+#[test]
+fn three_rolling_updates_under_load_lose_nothing_and_double_nothing() {
+    let redis = RedisServer::start();
+    let shared = TestDir::new();
+    let storage = shared.path().join("data");
+    let config = format!(
+        "{}[aggregation]\nflush_interval = \"300ms\"\n",
+        stream_config(&redis, &storage, "")
+    );
+    let dirs: Vec<TestDir> = (0..5).map(|_| TestDir::new()).collect();
+    let mut replicas: std::collections::VecDeque<Arclamp> = dirs[..2]
+        .iter()
+        .map(|d| Arclamp::start_in(d.path(), &redis, &config))
+        .collect();
+    let producer = Producer::start(&redis, "excimer");
+    for dir in &dirs[2..] {
+        std::thread::sleep(Duration::from_millis(700));
+        // maxSurge 1, maxUnavailable 0: the new replica first, ready, then the oldest goes.
+        let new = Arclamp::start_in(dir.path(), &redis, &config);
+        wait_until("the new replica ready", Duration::from_secs(30), || {
+            new.get("/readyz").is_some_and(|(status, _)| status == 200)
+        });
+        replicas.push_back(new);
+        let mut old = replicas.pop_front().expect("a replica");
+        assert!(old.stop(Duration::from_secs(30)).success(), "{}", old.log());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let expected = producer.stop();
+    wait_until("every entry committed", Duration::from_secs(30), || {
+        group_pending(&redis) == 0
+    });
+    for ((period, window, entry), stacks) in &expected {
+        let relative = format!("logs/{period}/{window}.excimer.{entry}.log.gz");
+        for replica in &replicas {
+            wait_until(
+                &format!("{relative} served exactly"),
+                Duration::from_secs(30),
+                || served_log(replica, &relative).as_ref() == Some(stacks),
+            );
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! The wrapper every backend runs in: it counts failed operations
+//! The wrapper every backend runs in: it counts writes and their bytes by top folder
+//! (`arclamp_storage_writes_total{kind}`), failed operations
 //! (`arclamp_storage_failures_total{operation}`), logs an outage once when it starts and once
 //! when it ends, and answers readiness from the last write's outcome plus one cheap request.
 
@@ -87,8 +88,12 @@ impl Storage for Monitored {
     }
 
     async fn put(&self, path: &str, body: Bytes, meta: ContentMeta) -> Result<(), StorageError> {
+        let bytes = body.len();
         let result = self.inner.put(path, body, meta).await;
         self.record("write", &result);
+        if result.is_ok() {
+            events::storage_written(path, bytes);
+        }
         result
     }
 
