@@ -62,7 +62,7 @@ for r in a b; do
 done
 elapsed=$((SECONDS_RUN + 35))
 printf 'per hour, both replicas, %s channels at %s entries/s each (%s s measured):\n' "${#channels[@]}" "$RATE" "$elapsed"
-for kind in segments live logs svgs other; do
+for kind in segments logs svgs other; do
     puts=0; bytes=0
     for r in a b; do
         puts=$(echo "$puts + $(metric "arclamp_storage_writes_total{kind=\"$kind\"}" "${http[$r]}")" | bc)

@@ -704,6 +704,24 @@ impl Config {
         })
     }
 
+    /// How readers see stream mode's windows not sealed yet; `None` in pub/sub mode (its
+    /// live windows are checkpointed to the store).
+    pub fn live_settings(&self) -> Result<Option<crate::graphs::live::LiveSettings>, ConfigError> {
+        if self.redis.source != SourceKind::Stream {
+            return Ok(None);
+        }
+        Ok(Some(crate::graphs::live::LiveSettings {
+            url: self.redis.url.clone(),
+            group: self.redis.group.clone(),
+            channels: self.redis.channels.clone(),
+            periods: self.period_specs()?,
+            max_entry_points: self.aggregation.max_entry_points,
+            render: self.render.settings(),
+            // As fresh as pub/sub mode's checkpoints.
+            refresh: self.aggregation.flush_interval,
+        }))
+    }
+
     /// The effective config as TOML, with secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();

@@ -344,7 +344,6 @@ impl Aggregator {
         if due || final_render {
             self.renders.do_send(RenderRequest {
                 key: self.key.clone(),
-                live: false,
             });
             self.last_render_request = Some(Instant::now());
             self.render_stale = false;

@@ -10,16 +10,11 @@
 //!   acknowledged, none still to come (stream ids are the Redis server's clock).
 //! - Sealing is deterministic (the same committed sections give the same bytes), so a seal
 //!   interrupted by a crash is simply done again by the next lease holder.
-//! - A window **not sealed yet** gets live twins ([`crate::store::live`]): its logs merged
-//!   from one snapshot of the ledger (its sealed hours' logs and its open hours' sections),
-//!   written under `live/` and rendered, every `live_every` at most, so every replica
-//!   serves the same live pages. A window whose merge took long waits four times that
-//!   before the next, as pub/sub checkpoints do.
 //! - Every replica (lease or not) reads the group's state for `/metrics` and `/status`,
-//!   and which windows are open, for the pages' live marks.
+//!   and which windows are open, for the pages' live marks (windows not sealed yet are
+//!   read on demand, see [`crate::graphs::live`]).
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,12 +28,11 @@ use crate::ingest::sample::ALL;
 use crate::ingest::stream::EntryId;
 use crate::ops::events;
 use crate::ops::live::Live;
-use crate::store::layout::{GraphKind, LogKey};
-use crate::store::ledger::{HourSource, Ledger};
-use crate::store::live::LiveTwins;
-use crate::store::retention::{self, PeriodSpec, HOURLY};
+use crate::store::layout::LogKey;
+use crate::store::ledger::Ledger;
+use crate::store::retention::{PeriodSpec, HOURLY};
 use crate::store::seal;
-use crate::store::segment::{self, SectionRef};
+use crate::store::segment;
 use crate::store::storage::Storage;
 
 /// Segments no index refers to are deleted once this old (a commit writes its segment
@@ -71,24 +65,11 @@ pub struct HousekeeperSettings {
     pub lease_ttl: Duration,
     /// This replica's lease token.
     pub token: String,
-    /// A live window's twins are refreshed at most this often.
-    pub live_every: Duration,
 }
 
 /// Windows not sealed yet, as `(period, window)`, as the last pass read them (any
 /// replica): the pages' live marks.
 pub type OpenWindows = Live<HashSet<(String, String)>>;
-
-/// What the last refresh of one live window wrote.
-#[derive(Debug, Clone)]
-struct LiveTwin {
-    /// Digest of the snapshot it was merged from: the same snapshot is not merged again.
-    snapshot: u64,
-    /// Not refreshed again before this.
-    next_at: Instant,
-    /// Entry points with a twin (`all` among them).
-    entries: Vec<String>,
-}
 
 /// Give the lease back (shutdown), so another replica takes over at once.
 #[derive(Message)]
@@ -104,8 +85,6 @@ pub struct Housekeeper {
     connection: Option<MultiplexedConnection>,
     last_gc: Option<Instant>,
     released: bool,
-    /// The live twins written, by (channel, `{period}/{window}`).
-    twins: HashMap<(String, String), LiveTwin>,
     open_windows: Arc<OpenWindows>,
 }
 
@@ -126,7 +105,6 @@ impl Housekeeper {
             connection: None,
             last_gc: None,
             released: false,
-            twins: HashMap::new(),
             open_windows,
         }
     }
@@ -150,21 +128,15 @@ impl Actor for Housekeeper {
                 storage: act.storage.clone(),
                 connection: act.connection.take(),
                 sealed: Vec::new(),
-                live: Vec::new(),
-                twins: std::mem::take(&mut act.twins),
                 open: None,
             };
             ctx.wait(pass.run(gc).into_actor(act).map(|pass, act, _| {
                 act.connection = pass.connection;
-                act.twins = pass.twins;
                 if let Some(open) = pass.open {
                     act.open_windows.replace(open);
                 }
                 for key in pass.sealed {
-                    act.renders.do_send(RenderRequest { key, live: false });
-                }
-                for key in pass.live {
-                    act.renders.do_send(RenderRequest { key, live: true });
+                    act.renders.do_send(RenderRequest { key });
                 }
             }));
         });
@@ -211,10 +183,6 @@ struct Pass {
     connection: Option<MultiplexedConnection>,
     /// Logs written by this pass, to render.
     sealed: Vec<LogKey>,
-    /// Live twins written by this pass, to render.
-    live: Vec<LogKey>,
-    /// The live twins written so far (carried from pass to pass).
-    twins: HashMap<(String, String), LiveTwin>,
     /// The windows found open, when every channel's were read.
     open: Option<HashSet<(String, String)>>,
 }
@@ -251,7 +219,6 @@ impl Pass {
         // Every replica reports the group, so any replica's /metrics and /status show it.
         let active_within = self.settings.claim_after.as_millis() as u64;
         let mut open = HashSet::new();
-        let mut open_by_channel = HashMap::new();
         for channel in &self.settings.channels {
             if let Some(view) = self
                 .ledger
@@ -261,18 +228,18 @@ impl Pass {
             {
                 events::stream_group(channel, &view);
             }
-            let members = self.open_members(con, channel).await?;
-            open.extend(members.iter().filter_map(|m| {
+            let members = self
+                .ledger
+                .sealable(con, channel, i64::MAX)
+                .await
+                .map_err(|e| e.to_string())?;
+            open.extend(members.iter().filter_map(|(m, _)| {
                 let (period, window) = m.split_once('/')?;
                 Some((period.to_owned(), window.to_owned()))
             }));
-            open_by_channel.insert(channel.clone(), members);
         }
         self.open = Some(open);
         if !held {
-            // Another replica writes the twins: what this one wrote is stale when it holds
-            // the lease again.
-            self.twins.clear();
             return Ok(());
         }
         for channel in self.settings.channels.clone() {
@@ -313,11 +280,6 @@ impl Pass {
                     }
                 }
             }
-            let open = self.open_members(con, &channel).await?;
-            if let Err(error) = self.refresh_live(con, &channel, &open).await {
-                events::live_refresh_failed(&channel, &error);
-            }
-            open_by_channel.insert(channel.clone(), open);
             if mark.trim_to > EntryId::default() {
                 let _: Result<i64, _> = redis::cmd("XTRIM")
                     .arg(&channel)
@@ -328,14 +290,8 @@ impl Pass {
                     .await;
             }
         }
-        let open_twins: HashSet<(String, String)> = open_by_channel
-            .into_iter()
-            .flat_map(|(channel, members)| members.into_iter().map(move |m| (channel.clone(), m)))
-            .collect();
-        self.twins.retain(|window, _| open_twins.contains(window));
         if gc {
             self.collect_garbage(con).await?;
-            self.collect_twins(&open_twins).await?;
             let idle = FORGET_CONSUMERS_AFTER.max(self.settings.claim_after * 10);
             for channel in &self.settings.channels {
                 let forgotten = self
@@ -383,13 +339,19 @@ impl Pass {
                 .await
                 .map_err(|e| e.to_string())?;
             merged_sections = sections.len();
-            self.read_sections(&sections, &mut inputs).await?;
+            seal::read_sections(&*self.storage, &sections, &mut inputs)
+                .await
+                .map_err(|e| e.to_string())?;
         } else {
-            for hour in self.hours_of(spec, window_name)? {
-                self.read_sealed_hour(channel, &hour, &mut inputs).await?;
+            let hours = seal::hours_of(&self.settings.periods, spec, window_name)
+                .map_err(|e| e.to_string())?;
+            for hour in hours {
+                seal::read_sealed_hour(&*self.storage, channel, &hour, &mut inputs)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
         }
-        let sealed = self.merge(inputs).await?;
+        let sealed = seal::merge_blocking(inputs, self.settings.max_entry_points).await?;
         let samples = sealed.all.samples;
         let key = |entry: &str| LogKey {
             period: period_name.to_owned(),
@@ -424,236 +386,6 @@ impl Pass {
         Ok((samples, logs))
     }
 
-    /// Every window of `channel` not sealed yet (`{period}/{window}`).
-    async fn open_members(
-        &self,
-        con: &mut MultiplexedConnection,
-        channel: &str,
-    ) -> Result<Vec<String>, String> {
-        let members = self
-            .ledger
-            .sealable(con, channel, i64::MAX)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(members.into_iter().map(|(member, _)| member).collect())
-    }
-
-    /// The names of the hourly windows window `window_name` of `spec` spans.
-    fn hours_of(&self, spec: &PeriodSpec, window_name: &str) -> Result<Vec<String>, String> {
-        if spec.period.name() == HOURLY {
-            return Ok(vec![window_name.to_owned()]);
-        }
-        let window = spec
-            .period
-            .window_named(window_name)
-            .ok_or_else(|| format!("{window_name:?} is not a window of {}", spec.period.name()))?;
-        let hourly = &retention::hourly(&self.settings.periods)
-            .ok_or("no hourly period")?
-            .period;
-        let mut hours = Vec::new();
-        let mut at = window.start;
-        while at < window.end {
-            let hour = hourly.window_at(at);
-            at = hour.end;
-            hours.push(hour.name);
-        }
-        Ok(hours)
-    }
-
-    /// Add the bytes of `sections` (read from their segments) to `inputs`.
-    async fn read_sections(
-        &self,
-        sections: &[(String, SectionRef)],
-        inputs: &mut Vec<Bytes>,
-    ) -> Result<(), String> {
-        let mut segments: HashMap<&str, Bytes> = HashMap::new();
-        for (path, section) in sections {
-            if !segments.contains_key(path.as_str()) {
-                let bytes = self
-                    .storage
-                    .get(path)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| {
-                        format!("segment {path} is indexed but missing from the store")
-                    })?;
-                segments.insert(path, bytes);
-            }
-            let segment = &segments[path.as_str()];
-            let bytes = section.bytes(segment).map_err(|e| format!("{path}: {e}"))?;
-            inputs.push(segment.slice_ref(bytes));
-        }
-        Ok(())
-    }
-
-    /// Add the sealed `all` log of hour `hour` of `channel` to `inputs`, if it has one.
-    async fn read_sealed_hour(
-        &self,
-        channel: &str,
-        hour: &str,
-        inputs: &mut Vec<Bytes>,
-    ) -> Result<(), String> {
-        let key = LogKey {
-            period: HOURLY.into(),
-            window: hour.to_owned(),
-            channel: channel.to_owned(),
-            entry: ALL.into(),
-        };
-        if let Some(log) = self
-            .storage
-            .get(&key.log_path())
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            inputs.push(log);
-        }
-        Ok(())
-    }
-
-    /// Merge `inputs` into a window's logs, off the actor's thread.
-    async fn merge(&self, inputs: Vec<Bytes>) -> Result<seal::SealedLogs, String> {
-        let max_entry_points = self.settings.max_entry_points;
-        tokio::task::spawn_blocking(move || seal::merge(&inputs, max_entry_points))
-            .await
-            .map_err(|e| format!("merging thread failed: {e}"))?
-            .map_err(|e| format!("a section or hourly log is damaged: {e}"))
-    }
-
-    /// Write the live twins of the windows of `channel` in `open` whose snapshot changed
-    /// since their last refresh, when that refresh is old enough.
-    async fn refresh_live(
-        &mut self,
-        con: &mut MultiplexedConnection,
-        channel: &str,
-        open: &[String],
-    ) -> Result<(), String> {
-        for member in open {
-            let id = (channel.to_owned(), member.clone());
-            if self
-                .twins
-                .get(&id)
-                .is_some_and(|twin| Instant::now() < twin.next_at)
-            {
-                continue;
-            }
-            let Some((period_name, window_name)) = member.split_once('/') else {
-                continue;
-            };
-            let Some(spec) = self
-                .settings
-                .periods
-                .iter()
-                .find(|s| s.period.name() == period_name)
-                .cloned()
-            else {
-                continue;
-            };
-            let hours = self.hours_of(&spec, window_name)?;
-            let Some(snapshot) = self
-                .ledger
-                .live_snapshot(con, channel, member, &hours)
-                .await
-                .map_err(|e| e.to_string())?
-            else {
-                continue; // sealed since the open set was read
-            };
-            let digest = {
-                let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                snapshot.hash(&mut hasher);
-                hasher.finish()
-            };
-            if let Some(twin) = self.twins.get_mut(&id) {
-                if twin.snapshot == digest {
-                    twin.next_at = Instant::now() + self.settings.live_every;
-                    continue;
-                }
-            }
-            let started = Instant::now();
-            let mut inputs = Vec::new();
-            for source in &snapshot {
-                match source {
-                    HourSource::Sealed(hour) => {
-                        self.read_sealed_hour(channel, hour, &mut inputs).await?
-                    }
-                    HourSource::Open(_, sections) => {
-                        self.read_sections(sections, &mut inputs).await?
-                    }
-                }
-            }
-            let merged = self.merge(inputs).await?;
-            let samples = merged.all.samples;
-            let twins = LiveTwins::new(self.storage.clone());
-            let key = |entry: &str| LogKey {
-                period: period_name.to_owned(),
-                window: window_name.to_owned(),
-                channel: channel.to_owned(),
-                entry: entry.to_owned(),
-            };
-            let mut entries = Vec::new();
-            if merged.all.stacks > 0 {
-                for (entry, log) in
-                    std::iter::once((ALL.to_owned(), merged.all)).chain(merged.entries)
-                {
-                    let key = key(&entry);
-                    seal::write_log(&twins, &key, log)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    self.live.push(key);
-                    entries.push(entry);
-                }
-            }
-            // An entry point that fell out of the busiest ones loses its twin.
-            let before = self
-                .twins
-                .get(&id)
-                .map(|t| t.entries.clone())
-                .unwrap_or_default();
-            for gone in before.iter().filter(|e| !entries.contains(e)) {
-                delete_window_files(&twins, &key(gone)).await?;
-            }
-            let took = started.elapsed();
-            events::live_window_refreshed(channel, member, entries.len(), samples, took);
-            self.twins.insert(
-                id,
-                LiveTwin {
-                    snapshot: digest,
-                    next_at: Instant::now() + self.settings.live_every.max(took * 4),
-                    entries,
-                },
-            );
-        }
-        Ok(())
-    }
-
-    /// Delete the live twins of windows sealed since (or written late by a replica that
-    /// had lost the lease): everything under `live/` not of a window in `open`.
-    async fn collect_twins(&self, open: &HashSet<(String, String)>) -> Result<(), String> {
-        let twins = LiveTwins::new(self.storage.clone());
-        let mut deleted = 0;
-        for root in ["logs/", "svgs/"] {
-            for object in twins.list(root).await.map_err(|e| e.to_string())? {
-                let Some((period, name)) = object.path[root.len()..].split_once('/') else {
-                    continue;
-                };
-                let key = LogKey::from_log_name(period, name)
-                    .or_else(|| LogKey::from_svg_name(period, name).map(|(key, _)| key))
-                    .or_else(|| crate::store::catalogue::companion_of(period, name));
-                let live = key.is_some_and(|key| {
-                    open.contains(&(key.channel, format!("{period}/{}", key.window)))
-                });
-                if !live {
-                    twins
-                        .delete(&object.path)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    deleted += 1;
-                }
-            }
-        }
-        events::live_twins_collected(deleted);
-        Ok(())
-    }
-
     /// Delete segments that no index refers to and that are old enough not to be waiting
     /// for their commit.
     async fn collect_garbage(&mut self, con: &mut MultiplexedConnection) -> Result<(), String> {
@@ -684,23 +416,4 @@ impl Pass {
         events::segments_collected(deleted);
         Ok(())
     }
-}
-
-/// Delete the log of `key`, its summaries and its forward and reversed graphs from `storage`.
-async fn delete_window_files(storage: &dyn Storage, key: &LogKey) -> Result<(), String> {
-    let mut paths = vec![
-        key.log_path(),
-        crate::store::catalogue::summary_path(key),
-        crate::store::catalogue::range_summary_path(key),
-    ];
-    for reversed in [false, true] {
-        paths.push(key.svg_path(&GraphKind {
-            function: None,
-            reversed,
-        }));
-    }
-    for path in paths {
-        storage.delete(&path).await.map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }

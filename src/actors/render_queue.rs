@@ -26,8 +26,6 @@ use crate::store::storage::Storage;
 pub struct RenderRequest {
     /// The window's log.
     pub key: LogKey,
-    /// Render its live twin (stream mode: a window not sealed yet), not the sealed log.
-    pub live: bool,
 }
 
 /// Send render requests to this (new) render queue from now on: the supervisor's word
@@ -59,10 +57,10 @@ pub struct RenderQueue {
     periods: Vec<Period>,
     /// Tells whether a window has ended.
     clock: Clock,
-    /// Queued or running: (log, live twin).
-    in_pool: HashSet<(LogKey, bool)>,
+    /// Queued or running.
+    in_pool: HashSet<LogKey>,
     /// Asked for again while in the pool.
-    again: HashSet<(LogKey, bool)>,
+    again: HashSet<LogKey>,
     idle_waiters: Vec<oneshot::Sender<()>>,
     scanned: bool,
 }
@@ -89,10 +87,9 @@ impl RenderQueue {
         }
     }
 
-    fn submit(&mut self, key: LogKey, live: bool, ctx: &mut Context<Self>) {
-        let target = (key.clone(), live);
-        if !self.in_pool.insert(target.clone()) {
-            self.again.insert(target);
+    fn submit(&mut self, key: LogKey, ctx: &mut Context<Self>) {
+        if !self.in_pool.insert(key.clone()) {
+            self.again.insert(key);
             return;
         }
         events::render_queue_depth(self.in_pool.len());
@@ -104,7 +101,6 @@ impl RenderQueue {
         let state = WindowState::at(period.as_ref(), &key.window, self.clock.now());
         let job = RenderJob {
             key: key.clone(),
-            live,
             period,
             settings: self.settings.clone(),
             state,
@@ -120,11 +116,10 @@ impl RenderQueue {
                             &format!("renderer pool unavailable: {e}"),
                         );
                     }
-                    let target = (key, live);
-                    act.in_pool.remove(&target);
+                    act.in_pool.remove(&key);
                     events::render_queue_depth(act.in_pool.len());
-                    if act.again.remove(&target) {
-                        act.submit(target.0, live, ctx);
+                    if act.again.remove(&key) {
+                        act.submit(key, ctx);
                     } else if act.in_pool.is_empty() {
                         for waiter in act.idle_waiters.drain(..) {
                             let _ = waiter.send(());
@@ -170,7 +165,7 @@ impl RenderQueue {
                     events::stale_graphs_found(stale.len());
                 }
                 for key in stale {
-                    act.submit(key, false, ctx);
+                    act.submit(key, ctx);
                 }
             }
             Err(e) => events::stale_graph_scan_failed(&e.to_string()),
@@ -194,7 +189,7 @@ impl Handler<RenderRequest> for RenderQueue {
 
     fn handle(&mut self, request: RenderRequest, ctx: &mut Context<Self>) {
         crate::actors::injected_panic("render_queue");
-        self.submit(request.key, request.live, ctx);
+        self.submit(request.key, ctx);
     }
 }
 

@@ -17,7 +17,6 @@ use crate::graphs::window_graphs::{render_stored_window, WindowState};
 use crate::ingest::window::Period;
 use crate::ops::events;
 use crate::store::layout::LogKey;
-use crate::store::live::LiveTwins;
 use crate::store::storage::Storage;
 
 /// Render every graph of one window.
@@ -26,8 +25,6 @@ use crate::store::storage::Storage;
 pub struct RenderJob {
     /// The window's log.
     pub key: LogKey,
-    /// Render its live twin ([`crate::store::live`]) rather than the sealed log.
-    pub live: bool,
     /// The window's period, for its display name.
     pub period: Option<Period>,
     /// Settings in force.
@@ -62,16 +59,9 @@ impl Renderer {
         let Some(runtime) = self.runtime.as_ref() else {
             return Err("no runtime".into());
         };
-        let twins;
-        let storage: &dyn Storage = if job.live {
-            twins = LiveTwins::new(self.storage.clone());
-            &twins
-        } else {
-            self.storage.as_ref()
-        };
         let written = runtime
             .block_on(render_stored_window(
-                storage,
+                self.storage.as_ref(),
                 &job.key,
                 job.period.as_ref(),
                 &job.settings,

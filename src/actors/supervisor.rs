@@ -35,7 +35,6 @@ use crate::ops::live::Live;
 use crate::ops::status::{Overview, ReloadOutcome};
 use crate::ops::telemetry::LogControl;
 use crate::store::ledger::Ledger;
-use crate::store::live;
 use crate::store::storage::Storage;
 
 /// Renderer threads run at a lower priority (Linux nice, per thread): reading Redis must
@@ -121,6 +120,8 @@ pub struct Supervisor {
     last_reload: Option<ReloadOutcome>,
     clock: Clock,
     storage: Arc<dyn Storage>,
+    /// What the HTTP side and on-demand graphs read (in stream mode, with live windows).
+    readers_storage: Arc<dyn Storage>,
     /// Range and diff graphs and leaderboards, shared with the HTTP handlers.
     on_demand: Arc<Live<OnDemand>>,
     log: LogControl,
@@ -212,8 +213,6 @@ fn start_housekeeper(
         // Renewed every pass: a replica that dies hands housekeeping over within 5 passes.
         lease_ttl: (every * 5).max(Duration::from_secs(1)),
         token: stream_identity(config),
-        // Live windows are as fresh as pub/sub mode's checkpoints.
-        live_every: config.aggregation.flush_interval,
     };
     let (ledger, storage, queue, open_windows) = (
         Ledger::new(&config.redis.group),
@@ -346,6 +345,7 @@ impl Supervisor {
         config_path: PathBuf,
         config: Config,
         storage: Arc<dyn Storage>,
+        readers_storage: Arc<dyn Storage>,
         on_demand: Arc<Live<OnDemand>>,
         log: LogControl,
     ) -> Result<Addr<Supervisor>, ConfigError> {
@@ -393,6 +393,7 @@ impl Supervisor {
             last_reload: None,
             clock,
             storage,
+            readers_storage,
             on_demand,
             log,
             ingest,
@@ -507,7 +508,7 @@ impl Supervisor {
         let on_demand = if on_demand_changed {
             Some(OnDemand::new(
                 new.on_demand_settings()?,
-                live::for_readers(self.storage.clone(), new.redis.source == SourceKind::Stream),
+                self.readers_storage.clone(),
             )?)
         } else {
             None

@@ -8,9 +8,9 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::actors::supervisor::{Reload, Shutdown, Supervisor};
 use crate::config::Config;
+use crate::graphs::live;
 use crate::graphs::on_demand::OnDemand;
 use crate::ops::live::Live;
-use crate::store::live;
 use crate::store::storage::{self, Storage};
 use crate::{http, ops::telemetry};
 
@@ -40,7 +40,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot open the storage ([storage] in the config)")?;
         // Pages, the API and on-demand graphs read windows not sealed yet from their live
         // twins in stream mode.
-        let readers_storage = live::for_readers(storage.clone(), stream_mode);
+        let readers_storage = live::for_readers(storage.clone(), config.live_settings()?)
+            .map_err(|e| anyhow::anyhow!("invalid redis.url for reading live windows: {e}"))?;
         // Range and diff graphs and leaderboards; the supervisor replaces it when a reload
         // changes what it is built from.
         let on_demand = Arc::new(Live::new(OnDemand::new(
@@ -51,6 +52,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.config.clone(),
             config,
             storage.clone(),
+            readers_storage.clone(),
             on_demand.clone(),
             log,
         )?;

@@ -3,13 +3,15 @@
 //! stored window gets and renders them; [`window_stacks`] reads a window's stacks in forward
 //! and reversed order; [`range`] and [`range_summary`] merge many windows, [`diff`] compares
 //! two, [`top`] ranks functions; [`on_demand`] runs those when asked, bounded, with
-//! [`graph_cache`] keeping what it drew.
+//! [`graph_cache`] keeping what it drew; [`live`] reads stream mode's windows not sealed yet
+//! on demand.
 //!
 //! It may import [`crate::store`], [`crate::ingest`] and [`crate::ops`]; nothing in
 //! `config`, `actors`, `http` or `cli`.
 
 pub mod diff;
 pub mod graph_cache;
+pub mod live;
 pub mod on_demand;
 pub mod range;
 pub mod range_summary;

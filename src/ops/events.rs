@@ -320,45 +320,6 @@ pub fn window_seal_failed(channel: &str, window: &str, error: &str) {
     counter!("arclamp_stream_seals_total", "result" => "failed").increment(1);
 }
 
-/// Stream mode: a window not sealed yet got fresh live twins (its logs so far).
-pub fn live_window_refreshed(
-    channel: &str,
-    window: &str,
-    logs: usize,
-    samples: u64,
-    took: Duration,
-) {
-    tracing::debug!(
-        channel,
-        window,
-        logs,
-        samples,
-        took_ms = took.as_millis() as u64,
-        "live window refreshed"
-    );
-    counter!("arclamp_stream_live_refreshes_total", "result" => "ok").increment(1);
-    histogram!("arclamp_stream_live_refresh_duration_seconds").record(took.as_secs_f64());
-}
-
-/// Stream mode: refreshing the live twins of a channel's windows failed; the pages keep
-/// the previous ones until the next pass.
-pub fn live_refresh_failed(channel: &str, error: &str) {
-    tracing::warn!(
-        channel,
-        error,
-        "refreshing live windows failed: the pages show the previous refresh; retrying"
-    );
-    counter!("arclamp_stream_live_refreshes_total", "result" => "failed").increment(1);
-}
-
-/// Stream mode: live twins of windows sealed since were deleted.
-pub fn live_twins_collected(deleted: usize) {
-    if deleted > 0 {
-        tracing::debug!(deleted, "live twins of sealed windows deleted");
-    }
-    counter!("arclamp_stream_live_twins_deleted_total").increment(deleted as u64);
-}
-
 /// Stream mode: housekeeping (watermark, trim, garbage collection) failed this pass.
 pub fn housekeeping_failed(error: &str) {
     tracing::warn!(error, "stream housekeeping failed: retrying");
@@ -501,10 +462,10 @@ pub fn storage_failed(operation: &'static str, error: &str, first_of_outage: boo
 }
 
 /// What a path's top folder says it is, for the write counters (a bounded set of labels).
-pub const STORAGE_KINDS: &[&str] = &["logs", "svgs", "segments", "live", "other"];
+pub const STORAGE_KINDS: &[&str] = &["logs", "svgs", "segments", "other"];
 
-/// An object was written: counted by kind (its top folder: logs, graphs, stream segments,
-/// live twins) so operators see where PUTs and bytes go.
+/// An object was written: counted by kind (its top folder: logs, graphs, stream
+/// segments) so operators see where PUTs and bytes go.
 pub fn storage_written(path: &str, bytes: usize) {
     let top = path.split('/').next().unwrap_or_default();
     let kind = STORAGE_KINDS
@@ -785,8 +746,8 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_pubsub_standby_expired_messages_total", MetricKind::Counter, "Pub/sub mode: messages a standby dropped from its buffer (older than aggregation.flush_interval: the writer counted them)."),
     ("arclamp_pubsub_takeovers_total", MetricKind::Counter, "Pub/sub mode: writer leases taken, by whether the previous writer handed over."),
     ("arclamp_pubsub_writer_lease_lost_total", MetricKind::Counter, "Pub/sub mode: writer leases lost to another instance (this one then exits)."),
-    ("arclamp_storage_writes_total", MetricKind::Counter, "Objects written, by kind (top folder: logs, svgs, segments, live, other)."),
-    ("arclamp_storage_written_bytes_total", MetricKind::Counter, "Bytes of objects written, by kind (top folder: logs, svgs, segments, live, other)."),
+    ("arclamp_storage_writes_total", MetricKind::Counter, "Objects written, by kind (top folder: logs, svgs, segments, other)."),
+    ("arclamp_storage_written_bytes_total", MetricKind::Counter, "Bytes of objects written, by kind (top folder: logs, svgs, segments, other)."),
     ("arclamp_stream_entries_read_total", MetricKind::Counter, "Stream mode: entries read, per channel and how (new, pending, claimed)."),
     ("arclamp_stream_entries_lost_total", MetricKind::Counter, "Stream mode: entries lost before they were counted, per channel and why (pending or unread: trimmed; no_data)."),
     ("arclamp_stream_epoch", MetricKind::Gauge, "Stream mode: this consumer's epoch (its fencing token)."),
@@ -804,9 +765,6 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_stream_active_consumers", MetricKind::Gauge, "Stream mode: consumers that read within claim_after (the replicas consuming now), per channel."),
     ("arclamp_stream_open_windows", MetricKind::Gauge, "Stream mode: windows with committed samples not sealed yet, per channel."),
     ("arclamp_stream_oldest_open_window_end_timestamp_seconds", MetricKind::Gauge, "Stream mode: end of the oldest window not sealed yet, per channel (far in the past: sealing stalls)."),
-    ("arclamp_stream_live_refreshes_total", MetricKind::Counter, "Stream mode: refreshes of live windows' twins (logs so far), per result."),
-    ("arclamp_stream_live_refresh_duration_seconds", MetricKind::Histogram, "Stream mode: time to merge and write one live window's twins."),
-    ("arclamp_stream_live_twins_deleted_total", MetricKind::Counter, "Stream mode: live twins deleted once their window was sealed."),
     ("arclamp_stream_consumers_forgotten_total", MetricKind::Counter, "Stream mode: consumers long gone and holding nothing, removed from the group."),
     ("arclamp_stream_lease_held", MetricKind::Gauge, "Stream mode: 1 while this replica holds the housekeeping lease."),
     ("arclamp_stream_seals_total", MetricKind::Counter, "Stream mode: windows sealed into their final logs, per result."),
@@ -876,7 +834,6 @@ fn register_stream(channels: &[String]) {
         "arclamp_stream_commit_bytes_total",
         "arclamp_stream_housekeeping_failures_total",
         "arclamp_stream_segments_deleted_total",
-        "arclamp_stream_live_twins_deleted_total",
     ] {
         counter!(name).absolute(0);
     }
@@ -885,7 +842,6 @@ fn register_stream(channels: &[String]) {
     }
     for result in ["ok", "failed"] {
         counter!("arclamp_stream_seals_total", "result" => result).absolute(0);
-        counter!("arclamp_stream_live_refreshes_total", "result" => result).absolute(0);
     }
     gauge!("arclamp_stream_lease_held").set(0.0);
     gauge!("arclamp_stream_uncommitted_entries").set(0.0);

@@ -19,7 +19,6 @@ pub mod folded;
 pub mod import;
 pub mod layout;
 pub mod ledger;
-pub mod live;
 pub mod retention;
 pub mod seal;
 pub mod segment;

@@ -19,6 +19,8 @@ use crate::store::catalogue::{self, LogSummary};
 use crate::store::compress::{self, GunzipError};
 use crate::store::folded::{self, FoldedWriter};
 use crate::store::layout::LogKey;
+use crate::store::retention::{self, PeriodSpec, HOURLY};
+use crate::store::segment::SectionRef;
 use crate::store::storage::{ContentMeta, Storage, StorageError};
 
 /// A window's final logs.
@@ -116,6 +118,114 @@ pub fn split_entries(
             )
         })
         .collect())
+}
+
+/// A window's inputs could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The ledger indexes a segment the store does not have (deleted by hand?).
+    #[error("segment {0} is indexed but missing from the store")]
+    MissingSegment(String),
+    /// A segment's section is not where its index says.
+    #[error("{path}: {error}")]
+    DamagedSection {
+        /// The segment.
+        path: String,
+        /// What is wrong.
+        error: String,
+    },
+    /// A window name that is not one of its period's.
+    #[error("{0:?} is not a window of its period")]
+    NotAWindow(String),
+    /// Stream mode without an hourly period (refused by the config check).
+    #[error("no hourly period")]
+    NoHourlyPeriod,
+}
+
+/// Add the bytes of `sections` (each in its segment in `storage`) to `inputs`.
+pub async fn read_sections(
+    storage: &dyn Storage,
+    sections: &[(String, SectionRef)],
+    inputs: &mut Vec<Bytes>,
+) -> Result<(), ReadError> {
+    let mut segments: HashMap<&str, Bytes> = HashMap::new();
+    for (path, section) in sections {
+        if !segments.contains_key(path.as_str()) {
+            let bytes = storage
+                .get(path)
+                .await?
+                .ok_or_else(|| ReadError::MissingSegment(path.clone()))?;
+            segments.insert(path, bytes);
+        }
+        let segment = &segments[path.as_str()];
+        let bytes = section
+            .bytes(segment)
+            .map_err(|e| ReadError::DamagedSection {
+                path: path.clone(),
+                error: e.to_string(),
+            })?;
+        inputs.push(segment.slice_ref(bytes));
+    }
+    Ok(())
+}
+
+/// Add the sealed `all` log of hour `hour` of `channel` to `inputs`, if it has one.
+pub async fn read_sealed_hour(
+    storage: &dyn Storage,
+    channel: &str,
+    hour: &str,
+    inputs: &mut Vec<Bytes>,
+) -> Result<(), ReadError> {
+    let key = LogKey {
+        period: HOURLY.into(),
+        window: hour.to_owned(),
+        channel: channel.to_owned(),
+        entry: sample::ALL.into(),
+    };
+    if let Some(log) = storage.get(&key.log_path()).await? {
+        inputs.push(log);
+    }
+    Ok(())
+}
+
+/// The names of the hourly windows that window `window_name` of `spec` spans.
+pub fn hours_of(
+    periods: &[PeriodSpec],
+    spec: &PeriodSpec,
+    window_name: &str,
+) -> Result<Vec<String>, ReadError> {
+    if spec.period.name() == HOURLY {
+        return Ok(vec![window_name.to_owned()]);
+    }
+    let window = spec
+        .period
+        .window_named(window_name)
+        .ok_or_else(|| ReadError::NotAWindow(window_name.to_owned()))?;
+    let hourly = &retention::hourly(periods)
+        .ok_or(ReadError::NoHourlyPeriod)?
+        .period;
+    let mut hours = Vec::new();
+    let mut at = window.start;
+    while at < window.end {
+        let hour = hourly.window_at(at);
+        at = hour.end;
+        hours.push(hour.name);
+    }
+    Ok(hours)
+}
+
+/// [`merge`] on a blocking thread, off the caller's.
+pub async fn merge_blocking(
+    inputs: Vec<Bytes>,
+    max_entry_points: usize,
+) -> Result<SealedLogs, String> {
+    tokio::task::spawn_blocking(move || merge(&inputs, max_entry_points))
+        .await
+        .map_err(|e| format!("merging thread failed: {e}"))?
+        .map_err(|e| format!("a section or hourly log is damaged: {e}"))
 }
 
 /// Write `log` as the trace log of `key`, then its summary (`.meta.json`), which lets pages

@@ -33,6 +33,16 @@ pub struct ObjectStream {
     pub pieces: ByteStream,
 }
 
+impl ObjectStream {
+    /// An object already in memory, as one piece.
+    pub fn from_bytes(bytes: Bytes) -> ObjectStream {
+        ObjectStream {
+            size: bytes.len() as u64,
+            pieces: Box::pin(futures_util::stream::once(async move { Ok(bytes) })),
+        }
+    }
+}
+
 impl std::fmt::Debug for ObjectStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObjectStream")
