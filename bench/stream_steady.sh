@@ -70,3 +70,13 @@ for kind in segments logs svgs other; do
     done
     printf '  %-9s %8.0f PUTs/h %8.3f GB/h\n' "$kind" "$(echo "$puts * 3600 / $elapsed" | bc -l)" "$(echo "$bytes * 3600 / $elapsed / 1000000000" | bc -l)"
 done
+# Reading live windows (nothing is written for them): the first request merges the window
+# from the ledger's snapshot and draws the graph, the next ones within flush_interval reuse it.
+hour=$(date -u +%Y-%m-%d_%H)
+day=$(date -u +%Y-%m-%d)
+for path in "/logs/hourly/$hour.excimer.all.log.gz" "/svgs/hourly/$hour.excimer.all.svgz" "/svgs/daily/$day.excimer.all.svgz"; do
+    for attempt in first again; do
+        printf 'live read (%s) %s: %s\n' "$attempt" "$path" \
+            "$(curl -s -o /dev/null -w '%{http_code}, %{size_download} bytes, %{time_total} s' "http://127.0.0.1:${http[a]}$path")"
+    done
+done
