@@ -596,17 +596,22 @@ fn add_now(redis: &RedisServer, channel: &str, first: u64, count: u64, expected:
     let client = redis::Client::open(redis.url()).expect("client");
     let mut con = client.get_connection().expect("connect");
     for i in first..first + count {
-        let data = line(i);
-        let id: String = redis::cmd("XADD")
-            .arg(channel)
-            .arg("*")
-            .arg("data")
-            .arg(&data)
-            .query(&mut con)
-            .expect("XADD");
-        let ms: i64 = id.split('-').next().unwrap().parse().unwrap();
-        expect_data(expected, ms, &data);
+        xadd_now(&mut con, channel, &line(i), expected);
     }
+}
+
+/// XADD `data` to `channel` with an id from the server's clock, adding what it must count
+/// to `expected`.
+fn xadd_now(con: &mut redis::Connection, channel: &str, data: &str, expected: &mut Expected) {
+    let id: String = redis::cmd("XADD")
+        .arg(channel)
+        .arg("*")
+        .arg("data")
+        .arg(data)
+        .query(con)
+        .expect("XADD");
+    let ms: i64 = id.split('-').next().unwrap().parse().unwrap();
+    expect_data(expected, ms, data);
 }
 
 /// Add what an entry with id time `ms` and field `data` must count to `expected`: each
@@ -649,16 +654,7 @@ impl Producer {
             let mut expected = Expected::new();
             let mut i = 0;
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                let data = line(i);
-                let id: String = redis::cmd("XADD")
-                    .arg(channel)
-                    .arg("*")
-                    .arg("data")
-                    .arg(&data)
-                    .query(&mut con)
-                    .expect("XADD");
-                let ms: i64 = id.split('-').next().unwrap().parse().unwrap();
-                expect_data(&mut expected, ms, &data);
+                xadd_now(&mut con, channel, &line(i), &mut expected);
                 i += 1;
                 std::thread::sleep(Duration::from_millis(3));
             }
