@@ -558,6 +558,7 @@ impl Config {
             "on_demand.max_concurrent_renders",
             self.on_demand.max_concurrent_renders as u64,
         )?;
+        positive("on_demand.queue_timeout", self.on_demand.queue_timeout)?;
         positive("supervisor.backoff_min", self.supervisor.backoff_min)?;
         if self.supervisor.backoff_max < self.supervisor.backoff_min {
             return Err(invalid(

@@ -31,8 +31,14 @@ use crate::store::storage::{ObjectInfo, Storage, StorageError};
 pub struct OnDemandConfig {
     /// Most windows one range graph may merge.
     pub max_range_windows: usize,
-    /// Diff and range graphs rendered at the same time; further requests get 429.
+    /// Diff and range graphs and leaderboards computed at the same time.
     pub max_concurrent_renders: usize,
+    /// Requests that wait (at most `queue_timeout`) for one of those; further ones get 503
+    /// with `Retry-After` at once, so a burst costs bounded memory.
+    pub max_queued: usize,
+    /// Longest a queued request waits before it gets 503.
+    #[serde(with = "crate::ops::settings::duration")]
+    pub queue_timeout: std::time::Duration,
     /// Memory kept for rendered diff and range graphs (gzip'd), in MiB; 0 disables the cache.
     pub cache_megabytes: u64,
 }
@@ -42,6 +48,8 @@ impl Default for OnDemandConfig {
         OnDemandConfig {
             max_range_windows: 62,
             max_concurrent_renders: 2,
+            max_queued: 8,
+            queue_timeout: std::time::Duration::from_secs(10),
             cache_megabytes: 64,
         }
     }
@@ -62,11 +70,13 @@ pub enum OnDemandError {
     /// No such log.
     #[error("{0}")]
     NotFound(String),
-    /// Too many graphs being computed already.
-    #[error("{limit} graphs are being computed already (on_demand.max_concurrent_renders): retry in a few seconds")]
+    /// Too many graphs being computed and waiting already.
+    #[error("{limit} graphs are being computed and {queued} more wait already (on_demand.max_concurrent_renders, on_demand.max_queued): retry in a few seconds")]
     Busy {
         /// The limit.
         limit: usize,
+        /// The queue's length.
+        queued: usize,
     },
     /// Storage failed.
     #[error("storage unavailable: {0}")]
@@ -90,7 +100,7 @@ impl OnDemandError {
         match self {
             OnDemandError::BadRequest(_) | OnDemandError::Range(_) | OnDemandError::Query(_) => 400,
             OnDemandError::NotFound(_) => 404,
-            OnDemandError::Busy { .. } => 429,
+            OnDemandError::Busy { .. } => 503,
             OnDemandError::Storage(_) => 503,
             OnDemandError::Corrupt { .. } => 500,
             OnDemandError::Render(RenderError::NoStacks) => 404,
@@ -246,6 +256,8 @@ pub struct OnDemand {
     skip: Skip,
     cache: Mutex<GraphCache>,
     permits: Arc<Semaphore>,
+    /// Places in the queue for a permit.
+    queue: Arc<Semaphore>,
 }
 
 impl OnDemand {
@@ -263,6 +275,7 @@ impl OnDemand {
             storage,
             periods: settings.periods,
             permits: Arc::new(Semaphore::new(limits.max_concurrent_renders)),
+            queue: Arc::new(Semaphore::new(limits.max_queued)),
             limits,
             title: settings.title,
             min_width: settings.min_width,
@@ -305,13 +318,23 @@ impl OnDemand {
         })
     }
 
-    fn permit(&self) -> Result<OwnedSemaphorePermit, OnDemandError> {
-        self.permits
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| OnDemandError::Busy {
-                limit: self.limits.max_concurrent_renders,
-            })
+    /// A permit to compute, waiting in the bounded queue for one if all are taken.
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, OnDemandError> {
+        let busy = || OnDemandError::Busy {
+            limit: self.limits.max_concurrent_renders,
+            queued: self.limits.max_queued,
+        };
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let _place = self.queue.clone().try_acquire_owned().map_err(|_| busy())?;
+        tokio::time::timeout(
+            self.limits.queue_timeout,
+            self.permits.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())
     }
 
     fn cached(&self, key: &str) -> Option<Bytes> {
@@ -393,7 +416,7 @@ impl OnDemand {
                 summaries: None,
             });
         }
-        let _permit = self.permit()?;
+        let _permit = self.permit().await?;
         let min_width_pct = render::min_width_percent(self.min_width)?;
         // Summaries first, all read and then decoded together (on every core); a window
         // whose summary turns out unusable is read from its log.
@@ -543,7 +566,7 @@ impl OnDemand {
                 summaries: None,
             });
         }
-        let _permit = self.permit()?;
+        let _permit = self.permit().await?;
         let min_width_pct = render::min_width_percent(self.min_width)?;
         let mut summaries = Vec::with_capacity(2);
         for (log, summary) in &sides {
@@ -650,7 +673,7 @@ impl OnDemand {
         let period = self.period(&series.period)?;
         self.window_of(period, "window", window)?;
         let path = series.key(window).log_path();
-        let _permit = self.permit()?;
+        let _permit = self.permit().await?;
         let log = self
             .storage
             .get(&path)

@@ -192,6 +192,10 @@ pub fn start(
             .default_service(web::route().to(html::not_found))
     })
     .workers(workers)
+    // A client that has not sent its whole request head within 5 s gets 408 and is
+    // disconnected: slow clients cannot hold connections open.
+    .client_request_timeout(std::time::Duration::from_secs(5))
+    .client_disconnect_timeout(std::time::Duration::from_secs(1))
     .disable_signals()
     .listen(listener)?
     .run();

@@ -313,7 +313,11 @@ fn page_error(kind: &'static str) -> impl Fn(OnDemandError) -> PageError {
         e.report(kind);
         match e.status() {
             404 => PageError::NotFound(e.to_string()),
-            400 | 429 => PageError::BadRequest(e.to_string()),
+            400 => PageError::BadRequest(e.to_string()),
+            503 if matches!(e, OnDemandError::Busy { .. }) => PageError::Unavailable(
+                "too many graphs are being computed (on_demand.max_concurrent_renders, \
+                 on_demand.max_queued): retry in a few seconds",
+            ),
             _ => PageError::Internal(e.to_string()),
         }
     }

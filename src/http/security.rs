@@ -1,5 +1,6 @@
 //! Headers and methods for every response: only GET and HEAD are served (anything else is
-//! 405 with `Allow`), every response says `X-Content-Type-Options: nosniff`, and every
+//! 405 with `Allow`), request headers past [`MAX_HEADER_BYTES`] get 431 (a slow or huge
+//! request is cut off by the server's own limits, see [`super::start`]), every response says `X-Content-Type-Options: nosniff`, and every
 //! response gets the strict [`HTML_POLICY`] Content-Security-Policy unless its handler set
 //! its own (SVG graphs do: see [`svg_policy`]).
 
@@ -22,7 +23,11 @@ pub const HTML_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 
 /// `GET, HEAD`: the only methods served.
 pub const ALLOWED_METHODS: &str = "GET, HEAD";
 
-/// Middleware: refuse other methods, then add the security headers.
+/// Most bytes of request headers (names and values) served; browsers and Prometheus send a
+/// few hundred. The server reads at most 128 KiB of them before it refuses on its own.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Middleware: refuse other methods and oversized headers, then add the security headers.
 pub async fn headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -32,6 +37,21 @@ pub async fn headers(
             .insert_header((header::ALLOW, ALLOWED_METHODS))
             .content_type("text/plain; charset=utf-8")
             .body("only GET and HEAD are served here\n");
+        add_security_headers(response.headers_mut());
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        let mut response =
+            HttpResponse::build(actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+                .content_type("text/plain; charset=utf-8")
+                .body(format!(
+            "request headers of {header_bytes} bytes: at most {MAX_HEADER_BYTES} are served\n"
+        ));
         add_security_headers(response.headers_mut());
         return Ok(req.into_response(response).map_into_right_body());
     }

@@ -12,6 +12,7 @@ mod deploy;
 mod handover;
 mod http_browser;
 mod http_files;
+mod http_limits;
 mod http_pages;
 mod import;
 mod lifecycle;

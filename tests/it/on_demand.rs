@@ -584,11 +584,11 @@ fn the_leaderboard_skips_configured_frames_and_the_cli_agrees_with_the_api() {
 }
 
 #[test]
-fn renders_beyond_the_concurrency_limit_get_429_and_a_retry_hint() {
+fn renders_beyond_the_concurrency_limit_and_the_queue_get_503_and_a_retry_hint() {
     let redis = RedisServer::start();
     let arclamp = Arclamp::start_with_env(
         &redis,
-        "[on_demand]\nmax_concurrent_renders = 1\n",
+        "[on_demand]\nmax_concurrent_renders = 1\nmax_queued = 0\n",
         &[("ARCLAMP_DEBUG_ON_DEMAND_DELAY_MS", "2000")],
     );
     write_two_days(&arclamp.data());
@@ -605,16 +605,63 @@ fn renders_beyond_the_concurrency_limit_get_429_and_a_retry_hint() {
     std::thread::sleep(Duration::from_millis(500));
     let diff = format!("/diff.svg?period=daily&a={DAY_A}&b={DAY_B}&channel=excimer");
     let refused = get(&arclamp, &diff, &[]);
-    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert_eq!(refused.status, 503, "{}", refused.text());
     assert_eq!(refused.header("retry-after"), Some("2"));
     assert!(refused.text().contains("on_demand.max_concurrent_renders"));
     let (status, body) = api_top(
         &arclamp,
         &format!("period=daily&window={DAY_A}&channel=excimer"),
     );
-    assert_eq!(status, 429, "{body}");
+    assert_eq!(status, 503, "{body}");
     assert_eq!(slow.join().expect("slow request").status, 200);
     assert_eq!(get(&arclamp, &diff, &[]).status, 200);
+}
+
+#[test]
+fn a_burst_of_range_requests_is_queued_up_to_its_bound_and_the_rest_refused_at_once() {
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start_with_env(
+        &redis,
+        "[on_demand]\nmax_concurrent_renders = 1\nmax_queued = 2\ncache_megabytes = 0\n",
+        &[("ARCLAMP_DEBUG_ON_DEMAND_DELAY_MS", "1000")],
+    );
+    write_two_days(&arclamp.data());
+    let port = arclamp.http_port;
+    let started = std::time::Instant::now();
+    let requests: Vec<_> = (0..12)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let reversed = if i % 2 == 0 { "&reversed=1" } else { "" };
+                let target = format!(
+                    "/range.svg?period=daily&from={DAY_A}&to={DAY_B}&channel=excimer{reversed}"
+                );
+                let response = http_request(port, "GET", &target, &[]).expect("answer");
+                (response, started.elapsed())
+            })
+        })
+        .collect();
+    let answers: Vec<_> = requests
+        .into_iter()
+        .map(|r| r.join().expect("request thread"))
+        .collect();
+    let served = answers.iter().filter(|(r, _)| r.status == 200).count();
+    let refused: Vec<_> = answers.iter().filter(|(r, _)| r.status == 503).collect();
+    // One computing, two waiting: three served one after the other, nine refused.
+    assert_eq!(
+        (served, refused.len()),
+        (3, 9),
+        "{:?}",
+        answers.iter().map(|(r, _)| r.status).collect::<Vec<_>>()
+    );
+    for (response, after) in refused {
+        assert_eq!(response.header("retry-after"), Some("2"));
+        assert!(
+            *after < Duration::from_millis(900),
+            "refused at once, not after waiting: {after:?}"
+        );
+    }
+    // The service is still there.
+    assert_eq!(get(&arclamp, "/healthz", &[]).status, 200);
 }
 
 #[test]
