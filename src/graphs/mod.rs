@@ -13,6 +13,8 @@ pub mod diff;
 pub mod graph_cache;
 pub mod live;
 pub mod on_demand;
+#[cfg(test)]
+mod properties;
 pub mod range;
 pub mod range_summary;
 pub mod render;

@@ -19,6 +19,8 @@ pub mod folded;
 pub mod import;
 pub mod layout;
 pub mod ledger;
+#[cfg(test)]
+mod properties;
 pub mod retention;
 pub mod seal;
 pub mod segment;
