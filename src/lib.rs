@@ -11,13 +11,16 @@
 //! - [`graphs`]: flame graphs, ranges, diffs, leaderboards;
 //! - [`store`]: the storage trait and backends, the trace-log format, layout, retention;
 //! - [`ingest`]: parsing, interning and counting samples (pure logic);
-//! - [`ops`]: operational events, metrics, status, the clock; used by all, using none.
+//! - [`ops`]: operational events, metrics, status, the clock; used by all, using none;
+//! - [`fuzz`]: the fuzz targets' entry points (untrusted bytes in, invariants checked),
+//!   beside `http`, importing anything but `actors` and `cli`.
 //!
 //! `tests/it/architecture.rs` checks these rules on every `cargo test`.
 
 pub mod actors;
 pub mod cli;
 pub mod config;
+pub mod fuzz;
 pub mod graphs;
 pub mod http;
 pub mod ingest;

@@ -19,6 +19,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("config", &["graphs", "store", "ingest", "ops"]),
     ("http", &["config", "graphs", "store", "ingest", "ops"]),
     (
+        "fuzz",
+        &["http", "config", "graphs", "store", "ingest", "ops"],
+    ),
+    (
         "actors",
         &["http", "config", "graphs", "store", "ingest", "ops"],
     ),
