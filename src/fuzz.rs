@@ -22,8 +22,11 @@ use crate::store::layout::LogKey;
 use crate::store::seal;
 use crate::store::segment::SectionRef;
 
+/// A fuzz target: untrusted bytes in, a panic when an invariant breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its file in `fuzz/fuzz_targets/` and `fuzz/corpus/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("message", message),
     ("folded_log", folded_log),
     ("stored_format", stored_format),

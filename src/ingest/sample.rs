@@ -210,12 +210,17 @@ pub fn count_byte(haystack: &[u8], needle: u8) -> usize {
 }
 
 /// The entry point named by a stack's first frame: for a path ending in `/NAME.php` (or a
-/// bare `NAME.php`), with NAME made of letters, digits and `_`, that NAME.
+/// bare `NAME.php`), with NAME made of letters, digits and `_`, that NAME. `all.php` names
+/// none: `all` is the log of every sample, and a stack tagged `all` would count in it twice
+/// (found by the `message` fuzz target).
 pub fn entry_point(stack: &[u8]) -> Option<&str> {
     let first = &stack[..memchr(b';', stack).unwrap_or(stack.len())];
     let file = &first[memrchr(b'/', first).map_or(0, |i| i + 1)..];
     let name = file.strip_suffix(b".php")?;
-    if name.is_empty() || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+    if name.is_empty()
+        || name == ALL.as_bytes()
+        || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    {
         return None;
     }
     // Checked ASCII above, so this cannot fail.
@@ -259,6 +264,11 @@ mod tests {
         assert_eq!(entry_point(b"{main};index.php"), None);
         assert_eq!(entry_point(b"/srv/w/.php;x"), None);
         assert_eq!(entry_point(b"/srv/w/in-dex.php;x"), None);
+        assert_eq!(
+            entry_point(b"/srv/w/all.php;x"),
+            None,
+            "all is every sample's log"
+        );
         assert_eq!(entry_point(b"/srv/w/index.php5;x"), None);
         assert_eq!(entry_point(b"excimer_truncated;/srv/index.php"), None);
     }
