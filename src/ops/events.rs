@@ -936,6 +936,17 @@ pub fn register(channels: &[String], periods: &[String], stream_mode: bool) {
     }
     if stream_mode {
         register_stream(channels);
+    } else {
+        for name in [
+            "arclamp_pubsub_writer_lease_lost_total",
+            "arclamp_pubsub_standby_expired_messages_total",
+        ] {
+            counter!(name).absolute(0);
+        }
+        for handover in ["yes", "no"] {
+            counter!("arclamp_pubsub_takeovers_total", "handover" => handover).absolute(0);
+        }
+        gauge!("arclamp_pubsub_standby_buffered_messages").set(0.0);
     }
     gauge!("arclamp_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     // Not subscribed until the subscriber says so.
