@@ -38,8 +38,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     system.block_on(async {
         let storage: Arc<dyn Storage> = storage::open(&config.storage)
             .context("cannot open the storage ([storage] in the config)")?;
-        // Pages, the API and on-demand graphs read windows not sealed yet from their live
-        // twins in stream mode.
+        // Pages, the API and on-demand graphs read stream mode's windows not sealed yet on
+        // demand, from the ledger's snapshot.
         let readers_storage = live::for_readers(storage.clone(), config.live_settings()?)
             .map_err(|e| anyhow::anyhow!("invalid redis.url for reading live windows: {e}"))?;
         // Range and diff graphs and leaderboards; the supervisor replaces it when a reload

@@ -18,7 +18,7 @@
 //!   says which windows can be sealed and how far the stream can be trimmed;
 //! - **seal** and **lease**: the housekeeper forgets a window once its logs are written;
 //! - **live**: one consistent snapshot of a window not sealed yet (which of its hours are
-//!   sealed, the committed sections of the others), for its live twin.
+//!   sealed, the committed sections of the others), to read it while live.
 //!
 //! Invariant: a sample counts only through an indexed section, and an entry is indexed by
 //! exactly one commit (the one that acknowledged it). A segment whose commit never ran is

@@ -1,4 +1,4 @@
--- One consistent snapshot of a window not sealed yet, for its live twin. KEYS[1] the
+-- One consistent snapshot of a window not sealed yet, to read it while live. KEYS[1] the
 -- channel's open windows, KEYS[2..] the committed sections of each hour of the window.
 -- ARGV[1] the window's member in the open set, ARGV[2..] each hour's member. Answers nil when
 -- the window is sealed; else, per hour, its sections (field, value, ...) while it is open,
