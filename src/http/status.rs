@@ -203,22 +203,10 @@ impl StatusView {
             channel_rows: report
                 .channels
                 .iter()
-                .map(|c| {
-                    let reasons: Vec<String> = c
-                        .rejected
-                        .iter()
-                        .filter(|(_, n)| **n > 0.0)
-                        .map(|(reason, n)| format!("{reason}: {}", count(*n)))
-                        .collect();
-                    ChannelRow {
-                        channel: c.channel.clone(),
-                        received: count(c.samples_received),
-                        reasons: if reasons.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            reasons.join(", ")
-                        },
-                    }
+                .map(|c| ChannelRow {
+                    channel: c.channel.clone(),
+                    received: count(c.samples_received),
+                    reasons: by_kind(&c.rejected),
                 })
                 .collect(),
             period_rows: report

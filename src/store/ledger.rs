@@ -135,6 +135,18 @@ pub enum HourSource {
     Open(String, Vec<(String, SectionRef)>),
 }
 
+/// One field of an hour's index: a segment and its section there; a section in a form the
+/// ledger never writes is an error.
+fn index_entry(segment: String, section: &str) -> Result<(String, SectionRef), LedgerError> {
+    match SectionRef::parse(section) {
+        Some(section) => Ok((segment, section)),
+        None => Err(ReplyError::new(format!(
+            "index entry {section:?} of {segment} is not OFF LEN SAMPLES STACKS"
+        ))
+        .into()),
+    }
+}
+
 /// A lease in Redis: one holder at a time (by token), kept by renewing it before its time
 /// to live runs out, taken by another once it lapses.
 #[derive(Debug, Clone)]
@@ -446,13 +458,7 @@ impl Ledger {
         let fields: BTreeMap<String, String> = con.hgetall(self.index_key(channel, hour)).await?;
         fields
             .into_iter()
-            .map(|(segment, section)| match SectionRef::parse(&section) {
-                Some(section) => Ok((segment, section)),
-                None => Err(ReplyError::new(format!(
-                    "index entry {section:?} of {segment} is not OFF LEN SAMPLES STACKS"
-                ))
-                .into()),
-            })
+            .map(|(segment, section)| index_entry(segment, &section))
             .collect()
     }
 
@@ -501,16 +507,10 @@ impl Ledger {
                 else {
                     return Err(ReplyError::new("live's index is not field/value pairs").into());
                 };
-                let (path, section) = (
+                sections.push(index_entry(
                     String::from_utf8_lossy(path).into_owned(),
-                    String::from_utf8_lossy(section),
-                );
-                let section = SectionRef::parse(&section).ok_or_else(|| {
-                    ReplyError::new(format!(
-                        "index entry {section:?} of {path} is not OFF LEN SAMPLES STACKS"
-                    ))
-                })?;
-                sections.push((path, section));
+                    &String::from_utf8_lossy(section),
+                )?);
             }
             sections.sort_by(|a, b| a.0.cmp(&b.0));
             sources.push(HourSource::Open(hour.clone(), sections));
