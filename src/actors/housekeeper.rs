@@ -24,7 +24,6 @@ use redis::aio::MultiplexedConnection;
 
 use crate::actors::render_queue::{RenderQueue, RenderRequest, UseRenderQueue};
 use crate::actors::stream_reader::command_connection;
-use crate::ingest::sample::ALL;
 use crate::ingest::stream::EntryId;
 use crate::ops::events;
 use crate::ops::live::Live;
@@ -360,15 +359,12 @@ impl Pass {
             entry: entry.to_owned(),
         };
         let mut written = Vec::new();
-        if sealed.all.stacks > 0 {
-            for (entry, log) in std::iter::once((ALL.to_owned(), sealed.all)).chain(sealed.entries)
-            {
-                let key = key(&entry);
-                seal::write_log(&*self.storage, &key, log)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                written.push(key);
-            }
+        for (entry, log) in sealed.logs() {
+            let key = key(&entry);
+            seal::write_log(&*self.storage, &key, log)
+                .await
+                .map_err(|e| e.to_string())?;
+            written.push(key);
         }
         self.ledger
             .seal(

@@ -51,8 +51,6 @@ pub struct LiveSettings {
 struct Merged {
     /// Digest of the snapshot: the same snapshot is not merged again.
     digest: u64,
-    /// When the snapshot was read.
-    read_at: Instant,
     /// When it was merged (the objects' modification time).
     modified: SystemTime,
     /// Each entry point's log (`all` first) and its summary.
@@ -64,7 +62,8 @@ struct Merged {
 /// One entry point's graphs: graph path to `.svgz` (`None`: no stacks).
 type Graphs = HashMap<String, Option<Bytes>>;
 
-type Slot = Arc<tokio::sync::Mutex<Option<Arc<Merged>>>>;
+/// A window's last merge and when its snapshot was last read (to reuse it for `refresh`).
+type Slot = Arc<tokio::sync::Mutex<Option<(Instant, Arc<Merged>)>>>;
 
 /// Readers' view of a store in stream mode; see the module documentation.
 pub struct LiveWindows {
@@ -175,11 +174,12 @@ impl LiveWindows {
                 .clone()
         };
         let mut merged = slot.lock().await;
-        if let Some(current) = merged.as_ref() {
-            if current.read_at.elapsed() < self.settings.refresh {
+        if let Some((read_at, current)) = merged.as_ref() {
+            if read_at.elapsed() < self.settings.refresh {
                 return Ok(Some(current.clone()));
             }
         }
+        let read_at = Instant::now();
         let mut con = self.connection(path).await?;
         let snapshot = self
             .ledger
@@ -195,24 +195,10 @@ impl LiveWindows {
             snapshot.hash(&mut hasher);
             hasher.finish()
         };
-        if let Some(current) = merged.as_ref().filter(|m| m.digest == digest) {
-            let fresh = Arc::new(Merged {
-                digest,
-                read_at: Instant::now(),
-                modified: current.modified,
-                logs: current.logs.clone(),
-                graphs: Mutex::new(
-                    current
-                        .graphs
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .clone(),
-                ),
-            });
-            *merged = Some(fresh.clone());
-            return Ok(Some(fresh));
+        if let Some((at, current)) = merged.as_mut().filter(|(_, m)| m.digest == digest) {
+            *at = read_at;
+            return Ok(Some(current.clone()));
         }
-        let read_at = Instant::now();
         let mut inputs = Vec::new();
         for source in &snapshot {
             let read = match source {
@@ -229,24 +215,17 @@ impl LiveWindows {
             .await
             .map_err(|e| Self::unavailable(path, e))?;
         let mut logs = BTreeMap::new();
-        if sealed.all.stacks > 0 {
-            for (entry, log) in std::iter::once((ALL.to_owned(), sealed.all)).chain(sealed.entries)
-            {
-                let summary = LogSummary {
-                    samples: log.samples,
-                    stacks: log.stacks as u64,
-                };
-                logs.insert(entry, (Bytes::from(log.gzip), summary));
-            }
+        for (entry, log) in sealed.logs() {
+            let summary = seal::summary(&log);
+            logs.insert(entry, (Bytes::from(log.gzip), summary));
         }
         let fresh = Arc::new(Merged {
             digest,
-            read_at,
             modified: SystemTime::now(),
             logs,
             graphs: Mutex::new(HashMap::new()),
         });
-        *merged = Some(fresh.clone());
+        *merged = Some((read_at, fresh.clone()));
         Ok(Some(fresh))
     }
 
@@ -299,9 +278,9 @@ impl LiveWindows {
         Ok(graphs)
     }
 
-    /// The object at `path` of an open window, made from its snapshot; `None` when `path`
-    /// names nothing of an open window.
-    async fn live_object(&self, path: &str) -> Result<Option<Bytes>, StorageError> {
+    /// The object at `path` of an open window, made from its snapshot, and when; `None`
+    /// when `path` names nothing of an open window.
+    async fn live_object(&self, path: &str) -> Result<Option<(Bytes, SystemTime)>, StorageError> {
         let Some((key, object)) = parse(path) else {
             return Ok(None);
         };
@@ -311,7 +290,7 @@ impl LiveWindows {
         let Some((log, summary)) = merged.logs.get(&key.entry) else {
             return Ok(None);
         };
-        Ok(match object {
+        let bytes = match object {
             WindowObject::Log => Some(log.clone()),
             WindowObject::Summary => Some(Bytes::from(summary.encode())),
             WindowObject::RangeSummary => None,
@@ -321,7 +300,8 @@ impl LiveWindows {
                 .get(path)
                 .cloned()
                 .flatten(),
-        })
+        };
+        Ok(bytes.map(|bytes| (bytes, merged.modified)))
     }
 
     /// The objects of the open windows of `prefix`'s period (`logs/{period}/` or
@@ -399,14 +379,17 @@ impl LiveWindows {
 impl Storage for LiveWindows {
     async fn get(&self, path: &str) -> Result<Option<Bytes>, StorageError> {
         match self.base.get(path).await? {
-            None => self.live_object(path).await,
+            None => Ok(self.live_object(path).await?.map(|(bytes, _)| bytes)),
             found => Ok(found),
         }
     }
 
     async fn get_stream(&self, path: &str) -> Result<Option<ObjectStream>, StorageError> {
         match self.base.get_stream(path).await? {
-            None => Ok(self.live_object(path).await?.map(ObjectStream::from_bytes)),
+            None => Ok(self
+                .live_object(path)
+                .await?
+                .map(|(bytes, _)| ObjectStream::from_bytes(bytes))),
             found => Ok(found),
         }
     }
@@ -432,21 +415,14 @@ impl Storage for LiveWindows {
         if let Some(info) = self.base.stat(path).await? {
             return Ok(Some(info));
         }
-        let Some((key, _)) = parse(path) else {
-            return Ok(None);
-        };
-        let Some(bytes) = self.live_object(path).await? else {
-            return Ok(None);
-        };
-        let modified = match self.merged(&key, path).await? {
-            Some(merged) => merged.modified,
-            None => SystemTime::now(),
-        };
-        Ok(Some(ObjectInfo {
-            path: path.to_owned(),
-            size: bytes.len() as u64,
-            modified,
-        }))
+        Ok(self
+            .live_object(path)
+            .await?
+            .map(|(bytes, modified)| ObjectInfo {
+                path: path.to_owned(),
+                size: bytes.len() as u64,
+                modified,
+            }))
     }
 
     fn describe(&self) -> String {

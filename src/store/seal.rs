@@ -33,6 +33,17 @@ pub struct SealedLogs {
     pub malformed_lines: u64,
 }
 
+impl SealedLogs {
+    /// Every log by entry point, `all` first; none when the window holds no stack (there
+    /// is nothing to write or serve).
+    pub fn logs(self) -> impl Iterator<Item = (String, Encoded)> {
+        let any = self.all.stacks > 0;
+        std::iter::once((sample::ALL.to_owned(), self.all))
+            .chain(self.entries)
+            .filter(move |_| any)
+    }
+}
+
 /// Merge `inputs` (trace logs, gzip'd or plain, in any order) into one window's logs.
 pub fn merge(
     inputs: impl IntoIterator<Item = impl AsRef<[u8]>>,
@@ -228,6 +239,14 @@ pub async fn merge_blocking(
         .map_err(|e| format!("a section or hourly log is damaged: {e}"))
 }
 
+/// What a log's summary (`.meta.json`) records of it.
+pub fn summary(log: &Encoded) -> LogSummary {
+    LogSummary {
+        samples: log.samples,
+        stacks: log.stacks as u64,
+    }
+}
+
 /// Write `log` as the trace log of `key`, then its summary (`.meta.json`), which lets pages
 /// count samples without decompressing the log. Written in that order, so a failure
 /// retries both.
@@ -236,10 +255,7 @@ pub async fn write_log(
     key: &LogKey,
     log: Encoded,
 ) -> Result<LogSummary, StorageError> {
-    let summary = LogSummary {
-        samples: log.samples,
-        stacks: log.stacks as u64,
-    };
+    let summary = summary(&log);
     storage
         .put(
             &key.log_path(),
