@@ -516,6 +516,45 @@ pub fn parse_log(bytes: &[u8], relative: &str) -> BTreeMap<String, u64> {
     counts
 }
 
+/// Load sent to Redis from a thread while a test does something else: `step(con, i, sent)`
+/// for i = 0, 1, ... with `pause` between steps, until [`Producing::stop`], which hands
+/// back what the steps recorded in `sent`.
+pub struct Producing<T> {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<T>,
+}
+
+impl<T: Default + Send + 'static> Producing<T> {
+    /// Start stepping on a connection of its own to `redis`.
+    pub fn start(
+        redis: &RedisServer,
+        pause: Duration,
+        mut step: impl FnMut(&mut redis::Connection, u64, &mut T) + Send + 'static,
+    ) -> Producing<T> {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let client = redis::Client::open(redis.url()).expect("client");
+        let thread = std::thread::spawn(move || {
+            let mut con = client.get_connection().expect("connect");
+            let mut sent = T::default();
+            let mut i = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                step(&mut con, i, &mut sent);
+                i += 1;
+                std::thread::sleep(pause);
+            }
+            sent
+        });
+        Producing { stop, thread }
+    }
+
+    /// Stop after the current step; what the steps recorded.
+    pub fn stop(self) -> T {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("producing thread")
+    }
+}
+
 /// `bytes` gzip'd, as arclamp and Arc Lamp store logs.
 pub fn gzip(bytes: impl AsRef<[u8]>) -> Vec<u8> {
     use std::io::Write;

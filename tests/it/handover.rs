@@ -5,55 +5,32 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::arclamp::{list, read_log, Arclamp, TestDir};
+use crate::arclamp::{list, read_log, Arclamp, Producing, TestDir};
 use crate::redis_server::RedisServer;
 
-/// Publishes numbered samples on a channel from a thread until stopped; returns what it sent.
-struct Publisher {
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<BTreeMap<String, u64>>,
-}
-
-impl Publisher {
-    /// About 500 messages a second, each one collapsed line of count 1 or 2.
-    fn start(redis: &RedisServer, channel: &'static str) -> Publisher {
-        let stop = Arc::new(AtomicBool::new(false));
-        let client = redis::Client::open(redis.url()).expect("client");
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut con = client.get_connection().expect("connect");
-            let mut sent = BTreeMap::new();
-            let mut i: u64 = 0;
-            while !flag.load(Ordering::Relaxed) {
-                let stack = format!(
-                    "/srv/mw/index.php;MediaWiki::run;Frame{};Leaf{}",
-                    i % 41,
-                    i % 7
-                );
-                let count = 1 + i % 2;
-                let _: i64 = redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(format!("{stack} {count}"))
-                    .query(&mut con)
-                    .expect("PUBLISH");
-                *sent.entry(stack).or_default() += count;
-                i += 1;
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            sent
-        });
-        Publisher { stop, thread }
-    }
-
-    fn stop(self) -> BTreeMap<String, u64> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("publisher thread")
-    }
+/// Publishes numbered samples on `channel`, about 500 messages a second, each one
+/// collapsed line of count 1 or 2, until stopped; hands back what it sent.
+fn publisher(redis: &RedisServer, channel: &'static str) -> Producing<BTreeMap<String, u64>> {
+    Producing::start(
+        redis,
+        Duration::from_millis(2),
+        move |con, i, sent: &mut BTreeMap<String, u64>| {
+            let stack = format!(
+                "/srv/mw/index.php;MediaWiki::run;Frame{};Leaf{}",
+                i % 41,
+                i % 7
+            );
+            let count = 1 + i % 2;
+            let _: i64 = redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(format!("{stack} {count}"))
+                .query(con)
+                .expect("PUBLISH");
+            *sent.entry(stack).or_default() += count;
+        },
+    )
 }
 
 /// Every stack and its count summed over all of a period's `all` logs of `excimer` (the
@@ -85,7 +62,7 @@ fn a_rolling_update_hands_over_without_losing_or_doubling_a_sample() {
     let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
     let mut old = Arclamp::start_in(dir_a.path(), &redis, &config);
     old.wait_metric(WRITER, Duration::from_secs(10), |v| v == 1.0);
-    let publisher = Publisher::start(&redis, "excimer");
+    let publisher = publisher(&redis, "excimer");
     old.wait_metric(RECEIVED, Duration::from_secs(10), |v| v > 0.0);
 
     // The new instance beside the old one: subscribed, buffering, counting nothing.
@@ -149,7 +126,7 @@ fn an_instance_started_when_the_writer_is_gone_counts_from_its_start() {
     first.kill();
     let mut next = Arclamp::start_in(dir.path(), &redis, &config);
     // Subscribed, standing by while the lease lapses: what arrives meanwhile is kept.
-    let publisher = Publisher::start(&redis, "excimer");
+    let publisher = publisher(&redis, "excimer");
     next.wait_metric(WRITER, Duration::from_secs(20), |v| v == 1.0);
     assert_eq!(
         next.metric("arclamp_pubsub_takeovers_total{handover=\"no\"}"),

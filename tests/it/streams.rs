@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::arclamp::{metric_value, read_log, wait_until, Arclamp, TestDir, STOP};
+use crate::arclamp::{metric_value, read_log, wait_until, Arclamp, Producing, TestDir, STOP};
 use crate::redis_server::RedisServer;
 
 /// 2026-01-01T22:30:00Z: 3,000 entries 4 s apart span 22:30 to 01:50, four hours of two days.
@@ -639,34 +639,10 @@ fn expect_data(expected: &mut Expected, ms: i64, data: &str) {
 
 /// XADDs entries with `*` ids from a thread, a few hundred a second, until stopped; gives
 /// back what they must count.
-struct Producer {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<Expected>,
-}
-
-impl Producer {
-    fn start(redis: &RedisServer, channel: &'static str) -> Producer {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let client = redis::Client::open(redis.url()).expect("client");
-        let thread = std::thread::spawn(move || {
-            let mut con = client.get_connection().expect("connect");
-            let mut expected = Expected::new();
-            let mut i = 0;
-            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                xadd_now(&mut con, channel, &line(i), &mut expected);
-                i += 1;
-                std::thread::sleep(Duration::from_millis(3));
-            }
-            expected
-        });
-        Producer { stop, thread }
-    }
-
-    fn stop(self) -> Expected {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.thread.join().expect("producer thread")
-    }
+fn producer(redis: &RedisServer, channel: &'static str) -> Producing<Expected> {
+    Producing::start(redis, Duration::from_millis(3), move |con, i, expected| {
+        xadd_now(con, channel, &line(i), expected)
+    })
 }
 
 /// The stacks and counts `replica` serves at `/logs/{relative}`, `None` unless 200.
@@ -774,7 +750,7 @@ fn three_rolling_updates_under_load_lose_nothing_and_double_nothing() {
         .iter()
         .map(|d| Arclamp::start_in(d.path(), &redis, &config))
         .collect();
-    let producer = Producer::start(&redis, "excimer");
+    let producer = producer(&redis, "excimer");
     for dir in &dirs[2..] {
         std::thread::sleep(Duration::from_millis(700));
         // maxSurge 1, maxUnavailable 0: the new replica first, ready, then the oldest goes.
