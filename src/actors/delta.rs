@@ -495,12 +495,9 @@ async fn write_and_commit(
         prepared.written_at = Some(Instant::now());
         super::failpoint("commit.after_put");
     }
-    let mut connection = match connection {
-        Some(connection) => connection,
-        None => super::stream_reader::command_connection(url)
-            .await
-            .map_err(|e| CommitError::Failed(format!("connecting to Redis: {e}")))?,
-    };
+    let mut connection = super::stream_reader::kept_or_new(connection, url)
+        .await
+        .map_err(|e| CommitError::Failed(format!("connecting to Redis: {e}")))?;
     match ledger
         .commit(&mut connection, consumer, prepared.epoch, &prepared.plan)
         .await

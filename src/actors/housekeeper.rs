@@ -23,7 +23,7 @@ use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 
 use crate::actors::render_queue::{RenderQueue, RenderRequest, UseRenderQueue};
-use crate::actors::stream_reader::command_connection;
+use crate::actors::stream_reader::kept_or_new;
 use crate::ingest::stream::EntryId;
 use crate::ops::events;
 use crate::ops::live::Live;
@@ -162,11 +162,7 @@ impl Handler<ReleaseLease> for Housekeeper {
         );
         let connection = self.connection.take();
         Box::pin(async move {
-            let connection = match connection {
-                Some(c) => Some(c),
-                None => command_connection(&url).await.ok(),
-            };
-            if let Some(mut connection) = connection {
+            if let Ok(mut connection) = kept_or_new(connection, &url).await {
                 let _ = ledger.release_lease(&mut connection, &token).await;
             }
             events::stream_lease_held(false);
@@ -190,15 +186,12 @@ impl Pass {
     /// Run the pass; it hands itself back with what it found and wrote (the connection is
     /// `None` after a failure, to connect again next time).
     async fn run(mut self, gc: bool) -> Pass {
-        let mut connection = match self.connection.take() {
-            Some(c) => c,
-            None => match command_connection(&self.settings.url).await {
-                Ok(c) => c,
-                Err(e) => {
-                    events::housekeeping_failed(&format!("connecting to Redis: {e}"));
-                    return self;
-                }
-            },
+        let mut connection = match kept_or_new(self.connection.take(), &self.settings.url).await {
+            Ok(c) => c,
+            Err(e) => {
+                events::housekeeping_failed(&format!("connecting to Redis: {e}"));
+                return self;
+            }
         };
         match self.housekeep(&mut connection, gc).await {
             Ok(()) => self.connection = Some(connection),

@@ -66,6 +66,18 @@ pub async fn command_connection(url: &str) -> Result<MultiplexedConnection, redi
         .await
 }
 
+/// `kept` (a command connection an actor holds on to between uses), or a new
+/// [`command_connection`] when it has none (the first use, or the last one failed).
+pub async fn kept_or_new(
+    kept: Option<MultiplexedConnection>,
+    url: &str,
+) -> Result<MultiplexedConnection, redis::RedisError> {
+    match kept {
+        Some(connection) => Ok(connection),
+        None => command_connection(url).await,
+    }
+}
+
 /// A connection for blocking reads: redis-rs's default 500 ms response timeout would give
 /// up on a `BLOCK 1000` read while Redis still delivers the entries into this consumer's
 /// pending list, so this one has none (reads are timed out by the caller instead).

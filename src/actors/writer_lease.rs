@@ -13,7 +13,7 @@ use actix::prelude::*;
 use redis::aio::MultiplexedConnection;
 
 use crate::actors::router::{Router, TakeOver, UseRouter};
-use crate::actors::stream_reader::command_connection;
+use crate::actors::stream_reader::kept_or_new;
 use crate::ingest::handover;
 use crate::ops::events;
 use crate::store::ledger::{Lease, Ledger};
@@ -100,12 +100,9 @@ impl WriterLease {
         let connection = self.connection.take();
         let held_before = self.held;
         let attempt = async move {
-            let mut con = match connection {
-                Some(c) => c,
-                None => command_connection(&settings.url)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            };
+            let mut con = kept_or_new(connection, &settings.url)
+                .await
+                .map_err(|e| e.to_string())?;
             let ttl = settings.ttl.as_millis() as u64;
             let held = lease
                 .hold(&mut con, &settings.token, ttl)
@@ -185,12 +182,8 @@ impl Handler<PublishMarkers> for WriterLease {
             if !held {
                 return (connection, false);
             }
-            let mut con = match connection {
-                Some(c) => c,
-                None => match command_connection(&url).await {
-                    Ok(c) => c,
-                    Err(_) => return (None, false),
-                },
+            let Ok(mut con) = kept_or_new(connection, &url).await else {
+                return (None, false);
             };
             let payload = handover::marker(&nonce);
             for channel in &channels {
@@ -235,12 +228,8 @@ impl Handler<Release> for WriterLease {
                 return;
             }
             let started = Instant::now();
-            let mut con = match connection {
-                Some(c) => c,
-                None => match command_connection(&url).await {
-                    Ok(c) => c,
-                    Err(_) => return,
-                },
+            let Ok(mut con) = kept_or_new(connection, &url).await else {
+                return;
             };
             if let Some(nonce) = &cut {
                 let _ = ledger
