@@ -261,14 +261,11 @@ impl Router {
         addr
     }
 
-    fn ingest(&mut self, messages: Vec<RawMessage>, ctx: &mut Context<Self>) {
+    fn ingest(&mut self, messages: Vec<(Arc<str>, redis::Msg)>, ctx: &mut Context<Self>) {
         self.roll_windows();
         let mut by_channel: HashMap<Arc<str>, Vec<redis::Msg>> = HashMap::new();
-        for message in messages {
-            by_channel
-                .entry(message.channel)
-                .or_default()
-                .push(message.message);
+        for (channel, message) in messages {
+            by_channel.entry(channel).or_default().push(message);
         }
         for (channel, payloads) in by_channel {
             let destinations = self.parse_channel_batch(&channel, payloads);
@@ -301,13 +298,9 @@ impl Router {
         if released.is_empty() {
             return;
         }
-        let messages: Vec<RawMessage> = released
-            .into_iter()
-            .map(|(channel, message)| RawMessage { channel, message })
-            .collect();
-        let count = messages.len();
+        let count = released.len();
         // A bug in parsing must cost one batch, not the router and every window it holds.
-        if std::panic::catch_unwind(AssertUnwindSafe(|| self.ingest(messages, ctx))).is_err() {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| self.ingest(released, ctx))).is_err() {
             events::batch_dropped(count);
         }
     }
