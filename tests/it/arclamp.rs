@@ -16,9 +16,13 @@ use crate::redis_server::RedisServer;
 /// slow final render on a loaded machine is not mistaken for a hang.
 pub const STOP: Duration = Duration::from_secs(60);
 
-/// Path of the binary cargo built for these tests.
+/// Path of the binary under test: `$ARCLAMP_BIN` when set (`scripts/chaos` runs a release
+/// build for hours), else the one cargo built for these tests.
 pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_arclamp")
+    static BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        std::env::var("ARCLAMP_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_arclamp").to_owned())
+    })
 }
 
 /// A free loopback port.

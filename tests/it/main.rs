@@ -6,6 +6,7 @@
 mod architecture;
 mod arclamp;
 mod browser;
+mod chaos;
 mod config_cli;
 mod copy;
 mod deploy;

@@ -616,7 +616,7 @@ fn xadd_now(con: &mut redis::Connection, channel: &str, data: &str, expected: &m
 
 /// Add what an entry with id time `ms` and field `data` must count to `expected`: each
 /// line in the hour and the day of `ms`, in `all` and in its entry point.
-fn expect_data(expected: &mut Expected, ms: i64, data: &str) {
+pub(crate) fn expect_data(expected: &mut Expected, ms: i64, data: &str) {
     let time = chrono::DateTime::from_timestamp_millis(ms).unwrap();
     let hour = time.format("%Y-%m-%d_%H").to_string();
     let day = time.format("%Y-%m-%d").to_string();
