@@ -142,3 +142,90 @@ fn the_status_page_shows_the_received_rate_rise_without_a_reload() {
     let output = publisher.join().expect("publisher thread");
     assert!(output.status.success());
 }
+
+#[test]
+fn a_graph_of_forty_thousand_frames_draws_under_the_budget_and_still_zooms_and_searches() {
+    use crate::arclamp::{http_request, wait_until, write_log, TestDir};
+    use crate::http_files::CLOCK;
+    use std::time::Duration;
+    let redis = RedisServer::start();
+    let dir = TestDir::new();
+    // 10,000 one-sample stacks in 40 modules, each with a tail of four frames of its own,
+    // and 20 hot stacks of 50 samples: 11,000 samples, so that flamegraph.pl's 0.1 px
+    // draws every frame, 40,062 of them.
+    let leaves: Vec<String> = (0..10_000)
+        .map(|i| {
+            format!(
+                "/w/index.php;MediaWiki::run;Module{};A{i:05};B{i:05};C{i:05};D{i:05}",
+                i % 40
+            )
+        })
+        .collect();
+    let hot: Vec<String> = (0..20)
+        .map(|i| format!("/w/index.php;MediaWiki::run;Hot{i:03}"))
+        .collect();
+    let mut stacks: Vec<(&str, u64)> = leaves.iter().map(|s| (s.as_str(), 1)).collect();
+    stacks.extend(hot.iter().map(|s| (s.as_str(), 50)));
+    write_log(
+        &dir.path().join("data"),
+        "daily",
+        "2026-11-23.excimer.all.log.gz",
+        &stacks,
+    );
+    let arclamp = Arclamp::start_in(dir.path(), &redis, CLOCK);
+    // The start-up scan draws the graphs of logs that have none.
+    let graph = dir
+        .path()
+        .join("data/svgs/daily/2026-11-23.excimer.all.svgz");
+    wait_until("the graph drawn", Duration::from_secs(60), || {
+        graph.exists()
+    });
+
+    let svg = http_request(
+        arclamp.http_port,
+        "GET",
+        "/svgs/daily/2026-11-23.excimer.all.svgz",
+        &[],
+    )
+    .expect("the graph");
+    assert_eq!(svg.status, 200, "{}", svg.text());
+    // Asked without `Accept-Encoding: gzip`, the service sends the SVG decoded.
+    let text = svg.text();
+    assert!(text.len() <= 5_000_000, "{} bytes of SVG", text.len());
+    let rects = text.matches("<rect").count();
+    assert!(rects <= 30_000, "{rects} rectangles");
+    assert!(
+        text.contains("Frames under 2 samples (of 11000) are merged into their parent to keep the graph fast: 62 of 40062 frames drawn"),
+        "the graph says what it leaves out"
+    );
+
+    let browser = Browser::start();
+    browser.goto(&format!(
+        "http://127.0.0.1:{}/view/daily/2026-11-23/excimer/all",
+        arclamp.http_port
+    ));
+    browser.enter_frame(0);
+    browser.wait_for(
+        "the SVG's frames",
+        "return document.querySelectorAll('#frames > g').length > 10",
+    );
+    // The root, index.php, MediaWiki::run, the 40 modules and the 20 hot leaves.
+    assert_eq!(
+        browser.eval("return document.querySelectorAll('#frames > g').length"),
+        63
+    );
+    browser.click("#frames > g:nth-child(3)");
+    browser.wait_for(
+        "zoom",
+        "return !document.getElementById('unzoom').classList.contains('hide')",
+    );
+    browser.click("#unzoom");
+    browser.click("#search");
+    browser.answer_prompt("Hot0");
+    browser.wait_for(
+        "search matches",
+        "return document.getElementById('matched').textContent.startsWith('Matched:')",
+    );
+    browser.leave_frame();
+    browser.screenshot("view-over-budget");
+}

@@ -7,6 +7,7 @@
 //! only the trace-log format (`store::folded`, `store::compress`) and `ingest`; never the
 //! storage trait, and nothing else of `graphs` (which builds on it).
 
+pub mod budget;
 pub mod tree;
 
 use std::io::Write;
@@ -104,7 +105,7 @@ fn render_merge_ordered(
         }
         None => lines,
     };
-    let mut options = inferno_options(opts, min_width_pct);
+    let mut options = options_within_budget(opts, min_width_pct, lines, false);
     // Roughly the size of a daily graph's SVG; growing from there is amortized anyway.
     let mut svg = Vec::with_capacity(1 << 20);
     catch_panic(|| flamegraph::from_lines(&mut options, lines.iter().copied(), &mut svg))?;
@@ -200,7 +201,7 @@ pub fn render_diff_svg(
         return Err(RenderError::NoStacks);
     }
     sorted.sort_unstable();
-    let mut options = inferno_options(opts, min_width_pct);
+    let mut options = options_within_budget(opts, min_width_pct, &sorted, true);
     let mut svg = Vec::with_capacity(1 << 20);
     catch_panic(|| flamegraph::from_lines(&mut options, sorted.iter().copied(), &mut svg))?;
     Ok(svg)
@@ -214,7 +215,7 @@ pub fn render_diff_lines_svg(lines: &[&str], opts: &GraphOptions) -> Result<Vec<
     if lines.is_empty() {
         return Err(RenderError::NoStacks);
     }
-    let mut options = inferno_options(opts, min_width_pct);
+    let mut options = options_within_budget(opts, min_width_pct, lines, true);
     let mut svg = Vec::with_capacity(1 << 20);
     catch_panic(|| flamegraph::from_lines(&mut options, lines.iter().copied(), &mut svg))?;
     Ok(svg)
@@ -274,6 +275,23 @@ pub fn min_width_percent(pixels: f64) -> Result<f64, RenderError> {
         return Err(RenderError::InvalidMinWidth(pixels));
     }
     Ok(pixels * 100.0 / FRAMES_WIDTH_PX)
+}
+
+/// inferno's options for drawing `lines` (in merge order; differential `STACK BEFORE AFTER`
+/// lines when `differential`): the minimum width is raised, and the graph says so under
+/// its title, when drawing them as asked would exceed the graph budget ([`budget`]).
+fn options_within_budget(
+    opts: &GraphOptions,
+    min_width_pct: f64,
+    lines: &[&str],
+    differential: bool,
+) -> Options<'static> {
+    let mut options = inferno_options(opts, min_width_pct);
+    if let Some(cut) = budget::fit(lines, min_width_pct, differential) {
+        options.min_width = cut.min_width_pct();
+        options.subtitle = Some(cut.subtitle());
+    }
+    options
 }
 
 fn inferno_options(opts: &GraphOptions, min_width_pct: f64) -> Options<'static> {
