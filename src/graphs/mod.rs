@@ -2,7 +2,8 @@
 //! inferno (and prunes frame trees, [`render::tree`]); [`window_graphs`] says which graphs a
 //! stored window gets and renders them; [`window_stacks`] reads a window's stacks in forward
 //! and reversed order; [`range`] and [`range_summary`] merge many windows, [`diff`] compares
-//! two, [`top`] ranks functions; [`on_demand`] runs those when asked, bounded, with
+//! two, [`top`] ranks functions, [`export`] writes profiles for other tools (speedscope,
+//! pprof); [`on_demand`] runs those when asked, bounded, with
 //! [`graph_cache`] keeping what it drew; [`live`] reads stream mode's windows not sealed yet
 //! on demand.
 //!
@@ -10,6 +11,7 @@
 //! `config`, `actors`, `http` or `cli`.
 
 pub mod diff;
+pub mod export;
 pub mod graph_cache;
 pub mod live;
 pub mod on_demand;

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::graphs::export::ExportFormat;
 use crate::graphs::graph_cache::{self, GraphCache};
 use crate::graphs::range::{self, RangeError, RangeInput};
 use crate::graphs::range_summary::{self, RangeSummary};
@@ -210,6 +211,15 @@ pub struct Rendered {
     /// For a range graph just rendered: how many windows were read from their range
     /// summary rather than their log.
     pub summaries: Option<usize>,
+}
+
+/// A profile exported in another tool's format.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The file's bytes.
+    pub bytes: Bytes,
+    /// A strong validator: the cache key (changes whenever a log changes).
+    pub etag: String,
 }
 
 /// A leaderboard with what it was computed for: what `/api/top` answers and
@@ -469,6 +479,102 @@ impl OnDemand {
             windows: present,
             summaries: Some(summaries),
         })
+    }
+
+    /// Window `window` of `series` as a profile in `format` (every sample exact, from its
+    /// log), cached until the log changes.
+    pub async fn export_window(
+        &self,
+        series: &Series,
+        window: &str,
+        format: ExportFormat,
+    ) -> Result<Exported, OnDemandError> {
+        self.period(&series.period)?;
+        let key = series.key(window);
+        let log = self.storage.stat(&key.log_path()).await?.ok_or_else(|| {
+            OnDemandError::NotFound(format!(
+                "{} does not exist (or was deleted by retention)",
+                key.log_path()
+            ))
+        })?;
+        let name = format!(
+            "{} {} {}.{}",
+            series.period, window, series.channel, series.entry
+        );
+        self.export(format, name, &[log]).await
+    }
+
+    /// Windows `from..=to` of `series` merged, as a profile in `format`: exact, from every
+    /// window's log (never from the range summaries, which leave narrow frames out).
+    pub async fn export_range(
+        &self,
+        series: &Series,
+        from: &str,
+        to: &str,
+        format: ExportFormat,
+    ) -> Result<Exported, OnDemandError> {
+        let period = self.period(&series.period)?;
+        let windows = range::windows_between(period, from, to, self.limits.max_range_windows)?;
+        let mut logs = Vec::new();
+        for window in &windows {
+            if let Some(log) = self
+                .storage
+                .stat(&series.key(&window.name).log_path())
+                .await?
+            {
+                logs.push(log);
+            }
+        }
+        if logs.is_empty() {
+            return Err(OnDemandError::NotFound(format!(
+                "no {} logs of {}.{} between {from} and {to}",
+                series.period, series.channel, series.entry
+            )));
+        }
+        let name = format!(
+            "{} {} to {} {}.{}",
+            series.period, from, to, series.channel, series.entry
+        );
+        self.export(format, name, &logs).await
+    }
+
+    /// `logs` merged and exported, or the cached export of the same logs.
+    async fn export(
+        &self,
+        format: ExportFormat,
+        name: String,
+        logs: &[ObjectInfo],
+    ) -> Result<Exported, OnDemandError> {
+        let key = graph_cache::key("export", &[format.suffix(), &name], logs);
+        if let Some(bytes) = self.cached(&key) {
+            return Ok(Exported { bytes, etag: key });
+        }
+        let _permit = self.permit().await?;
+        let mut reads = Vec::with_capacity(logs.len());
+        for log in logs {
+            reads.push(RangeInput::Log(self.read(log).await?));
+        }
+        let bytes = blocking(move || {
+            // A cutoff of 0 keeps every frame: the merge is exact.
+            let merged =
+                range::merge(&reads, false, |_| 0.0).map_err(|e| OnDemandError::Corrupt {
+                    path: "one of the exported logs".into(),
+                    error: e.to_string(),
+                })?;
+            let lines = merged.lines();
+            let stacks: Vec<(&[u8], u64)> = lines
+                .iter()
+                .filter_map(|line| {
+                    let (stack, count) = line.rsplit_once(' ')?;
+                    Some((stack.as_bytes(), count.parse().ok()?))
+                })
+                .collect();
+            Ok(format.export(&name, &stacks))
+        })
+        .await?;
+        let bytes = Bytes::from(bytes);
+        self.remember(&key, &bytes);
+        Ok(Exported { bytes, etag: key })
     }
 
     /// The range summary at `info` if it was made from `log` as it is now and is fine

@@ -4,7 +4,7 @@
 //! [`files`] (raw `/svgs/` and `/logs/`), [`api`] (`/api/index.json`), [`metrics`]
 //! (Prometheus), [`probes`] (health), [`assets`] (the compiled-in stylesheet and scripts),
 //! [`status`] (runtime dashboard), [`top`] (leaderboard), [`on_demand`] (range and diff
-//! graphs). Cross-cutting pieces: [`security`] (methods and response headers for every
+//! graphs), [`exports`] (speedscope and pprof files). Cross-cutting pieces: [`security`] (methods and response headers for every
 //! response), [`keys`] (URL segments parsed into typed keys), [`html`] (rendering askama
 //! pages, error pages), [`urls`] (page URLs), [`negotiate`] (gzip, ETags, conditional GET),
 //! [`file_cache`] and [`listing`] (what is kept in memory between requests). This module
@@ -18,6 +18,7 @@
 mod api;
 pub mod assets;
 mod browse;
+mod exports;
 pub mod file_cache;
 mod files;
 pub mod html;
@@ -179,6 +180,12 @@ pub fn start(
             .route("/api/top", web::route().to(top::api_top))
             .route("/range.svg", web::route().to(on_demand::range_svg))
             .route("/diff.svg", web::route().to(on_demand::diff_svg))
+            .route(
+                "/range.speedscope.json",
+                web::route().to(exports::range_speedscope),
+            )
+            .route("/range.pb.gz", web::route().to(exports::range_pprof))
+            .route("/export/{period}/{file}", web::route().to(exports::window))
             .route("/", web::route().to(browse::browse))
             .route("/go", web::route().to(browse::go))
             .route(

@@ -175,11 +175,7 @@ pub async fn diff_svg(req: HttpRequest, state: web::Data<State>) -> HttpResponse
 /// it accepts gzip, decompressed otherwise.
 fn svg_response(req: &HttpRequest, kind: &'static str, graph: Rendered) -> HttpResponse {
     let etag = format!("\"{}\"", graph.etag);
-    let client_has_it = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let client_has_it = client_has(req, &etag);
     let mut response = if client_has_it {
         HttpResponse::NotModified()
     } else {
@@ -228,6 +224,14 @@ fn svg_response(req: &HttpRequest, kind: &'static str, graph: Rendered) -> HttpR
     } else {
         response.body(svg)
     }
+}
+
+/// Whether the request's `If-None-Match` names `etag` (quoted) or `*`.
+pub fn client_has(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
 }
 
 /// Percent-encode a query value (everything but RFC 3986 unreserved characters).

@@ -2,6 +2,7 @@
 //! (and with the pages another part of the service implements: `/diff`, `/range`).
 //! Keys only hold `[A-Za-z0-9_.-]`, so no part needs percent-encoding.
 
+use crate::graphs::export::ExportFormat;
 use crate::store::layout::{GraphKind, LogKey};
 
 /// The graph page of one graph.
@@ -31,6 +32,27 @@ pub fn svg(key: &LogKey, kind: &GraphKind) -> String {
 /// The raw trace log.
 pub fn log(key: &LogKey) -> String {
     format!("/{}", key.log_path())
+}
+
+/// A window's profile in another tool's format (`/export/...`).
+pub fn export(key: &LogKey, format: ExportFormat) -> String {
+    format!(
+        "/export/{}/{}.{}.{}.{}",
+        key.period,
+        key.window,
+        key.channel,
+        key.entry,
+        format.suffix()
+    )
+}
+
+/// speedscope.app opening the profile at `absolute_url` (which it fetches from the
+/// browser, hence the exports' `Access-Control-Allow-Origin`).
+pub fn open_in_speedscope(absolute_url: &str) -> String {
+    format!(
+        "https://www.speedscope.app/#profileURL={}",
+        super::on_demand::url_encode(absolute_url)
+    )
 }
 
 /// The differential graph of window `a` against window `b` (same period, channel, entry).

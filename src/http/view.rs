@@ -3,7 +3,7 @@
 //! with links to the neighbouring stored windows, the other direction, the function
 //! graphs, the raw log, and comparisons (`/diff`, `/range`). All state is in the URL.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::html::{self, page, Layout, PageError, Section};
 use super::listing::live_windows;
 use super::{keys, urls, State};
+use crate::graphs::export::ExportFormat;
 use crate::store::catalogue::FileKind;
 use crate::store::layout::ALL;
 
@@ -36,6 +37,13 @@ pub struct Link {
     pub url: String,
 }
 
+/// A window's profile for other tools.
+struct Exports {
+    speedscope: String,
+    pprof: String,
+    open_in_speedscope: String,
+}
+
 #[derive(Template)]
 #[template(path = "view.html")]
 struct ViewPage {
@@ -46,6 +54,7 @@ struct ViewPage {
     entry: String,
     svg_url: Option<String>,
     log_url: Option<String>,
+    exports: Option<Exports>,
     live: bool,
     last_checkpoint: Option<String>,
     samples: Option<u64>,
@@ -62,6 +71,7 @@ struct ViewPage {
 
 /// `GET /view/{period}/{window}/{channel}/{entry}`.
 pub async fn view(
+    req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String, String, String)>,
     query: web::Query<ViewQuery>,
@@ -197,6 +207,16 @@ pub async fn view(
         entry: key.entry.clone(),
         svg_url: svg.map(|_| urls::svg(key, &graph.kind)),
         log_url: log.map(|_| urls::log(key)),
+        exports: log.map(|_| {
+            let speedscope = urls::export(key, ExportFormat::Speedscope);
+            let info = req.connection_info();
+            let absolute = format!("{}://{}{speedscope}", info.scheme(), info.host());
+            Exports {
+                open_in_speedscope: urls::open_in_speedscope(&absolute),
+                speedscope,
+                pprof: urls::export(key, ExportFormat::Pprof),
+            }
+        }),
         live,
         last_checkpoint: log.map(|l| {
             DateTime::<Utc>::from(l.modified)

@@ -10,6 +10,7 @@ mod chaos;
 mod config_cli;
 mod copy;
 mod deploy;
+mod exports;
 mod handover;
 mod http_browser;
 mod http_files;
