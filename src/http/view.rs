@@ -63,7 +63,7 @@ struct ViewPage {
     other_direction: Link,
     functions: Vec<Link>,
     whole_graph: Option<Link>,
-    diff_week: Link,
+    diff_week: Option<Link>,
     diff_previous: Option<Link>,
     range: Option<Link>,
     b_default: String,
@@ -170,6 +170,13 @@ pub async fn view(
     };
     let week_ago = window_before(TimeDelta::days(7));
     let previous_name = window_before(TimeDelta::seconds(1));
+    // Compare only with windows this series has a log for: a diff of a missing one is 404.
+    let stored = |name: &str| {
+        files
+            .windows
+            .iter()
+            .any(|w| w.window.name == name && has_series(w))
+    };
     let live = live_windows(state.live.as_ref())
         .await
         .contains(&(key.period.clone(), key.window.clone()));
@@ -235,11 +242,11 @@ pub async fn view(
             label: "whole window".to_owned(),
             url: urls::view(key, None, reversed),
         }),
-        diff_week: Link {
+        diff_week: stored(&week_ago).then(|| Link {
             label: format!("compare with {}", week_ago.replace('_', " ")),
             url: urls::diff(key, &week_ago),
-        },
-        diff_previous: (previous_name != week_ago).then(|| Link {
+        }),
+        diff_previous: (previous_name != week_ago && stored(&previous_name)).then(|| Link {
             label: format!("compare with {}", previous_name.replace('_', " ")),
             url: urls::diff(key, &previous_name),
         }),

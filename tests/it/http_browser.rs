@@ -229,3 +229,72 @@ fn a_graph_of_forty_thousand_frames_draws_under_the_budget_and_still_zooms_and_s
     browser.leave_frame();
     browser.screenshot("view-over-budget");
 }
+
+/// Links that are files, not pages: fetched from the page rather than opened.
+const FILE_LINKS: [&str; 10] = [
+    "/svgs/",
+    "/logs/",
+    "/export/",
+    "/static/",
+    "/api/",
+    "/range.svg",
+    "/diff.svg",
+    "/range.speedscope.json",
+    "/range.pb.gz",
+    "/metrics",
+];
+
+#[test]
+fn every_link_of_every_page_answers_200_in_the_browser() {
+    use std::collections::{BTreeSet, VecDeque};
+    let redis = RedisServer::start();
+    let (arclamp, _) = aggregated_service(&redis);
+    let base = format!("http://127.0.0.1:{}", arclamp.http_port);
+    let browser = Browser::start();
+    let mut queue = VecDeque::from(["/".to_owned()]);
+    let mut seen = BTreeSet::from(["/".to_owned()]);
+    let mut failures = Vec::new();
+    let (mut pages, mut files) = (0, 0);
+    while let Some(target) = queue.pop_front() {
+        assert!(seen.len() < 3000, "the crawl does not end: {seen:?}");
+        if FILE_LINKS.iter().any(|prefix| target.starts_with(prefix)) {
+            files += 1;
+            let status = browser.eval(&format!("return fetch({target:?}).then(r => r.status)"));
+            if status != 200 {
+                failures.push(format!("{target}: {status}"));
+            }
+            continue;
+        }
+        pages += 1;
+        browser.goto(&format!("{base}{target}"));
+        let status =
+            browser.eval("return performance.getEntriesByType('navigation')[0].responseStatus");
+        if status != 200 {
+            failures.push(format!("{target}: {status}"));
+            continue;
+        }
+        let links = browser
+            .eval("return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)");
+        for link in links.as_array().expect("hrefs") {
+            let link = link.as_str().expect("href");
+            // Other sites (speedscope.app) are not crawled: tests stay on loopback.
+            let Some(path) = link.strip_prefix(&base) else {
+                continue;
+            };
+            let path = path.split('#').next().unwrap_or_default().to_owned();
+            if !path.is_empty() && seen.insert(path.clone()) {
+                queue.push_back(path);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} links failed:\n{}",
+        failures.len(),
+        seen.len(),
+        failures.join("\n")
+    );
+    // The crawl reached the graph pages and their files.
+    assert!(pages >= 20 && files >= 20, "{pages} pages, {files} files");
+    eprintln!("crawled {pages} pages and {files} files");
+}
