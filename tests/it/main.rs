@@ -11,6 +11,7 @@ mod config_cli;
 mod copy;
 mod deploy;
 mod exports;
+mod graph_load;
 mod handover;
 mod http_browser;
 mod http_files;
