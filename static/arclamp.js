@@ -12,3 +12,16 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// Graph frames: a flame graph grows upwards from its base (the root and the entry points),
+// which on a deep graph sits below the frame's fold; show the base first.
+document.querySelectorAll("iframe.graph").forEach(function (frame) {
+  function showBase() {
+    var doc = frame.contentDocument;
+    if (doc && doc.documentElement) {
+      frame.contentWindow.scrollTo(0, doc.documentElement.scrollHeight);
+    }
+  }
+  frame.addEventListener("load", showBase);
+  if (frame.contentDocument && frame.contentDocument.readyState === "complete") { showBase(); }
+});

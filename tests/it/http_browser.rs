@@ -298,3 +298,46 @@ fn every_link_of_every_page_answers_200_in_the_browser() {
     assert!(pages >= 20 && files >= 20, "{pages} pages, {files} files");
     eprintln!("crawled {pages} pages and {files} files");
 }
+
+#[test]
+fn a_deep_graph_opens_on_its_root_and_entry_points() {
+    use crate::arclamp::{wait_until, write_log, TestDir};
+    use crate::http_files::CLOCK;
+    use std::time::Duration;
+    let redis = RedisServer::start();
+    let dir = TestDir::new();
+    // 90 frames deep: about 1,500 pixels of graph, taller than the page's graph frame.
+    let deep: Vec<String> = (0..90).map(|i| format!("Frame{i:02}")).collect();
+    let deep = format!("/w/index.php;{}", deep.join(";"));
+    write_log(
+        &dir.path().join("data"),
+        "daily",
+        "2026-11-23.excimer.all.log.gz",
+        &[(&deep, 5), ("/w/api.php;ApiMain::execute", 3)],
+    );
+    let arclamp = Arclamp::start_in(dir.path(), &redis, CLOCK);
+    let graph = dir
+        .path()
+        .join("data/svgs/daily/2026-11-23.excimer.all.svgz");
+    wait_until("the graph drawn", Duration::from_secs(60), || {
+        graph.exists()
+    });
+    let browser = Browser::start();
+    browser.goto(&format!(
+        "http://127.0.0.1:{}/view/daily/2026-11-23/excimer/all",
+        arclamp.http_port
+    ));
+    // The root frame ("all") is within the graph frame's view, without scrolling by hand.
+    browser.wait_for(
+        "the root in view",
+        "const f = document.querySelector('iframe.graph');
+         const d = f.contentDocument;
+         if (!d || d.readyState !== 'complete') return false;
+         const root = Array.from(d.querySelectorAll('#frames > g'))
+             .find(g => g.querySelector('title').textContent.startsWith('all ('));
+         if (!root) return false;
+         const box = root.querySelector('rect').getBoundingClientRect();
+         return f.contentWindow.scrollY > 0 && box.top >= 0 && box.bottom <= f.clientHeight;",
+    );
+    browser.screenshot("view-deep");
+}
