@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::to_store;
 use crate::ingest::synth::{Generator, Tally};
+use crate::store::{compress, workload_stats};
 
 /// Arguments of `arclamp publish`.
 #[derive(Debug, clap::Args)]
@@ -31,8 +32,9 @@ pub struct PublishArgs {
     #[arg(long, conflicts_with = "to_store")]
     pub stream: bool,
 
-    /// Number of messages to publish.
-    #[arg(long, value_name = "N", required_unless_present = "to_store")]
+    /// Number of messages to publish. With --stats: lines to generate (default: as many as
+    /// --reference has, else 100,000).
+    #[arg(long, value_name = "N", required_unless_present_any = ["to_store", "stats"])]
     pub count: Option<u64>,
 
     /// Most messages per second, spread evenly over each second; unlimited by default.
@@ -90,6 +92,17 @@ pub struct PublishArgs {
     /// sample per line (newline-terminated) for render benchmarks.
     #[arg(long, value_enum, default_value_t = OutFormat::Resp, requires = "out")]
     pub format: OutFormat,
+
+    /// Print the statistics of the generated workload (depth, variety, sharing, line
+    /// length, compression) instead of publishing it.
+    #[arg(long, conflicts_with_all = ["to_store", "out", "stream"])]
+    pub stats: bool,
+
+    /// With --stats: a file of collapsed lines (plain or gzip), e.g. real samples such as
+    /// ../shared/data/mediawiki/wall_samples.txt.gz, whose statistics are printed beside
+    /// the generated ones with their ratio.
+    #[arg(long, value_name = "FILE", requires = "stats")]
+    pub reference: Option<PathBuf>,
 }
 
 /// What `--out` writes.
@@ -146,6 +159,9 @@ pub fn run(args: PublishArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| PathBuf::from("config/arclamp.toml"));
         return to_store::run(&config, &request, args.expect.as_deref());
     }
+    if args.stats {
+        return print_stats(&args);
+    }
     let count = args.count.unwrap_or(0);
     let started = Instant::now();
     let mut messages = Messages::new(args.seed, args.lines_per_message);
@@ -167,6 +183,56 @@ pub fn run(args: PublishArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.expect {
         write_expected(path, &expected)?;
     }
+    Ok(())
+}
+
+/// `--stats`: generate lines and print their statistics, beside `--reference`'s.
+fn print_stats(args: &PublishArgs) -> anyhow::Result<()> {
+    let reference = match &args.reference {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the reference {}", path.display()))?;
+            let text = compress::maybe_gunzip(&bytes)
+                .with_context(|| format!("{} is damaged gzip", path.display()))?
+                .into_owned();
+            Some((path.display().to_string(), text))
+        }
+        None => None,
+    };
+    let reference_stats = reference.as_ref().map(|(name, text)| {
+        (
+            name.as_str(),
+            workload_stats::measure(text.split(|&b| b == b'\n')),
+        )
+    });
+    let count = args.count.unwrap_or_else(|| {
+        reference_stats
+            .as_ref()
+            .map_or(100_000, |(_, stats)| stats.lines)
+    });
+    let mut generator = Generator::new(args.seed);
+    let mut text = Vec::new();
+    let mut ends = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        generator.next_sample(&mut text);
+        ends.push(text.len());
+    }
+    let lines = ends.iter().scan(0, |start, &end| {
+        let line = &text[*start..end];
+        *start = end;
+        Some(line)
+    });
+    let ours = workload_stats::measure(lines);
+    let reference_stats = reference_stats.as_ref().map(|(name, stats)| {
+        (
+            std::path::Path::new(name)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(name),
+            stats,
+        )
+    });
+    print!("{}", workload_stats::side_by_side(&ours, reference_stats));
     Ok(())
 }
 
@@ -441,11 +507,11 @@ mod tests {
         let mut pipeline = redis::pipe();
         let size = fill_pipeline(&mut pipeline, &mut Messages::new(1, 1), "excimer", 5, false);
         assert_eq!((size, pipeline.len()), (5, 5));
-        // Messages of 1,000 lines are about 3 MB: the second one passes the budget.
-        let mut big = Messages::new(1, 1_000);
+        // Messages of 4,000 lines are about 3.5 MB: the second one passes the budget.
+        let mut big = Messages::new(1, 4_000);
         let size = fill_pipeline(&mut pipeline, &mut big, "excimer", PIPELINE, false);
         assert_eq!((size, pipeline.len()), (2, 2));
-        assert_eq!(big.lines, 2_000);
+        assert_eq!(big.lines, 8_000);
     }
 
     #[test]

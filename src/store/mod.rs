@@ -6,7 +6,8 @@
 //! fill a store from an Arc Lamp data directory or from simulated days. In stream mode,
 //! replicas commit [`segment`]s, indexed by the [`ledger`] in Redis atomically with the
 //! acknowledgement of their entries, and a window is [`seal`]ed into its final logs once
-//! every entry of it is committed.
+//! every entry of it is committed. [`workload_stats`] describes a stream of stacks (depth,
+//! variety, sharing, compression), to keep the synthetic workload close to real traffic.
 //!
 //! It may import [`crate::ingest`] (stacks, windows, samples) and [`crate::ops`]; nothing in
 //! `graphs`, `config`, `actors`, `http` or `cli`. Its configuration types live here, next
@@ -26,3 +27,4 @@ pub mod seal;
 pub mod segment;
 pub mod simulate;
 pub mod storage;
+pub mod workload_stats;

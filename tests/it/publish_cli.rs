@@ -354,3 +354,69 @@ fn an_unreachable_redis_is_reported_with_a_hint() {
     assert!(error.contains("cannot connect to Redis at"), "{error}");
     assert!(error.contains("is redis-server running?"), "{error}");
 }
+
+#[test]
+fn stats_measure_a_reference_file_as_they_measure_the_generator() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lines = dir.path().join("reference.lines");
+    let lines_arg = lines.to_str().expect("UTF-8 path");
+    // The reference is the generator's own output with the same seed: every statistic
+    // must come out the same on both sides, ratio 1.00.
+    assert_success(&arclamp(&[
+        "publish", "--count", "2000", "--seed", "3", "--out", lines_arg, "--format", "lines",
+    ]));
+    let gzipped = dir.path().join("reference.txt.gz");
+    std::fs::write(
+        &gzipped,
+        arclamp::store::compress::gzip(&std::fs::read(&lines).expect("lines written")),
+    )
+    .expect("write gzip reference");
+    let output = arclamp(&[
+        "publish",
+        "--stats",
+        "--seed",
+        "3",
+        "--reference",
+        gzipped.to_str().expect("UTF-8 path"),
+    ]);
+    assert_success(&output);
+    let table = String::from_utf8(output.stdout).expect("UTF-8 table");
+    let rows: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("samples per entry point"))
+        .collect();
+    assert!(rows.len() >= 15, "{table}");
+    let lines_row = rows
+        .iter()
+        .find(|r| r.starts_with("lines "))
+        .expect("lines row");
+    // --count defaults to the reference's number of lines.
+    assert_eq!(
+        lines_row.split_whitespace().collect::<Vec<_>>(),
+        ["lines", "2000", "2000", "1.00"],
+        "{table}"
+    );
+    for row in rows
+        .iter()
+        .filter(|r| !r.starts_with("lines ") && !r.starts_with("samples "))
+    {
+        assert!(row.ends_with("1.00  ok"), "{row} in\n{table}");
+    }
+    assert!(table.contains("reference.txt.gz: "), "{table}");
+
+    // A reference that cannot be read is named in a clear error.
+    let missing = dir.path().join("missing.txt.gz");
+    let output = arclamp(&[
+        "publish",
+        "--stats",
+        "--reference",
+        missing.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot read the reference") && stderr.contains("missing.txt.gz"),
+        "{stderr}"
+    );
+}
