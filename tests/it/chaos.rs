@@ -4,7 +4,7 @@
 //! with a valid and with an invalid config. Producers send a known set of samples the whole
 //! time; at the end every log the replicas serve is compared with what was sent.
 //!
-//! `#[ignore]`d, as it runs for minutes: `scripts/chaos` runs it with a release build and
+//! `#[ignore]`d, as it runs for minutes: `scripts/chaos` runs it (the optimized test build) and
 //! prints the report that RELIABILITY.md keeps. Settings come from the environment:
 //! `ARCLAMP_CHAOS_MODE` (`stream`, two replicas in a consumer group, or `pubsub`, one
 //! instance as the pub/sub Deployment runs it), `ARCLAMP_CHAOS_SECONDS` (120),
