@@ -299,12 +299,14 @@ impl Default for RenderConfig {
 }
 
 impl RenderConfig {
-    /// The settings graphs are drawn with, changed live on reload.
-    pub fn settings(&self) -> RenderSettings {
+    /// The settings graphs are drawn with, changed live on reload; `skip` is `[top] skip`,
+    /// which the function totals written with the graphs count by.
+    pub fn settings(&self, skip: &[String]) -> RenderSettings {
         RenderSettings {
             title: self.title.clone(),
             min_width: self.min_width,
             functions: self.functions.clone(),
+            skip: skip.to_vec(),
         }
     }
 
@@ -555,6 +557,10 @@ impl Config {
             self.on_demand.max_range_windows as u64,
         )?;
         at_least_one(
+            "on_demand.max_range_span",
+            self.on_demand.max_range_span as u64,
+        )?;
+        at_least_one(
             "on_demand.max_concurrent_renders",
             self.on_demand.max_concurrent_renders as u64,
         )?;
@@ -717,7 +723,7 @@ impl Config {
             channels: self.redis.channels.clone(),
             periods: self.period_specs()?,
             max_entry_points: self.aggregation.max_entry_points,
-            render: self.render.settings(),
+            render: self.render.settings(&self.top.skip),
             // As fresh as pub/sub mode's checkpoints.
             refresh: self.aggregation.flush_interval,
         }))

@@ -1,7 +1,8 @@
 //! The retention actor: at start and every `retention.interval`, lists each period's logs
 //! and graphs, asks the router which windows are live, deletes what
 //! [`crate::store::retention::plan`] says, and reports what stays stored (bytes, oldest and newest
-//! window per period) from the same listing.
+//! window per period) from the same listing; then builds the roll-ups that listing lacks
+//! ([`crate::graphs::rollup_builder`]), so that long ranges stay cheap.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use actix::prelude::*;
 
 use crate::actors::router::{LiveWindows, Router, UseRouter};
 use crate::config::PeriodSpec;
+use crate::graphs::rollup_builder;
 use crate::ops::clock::Clock;
 use crate::ops::events;
 use crate::store::layout;
@@ -25,7 +27,15 @@ pub struct Reconfigure {
     pub periods: Vec<PeriodSpec>,
     /// Pass interval.
     pub interval: Duration,
+    /// `render.min_width`: the roll-ups are built fine enough for graphs drawn at it.
+    pub min_width: f64,
 }
+
+/// How often what is stored is reported between passes (small stores only).
+const USAGE_REFRESH: Duration = Duration::from_secs(60);
+
+/// Objects (logs and graphs of all periods) above which usage is only reported by passes.
+const USAGE_REFRESH_MAX_OBJECTS: usize = 20_000;
 
 /// Run a pass now.
 #[derive(Message)]
@@ -36,10 +46,13 @@ pub struct RunPass;
 pub struct Retention {
     periods: Vec<PeriodSpec>,
     interval: Duration,
+    min_width: f64,
     clock: Clock,
     storage: Arc<dyn Storage>,
     router: Addr<Router>,
     timer: Option<SpawnHandle>,
+    /// Objects the last usage refresh listed.
+    objects_seen: usize,
 }
 
 impl Retention {
@@ -47,6 +60,7 @@ impl Retention {
     pub fn new(
         periods: Vec<PeriodSpec>,
         interval: Duration,
+        min_width: f64,
         clock: Clock,
         storage: Arc<dyn Storage>,
         router: Addr<Router>,
@@ -54,10 +68,12 @@ impl Retention {
         Retention {
             periods,
             interval,
+            min_width,
             clock,
             storage,
             router,
             timer: None,
+            objects_seen: 0,
         }
     }
 
@@ -74,6 +90,7 @@ impl Retention {
         let storage = self.storage.clone();
         let router = self.router.clone();
         let now = self.clock.now();
+        let min_width = self.min_width;
         let pass = async move {
             let live = router
                 .send(LiveWindows)
@@ -101,6 +118,13 @@ impl Retention {
                     deleted.insert(path);
                 }
                 events::storage_usage(name, &retention::usage(spec, &logs, &svgs, &deleted));
+                let kept: Vec<_> = logs
+                    .into_iter()
+                    .filter(|object| !deleted.contains(&object.path))
+                    .collect();
+                rollup_builder::build_missing(&storage, &spec.period, &kept, now, min_width)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             Ok::<(), String>(())
         };
@@ -113,10 +137,41 @@ impl Retention {
     }
 }
 
+impl Retention {
+    /// Report what is stored between passes, so `/status` and `arclamp_stored_bytes` follow
+    /// a store that fills up (the demo, a new deployment) within a minute rather than an
+    /// interval. Small stores only: past [`USAGE_REFRESH_MAX_OBJECTS`] the listings cost
+    /// more than the freshness is worth, and the passes alone report.
+    fn refresh_usage(&mut self, ctx: &mut Context<Self>) {
+        if self.interval <= USAGE_REFRESH || self.objects_seen > USAGE_REFRESH_MAX_OBJECTS {
+            return;
+        }
+        let (periods, storage) = (self.periods.clone(), self.storage.clone());
+        let refresh = async move {
+            let mut objects = 0;
+            for spec in &periods {
+                let name = spec.period.name();
+                let logs = storage.list(&layout::logs_prefix(name)).await.ok()?;
+                let svgs = storage.list(&layout::svgs_prefix(name)).await.ok()?;
+                objects += logs.len() + svgs.len();
+                let usage = retention::usage(spec, &logs, &svgs, &HashSet::new());
+                events::storage_usage(name, &usage);
+            }
+            Some(objects)
+        };
+        ctx.wait(refresh.into_actor(self).map(|objects, act, _| {
+            if let Some(objects) = objects {
+                act.objects_seen = objects;
+            }
+        }));
+    }
+}
+
 impl Actor for Retention {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(USAGE_REFRESH, |act, ctx| act.refresh_usage(ctx));
         for spec in &self.periods {
             tracing::debug!(
                 period = spec.period.name(),
@@ -151,6 +206,7 @@ impl Handler<Reconfigure> for Retention {
         let retime = update.interval != self.interval;
         self.periods = update.periods;
         self.interval = update.interval;
+        self.min_width = update.min_width;
         if retime {
             self.schedule(ctx);
         }

@@ -245,7 +245,7 @@ fn start_stream_tree(
 }
 
 fn render_settings(config: &Config) -> RenderSettings {
-    config.render.settings()
+    config.render.settings(&config.top.skip)
 }
 
 /// Whether pub/sub mode's writer lease is in use: a router then starts as a standby.
@@ -333,9 +333,10 @@ fn start_retention(
     router: &Addr<Router>,
 ) -> Result<Addr<Retention>, ConfigError> {
     let (periods, interval) = (config.period_specs()?, config.retention.interval);
+    let min_width = config.render.min_width;
     let (storage, router) = (storage.clone(), router.clone());
     Ok(actix::Supervisor::start(move |_| {
-        Retention::new(periods, interval, clock, storage, router)
+        Retention::new(periods, interval, min_width, clock, storage, router)
     }))
 }
 
@@ -529,6 +530,7 @@ impl Supervisor {
         self.retention.do_send(retention::Reconfigure {
             periods,
             interval: new.retention.interval,
+            min_width: new.render.min_width,
         });
         let stream_changed = self.config.redis.source != new.redis.source
             || (self.stream.is_some() && self.config.redis != new.redis);

@@ -111,7 +111,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let storage = super::open_storage(&config)?;
-    let settings = config.render.settings();
+    let settings = config.render.settings(&config.top.skip);
     let now = Utc::now();
     let progress = super::progress_bar(groups.values().map(|s| s.len() as u64).sum(), "files");
     for (key, sources) in &groups {

@@ -80,6 +80,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         title: args.title,
         min_width: args.min_width,
         reverse: args.reverse,
+        note: None,
     };
     match &args.output {
         Some(path) => write_graph_file(path, &lines, &opts),

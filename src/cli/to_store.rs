@@ -16,10 +16,11 @@ use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use crate::config::Config;
+use crate::graphs::rollup_builder;
 use crate::graphs::window_graphs::{render_stored_window, RenderSettings, WindowState};
 use crate::ingest::synth::{Generator, Tally};
 use crate::ingest::window::{Period, Window};
-use crate::store::layout::LogKey;
+use crate::store::layout::{self, LogKey};
 use crate::store::simulate::{draw_samples, next_boundary, samples_between, WindowTraffic};
 use crate::store::storage::{ContentMeta, Storage};
 
@@ -57,6 +58,10 @@ pub struct FillReport {
     pub graphs: u64,
     /// Bytes of the graphs.
     pub graph_bytes: u64,
+    /// Roll-ups built for long ranges (with the graphs), as the service's retention pass
+    /// would.
+    #[serde(default)]
+    pub rollups: u64,
 }
 
 /// Parse `--start`: a date (`2026-11-01`, meaning 00:00 UTC) or an RFC 3339 instant.
@@ -99,7 +104,7 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
     let mut filler = Filler {
         storage: storage.as_ref(),
         runtime: &runtime,
-        settings: config.render.settings(),
+        settings: config.render.settings(&config.top.skip),
         render: request.render,
         report: FillReport {
             start: start.to_rfc3339(),
@@ -153,10 +158,30 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
     }
     progress.finish_and_clear();
     let mut report = filler.report;
+    if request.render {
+        // What the service's first retention pass would build, so long ranges are cheap
+        // from the start.
+        let now = Utc::now().max(end);
+        for period in &periods {
+            let logs = runtime
+                .block_on(storage.list(&layout::logs_prefix(period.name())))
+                .context("cannot list the logs to build their roll-ups")?;
+            let built = runtime
+                .block_on(rollup_builder::build_missing(
+                    &storage,
+                    period,
+                    &logs,
+                    now,
+                    config.render.min_width,
+                ))
+                .context("cannot build the roll-ups")?;
+            report.rollups += built.written as u64;
+        }
+    }
     report.samples = channels.iter().cloned().zip(totals).collect();
     eprintln!(
         "arclamp publish --to-store: {} days at {} samples/s per channel into {}: {} windows, \
-         {} logs ({} bytes), {} graphs ({} bytes) in {:.1} s",
+         {} logs ({} bytes), {} graphs ({} bytes), {} roll-ups in {:.1} s",
         request.days,
         request.rate,
         storage.describe(),
@@ -165,6 +190,7 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
         report.log_bytes,
         report.graphs,
         report.graph_bytes,
+        report.rollups,
         started.elapsed().as_secs_f64()
     );
     if let Some(path) = expect {

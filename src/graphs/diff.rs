@@ -576,6 +576,7 @@ mod tests {
             title: "diff".to_owned(),
             min_width,
             reverse: false,
+            note: None,
         }
     }
 

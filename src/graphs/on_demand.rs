@@ -3,14 +3,17 @@
 //! [`Storage`] trait. The HTTP handlers and `arclamp top` both call this module, so a page
 //! and the CLI show the same numbers.
 //!
-//! Every request is bounded: a range covers at most `on_demand.max_range_windows` windows,
+//! Every request is bounded: a range spans at most `on_demand.max_range_span` windows and
+//! reads at most `on_demand.max_range_windows` of them on their own (the rest from roll-ups),
 //! at most `on_demand.max_concurrent_renders` graphs or leaderboards are computed at once
 //! (further requests are refused with [`OnDemandError::Busy`] rather than queued), and
 //! rendered graphs are cached in memory ([`crate::graphs::graph_cache`]) until an input changes.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -19,19 +22,24 @@ use crate::graphs::graph_cache::{self, GraphCache};
 use crate::graphs::range::{self, RangeError, RangeInput};
 use crate::graphs::range_summary::{self, RangeSummary};
 use crate::graphs::render::{self, DiffMode, GraphOptions, RenderError};
+use crate::graphs::rollup;
 use crate::graphs::top::{self, Leaderboard, Query, Skip};
-use crate::ingest::window::Period;
+use crate::graphs::trend::{FunctionTotals, Point};
+use crate::ingest::window::{Period, Window};
 use crate::ops::settings::{invalid, ConfigError};
 use crate::store::catalogue;
-use crate::store::layout::LogKey;
+use crate::store::layout::{self, LogKey};
 use crate::store::storage::{ObjectInfo, Storage, StorageError};
 
 /// `[on_demand]`: bounds on the work one request for a diff or range graph may cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OnDemandConfig {
-    /// Most windows one range graph may merge.
+    /// Most windows one range graph reads on its own (from the window's summary or log);
+    /// longer ranges read the roll-ups of whole blocks of windows.
     pub max_range_windows: usize,
+    /// Most windows one range may span (read from roll-ups or on their own).
+    pub max_range_span: usize,
     /// Diff and range graphs and leaderboards computed at the same time.
     pub max_concurrent_renders: usize,
     /// Requests that wait (at most `queue_timeout`) for one of those; further ones get 503
@@ -48,6 +56,7 @@ impl Default for OnDemandConfig {
     fn default() -> Self {
         OnDemandConfig {
             max_range_windows: 62,
+            max_range_span: 1_500,
             max_concurrent_renders: 2,
             max_queued: 8,
             queue_timeout: std::time::Duration::from_secs(10),
@@ -209,8 +218,57 @@ pub struct Rendered {
     /// Windows that had a log (a range may have gaps).
     pub windows: Vec<String>,
     /// For a range graph just rendered: how many windows were read from their range
-    /// summary rather than their log.
+    /// summary or a roll-up rather than their log.
     pub summaries: Option<usize>,
+    /// For a range graph just rendered: how many windows were read from roll-ups.
+    pub rolled_up: Option<usize>,
+}
+
+/// A function's share of each window's samples over a span of windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    /// Period name.
+    pub period: String,
+    /// Channel.
+    pub channel: String,
+    /// Entry point.
+    pub entry: String,
+    /// The function (a leaf frame, as the leaderboard names it).
+    pub function: String,
+    /// First window asked for.
+    pub from: String,
+    /// Last window asked for.
+    pub to: String,
+    /// Windows with a log but no usable function totals (rendered before totals existed,
+    /// or not rendered yet): their points have no value.
+    pub without_totals: usize,
+    /// One point per window with a log, oldest first.
+    pub points: Vec<Point>,
+}
+
+/// The files of a range's windows, and the roll-ups that may stand for blocks of them.
+struct RangeFiles {
+    /// One per window of the range, in order.
+    windows: Vec<WindowFiles>,
+    /// Roll-ups found: (first window, block size) -> (object, fingerprint of its sources).
+    rollups: HashMap<(String, usize), (ObjectInfo, u64)>,
+}
+
+/// One window's log and its current range summary, where they exist.
+struct WindowFiles {
+    window: String,
+    log: Option<ObjectInfo>,
+    summary: Option<ObjectInfo>,
+}
+
+/// What a decoded summary of a range is expected to be.
+enum Expect {
+    /// The roll-up of the block at (first window, size).
+    Rollup(usize, usize),
+    /// A roll-up that was listed but is gone: its block is read window by window.
+    Missing(usize, usize),
+    /// The range summary of this log.
+    Summary(ObjectInfo),
 }
 
 /// A profile exported in another tool's format.
@@ -294,9 +352,9 @@ impl OnDemand {
         })
     }
 
-    /// Most windows one range may cover (`on_demand.max_range_windows`).
-    pub fn max_range_windows(&self) -> usize {
-        self.limits.max_range_windows
+    /// Most windows one range may span (`on_demand.max_range_span`).
+    pub fn max_range_span(&self) -> usize {
+        self.limits.max_range_span
     }
 
     /// The configured period named `name`.
@@ -363,9 +421,11 @@ impl OnDemand {
         })
     }
 
-    /// One graph of windows `from..=to` merged: from each window's range summary when it
-    /// has one made from its current log (see [`crate::graphs::range_summary`] for the error
-    /// bound), else from its log.
+    /// One graph of windows `from..=to` merged: from roll-ups of whole blocks of windows
+    /// (long ranges, see [`crate::graphs::rollup`]), from each other window's range summary
+    /// when it has one made from its current log (see [`crate::graphs::range_summary`] for
+    /// the error bound), else from its log. At most `on_demand.max_range_windows` windows
+    /// are read on their own.
     pub async fn range(
         &self,
         series: &Series,
@@ -374,29 +434,74 @@ impl OnDemand {
         reversed: bool,
     ) -> Result<Rendered, OnDemandError> {
         let period = self.period(&series.period)?;
-        let windows = range::windows_between(period, from, to, self.limits.max_range_windows)?;
-        // Every file read is part of the cache key, so a summary written (or a log
-        // changed) since makes a new graph.
+        let windows = range::windows_between(period, from, to, self.limits.max_range_span)?;
+        let files = self.range_files(series, &windows, from, to).await?;
+        let logs_of = |block: &[WindowFiles]| {
+            rollup::fingerprint(
+                block
+                    .iter()
+                    .filter_map(|f| f.log.as_ref().map(|log| (f.window.as_str(), log.size))),
+            )
+        };
+        let pieces = rollup::cover(period, &windows, |first, size| {
+            let block = &files.windows[first..first + size];
+            block.iter().any(|f| f.log.is_some())
+                && files
+                    .rollups
+                    .get(&(files.windows[first].window.clone(), size))
+                    .is_some_and(|(_, sources)| *sources == logs_of(block))
+        });
+        // Every file read is part of the cache key, so a summary or roll-up written (or a
+        // log changed) since makes a new graph.
         let mut inputs = Vec::new();
-        let mut sources = Vec::new();
+        let mut rollups = Vec::new();
+        let mut singles = Vec::new();
         let mut present = Vec::new();
-        for window in &windows {
-            let key = series.key(&window.name);
-            let Some(log) = self.storage.stat(&key.log_path()).await? else {
-                continue;
-            };
-            let summary = self.current_summary(&key, &log).await?;
-            inputs.push(log.clone());
-            inputs.extend(summary.clone());
-            sources.push((log, summary));
-            present.push(window.name.clone());
+        for piece in &pieces {
+            match *piece {
+                rollup::Piece::Rollup { first, size } => {
+                    let (info, _) = &files.rollups[&(files.windows[first].window.clone(), size)];
+                    inputs.push(info.clone());
+                    rollups.push((info.clone(), first, size));
+                    present.extend(
+                        files.windows[first..first + size]
+                            .iter()
+                            .filter(|f| f.log.is_some())
+                            .map(|f| f.window.clone()),
+                    );
+                }
+                rollup::Piece::Window(at) => {
+                    let files = &files.windows[at];
+                    if let Some(log) = &files.log {
+                        inputs.push(log.clone());
+                        inputs.extend(files.summary.clone());
+                        singles.push((log.clone(), files.summary.clone()));
+                        present.push(files.window.clone());
+                    }
+                }
+            }
         }
-        if sources.is_empty() {
+        if present.is_empty() {
             return Err(OnDemandError::NotFound(format!(
                 "no {} logs of {}.{} between {from} and {to}",
                 series.period, series.channel, series.entry
             )));
         }
+        if singles.len() > self.limits.max_range_windows {
+            return Err(OnDemandError::Range(RangeError::TooManyWindows {
+                needed: singles.len(),
+                max: self.limits.max_range_windows,
+            }));
+        }
+        let rolled_up_windows = present.len() - singles.len();
+        let note = (rolled_up_windows > 0).then(|| {
+            format!(
+                "{} windows, {rolled_up_windows} of them from {} roll-ups (widths within {:.3} px)",
+                present.len(),
+                rollups.len(),
+                3.0 * range_summary::RESOLUTION * self.min_width
+            )
+        });
         let opts = GraphOptions {
             title: format!(
                 "{} - {} - {} to {} ({} {}, {})",
@@ -410,6 +515,7 @@ impl OnDemand {
             ),
             min_width: self.min_width,
             reverse: reversed,
+            note,
         };
         let min_width = self.min_width.to_string();
         let key = graph_cache::key(
@@ -424,40 +530,81 @@ impl OnDemand {
                 from_cache: true,
                 windows: present,
                 summaries: None,
+                rolled_up: None,
             });
         }
         let _permit = self.permit().await?;
         let min_width_pct = render::min_width_percent(self.min_width)?;
-        // Summaries first, all read and then decoded together (on every core); a window
-        // whose summary turns out unusable is read from its log.
+        // Roll-ups and summaries first, all read and then decoded together (on every
+        // core); a window whose summary turns out unusable is read from its log, a block
+        // whose roll-up does, from its windows.
         let mut summary_bytes = Vec::new();
-        let mut summarized = Vec::new();
-        let mut reads = Vec::with_capacity(sources.len());
-        for (log, summary) in &sources {
-            let bytes = match summary {
-                Some(info) => self.storage.get(&info.path).await?,
-                None => None,
-            };
-            match bytes {
-                Some(bytes) => {
-                    summary_bytes.push(bytes);
-                    summarized.push(log);
-                }
+        let mut expected = Vec::new();
+        let mut reads = Vec::with_capacity(pieces.len());
+        for (info, first, size) in &rollups {
+            if let Some(bytes) = self.storage.get(&info.path).await? {
+                summary_bytes.push(bytes);
+                expected.push(Expect::Rollup(*first, *size));
+            } else {
+                expected.push(Expect::Missing(*first, *size));
+            }
+        }
+        for (log, summary) in &singles {
+            match summary {
+                Some(info) => match self.storage.get(&info.path).await? {
+                    Some(bytes) => {
+                        summary_bytes.push(bytes);
+                        expected.push(Expect::Summary(log.clone()));
+                    }
+                    None => reads.push(RangeInput::Log(self.read(log).await?)),
+                },
                 None => reads.push(RangeInput::Log(self.read(log).await?)),
             }
         }
-        let decoded =
-            blocking(move || Ok(range_summary::decode_trees(&summary_bytes, reversed))).await?;
-        let mut summaries = 0;
-        for (log, decoded) in summarized.into_iter().zip(decoded) {
-            match decoded {
-                Ok(summary)
+        let mut decoded =
+            blocking(move || Ok(range_summary::decode_trees(&summary_bytes, reversed)))
+                .await?
+                .into_iter();
+        let (mut summaries, mut rolled_up) = (0, 0);
+        for expect in expected {
+            let summary = match expect {
+                Expect::Missing(..) => None,
+                _ => decoded.next().and_then(Result::ok),
+            };
+            match (expect, summary) {
+                (Expect::Rollup(first, size), Some(summary))
+                    if summary.fine_enough_for(min_width_pct) =>
+                {
+                    rolled_up += files.windows[first..first + size]
+                        .iter()
+                        .filter(|f| f.log.is_some())
+                        .count();
+                    reads.push(RangeInput::Summary(summary));
+                }
+                (Expect::Rollup(first, size) | Expect::Missing(first, size), _) => {
+                    // Damaged, deleted or too coarse: its windows one by one.
+                    for window in &files.windows[first..first + size] {
+                        if let Some(log) = &window.log {
+                            match self
+                                .window_input(log, window.summary.as_ref(), min_width_pct, reversed)
+                                .await?
+                            {
+                                input @ RangeInput::Summary(_) => {
+                                    summaries += 1;
+                                    reads.push(input);
+                                }
+                                input => reads.push(input),
+                            }
+                        }
+                    }
+                }
+                (Expect::Summary(log), Some(summary))
                     if summary.log_bytes == log.size && summary.fine_enough_for(min_width_pct) =>
                 {
                     summaries += 1;
                     reads.push(RangeInput::Summary(summary));
                 }
-                _ => reads.push(RangeInput::Log(self.read(log).await?)),
+                (Expect::Summary(log), _) => reads.push(RangeInput::Log(self.read(&log).await?)),
             }
         }
         let svgz = blocking(move || {
@@ -477,8 +624,111 @@ impl OnDemand {
             etag: key,
             from_cache: false,
             windows: present,
-            summaries: Some(summaries),
+            summaries: Some(summaries + rolled_up),
+            rolled_up: Some(rolled_up),
         })
+    }
+
+    /// Where the files of `windows` (of `series`, named `from` to `to`) are: from one
+    /// listing of the period's logs for a range longer than `on_demand.max_range_windows`
+    /// (with the roll-ups found there), else from one `stat` per window (no roll-ups:
+    /// a short range reads its windows).
+    async fn range_files(
+        &self,
+        series: &Series,
+        windows: &[Window],
+        from: &str,
+        to: &str,
+    ) -> Result<RangeFiles, OnDemandError> {
+        let mut files = RangeFiles {
+            windows: windows
+                .iter()
+                .map(|w| WindowFiles {
+                    window: w.name.clone(),
+                    log: None,
+                    summary: None,
+                })
+                .collect(),
+            rollups: HashMap::new(),
+        };
+        if windows.len() <= self.limits.max_range_windows {
+            for files in &mut files.windows {
+                let key = series.key(&files.window);
+                if let Some(log) = self.storage.stat(&key.log_path()).await? {
+                    files.summary = self.current_summary(&key, &log).await?;
+                    files.log = Some(log);
+                }
+            }
+            return Ok(files);
+        }
+        let shared = from
+            .bytes()
+            .zip(to.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let prefix = format!("{}{}", layout::logs_prefix(&series.period), &from[..shared]);
+        let at: HashMap<&str, usize> = windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.name.as_str(), i))
+            .collect();
+        let mine = |key: &LogKey| key.channel == series.channel && key.entry == series.entry;
+        let mut summaries = Vec::new();
+        for object in self.storage.list(&prefix).await? {
+            let name = layout::file_name(&object.path);
+            if let Some(key) = LogKey::from_log_name(&series.period, name) {
+                if let (true, Some(&i)) = (mine(&key), at.get(key.window.as_str())) {
+                    files.windows[i].log = Some(object);
+                }
+            } else if let Some(key) = catalogue::from_range_summary_name(&series.period, name) {
+                if let (true, Some(&i)) = (mine(&key), at.get(key.window.as_str())) {
+                    summaries.push((i, object));
+                }
+            } else if let Some((key, size, sources)) =
+                catalogue::from_rollup_name(&series.period, name)
+            {
+                if mine(&key) {
+                    files.rollups.insert((key.window, size), (object, sources));
+                }
+            }
+        }
+        for (i, summary) in summaries {
+            let files = &mut files.windows[i];
+            if files
+                .log
+                .as_ref()
+                .is_some_and(|log| summary.modified >= log.modified)
+            {
+                files.summary = Some(summary);
+            }
+        }
+        Ok(files)
+    }
+
+    /// One window's input to a range: its summary when current and fine enough, else its
+    /// log.
+    async fn window_input(
+        &self,
+        log: &ObjectInfo,
+        summary: Option<&ObjectInfo>,
+        min_width_pct: f64,
+        reversed: bool,
+    ) -> Result<RangeInput, OnDemandError> {
+        if let Some(info) = summary {
+            if let Some(bytes) = self.storage.get(&info.path).await? {
+                let log_bytes = log.size;
+                let summary = blocking(move || {
+                    Ok(RangeSummary::decode_tree(&bytes, reversed)
+                        .ok()
+                        .filter(|s| s.log_bytes == log_bytes && s.fine_enough_for(min_width_pct)))
+                })
+                .await?;
+                if let Some(summary) = summary {
+                    return Ok(RangeInput::Summary(summary));
+                }
+            }
+        }
+        Ok(RangeInput::Log(self.read(log).await?))
     }
 
     /// Window `window` of `series` as a profile in `format` (every sample exact, from its
@@ -514,7 +764,14 @@ impl OnDemand {
         format: ExportFormat,
     ) -> Result<Exported, OnDemandError> {
         let period = self.period(&series.period)?;
-        let windows = range::windows_between(period, from, to, self.limits.max_range_windows)?;
+        let windows = range::windows_between(period, from, to, self.limits.max_range_span)?;
+        // Exports are exact: every window is read from its log.
+        if windows.len() > self.limits.max_range_windows {
+            return Err(OnDemandError::Range(RangeError::TooManyWindows {
+                needed: windows.len(),
+                max: self.limits.max_range_windows,
+            }));
+        }
         let mut logs = Vec::new();
         for window in &windows {
             if let Some(log) = self
@@ -659,6 +916,7 @@ impl OnDemand {
             ),
             min_width: self.min_width,
             reverse: false,
+            note: None,
         };
         let min_width = self.min_width.to_string();
         let key = graph_cache::key("diff", &[&opts.title, &min_width], &inputs);
@@ -670,6 +928,7 @@ impl OnDemand {
                 from_cache: true,
                 windows,
                 summaries: None,
+                rolled_up: None,
             });
         }
         let _permit = self.permit().await?;
@@ -745,7 +1004,129 @@ impl OnDemand {
             from_cache: false,
             windows,
             summaries: Some(read_summaries),
+            rolled_up: None,
         })
+    }
+
+    /// The trend of `function` over windows `from..=to` of `series`: its share of each
+    /// window's samples, read from the windows' function totals (one listing, then one
+    /// small file per window), cached until one of them changes.
+    pub async fn trend(
+        &self,
+        series: &Series,
+        function: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Trend, OnDemandError> {
+        if function.is_empty() || function.len() > 1000 || function.contains(';') {
+            return Err(OnDemandError::BadRequest(
+                "function must be one frame name (not empty, no `;`, at most 1000 bytes)".into(),
+            ));
+        }
+        let period = self.period(&series.period)?;
+        let windows = range::windows_between(period, from, to, self.limits.max_range_span)?;
+        let shared = from
+            .bytes()
+            .zip(to.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let prefix = format!("{}{}", layout::logs_prefix(&series.period), &from[..shared]);
+        let wanted: HashMap<&str, usize> = windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.name.as_str(), i))
+            .collect();
+        let mut logs: Vec<Option<ObjectInfo>> = vec![None; windows.len()];
+        let mut totals: Vec<Option<ObjectInfo>> = vec![None; windows.len()];
+        let mine = |key: &LogKey| key.channel == series.channel && key.entry == series.entry;
+        for object in self.storage.list(&prefix).await? {
+            let name = layout::file_name(&object.path);
+            if let Some(key) = LogKey::from_log_name(&series.period, name) {
+                if let (true, Some(&i)) = (mine(&key), wanted.get(key.window.as_str())) {
+                    logs[i] = Some(object);
+                }
+            } else if let Some(key) = catalogue::from_function_totals_name(&series.period, name) {
+                if let (true, Some(&i)) = (mine(&key), wanted.get(key.window.as_str())) {
+                    totals[i] = Some(object);
+                }
+            }
+        }
+        // Windows with a log; their totals when not older than the log.
+        let mut present = Vec::new();
+        let mut inputs = Vec::new();
+        for (i, log) in logs.into_iter().enumerate() {
+            let Some(log) = log else { continue };
+            let current = totals[i].take().filter(|t| t.modified >= log.modified);
+            inputs.push(log.clone());
+            inputs.extend(current.clone());
+            present.push((windows[i].name.clone(), log, current));
+        }
+        if present.is_empty() {
+            return Err(OnDemandError::NotFound(format!(
+                "no {} logs of {}.{} between {from} and {to}",
+                series.period, series.channel, series.entry
+            )));
+        }
+        let key = graph_cache::key("trend", &[function, from, to], &inputs);
+        let cached = self
+            .cached(&key)
+            .and_then(|json| serde_json::from_slice::<Trend>(&json).ok());
+        if let Some(trend) = cached {
+            return Ok(trend);
+        }
+        let _permit = self.permit().await?;
+        let reads = present.iter().map(|(_, log, totals)| async move {
+            match totals {
+                Some(info) => self
+                    .storage
+                    .get(&info.path)
+                    .await
+                    .map(|bytes| bytes.map(|b| (b, log.size))),
+                None => Ok(None),
+            }
+        });
+        let read: Vec<Result<Option<(Bytes, u64)>, StorageError>> =
+            futures_util::stream::iter(reads)
+                .buffered(16)
+                .collect()
+                .await;
+        let mut files = Vec::with_capacity(read.len());
+        for result in read {
+            files.push(result?);
+        }
+        let names: Vec<String> = present.into_iter().map(|(name, _, _)| name).collect();
+        let wanted_function = function.to_owned();
+        let trend = blocking(move || {
+            let points: Vec<Point> = names
+                .iter()
+                .zip(&files)
+                .map(|(window, file)| {
+                    let totals = file.as_ref().and_then(|(bytes, log_bytes)| {
+                        FunctionTotals::decode(bytes)
+                            .ok()
+                            .filter(|t| t.log_bytes == *log_bytes)
+                    });
+                    Point::of(window, &wanted_function, totals.as_ref())
+                })
+                .collect();
+            Ok(points)
+        })
+        .await?;
+        let without_totals = trend.iter().filter(|p| p.samples.is_none()).count();
+        let answer = Trend {
+            period: series.period.clone(),
+            channel: series.channel.clone(),
+            entry: series.entry.clone(),
+            function: function.to_owned(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            without_totals,
+            points: trend,
+        };
+        if let Ok(json) = serde_json::to_vec(&answer) {
+            self.remember(&key, &Bytes::from(json));
+        }
+        Ok(answer)
     }
 
     /// The leaderboard of one window with its parameters, `grep` and `limit` checked.

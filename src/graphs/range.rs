@@ -1,5 +1,5 @@
 //! Range graphs: which windows of one period a range `from..=to` covers (bounded by
-//! `on_demand.max_range_windows`), and merging their stacks: from each window's range
+//! `on_demand.max_range_span`), and merging their stacks: from each window's range
 //! summary ([`crate::graphs::range_summary`], a few MB) when it has a usable one, else from its whole
 //! trace log. Summaries are sorted, so they are merged as sorted streams straight into a
 //! pruned frame tree; logs go through a frame trie first. The result is handed back as the
@@ -42,8 +42,16 @@ pub enum RangeError {
         to: String,
     },
     /// More windows than allowed.
-    #[error("the range covers more than {max} windows (on_demand.max_range_windows): ask for a shorter range")]
+    #[error("the range covers more than {max} windows (on_demand.max_range_span): ask for a shorter range")]
     TooLong {
+        /// The limit.
+        max: usize,
+    },
+    /// More windows to read on their own (not from a roll-up) than allowed.
+    #[error("the range reads {needed} windows on their own, more than on_demand.max_range_windows ({max}): ask for a shorter range (the roll-ups that make long ranges cheap cover blocks of 8 and 64 windows that are over, and are built by the retention pass)")]
+    TooManyWindows {
+        /// Windows the range would read on their own.
+        needed: usize,
         /// The limit.
         max: usize,
     },

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::graphs::range_summary::{self, RangeSummary};
 use crate::graphs::render::tree::{self, PrunedLines, PrunedTree};
 use crate::graphs::render::{self, GraphOptions, RenderError};
+use crate::graphs::top::Skip;
+use crate::graphs::trend::TotalsCounter;
 use crate::graphs::window_stacks::WindowStacks;
 use crate::ingest::stacks::StackId;
 use crate::ingest::window::Period;
@@ -71,6 +73,9 @@ pub struct RenderSettings {
     pub min_width: f64,
     /// Function-focused graphs for entry `all`.
     pub functions: Vec<FunctionGraph>,
+    /// `[top] skip`: what the window's function totals ([`crate::graphs::trend`]) count
+    /// each sample for.
+    pub skip: Vec<String>,
 }
 
 /// A window's graphs could not be rendered or stored.
@@ -112,6 +117,8 @@ pub struct WindowGraphs {
     /// Its range summary ([`crate::graphs::range_summary`]), `None` when the log has no stacks or
     /// its stacks cannot be pruned (then range graphs read the log).
     pub range_summary: Option<Vec<u8>>,
+    /// Its function totals ([`crate::graphs::trend`]), gzip'd.
+    pub function_totals: Option<Vec<u8>>,
     /// Distinct stacks in the log.
     pub stacks: usize,
     /// Samples in the log.
@@ -211,6 +218,7 @@ pub fn window_graphs(
             title: spec.title,
             min_width: settings.min_width,
             reverse: reversed,
+            note: None,
         };
         let mut tree = PrunedTree::new(tree::cutoff_for(samples, min_width_pct));
         let mut summary = function
@@ -273,9 +281,22 @@ pub fn window_graphs(
         )),
         _ => None,
     };
+    // The skip list was checked when the config was loaded; an unparsable one (never
+    // expected) leaves the window without totals rather than failing its graphs.
+    let function_totals = Skip::parse(&settings.skip).ok().map(|skip| {
+        let mut counter = TotalsCounter::default();
+        let mut text = Vec::new();
+        for &(id, count) in stacks.forward() {
+            text.clear();
+            stacks.write_text(id, false, &mut text);
+            counter.add(&text, count, &skip);
+        }
+        counter.finish(log_size).encode()
+    });
     Ok(WindowGraphs {
         graphs,
         range_summary,
+        function_totals,
         stacks: stacks.len(),
         samples: stacks.samples,
     })
@@ -336,6 +357,15 @@ pub async fn render_stored_window(
         }
         // No summary for this log: none from an older version of it may stay.
         None => storage.delete(&summary_path).await?,
+    }
+    let totals_path = catalogue::function_totals_path(key);
+    match rendered.function_totals {
+        Some(totals) => {
+            storage
+                .put(&totals_path, Bytes::from(totals), ContentMeta::TRACE_LOG)
+                .await?
+        }
+        None => storage.delete(&totals_path).await?,
     }
     Ok(written)
 }
@@ -402,6 +432,7 @@ mod tests {
                         label: "never".into(),
                     },
                 ],
+                skip: Vec::new(),
             };
             let rendered = window_graphs(
                 &key,
@@ -425,6 +456,7 @@ mod tests {
                     title: spec.title.clone(),
                     min_width,
                     reverse: spec.kind.reversed,
+                    note: None,
                 };
                 match render::render_svg(&input, &options) {
                     Ok(expected) => {
@@ -459,6 +491,7 @@ mod tests {
             title: "T".into(),
             min_width: 0.1,
             functions: Vec::new(),
+            skip: Vec::new(),
         };
         (key, settings)
     }

@@ -3,8 +3,9 @@
 //! One file per group of routes: [`browse`] (`/`, `/go`), [`view`] (graph pages),
 //! [`files`] (raw `/svgs/` and `/logs/`), [`api`] (`/api/index.json`), [`metrics`]
 //! (Prometheus), [`probes`] (health), [`assets`] (the compiled-in stylesheet and scripts),
-//! [`status`] (runtime dashboard), [`top`] (leaderboard), [`on_demand`] (range and diff
-//! graphs), [`exports`] (speedscope and pprof files). Cross-cutting pieces: [`security`] (methods and response headers for every
+//! [`status`] (runtime dashboard), [`top`] (leaderboard), [`trend`] (a function over many
+//! windows), [`on_demand`] (range and diff graphs), [`exports`] (speedscope and pprof
+//! files). Cross-cutting pieces: [`security`] (methods and response headers for every
 //! response), [`keys`] (URL segments parsed into typed keys), [`html`] (rendering askama
 //! pages, error pages), [`urls`] (page URLs), [`negotiate`] (gzip, ETags, conditional GET),
 //! [`file_cache`] and [`listing`] (what is kept in memory between requests). This module
@@ -33,6 +34,7 @@ pub mod security;
 mod status;
 mod stream_body;
 pub mod top;
+mod trend;
 pub mod urls;
 mod view;
 
@@ -178,6 +180,8 @@ pub fn start(
             .route("/diff", web::route().to(on_demand::diff_page))
             .route("/range", web::route().to(on_demand::range_page))
             .route("/api/top", web::route().to(top::api_top))
+            .route("/trend", web::route().to(trend::trend_page))
+            .route("/api/trend.json", web::route().to(trend::api_trend))
             .route("/range.svg", web::route().to(on_demand::range_svg))
             .route("/diff.svg", web::route().to(on_demand::diff_svg))
             .route(

@@ -197,6 +197,13 @@ fn svg_response(req: &HttpRequest, kind: &'static str, graph: Rendered) -> HttpR
             format!("{summaries} of {}", graph.windows.len()),
         ));
     }
+    if let Some(rolled_up) = graph.rolled_up {
+        // How many of those came from roll-ups of whole blocks of windows.
+        response.insert_header((
+            "X-Arclamp-Range-Rollups",
+            format!("{rolled_up} of {}", graph.windows.len()),
+        ));
+    }
     if client_has_it {
         return response.finish();
     }
@@ -310,9 +317,9 @@ struct ComparePage {
     svg: String,
 }
 
-/// The error page for a failed `kind` request (range, diff); failures of the service's own
+/// The error page for a failed `kind` request (range, diff, trend); failures of the service's own
 /// are logged and counted.
-fn page_error(kind: &'static str) -> impl Fn(OnDemandError) -> PageError {
+pub fn page_error(kind: &'static str) -> impl Fn(OnDemandError) -> PageError {
     move |e| {
         e.report(kind);
         match e.status() {
@@ -445,13 +452,9 @@ pub async fn range_page(
     let period = on_demand
         .period(&series.period)
         .map_err(page_error("range"))?;
-    let windows = crate::graphs::range::windows_between(
-        period,
-        &q.from,
-        &q.to,
-        on_demand.max_range_windows(),
-    )
-    .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let windows =
+        crate::graphs::range::windows_between(period, &q.from, &q.to, on_demand.max_range_span())
+            .map_err(|e| PageError::BadRequest(e.to_string()))?;
     let svg = format!(
         "/range.svg?period={}&from={}&to={}&channel={}&entry={}{}",
         url_encode(&series.period),

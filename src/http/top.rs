@@ -56,14 +56,14 @@ pub async fn api_top(req: HttpRequest, state: web::Data<State>) -> HttpResponse 
     .await;
     match result {
         Ok(answer) => HttpResponse::Ok().json(answer),
-        Err(e) => error_json(&e),
+        Err(e) => error_json("top", &e),
     }
 }
 
 /// A JSON error body `{"error": "..."}` with the error's status; failures of the
 /// service's own are logged and counted.
-pub fn error_json(error: &OnDemandError) -> HttpResponse {
-    error.report("top");
+pub fn error_json(kind: &'static str, error: &OnDemandError) -> HttpResponse {
+    error.report(kind);
     let status = actix_web::http::StatusCode::from_u16(error.status())
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
@@ -97,6 +97,7 @@ struct TopRow {
     samples: u64,
     percent: String,
     function: String,
+    trend: String,
 }
 
 #[derive(Template)]
@@ -180,6 +181,13 @@ pub async fn top_page(
                     samples: row.samples,
                     percent: format!("{:.2}", row.percent),
                     function: row.function.clone(),
+                    trend: super::trend::trend_url(
+                        &r.period,
+                        &r.channel,
+                        &r.entry,
+                        &row.function,
+                        &r.window,
+                    ),
                 })
                 .collect()
         })

@@ -66,6 +66,9 @@ struct ViewPage {
     diff_week: Option<Link>,
     diff_previous: Option<Link>,
     range: Option<Link>,
+    /// A range over every stored window of this series up to this one (long ranges read
+    /// roll-ups).
+    history: Option<Link>,
     b_default: String,
 }
 
@@ -140,6 +143,25 @@ pub async fn view(
             url: urls::view(&k, graph.kind.function.as_deref(), reversed),
         }
     };
+    // The whole stored history of this series, when it is longer than the "last N" link.
+    let with_series: Vec<&crate::store::catalogue::WindowFiles> = match position {
+        Some(p) => files.windows[p..]
+            .iter()
+            .filter(|w| has_series(w))
+            .collect(),
+        None => Vec::new(),
+    };
+    let history = (with_series.len() > RANGE_WINDOWS)
+        .then(|| with_series.last())
+        .flatten()
+        .map(|oldest| Link {
+            label: format!(
+                "merge all {} windows since {}",
+                with_series.len(),
+                oldest.window.display_name()
+            ),
+            url: urls::range(key, &oldest.window.name, &key.window, reversed),
+        });
     // Windows are newest first: "next" (later) is towards the front.
     let (previous, next, older) = match position {
         Some(p) => (
@@ -254,6 +276,7 @@ pub async fn view(
             label: format!("merge {from} to {}", key.window).replace('_', " "),
             url: urls::range(key, &from, &key.window, reversed),
         }),
+        history,
         b_default: week_ago,
     })
 }

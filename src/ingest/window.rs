@@ -6,7 +6,7 @@
 //! turned back (so retention can always order windows by time).
 
 use chrono::format::{Parsed, StrftimeItems};
-use chrono::{DateTime, Months, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Months, TimeDelta, Utc};
 
 /// A period format that arclamp cannot use, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -140,6 +140,40 @@ impl Period {
         })
     }
 
+    /// The window's position in the period's sequence of windows: consecutive windows have
+    /// consecutive indexes, and index 0 starts at 1970-01-01 (windows of a fixed length) or
+    /// in January of year 0 (windows of months). Roll-ups group windows by it.
+    pub fn window_index(&self, window: &Window) -> i64 {
+        match self.step {
+            Step::Fixed(delta) => window
+                .start
+                .timestamp()
+                .div_euclid(delta.num_seconds().max(1)),
+            Step::Months(months) => {
+                let month = i64::from(window.start.year()) * 12 + i64::from(window.start.month0());
+                month.div_euclid(i64::from(months.max(1)))
+            }
+        }
+    }
+
+    /// The window at `index` (see [`Period::window_index`]); `None` past chrono's dates.
+    pub fn window_with_index(&self, index: i64) -> Option<Window> {
+        let start = match self.step {
+            Step::Fixed(delta) => {
+                DateTime::from_timestamp(index.checked_mul(delta.num_seconds().max(1))?, 0)?
+            }
+            Step::Months(months) => {
+                let month = index.checked_mul(i64::from(months.max(1)))?;
+                let year = i32::try_from(month.div_euclid(12)).ok()?;
+                let month0 = u32::try_from(month.rem_euclid(12)).ok()?;
+                chrono::NaiveDate::from_ymd_opt(year, month0 + 1, 1)?
+                    .and_hms_opt(0, 0, 0)?
+                    .and_utc()
+            }
+        };
+        Some(self.window_at(start))
+    }
+
     fn render(&self, t: DateTime<Utc>) -> Option<String> {
         use std::fmt::Write;
         let mut out = String::new();
@@ -218,6 +252,34 @@ impl Period {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_indexes_count_consecutive_windows_and_lead_back_to_them() {
+        for (format, name, next) in [
+            ("%Y-%m-%d", "2026-02-28", "2026-03-01"),
+            ("%Y-%m-%d_%H", "2026-12-31_23", "2027-01-01_00"),
+            ("%Y-%m", "2026-12", "2027-01"),
+            ("%Y", "1969", "1970"),
+        ] {
+            let period = Period::new("p", format).unwrap();
+            let window = period.window_named(name).unwrap();
+            let index = period.window_index(&window);
+            let following = period.window_named(next).unwrap();
+            assert_eq!(period.window_index(&following), index + 1, "{format}");
+            assert_eq!(period.window_with_index(index), Some(window), "{format}");
+            assert_eq!(
+                period.window_with_index(index + 1),
+                Some(following),
+                "{format}"
+            );
+        }
+        let daily = Period::new("daily", "%Y-%m-%d").unwrap();
+        assert_eq!(
+            daily.window_index(&daily.window_named("1970-01-09").unwrap()),
+            8
+        );
+        assert_eq!(daily.window_with_index(i64::MAX), None);
+    }
 
     #[test]
     fn windows_at_the_end_of_time_end_there_instead_of_overflowing() {

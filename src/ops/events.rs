@@ -575,6 +575,34 @@ pub fn retention_deleted(period: &str, path: &str) {
     counter!("arclamp_retention_deletions_total", "period" => period.to_owned()).increment(1);
 }
 
+/// A roll-up of `windows` windows was written (see `graphs::rollup`).
+pub fn rollup_built(period: &str, path: &str, windows: usize, bytes: usize, seconds: f64) {
+    tracing::info!(period, path, windows, bytes, seconds, "roll-up built");
+    counter!("arclamp_rollups_built_total", "period" => period.to_owned()).increment(1);
+}
+
+/// A retention pass built the roll-ups it found missing for `period`.
+pub fn rollups_pass(period: &str, built: usize, failed: usize, seconds: f64) {
+    tracing::info!(
+        period,
+        built,
+        failed,
+        seconds,
+        "roll-ups of the period built"
+    );
+}
+
+/// A roll-up could not be built; ranges read its windows one by one meanwhile.
+pub fn rollup_failed(period: &str, path: &str, error: &str) {
+    tracing::warn!(
+        period,
+        path,
+        error,
+        "roll-up not built: long ranges read these windows one by one; retried at the next retention pass"
+    );
+    counter!("arclamp_rollup_failures_total", "period" => period.to_owned()).increment(1);
+}
+
 /// Retention could not complete a pass.
 pub fn retention_failed(error: &str) {
     tracing::error!(
@@ -673,7 +701,7 @@ pub fn serve_stream_failed(path: &str, error: &str) {
 }
 
 /// Kinds of on-demand request (`/range.svg`, `/diff.svg`, `/api/top` and `/top`).
-pub const ON_DEMAND_KINDS: [&str; 3] = ["range", "diff", "top"];
+pub const ON_DEMAND_KINDS: [&str; 4] = ["range", "diff", "top", "trend"];
 
 /// Why an on-demand request failed on the service's side: a stored log (or summary) that
 /// cannot be read as one, or inferno failing or panicking.
@@ -806,6 +834,8 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_on_demand_failures_total", MetricKind::Counter, "On-demand graphs and leaderboards that failed on the service's side (answered 500), per kind (range, diff, top) and reason (damaged_log, render)."),
     ("arclamp_retention_deletions_total", MetricKind::Counter, "Logs and graphs deleted by retention, per period."),
     ("arclamp_retention_failures_total", MetricKind::Counter, "Retention passes that failed (retried next interval)."),
+    ("arclamp_rollups_built_total", MetricKind::Counter, "Roll-ups (range summaries of 8 or 64 windows, for long ranges) written, per period."),
+    ("arclamp_rollup_failures_total", MetricKind::Counter, "Roll-ups that could not be built (retried at the next retention pass), per period."),
     ("arclamp_stored_bytes", MetricKind::Gauge, "Bytes stored per period and kind (logs, svgs), as of the last retention pass."),
     ("arclamp_stored_files", MetricKind::Gauge, "Files stored per period and kind (logs, svgs), as of the last retention pass."),
     ("arclamp_oldest_window_timestamp_seconds", MetricKind::Gauge, "Start of the oldest stored window of the period (Unix time)."),
@@ -933,6 +963,8 @@ pub fn register(channels: &[String], periods: &[String], stream_mode: bool) {
     }
     for period in periods {
         counter!("arclamp_retention_deletions_total", "period" => period.clone()).absolute(0);
+        counter!("arclamp_rollups_built_total", "period" => period.clone()).absolute(0);
+        counter!("arclamp_rollup_failures_total", "period" => period.clone()).absolute(0);
     }
     if stream_mode {
         register_stream(channels);

@@ -6,6 +6,9 @@
 //! logs/{period}/{window}.{channel}.{entry}.log.gz      the trace log
 //! logs/{period}/{window}.{channel}.{entry}.meta.json   {"samples": N, "stacks": M}
 //! logs/{period}/{window}.{channel}.{entry}.range.gz     its range summary (crate::graphs::range_summary)
+//! logs/{period}/{window}.{channel}.{entry}.functions.gz its function totals (crate::graphs::trend)
+//! logs/{period}/{window}.{channel}.{entry}.rollup{N}.{sources}.gz
+//!                                     the roll-up of N windows from it (crate::graphs::rollup)
 //! ```
 //!
 //! Summaries are companions of their log: listings do not show them as logs, retention
@@ -119,10 +122,52 @@ pub fn from_range_summary_name(period: &str, file_name: &str) -> Option<LogKey> 
     LogKey::from_log_name(period, &format!("{stem}.log.gz"))
 }
 
-/// The log a companion file (a `.meta.json` or `.range.gz` summary) belongs to, from the
-/// companion's file name; `None` for a log itself or a foreign name.
+/// The function totals' path for a log key (see [`crate::graphs::trend`]).
+pub fn function_totals_path(key: &LogKey) -> String {
+    format!(
+        "logs/{}/{}.{}.{}.functions.gz",
+        key.period, key.window, key.channel, key.entry
+    )
+}
+
+/// Read a function totals file name back into its log key.
+pub fn from_function_totals_name(period: &str, file_name: &str) -> Option<LogKey> {
+    let stem = file_name.strip_suffix(".functions.gz")?;
+    LogKey::from_log_name(period, &format!("{stem}.log.gz"))
+}
+
+/// The path of the roll-up of the `size` windows starting at `first`'s window, built from
+/// logs with fingerprint `sources` (see [`crate::graphs::rollup`]).
+pub fn rollup_path(first: &LogKey, size: usize, sources: u64) -> String {
+    format!(
+        "logs/{}/{}.{}.{}.rollup{size}.{sources:016x}.gz",
+        first.period, first.window, first.channel, first.entry
+    )
+}
+
+/// Read a roll-up's file name back: the key of its block's first window, the block's size
+/// and the fingerprint of the logs it was built from.
+pub fn from_rollup_name(period: &str, file_name: &str) -> Option<(LogKey, usize, u64)> {
+    let stem = file_name.strip_suffix(".gz")?;
+    let (stem, sources) = stem.rsplit_once('.')?;
+    let (stem, size) = stem.rsplit_once('.')?;
+    let size: usize = size.strip_prefix("rollup")?.parse().ok()?;
+    let sources = (sources.len() == 16)
+        .then(|| u64::from_str_radix(sources, 16).ok())
+        .flatten()?;
+    let key = LogKey::from_log_name(period, &format!("{stem}.log.gz"))?;
+    Some((key, size, sources))
+}
+
+/// The log a companion file (a `.meta.json`, `.range.gz` or `.functions.gz` summary, or a
+/// roll-up, which
+/// belongs to its block's first window) belongs to, from the companion's file name; `None`
+/// for a log itself or a foreign name.
 pub fn companion_of(period: &str, file_name: &str) -> Option<LogKey> {
-    from_summary_name(period, file_name).or_else(|| from_range_summary_name(period, file_name))
+    from_summary_name(period, file_name)
+        .or_else(|| from_range_summary_name(period, file_name))
+        .or_else(|| from_function_totals_name(period, file_name))
+        .or_else(|| from_rollup_name(period, file_name).map(|(key, _, _)| key))
 }
 
 /// Shape one period's listings (`logs/{period}/`, `svgs/{period}/`) into windows, newest
@@ -199,6 +244,35 @@ mod tests {
             path: path.into(),
             size,
             modified: UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn rollup_names_read_back_and_belong_to_their_first_window() {
+        let key = LogKey {
+            period: "daily".into(),
+            window: "2026-01-28".into(),
+            channel: "excimer.k8s".into(),
+            entry: "all".into(),
+        };
+        let path = rollup_path(&key, 64, 0xdead_beef);
+        assert_eq!(
+            path,
+            "logs/daily/2026-01-28.excimer.k8s.all.rollup64.00000000deadbeef.gz"
+        );
+        let name = layout::file_name(&path);
+        assert_eq!(
+            from_rollup_name("daily", name),
+            Some((key.clone(), 64, 0xdead_beef))
+        );
+        assert_eq!(companion_of("daily", name), Some(key));
+        for foreign in [
+            "2026-01-28.excimer.all.rollup64.gz",
+            "2026-01-28.excimer.all.rollupx.00000000deadbeef.gz",
+            "2026-01-28.excimer.all.rollup8.deadbeef.gz",
+            "2026-01-28.excimer.all.log.gz",
+        ] {
+            assert_eq!(from_rollup_name("daily", foreign), None, "{foreign}");
         }
     }
 

@@ -263,6 +263,10 @@ mod tests {
             "2026-11-24_11.excimer.all.range.gz",
             "2026-11-24_05.excimer.api.meta.json",
             "2026-11-24_05.excimer.api.range.gz",
+            // Roll-ups belong to their block's first window.
+            "2026-11-24_08.excimer.all.rollup8.00000000000000ab.gz",
+            "2026-11-24_09.excimer.all.rollup8.00000000000000ab.gz",
+            "2026-11-24_11.excimer.all.rollup8.00000000000000ab.gz",
         ]);
         let mut doomed = plan(&spec(1, None), now(), &logs, &[], &HashSet::new());
         doomed.sort();
@@ -271,9 +275,11 @@ mod tests {
             vec![
                 "logs/hourly/2026-11-24_05.excimer.api.meta.json",
                 "logs/hourly/2026-11-24_05.excimer.api.range.gz",
+                "logs/hourly/2026-11-24_08.excimer.all.rollup8.00000000000000ab.gz",
                 "logs/hourly/2026-11-24_09.excimer.all.log.gz",
                 "logs/hourly/2026-11-24_09.excimer.all.meta.json",
                 "logs/hourly/2026-11-24_09.excimer.all.range.gz",
+                "logs/hourly/2026-11-24_09.excimer.all.rollup8.00000000000000ab.gz",
             ]
         );
     }

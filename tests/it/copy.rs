@@ -74,8 +74,11 @@ fn a_local_store_copies_to_another_verified_and_idempotently() {
     let to = dir.path().join("to.toml");
     std::fs::write(&to, format!("[storage]\npath = \"{}\"\n", target.display())).unwrap();
     let (filled, objects) = filled_local_store(&source, "1");
-    // Each log, its range summary and its two graphs.
-    assert_eq!(objects.len() as u64, filled["logs"].as_u64().unwrap() * 4);
+    // Each log, its range summary, its function totals and its two graphs; the roll-ups.
+    assert_eq!(
+        objects.len() as u64,
+        filled["logs"].as_u64().unwrap() * 5 + filled["rollups"].as_u64().unwrap()
+    );
 
     let report = dir.path().join("copy.json");
     let (ok, first, stderr) = copy(&source.join("arclamp.toml"), &to, &report);

@@ -310,3 +310,27 @@ fn the_status_page_is_served_with_its_script() {
     );
     assert!(js.text().contains("/api/status") || js.text().contains("data-status-url"));
 }
+
+#[test]
+fn stored_bytes_follow_a_store_that_fills_after_start_within_a_minute() {
+    // The first retention pass runs at start, on an empty store; the next one would come
+    // after `retention.interval` (10 minutes by default). Usage is refreshed meanwhile.
+    let redis = RedisServer::start();
+    let arclamp = Arclamp::start(&redis, "");
+    let logs = "arclamp_stored_bytes{period=\"daily\",kind=\"logs\"}";
+    crate::arclamp::write_log(
+        &arclamp.data(),
+        "daily",
+        "2026-11-24.excimer.all.log.gz",
+        &[("index.php;MediaWiki::run;Parser::parse", 12)],
+    );
+    let size = std::fs::metadata(
+        arclamp
+            .data()
+            .join("logs/daily/2026-11-24.excimer.all.log.gz"),
+    )
+    .expect("log written")
+    .len() as f64;
+    let seen = arclamp.wait_metric(logs, Duration::from_secs(90), |v| v >= size);
+    assert!(seen >= size, "stored bytes {seen}, the log alone is {size}");
+}

@@ -67,7 +67,10 @@ fn fill_of(svg: &str, title_start: &str) -> (u8, u8, u8) {
 #[test]
 fn range_graphs_merge_windows_and_are_cached_until_an_input_changes() {
     let redis = RedisServer::start();
-    let arclamp = Arclamp::start(&redis, "[on_demand]\nmax_range_windows = 7\n");
+    let arclamp = Arclamp::start(
+        &redis,
+        "[on_demand]\nmax_range_windows = 7\nmax_range_span = 7\n",
+    );
     write_two_days(&arclamp.data());
     let url =
         format!("/range.svg?period=daily&from=2026-11-12&to={DAY_B}&channel=excimer&entry=all");
@@ -127,7 +130,7 @@ fn range_graphs_merge_windows_and_are_cached_until_an_input_changes() {
         (
             "/range.svg?period=daily&from=2026-11-10&to=2026-11-17&channel=excimer",
             400,
-            "on_demand.max_range_windows",
+            "on_demand.max_range_span",
         ),
         (
             "/range.svg?period=daily&from=2026-11-17&to=2026-11-10&channel=excimer",
@@ -668,7 +671,10 @@ fn a_burst_of_range_requests_is_queued_up_to_its_bound_and_the_rest_refused_at_o
 #[test]
 fn pages_embed_the_graphs_link_each_side_and_escape_frames() {
     let redis = RedisServer::start();
-    let arclamp = Arclamp::start(&redis, "[on_demand]\nmax_range_windows = 7\n");
+    let arclamp = Arclamp::start(
+        &redis,
+        "[on_demand]\nmax_range_windows = 7\nmax_range_span = 7\n",
+    );
     write_two_days(&arclamp.data());
     let html = |path: &str, status: u16| -> String {
         let response = get(&arclamp, path, &[]);
@@ -743,4 +749,243 @@ fn pages_embed_the_graphs_link_each_side_and_escape_frames() {
         !page.contains("<script>("),
         "the grep value is escaped: {page}"
     );
+}
+
+/// Samples in the graph: its root frame's count (`all (N samples, 100%)`).
+fn root_samples(svg: &str) -> u64 {
+    let title = svg
+        .split("<title>")
+        .find(|t| t.starts_with("all ("))
+        .unwrap_or_else(|| panic!("no root frame in {svg}"));
+    title["all (".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("no count in {title}"))
+}
+
+#[test]
+fn long_ranges_read_rollups_of_blocks_of_windows_and_never_stale_ones() {
+    let redis = RedisServer::start();
+    let test_dir = TestDir::new();
+    let dir = test_dir.path();
+    // 20 windows are longer than max_range_windows (12): the range needs roll-ups of 8.
+    let extra = "[periods.daily]\nformat = \"%Y-%m-%d\"\nretain = 800\n\
+                 [on_demand]\nmax_range_windows = 12\n";
+    std::fs::write(
+        dir.join("arclamp.toml"),
+        crate::arclamp::config_text(&redis, dir, crate::arclamp::free_port(), extra),
+    )
+    .expect("config");
+    // 2026-01-27 is day 20,480 since 1970-01-01: it starts a block of 8 (and of 64).
+    let report = crate::to_store::fill(
+        dir,
+        &[
+            "--days",
+            "20",
+            "--rate",
+            "0.02",
+            "--start",
+            "2026-01-27",
+            "--seed",
+            "7",
+        ],
+    );
+    let logs = dir.join("data/logs/daily");
+    let rollups = |entry: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&logs)
+            .expect("logs dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(&format!(".excimer.{entry}.rollup")))
+            .collect();
+        names.sort();
+        names
+    };
+    // Every block that is over gets its roll-up, also those only partly filled (their
+    // other windows have no log): three of 8 and one of 64 per series.
+    let all_rollups = rollups("all");
+    let kinds: Vec<&str> = all_rollups
+        .iter()
+        .map(|n| &n[..n.rfind('.').and_then(|e| n[..e].rfind('.')).expect("name")])
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "2026-01-27.excimer.all.rollup64",
+            "2026-01-27.excimer.all.rollup8",
+            "2026-02-04.excimer.all.rollup8",
+            "2026-02-12.excimer.all.rollup8"
+        ]
+    );
+    assert_eq!(report["rollups"].as_u64(), Some(4 * 6), "{report}");
+    let samples: u64 = std::fs::read_dir(&logs)
+        .expect("logs dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".excimer.all.log.gz"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).expect("log");
+            crate::arclamp::parse_log(&bytes, &p.to_string_lossy())
+                .values()
+                .sum::<u64>()
+        })
+        .sum();
+    assert!(samples > 20_000, "{samples}");
+
+    let arclamp = Arclamp::start_in(dir, &redis, extra);
+    let url = "/range.svg?period=daily&from=2026-01-27&to=2026-02-15&channel=excimer&entry=all";
+    let graph = get(&arclamp, url, &["Accept-Encoding: gzip"]);
+    assert_eq!(graph.status, 200, "{}", graph.text());
+    assert_eq!(graph.header("x-arclamp-range-rollups"), Some("16 of 20"));
+    assert_eq!(graph.header("x-arclamp-range-summaries"), Some("20 of 20"));
+    let svg = svg_text(&graph);
+    // Roll-ups keep every sample: only narrow frames are merged into their parents.
+    assert_eq!(root_samples(&svg), samples);
+    assert!(
+        svg.contains("20 windows, 16 of them from 2 roll-ups")
+            && svg.contains("are merged into their parent"),
+        "the graph does not say what it was drawn from: {svg}"
+    );
+    let reversed = get(
+        &arclamp,
+        &format!("{url}&reversed=1"),
+        &["Accept-Encoding: gzip"],
+    );
+    assert_eq!(reversed.status, 200, "{}", reversed.text());
+    assert_eq!(root_samples(&svg_text(&reversed)), samples);
+    // The view page of the last window offers the whole stored history, which answers.
+    let view = get(&arclamp, "/view/daily/2026-02-15/excimer/all", &[]).text();
+    let history = "/range?period=daily&from=2026-01-27&to=2026-02-15&channel=excimer&entry=all";
+    assert!(
+        view.replace("&#38;", "&").contains(&format!(
+            "<a href=\"{history}\">merge all 20 windows since 2026-01-27</a>"
+        )),
+        "{view}"
+    );
+    assert_eq!(get(&arclamp, history, &[]).status, 200);
+
+    // Trends: the top function of one day, followed over the 20 days, agrees with every
+    // day's leaderboard.
+    let top = |window: &str| -> serde_json::Value {
+        let answer = get(
+            &arclamp,
+            &format!("/api/top?period=daily&window={window}&channel=excimer&entry=all&limit=1000"),
+            &[],
+        );
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        serde_json::from_slice(&answer.body).expect("top JSON")
+    };
+    let function = top("2026-02-10")["rows"][0]["function"]
+        .as_str()
+        .expect("a top function")
+        .to_owned();
+    let trend_query = format!(
+        "period=daily&channel=excimer&entry=all&function={}&from=2026-01-27&to=2026-02-15",
+        function
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            })
+            .collect::<String>()
+    );
+    let trend = get(&arclamp, &format!("/api/trend.json?{trend_query}"), &[]);
+    assert_eq!(trend.status, 200, "{}", trend.text());
+    let trend: serde_json::Value = serde_json::from_slice(&trend.body).expect("trend JSON");
+    let points = trend["points"].as_array().expect("points");
+    assert_eq!(points.len(), 20, "{trend}");
+    assert_eq!(trend["without_totals"], 0);
+    for point in points {
+        let board = top(point["window"].as_str().expect("window"));
+        let row = board["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["function"] == function.as_str())
+            .map_or(0, |r| r["samples"].as_u64().expect("samples"));
+        assert_eq!(point["samples"].as_u64(), Some(row), "{point}");
+        assert_eq!(point["total"], board["total_samples"], "{point}");
+    }
+    let page = get(&arclamp, &format!("/trend?{trend_query}"), &[]);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("<polyline"), "{}", page.text());
+    let top_page = get(
+        &arclamp,
+        "/top?period=daily&window=2026-02-10&channel=excimer&entry=all",
+        &[],
+    )
+    .text();
+    assert!(
+        top_page.contains("/trend?period=daily&#38;channel=excimer"),
+        "{top_page}"
+    );
+    for bad in [
+        "period=daily&channel=excimer&function=&from=2026-01-27&to=2026-02-15",
+        "period=daily&channel=excimer&function=a%3Bb&from=2026-01-27&to=2026-02-15",
+        "period=daily&channel=excimer&function=f&from=2026-02-15&to=2026-01-27",
+    ] {
+        let refused = get(&arclamp, &format!("/api/trend.json?{bad}"), &[]);
+        assert_eq!(refused.status, 400, "{bad}: {}", refused.text());
+    }
+
+    // 64 windows (20 of them with logs): one roll-up of 64, built from those of 8.
+    let long = "/range.svg?period=daily&from=2026-01-27&to=2026-03-31&channel=excimer&entry=all";
+    let graph = get(&arclamp, long, &["Accept-Encoding: gzip"]);
+    assert_eq!(graph.status, 200, "{}", graph.text());
+    assert_eq!(graph.header("x-arclamp-range-rollups"), Some("20 of 20"));
+    assert_eq!(root_samples(&svg_text(&graph)), samples);
+
+    // A log of the first block changes: its roll-up no longer matches and is not read;
+    // that block's windows are read one by one (12 windows on their own).
+    write_log(
+        &dir.join("data"),
+        "daily",
+        "2026-01-29.excimer.all.log.gz",
+        &[("index.php;MediaWiki::run;Changed::later", 4_000)],
+    );
+    let changed = get(&arclamp, url, &["Accept-Encoding: gzip"]);
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    assert_eq!(changed.header("x-arclamp-range-rollups"), Some("8 of 20"));
+    assert!(svg_text(&changed).contains("Changed::later (4,000 samples"));
+    // The changed window's function totals were counted from its old log: a gap.
+    let trend = get(&arclamp, &format!("/api/trend.json?{trend_query}"), &[]);
+    let trend: serde_json::Value = serde_json::from_slice(&trend.body).expect("trend JSON");
+    assert_eq!(trend["without_totals"], 1, "{trend}");
+    assert_eq!(
+        trend["points"][2]["samples"],
+        serde_json::Value::Null,
+        "{trend}"
+    );
+    let changed = get(&arclamp, long, &["Accept-Encoding: gzip"]);
+    assert_eq!(changed.header("x-arclamp-range-rollups"), Some("12 of 20"));
+
+    // Without roll-ups, 20 windows on their own are more than allowed: a clear 400.
+    for name in rollups("all") {
+        std::fs::remove_file(logs.join(name)).expect("remove roll-up");
+    }
+    let refused = get(&arclamp, url, &[]);
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(
+        refused.text().contains("on_demand.max_range_windows (12)"),
+        "{}",
+        refused.text()
+    );
+
+    // The retention pass builds them again, the changed block from its current logs.
+    drop(arclamp);
+    let arclamp = Arclamp::start_in(dir, &redis, extra);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while rollups("all").len() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no roll-ups rebuilt: {:?}",
+            rollups("all")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rebuilt = get(&arclamp, url, &["Accept-Encoding: gzip"]);
+    assert_eq!(rebuilt.status, 200, "{}", rebuilt.text());
+    assert_eq!(rebuilt.header("x-arclamp-range-rollups"), Some("16 of 20"));
+    assert!(svg_text(&rebuilt).contains("Changed::later (4,000 samples"));
+    assert!(arclamp.metric("arclamp_rollups_built_total{period=\"daily\"}") >= 2.0);
 }

@@ -56,6 +56,15 @@ impl Cut {
     }
 }
 
+/// All samples of `lines` (`STACK COUNT`, or `STACK BEFORE AFTER` counting AFTER, the
+/// width drawn); lines without a count count nothing.
+pub fn total_samples(lines: &[&str]) -> u64 {
+    lines
+        .iter()
+        .filter_map(|line| line.trim().rsplit_once(' ')?.1.parse::<u64>().ok())
+        .fold(0u64, u64::saturating_add)
+}
+
 /// One frame's width in samples and the bytes its name takes.
 #[derive(Debug, Clone, Copy)]
 struct Frame {

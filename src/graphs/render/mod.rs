@@ -37,6 +37,9 @@ pub struct GraphOptions {
     /// `--reverse`) and draw it with the blue palette, so it is not mistaken for a forward
     /// graph.
     pub reverse: bool,
+    /// A line under the title saying what the graph was drawn from (a range's roll-ups),
+    /// followed by the frames it merges into their parent.
+    pub note: Option<String>,
 }
 
 impl Default for GraphOptions {
@@ -45,6 +48,7 @@ impl Default for GraphOptions {
             title: "Flame Graph".to_owned(),
             min_width: 0.1,
             reverse: false,
+            note: None,
         }
     }
 }
@@ -289,7 +293,17 @@ fn options_within_budget(
     let mut options = inferno_options(opts, min_width_pct);
     if let Some(cut) = budget::fit(lines, min_width_pct, differential) {
         options.min_width = cut.min_width_pct();
-        options.subtitle = Some(cut.subtitle());
+        options.subtitle = Some(match &opts.note {
+            Some(note) => format!("{note}. {}", cut.subtitle()),
+            None => cut.subtitle(),
+        });
+    } else if let Some(note) = &opts.note {
+        let total = budget::total_samples(lines);
+        // inferno leaves out frames narrower than min_width percent of the total.
+        let min_samples = (min_width_pct / 100.0 * total as f64).ceil() as u64;
+        options.subtitle = Some(format!(
+            "{note}. Frames under {min_samples} samples (of {total}) are merged into their parent"
+        ));
     }
     options
 }
@@ -426,6 +440,7 @@ index.php;<script>alert(1)</script> 1
             title: "Test graph".to_owned(),
             min_width: 0.0,
             reverse: false,
+            note: None,
         }
     }
 
@@ -638,6 +653,7 @@ index.php;<script>alert(1)</script> 1
     #[test]
     fn reversed_graph_puts_the_leaf_frames_at_the_root_level() {
         let opts = GraphOptions {
+            note: None,
             reverse: true,
             ..options()
         };
@@ -663,6 +679,7 @@ index.php;<script>alert(1)</script> 1
             r >= 205 && b <= 55
         }));
         let opts = GraphOptions {
+            note: None,
             reverse: true,
             ..options()
         };

@@ -552,6 +552,7 @@ mod tests {
             title: "t".to_owned(),
             min_width,
             reverse,
+            note: None,
         };
         let pct = min_width_percent(min_width).unwrap();
         let cut_any = without_narrow_frames(&lines, pct).is_some();
@@ -611,6 +612,7 @@ mod tests {
                     title: name.to_owned(),
                     min_width: 1.0,
                     reverse,
+                    note: None,
                 };
                 let pct = min_width_percent(1.0).unwrap();
                 assert!(
