@@ -14,8 +14,9 @@ document.addEventListener("DOMContentLoaded", function () {
 });
 
 // Graph frames: a flame graph grows upwards from its base (the root and the entry points),
-// which on a deep graph sits below the frame's fold; show the base first.
-document.querySelectorAll("iframe.graph").forEach(function (frame) {
+// which on a deep graph sits below the frame's fold; show the base first. An icicle graph
+// has its root on top already.
+document.querySelectorAll("iframe.graph:not(.icicle)").forEach(function (frame) {
   function showBase() {
     var doc = frame.contentDocument;
     if (doc && doc.documentElement) {

@@ -81,6 +81,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         min_width: args.min_width,
         reverse: args.reverse,
         note: None,
+        icicle: false,
     };
     match &args.output {
         Some(path) => write_graph_file(path, &lines, &opts),

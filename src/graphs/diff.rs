@@ -577,6 +577,7 @@ mod tests {
             min_width,
             reverse: false,
             note: None,
+            icicle: false,
         }
     }
 

@@ -426,12 +426,16 @@ impl OnDemand {
     /// when it has one made from its current log (see [`crate::graphs::range_summary`] for
     /// the error bound), else from its log. At most `on_demand.max_range_windows` windows
     /// are read on their own.
+    ///
+    /// `icicle` draws the root at the top; a range of one window is that window's graph,
+    /// which is how the view page offers a stored window as an icicle graph.
     pub async fn range(
         &self,
         series: &Series,
         from: &str,
         to: &str,
         reversed: bool,
+        icicle: bool,
     ) -> Result<Rendered, OnDemandError> {
         let period = self.period(&series.period)?;
         let windows = range::windows_between(period, from, to, self.limits.max_range_span)?;
@@ -502,13 +506,16 @@ impl OnDemand {
                 3.0 * range_summary::RESOLUTION * self.min_width
             )
         });
+        let span = if from == to {
+            from.replace('_', " ")
+        } else {
+            format!("{from} to {to}")
+        };
         let opts = GraphOptions {
             title: format!(
-                "{} - {} - {} to {} ({} {}, {})",
+                "{} - {} - {span} ({} {}, {})",
                 self.title,
                 series.period,
-                from,
-                to,
                 series.channel,
                 series.entry,
                 if reversed { "reversed" } else { "forward" }
@@ -516,11 +523,17 @@ impl OnDemand {
             min_width: self.min_width,
             reverse: reversed,
             note,
+            icicle,
         };
         let min_width = self.min_width.to_string();
         let key = graph_cache::key(
             "range",
-            &[&opts.title, &min_width, &reversed.to_string()],
+            &[
+                &opts.title,
+                &min_width,
+                &reversed.to_string(),
+                &icicle.to_string(),
+            ],
             &inputs,
         );
         if let Some(svgz) = self.cached(&key) {
@@ -917,6 +930,7 @@ impl OnDemand {
             min_width: self.min_width,
             reverse: false,
             note: None,
+            icicle: false,
         };
         let min_width = self.min_width.to_string();
         let key = graph_cache::key("diff", &[&opts.title, &min_width], &inputs);

@@ -219,6 +219,7 @@ pub fn window_graphs(
             min_width: settings.min_width,
             reverse: reversed,
             note: None,
+            icicle: false,
         };
         let mut tree = PrunedTree::new(tree::cutoff_for(samples, min_width_pct));
         let mut summary = function
@@ -457,6 +458,7 @@ mod tests {
                     min_width,
                     reverse: spec.kind.reversed,
                     note: None,
+                    icicle: false,
                 };
                 match render::render_svg(&input, &options) {
                     Ok(expected) => {

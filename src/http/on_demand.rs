@@ -37,6 +37,9 @@ pub struct RangeQuery {
     /// `1` for the reversed graph.
     #[serde(default)]
     pub reversed: Option<String>,
+    /// `1` for an icicle graph (root at the top).
+    #[serde(default)]
+    pub icicle: Option<String>,
 }
 
 /// Query of `/diff` and `/diff.svg`.
@@ -67,6 +70,11 @@ impl RangeQuery {
     /// Whether the reversed graph is asked for (`reversed=1` or `true`).
     pub fn is_reversed(&self) -> Result<bool, OnDemandError> {
         flag("reversed", self.reversed.as_deref())
+    }
+
+    /// Whether an icicle graph (root at the top) was asked for.
+    pub fn is_icicle(&self) -> Result<bool, OnDemandError> {
+        flag("icicle", self.icicle.as_deref())
     }
 }
 
@@ -147,7 +155,7 @@ pub async fn range_svg(req: HttpRequest, state: web::Data<State>) -> HttpRespons
         state
             .on_demand
             .get()
-            .range(&series, &q.from, &q.to, reversed)
+            .range(&series, &q.from, &q.to, reversed, q.is_icicle()?)
             .await
     }
     .await;
@@ -455,14 +463,16 @@ pub async fn range_page(
     let windows =
         crate::graphs::range::windows_between(period, &q.from, &q.to, on_demand.max_range_span())
             .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let icicle = q.is_icicle().map_err(page_error("range"))?;
     let svg = format!(
-        "/range.svg?period={}&from={}&to={}&channel={}&entry={}{}",
+        "/range.svg?period={}&from={}&to={}&channel={}&entry={}{}{}",
         url_encode(&series.period),
         url_encode(&q.from),
         url_encode(&q.to),
         url_encode(&series.channel),
         url_encode(&series.entry),
-        if reversed { "&reversed=1" } else { "" }
+        if reversed { "&reversed=1" } else { "" },
+        if icicle { "&icicle=1" } else { "" }
     );
     let page = ComparePage {
         layout: Layout::new(format!("Range {} – {}", q.from, q.to), Section::Browse),

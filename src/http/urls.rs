@@ -29,6 +29,28 @@ pub fn svg(key: &LogKey, kind: &GraphKind) -> String {
     format!("/{}", key.svg_path(kind))
 }
 
+/// A window's graph drawn as an icicle (root on top), rendered on request from its range
+/// summary: the range of that one window.
+pub fn icicle(key: &LogKey, reversed: bool) -> String {
+    let mut url = format!(
+        "/range.svg?period={}&from={w}&to={w}&channel={}&entry={}&icicle=1",
+        key.period,
+        key.channel,
+        key.entry,
+        w = key.window
+    );
+    if reversed {
+        url.push_str("&reversed=1");
+    }
+    url
+}
+
+/// `view_url` with the icicle layout asked for.
+pub fn with_icicle(view_url: &str) -> String {
+    let sep = if view_url.contains('?') { '&' } else { '?' };
+    format!("{view_url}{sep}layout=icicle")
+}
+
 /// The raw trace log.
 pub fn log(key: &LogKey) -> String {
     format!("/{}", key.log_path())

@@ -27,6 +27,8 @@ pub struct ViewQuery {
     /// A function graph's label.
     #[serde(rename = "fn")]
     pub function: Option<String>,
+    /// `icicle` draws the window with its root at the top (rendered on request).
+    pub layout: Option<String>,
 }
 
 /// A labelled link.
@@ -53,6 +55,10 @@ struct ViewPage {
     channel: String,
     entry: String,
     svg_url: Option<String>,
+    /// The graph is drawn root on top.
+    icicle: bool,
+    /// The same graph in the other layout (whole-window graphs only).
+    other_layout: Option<Link>,
     log_url: Option<String>,
     exports: Option<Exports>,
     live: bool,
@@ -82,6 +88,15 @@ pub async fn view(
     let site = state.site().await?;
     let (period_name, window_name, channel, entry) = path.into_inner();
     let reversed = html::is_on(query.reversed.as_deref());
+    let icicle = match query.layout.as_deref() {
+        None | Some("") | Some("flame") => false,
+        Some("icicle") => true,
+        Some(other) => {
+            return Err(PageError::BadRequest(format!(
+                "layout={other:?}: use flame (the default) or icicle"
+            )))
+        }
+    };
     let graph = keys::graph(
         &site,
         &period_name,
@@ -234,7 +249,24 @@ pub async fn view(
         window: key.window.clone(),
         channel: key.channel.clone(),
         entry: key.entry.clone(),
-        svg_url: svg.map(|_| urls::svg(key, &graph.kind)),
+        svg_url: svg.map(|_| match (icicle, &graph.kind.function) {
+            (true, None) => urls::icicle(key, reversed),
+            _ => urls::svg(key, &graph.kind),
+        }),
+        icicle,
+        other_layout: graph.kind.function.is_none().then(|| Link {
+            label: if icicle {
+                "flame layout (root at the bottom)"
+            } else {
+                "icicle layout (root on top)"
+            }
+            .to_owned(),
+            url: if icicle {
+                urls::view(key, None, reversed)
+            } else {
+                urls::with_icicle(&urls::view(key, None, reversed))
+            },
+        }),
         log_url: log.map(|_| urls::log(key)),
         exports: log.map(|_| {
             let speedscope = urls::export(key, ExportFormat::Speedscope);

@@ -538,6 +538,64 @@ fn index_pages_and_escaping() {
         csp.contains("script-src 'self'") && !csp.contains("unsafe"),
         "{csp}"
     );
+    // The icicle layout: the same window drawn root on top, on request.
+    let icicle_view = format!("/view/daily/{DAY}/excimer/all?layout=icicle");
+    assert!(
+        html.contains(&format!(
+            "href=\"{icicle_view}\">icicle layout (root on top)</a>"
+        )),
+        "{html}"
+    );
+    let page = get(&arclamp, &icicle_view, &[])
+        .text()
+        .replace("&#38;", "&");
+    let icicle_svg =
+        format!("/range.svg?period=daily&from={DAY}&to={DAY}&channel=excimer&entry=all&icicle=1");
+    assert!(
+        page.contains(&format!(
+            "<iframe class=\"graph icicle\" src=\"{icicle_svg}\""
+        )),
+        "{page}"
+    );
+    let rect_ys = |svg: &str| -> (u32, u32) {
+        // (the root frame's y, the largest y of any frame)
+        let y_of = |rect: &str| -> u32 {
+            rect.split(" y=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .and_then(|y| y.parse().ok())
+                .expect("rect y")
+        };
+        let root = svg.split("<title>all (").nth(1).expect("root frame");
+        let root_y = y_of(root.split("<rect").nth(1).expect("root rect"));
+        let frames = svg.split("<svg id=\"frames\"").nth(1).expect("frames");
+        let max_y = frames
+            .split("<rect")
+            .skip(1)
+            .map(y_of)
+            .max()
+            .expect("rects");
+        (root_y, max_y)
+    };
+    let icicle = get(&arclamp, &icicle_svg, &[]);
+    assert_eq!(icicle.status, 200, "{}", icicle.text());
+    let (root_y, deepest_y) = rect_ys(&icicle.text());
+    assert!(
+        root_y < deepest_y,
+        "an icicle's root is on top: {root_y} vs {deepest_y}"
+    );
+    let flame = get(
+        &arclamp,
+        &format!("/svgs/daily/{DAY}.excimer.all.svgz"),
+        &[],
+    );
+    let flame = arclamp::store::compress::maybe_gunzip(&flame.body)
+        .expect("gzip")
+        .into_owned();
+    let (root_y, deepest_y) = rect_ys(&String::from_utf8(flame).expect("UTF-8"));
+    assert_eq!(root_y, deepest_y, "a flame graph's root is at the bottom");
+    assert_eq!(get(&arclamp, &format!("{icicle_view}x"), &[]).status, 400);
+
     let function = get(
         &arclamp,
         &format!("/view/daily/{DAY}/excimer/all?fn=Run&reversed=1"),

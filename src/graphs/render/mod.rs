@@ -40,6 +40,9 @@ pub struct GraphOptions {
     /// A line under the title saying what the graph was drawn from (a range's roll-ups),
     /// followed by the frames it merges into their parent.
     pub note: Option<String>,
+    /// Draw the root at the top and callees below (an icicle graph, as Pyroscope and
+    /// speedscope draw by default) instead of flamegraph.pl's root at the bottom.
+    pub icicle: bool,
 }
 
 impl Default for GraphOptions {
@@ -49,6 +52,7 @@ impl Default for GraphOptions {
             min_width: 0.1,
             reverse: false,
             note: None,
+            icicle: false,
         }
     }
 }
@@ -311,6 +315,9 @@ fn options_within_budget(
 fn inferno_options(opts: &GraphOptions, min_width_pct: f64) -> Options<'static> {
     let mut options = Options::default();
     options.title.clone_from(&opts.title);
+    if opts.icicle {
+        options.direction = inferno::flamegraph::Direction::Inverted;
+    }
     options.min_width = min_width_pct;
     options.colors = if opts.reverse {
         Palette::Basic(BasicPalette::Blue)
@@ -441,6 +448,7 @@ index.php;<script>alert(1)</script> 1
             min_width: 0.0,
             reverse: false,
             note: None,
+            icicle: false,
         }
     }
 
@@ -654,6 +662,7 @@ index.php;<script>alert(1)</script> 1
     fn reversed_graph_puts_the_leaf_frames_at_the_root_level() {
         let opts = GraphOptions {
             note: None,
+            icicle: false,
             reverse: true,
             ..options()
         };
@@ -680,6 +689,7 @@ index.php;<script>alert(1)</script> 1
         }));
         let opts = GraphOptions {
             note: None,
+            icicle: false,
             reverse: true,
             ..options()
         };

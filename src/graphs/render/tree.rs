@@ -553,6 +553,7 @@ mod tests {
             min_width,
             reverse,
             note: None,
+            icicle: false,
         };
         let pct = min_width_percent(min_width).unwrap();
         let cut_any = without_narrow_frames(&lines, pct).is_some();
@@ -613,6 +614,7 @@ mod tests {
                     min_width: 1.0,
                     reverse,
                     note: None,
+                    icicle: false,
                 };
                 let pct = min_width_percent(1.0).unwrap();
                 assert!(
