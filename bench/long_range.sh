@@ -74,7 +74,10 @@ t0=$(now)
 "$bin" serve --config "$work/arclamp.toml" 2>"$work/arclamp.log" &
 pid=$!
 base="http://127.0.0.1:$port"
-until curl -sf "$base/healthz" >/dev/null; do sleep 0.2; done
+until curl -sf "$base/healthz" >/dev/null; do
+    kill -0 "$pid" || { echo "arclamp died:"; tail -5 "$work/arclamp.log"; exit 1; }
+    sleep 0.2
+done
 # The first retention pass builds the roll-ups: one line per period when done.
 until [ "$(grep -c 'roll-ups of the period built' "$work/arclamp.log")" -ge 2 ]; do
     kill -0 "$pid" || { echo "arclamp died:"; tail -5 "$work/arclamp.log"; exit 1; }
@@ -103,8 +106,10 @@ measure() {
 daily="$base/range.svg?period=daily&from=2024-12-01&to=2026-11-30&channel=excimer&entry=all"
 measure "730 daily windows" "$daily"
 measure "730 daily windows, reversed" "$daily&reversed=1"
-measure "62 daily windows (no roll-up: the most read one by one)" \
+measure "62 daily windows (roll-ups of the blocks inside it, the rest one by one)" \
     "$base/range.svg?period=daily&from=2025-03-03&to=2025-05-03&channel=excimer&entry=all"
+measure "24 hourly windows (a day: 3 roll-ups of 8)" \
+    "$base/range.svg?period=hourly&from=2024-12-05_00&to=2024-12-05_23&channel=excimer&entry=all"
 hourly="$base/range.svg?period=hourly&from=2024-12-01_00&to=2024-12-14_23&channel=excimer&entry=all"
 measure "336 hourly windows" "$hourly"
 measure "336 hourly windows, reversed" "$hourly&reversed=1"

@@ -643,9 +643,9 @@ impl OnDemand {
     }
 
     /// Where the files of `windows` (of `series`, named `from` to `to`) are: from one
-    /// listing of the period's logs for a range longer than `on_demand.max_range_windows`
-    /// (with the roll-ups found there), else from one `stat` per window (no roll-ups:
-    /// a short range reads its windows).
+    /// listing of the period's logs, narrowed to the names' common start, for a range of
+    /// at least one block of windows (with the roll-ups found there), else from one `stat`
+    /// per window.
     async fn range_files(
         &self,
         series: &Series,
@@ -664,7 +664,8 @@ impl OnDemand {
                 .collect(),
             rollups: HashMap::new(),
         };
-        if windows.len() <= self.limits.max_range_windows {
+        // Shorter than the smallest block: no roll-up can stand for any of its windows.
+        if windows.len() < rollup::BLOCK_SIZES[rollup::BLOCK_SIZES.len() - 1] {
             for files in &mut files.windows {
                 let key = series.key(&files.window);
                 if let Some(log) = self.storage.stat(&key.log_path()).await? {
@@ -674,20 +675,10 @@ impl OnDemand {
             }
             return Ok(files);
         }
-        let shared = from
-            .bytes()
-            .zip(to.bytes())
-            .take_while(|(a, b)| a == b)
-            .count();
-        let prefix = format!("{}{}", layout::logs_prefix(&series.period), &from[..shared]);
-        let at: HashMap<&str, usize> = windows
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w.name.as_str(), i))
-            .collect();
+        let (listing, at) = self.list_span(series, windows, from, to).await?;
         let mine = |key: &LogKey| key.channel == series.channel && key.entry == series.entry;
         let mut summaries = Vec::new();
-        for object in self.storage.list(&prefix).await? {
+        for object in listing {
             let name = layout::file_name(&object.path);
             if let Some(key) = LogKey::from_log_name(&series.period, name) {
                 if let (true, Some(&i)) = (mine(&key), at.get(key.window.as_str())) {
@@ -716,6 +707,29 @@ impl OnDemand {
             }
         }
         Ok(files)
+    }
+
+    /// One listing of the logs folder of `series`' period, narrowed to the names `from` and
+    /// `to` (of `windows`) start with, and each window's position in `windows`.
+    async fn list_span<'w>(
+        &self,
+        series: &Series,
+        windows: &'w [Window],
+        from: &str,
+        to: &str,
+    ) -> Result<(Vec<ObjectInfo>, HashMap<&'w str, usize>), OnDemandError> {
+        let shared = from
+            .bytes()
+            .zip(to.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let prefix = format!("{}{}", layout::logs_prefix(&series.period), &from[..shared]);
+        let positions = windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.name.as_str(), i))
+            .collect();
+        Ok((self.storage.list(&prefix).await?, positions))
     }
 
     /// One window's input to a range: its summary when current and fine enough, else its
@@ -1039,21 +1053,11 @@ impl OnDemand {
         }
         let period = self.period(&series.period)?;
         let windows = range::windows_between(period, from, to, self.limits.max_range_span)?;
-        let shared = from
-            .bytes()
-            .zip(to.bytes())
-            .take_while(|(a, b)| a == b)
-            .count();
-        let prefix = format!("{}{}", layout::logs_prefix(&series.period), &from[..shared]);
-        let wanted: HashMap<&str, usize> = windows
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w.name.as_str(), i))
-            .collect();
+        let (listing, wanted) = self.list_span(series, &windows, from, to).await?;
         let mut logs: Vec<Option<ObjectInfo>> = vec![None; windows.len()];
         let mut totals: Vec<Option<ObjectInfo>> = vec![None; windows.len()];
         let mine = |key: &LogKey| key.channel == series.channel && key.entry == series.entry;
-        for object in self.storage.list(&prefix).await? {
+        for object in listing {
             let name = layout::file_name(&object.path);
             if let Some(key) = LogKey::from_log_name(&series.period, name) {
                 if let (true, Some(&i)) = (mine(&key), wanted.get(key.window.as_str())) {
