@@ -84,7 +84,7 @@ struct SpeedscopeFile<'a> {
     name: &'a str,
     exporter: &'static str,
     shared: Shared,
-    profiles: [SampledProfile<'a>; 1],
+    profiles: Vec<SampledProfile<'a>>,
 }
 
 #[derive(Serialize)]
@@ -113,17 +113,39 @@ struct SampledProfile<'a> {
 /// speedscope's file format: one "sampled" profile whose samples are the stacks (root
 /// first, as frame indices) weighted by their counts.
 pub fn speedscope(name: &str, stacks: &[(&[u8], u64)]) -> Vec<u8> {
+    speedscope_profiles(name, &[(name, stacks)])
+}
+
+/// Aggregated stacks: (stack, samples).
+pub type Stacks<'a> = [(&'a [u8], u64)];
+
+/// speedscope's file format with several profiles sharing one frame table (a diff's
+/// before and after), each (name, stacks): speedscope shows one at a time and switches
+/// between them.
+pub fn speedscope_profiles(name: &str, profiles: &[(&str, &Stacks<'_>)]) -> Vec<u8> {
     let mut names = Names::default();
-    let mut samples = Vec::with_capacity(stacks.len());
-    let mut weights = Vec::with_capacity(stacks.len());
-    let mut total: u64 = 0;
-    for &(stack, count) in stacks {
-        if count == 0 {
-            continue;
+    let mut sampled = Vec::with_capacity(profiles.len());
+    for &(profile_name, stacks) in profiles {
+        let mut samples = Vec::with_capacity(stacks.len());
+        let mut weights = Vec::with_capacity(stacks.len());
+        let mut total: u64 = 0;
+        for &(stack, count) in stacks {
+            if count == 0 {
+                continue;
+            }
+            samples.push(frames(stack).map(|f| names.id(f)).collect());
+            weights.push(count);
+            total = total.saturating_add(count);
         }
-        samples.push(frames(stack).map(|f| names.id(f)).collect());
-        weights.push(count);
-        total = total.saturating_add(count);
+        sampled.push(SampledProfile {
+            kind: "sampled",
+            name: profile_name,
+            unit: "none",
+            start_value: 0,
+            end_value: total,
+            samples,
+            weights,
+        });
     }
     let file = SpeedscopeFile {
         schema: "https://www.speedscope.app/file-format-schema.json",
@@ -138,18 +160,30 @@ pub fn speedscope(name: &str, stacks: &[(&[u8], u64)]) -> Vec<u8> {
                 })
                 .collect(),
         },
-        profiles: [SampledProfile {
-            kind: "sampled",
-            name,
-            unit: "none",
-            start_value: 0,
-            end_value: total,
-            samples,
-            weights,
-        }],
+        profiles: sampled,
     };
     // Serializing plain structs of strings and numbers into a Vec cannot fail.
     serde_json::to_vec(&file).unwrap_or_default()
+}
+
+/// The folded diff of two windows, `STACK BEFORE AFTER` per stack in either, sorted: the
+/// input of flamegraph.pl's and inferno's differential graphs (`difffolded.pl`'s output).
+pub fn folded_diff(before: &[(&[u8], u64)], after: &[(&[u8], u64)]) -> Vec<u8> {
+    let mut both: std::collections::BTreeMap<&[u8], (u64, u64)> = std::collections::BTreeMap::new();
+    for &(stack, count) in before {
+        let entry = both.entry(stack).or_default();
+        entry.0 = entry.0.saturating_add(count);
+    }
+    for &(stack, count) in after {
+        let entry = both.entry(stack).or_default();
+        entry.1 = entry.1.saturating_add(count);
+    }
+    let mut out = Vec::new();
+    for (stack, (a, b)) in both {
+        out.extend_from_slice(stack);
+        out.extend_from_slice(format!(" {a} {b}\n").as_bytes());
+    }
+    out
 }
 
 /// pprof's `Profile` message (the fields arclamp fills; field numbers from
@@ -347,6 +381,41 @@ mod tests {
         assert_eq!(decoded, expected);
         // Parser::parse is one function for both stacks.
         assert_eq!(profile.function.len(), 6);
+    }
+
+    #[test]
+    fn a_diff_exports_both_sides_once_each() {
+        let after: [(&[u8], u64); 2] = [
+            (b"index.php;MediaWiki::run;Parser::parse", 9),
+            (b"load.php;ResourceLoader::respond", 1),
+        ];
+        let folded = String::from_utf8(folded_diff(&STACKS, &after)).unwrap();
+        assert_eq!(
+            folded,
+            "api.php;ApiMain::execute;Parser::parse 3 0\n\
+             index.php;MediaWiki::run;OutputPage::output 2 0\n\
+             index.php;MediaWiki::run;Parser::parse 5 9\n\
+             load.php;ResourceLoader::respond 0 1\n"
+        );
+        let json: serde_json::Value = serde_json::from_slice(&speedscope_profiles(
+            "diff",
+            &[("before", &STACKS), ("after", &after)],
+        ))
+        .unwrap();
+        let profiles = json["profiles"].as_array().unwrap();
+        assert_eq!(profiles.len(), 2);
+        assert_eq!(profiles[0]["name"], "before");
+        assert_eq!(profiles[0]["endValue"], 10);
+        assert_eq!(profiles[1]["endValue"], 10);
+        // One frame table: Parser::parse is the same index in both.
+        let frames = json["shared"]["frames"].as_array().unwrap();
+        assert_eq!(
+            frames
+                .iter()
+                .filter(|f| f["name"] == "Parser::parse")
+                .count(),
+            1
+        );
     }
 
     #[test]

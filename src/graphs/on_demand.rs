@@ -822,6 +822,86 @@ impl OnDemand {
         self.export(format, name, &logs).await
     }
 
+    /// The diff of windows `a` and `b` of `series` exported, exact from both logs: as
+    /// speedscope JSON with a "before" and an "after" profile (the earlier window first),
+    /// or when `folded` as `STACK BEFORE AFTER` lines. Cached until a log changes.
+    pub async fn export_diff(
+        &self,
+        series: &Series,
+        a: &str,
+        b: &str,
+        folded: bool,
+    ) -> Result<Exported, OnDemandError> {
+        let period = self.period(&series.period)?;
+        let start_a = self.window_of(period, "a", a)?;
+        let start_b = self.window_of(period, "b", b)?;
+        let (before, after) = if start_b < start_a { (b, a) } else { (a, b) };
+        let mut logs = Vec::with_capacity(2);
+        for window in [before, after] {
+            let path = series.key(window).log_path();
+            logs.push(self.storage.stat(&path).await?.ok_or_else(|| {
+                OnDemandError::NotFound(format!(
+                    "{path} does not exist (or was deleted by retention)"
+                ))
+            })?);
+        }
+        let name = format!(
+            "{} {before} -> {after} {}.{}",
+            series.period, series.channel, series.entry
+        );
+        let kind = if folded { "folded" } else { "speedscope" };
+        let key = graph_cache::key("export-diff", &[kind, &name], &logs);
+        if let Some(bytes) = self.cached(&key) {
+            return Ok(Exported { bytes, etag: key });
+        }
+        let _permit = self.permit().await?;
+        let mut reads = Vec::with_capacity(2);
+        for log in &logs {
+            reads.push(RangeInput::Log(self.read(log).await?));
+        }
+        let (before, after) = (before.to_owned(), after.to_owned());
+        let bytes = blocking(move || {
+            let mut sides = Vec::with_capacity(2);
+            for read in &reads {
+                // A cutoff of 0 keeps every frame: the merge is exact.
+                let merged =
+                    range::merge(std::slice::from_ref(read), false, |_| 0.0).map_err(|e| {
+                        OnDemandError::Corrupt {
+                            path: "one of the compared logs".into(),
+                            error: e.to_string(),
+                        }
+                    })?;
+                sides.push(merged.text);
+            }
+            let stacks: Vec<Vec<(&[u8], u64)>> = sides
+                .iter()
+                .map(|text| {
+                    text.lines()
+                        .filter_map(|line| {
+                            let (stack, count) = line.rsplit_once(' ')?;
+                            Some((stack.as_bytes(), count.parse().ok()?))
+                        })
+                        .collect()
+                })
+                .collect();
+            Ok(if folded {
+                crate::graphs::export::folded_diff(&stacks[0], &stacks[1])
+            } else {
+                crate::graphs::export::speedscope_profiles(
+                    &name,
+                    &[
+                        (&format!("{before} (before)"), &stacks[0]),
+                        (&format!("{after} (after)"), &stacks[1]),
+                    ],
+                )
+            })
+        })
+        .await?;
+        let bytes = Bytes::from(bytes);
+        self.remember(&key, &bytes);
+        Ok(Exported { bytes, etag: key })
+    }
+
     /// `logs` merged and exported, or the cached export of the same logs.
     async fn export(
         &self,

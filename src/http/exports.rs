@@ -1,6 +1,8 @@
 //! Profiles for other tools: `/export/{period}/{window}.{channel}.{entry}.speedscope.json`
 //! (speedscope) and `....pb.gz` (pprof) for a window, `/range.speedscope.json` and
-//! `/range.pb.gz` (the query of `/range`) for windows merged. Every sample is exact. They
+//! `/range.pb.gz` (the query of `/range`) for windows merged, `/diff.speedscope.json` (a
+//! "before" and an "after" profile) and `/diff.folded` (`STACK BEFORE AFTER`, the input of
+//! differential flame graphs) for two windows compared. Every sample is exact. They
 //! carry `Access-Control-Allow-Origin: *`, as `/logs/` does, so that speedscope.app (or
 //! any page) can open them by URL. The conversion is [`crate::graphs::export`]; the work is
 //! bounded like range graphs ([`crate::graphs::on_demand`]).
@@ -9,7 +11,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::keys;
-use super::on_demand::{client_has, error_text, query, range_request, RangeQuery};
+use super::on_demand::{
+    client_has, diff_request, error_text, query, range_request, DiffQuery, RangeQuery,
+};
 use super::State;
 use crate::graphs::export::ExportFormat;
 use crate::graphs::on_demand::{Exported, OnDemandError, Series};
@@ -83,11 +87,57 @@ async fn range(req: HttpRequest, state: web::Data<State>, format: ExportFormat) 
     }
 }
 
+/// `GET /diff.speedscope.json`: windows `a` and `b` as two profiles of one file.
+pub async fn diff_speedscope(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    diff(req, state, false).await
+}
+
+/// `GET /diff.folded`: windows `a` and `b` as `STACK BEFORE AFTER` lines.
+pub async fn diff_folded(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    diff(req, state, true).await
+}
+
+async fn diff(req: HttpRequest, state: web::Data<State>, folded: bool) -> HttpResponse {
+    let result = async {
+        let q: DiffQuery = query(&req)?;
+        // The mode changes how a graph scales the sides; an export holds both as they are.
+        let (series, _) = diff_request(&q)?;
+        state
+            .on_demand
+            .get()
+            .export_diff(&series, &q.a, &q.b, folded)
+            .await
+    }
+    .await;
+    match result {
+        Ok(exported) if folded => respond(&req, "text/plain; charset=utf-8", None, exported),
+        Ok(exported) => respond(
+            &req,
+            ExportFormat::Speedscope.content_type(),
+            None,
+            exported,
+        ),
+        Err(e) => error_text("export", &e),
+    }
+}
+
 /// The export with its validator (304 when the client has it), open to every origin.
 fn response(
     req: &HttpRequest,
     format: ExportFormat,
     file: &str,
+    exported: Exported,
+) -> HttpResponse {
+    // Names are window, channel and entry (checked); no quoting issues.
+    let attachment = (format == ExportFormat::Pprof).then_some(file);
+    respond(req, format.content_type(), attachment, exported)
+}
+
+/// The bytes of `exported` as `content_type`, downloaded as `attachment` when named.
+fn respond(
+    req: &HttpRequest,
+    content_type: &str,
+    attachment: Option<&str>,
     exported: Exported,
 ) -> HttpResponse {
     let etag = format!("\"{}\"", exported.etag);
@@ -101,9 +151,8 @@ fn response(
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .content_type(format.content_type());
-    if format == ExportFormat::Pprof {
-        // Names are window, channel and entry (checked); no quoting issues.
+        .content_type(content_type.to_owned());
+    if let Some(file) = attachment {
         response.insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{file}\""),

@@ -189,6 +189,11 @@ pub fn start(
                 web::route().to(exports::range_speedscope),
             )
             .route("/range.pb.gz", web::route().to(exports::range_pprof))
+            .route(
+                "/diff.speedscope.json",
+                web::route().to(exports::diff_speedscope),
+            )
+            .route("/diff.folded", web::route().to(exports::diff_folded))
             .route("/export/{period}/{file}", web::route().to(exports::window))
             .route("/", web::route().to(browse::browse))
             .route("/go", web::route().to(browse::go))

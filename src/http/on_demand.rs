@@ -325,6 +325,18 @@ struct ComparePage {
     svg: String,
 }
 
+/// `/diff.{suffix}` for windows `before` and `after` of `series`.
+fn diff_export_url(series: &Series, before: &str, after: &str, suffix: &str) -> String {
+    format!(
+        "/diff.{suffix}?period={}&a={}&b={}&channel={}&entry={}",
+        url_encode(&series.period),
+        url_encode(before),
+        url_encode(after),
+        url_encode(&series.channel),
+        url_encode(&series.entry)
+    )
+}
+
 /// The error page for a failed `kind` request (range, diff, trend); failures of the service's own
 /// are logged and counted.
 pub fn page_error(kind: &'static str) -> impl Fn(OnDemandError) -> PageError {
@@ -438,6 +450,14 @@ pub async fn diff_page(
             Link {
                 href: link_to(&before, &after, other_mode),
                 text: format!("compare {other_mode}"),
+            },
+            Link {
+                href: diff_export_url(&series, &before, &after, "speedscope.json"),
+                text: "speedscope JSON (before and after)".into(),
+            },
+            Link {
+                href: diff_export_url(&series, &before, &after, "folded"),
+                text: "folded diff".into(),
             },
         ],
         note: match mode {

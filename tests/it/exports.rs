@@ -18,6 +18,11 @@ fn get(arclamp: &Arclamp, target: &str, headers: &[&str]) -> Response {
 
 /// The stacks and weights of a speedscope file.
 fn speedscope_stacks(body: &[u8]) -> BTreeMap<String, u64> {
+    speedscope_profile(body, 0)
+}
+
+/// The stacks and weights of profile `index` of a speedscope file.
+fn speedscope_profile(body: &[u8], index: usize) -> BTreeMap<String, u64> {
     let json: serde_json::Value = serde_json::from_slice(body).expect("JSON");
     assert_eq!(
         json["$schema"],
@@ -29,7 +34,7 @@ fn speedscope_stacks(body: &[u8]) -> BTreeMap<String, u64> {
         .iter()
         .map(|f| f["name"].as_str().expect("frame name"))
         .collect();
-    let profile = &json["profiles"][0];
+    let profile = &json["profiles"][index];
     assert_eq!(profile["type"], "sampled");
     let samples = profile["samples"].as_array().expect("samples");
     let weights = profile["weights"].as_array().expect("weights");
@@ -130,6 +135,71 @@ fn a_window_and_a_range_export_every_sample_to_speedscope_and_pprof() {
     let range_pprof = range("pb.gz");
     assert_eq!(range_pprof.status, 200, "{}", range_pprof.text());
     assert_eq!(pprof_stacks(&range_pprof.body), log);
+
+    // A diff: both windows exact, the earlier one "before" whichever order the link gave.
+    let earlier = [
+        ("index.php;MediaWiki::run;Parser::parse", 4u64),
+        ("api.php;ApiMain::execute", 2),
+    ];
+    crate::arclamp::write_log(
+        &arclamp.data(),
+        "daily",
+        "2026-11-20.excimer.all.log.gz",
+        &earlier,
+    );
+    let diff = |format: &str| {
+        get(
+            &arclamp,
+            &format!("/diff.{format}?period=daily&a={DAY}&b=2026-11-20&channel=excimer&entry=all"),
+            &[],
+        )
+    };
+    let both = diff("speedscope.json");
+    assert_eq!(both.status, 200, "{}", both.text());
+    assert_eq!(both.header("access-control-allow-origin"), Some("*"));
+    let json: serde_json::Value = serde_json::from_slice(&both.body).expect("JSON");
+    assert_eq!(json["profiles"][0]["name"], "2026-11-20 (before)");
+    assert_eq!(json["profiles"][1]["name"], format!("{DAY} (after)"));
+    let earlier_map: BTreeMap<String, u64> =
+        earlier.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+    assert_eq!(speedscope_profile(&both.body, 0), earlier_map);
+    assert_eq!(speedscope_profile(&both.body, 1), log);
+    let folded = diff("folded");
+    assert_eq!(folded.status, 200, "{}", folded.text());
+    let mut expected: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (stack, n) in &earlier_map {
+        expected.entry(stack.clone()).or_default().0 += n;
+    }
+    for (stack, n) in &log {
+        expected.entry(stack.clone()).or_default().1 += n;
+    }
+    let expected: String = expected
+        .iter()
+        .map(|(stack, (a, b))| format!("{stack} {a} {b}\n"))
+        .collect();
+    assert_eq!(folded.text(), expected);
+    let page = get(
+        &arclamp,
+        &format!("/diff?period=daily&a=2026-11-20&b={DAY}&channel=excimer&entry=all"),
+        &[],
+    )
+    .text()
+    .replace("&#38;", "&");
+    assert!(
+        page.contains(&format!(
+            "href=\"/diff.speedscope.json?period=daily&a=2026-11-20&b={DAY}&channel=excimer&entry=all\""
+        )),
+        "{page}"
+    );
+    assert_eq!(
+        get(
+            &arclamp,
+            "/diff.folded?period=daily&a=2020-01-01&b=2026-11-20&channel=excimer&entry=all",
+            &[]
+        )
+        .status,
+        404
+    );
 
     // Missing windows, other suffixes and path tricks.
     for (target, status) in [
