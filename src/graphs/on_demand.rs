@@ -439,7 +439,7 @@ impl OnDemand {
     ) -> Result<Rendered, OnDemandError> {
         let period = self.period(&series.period)?;
         let windows = range::windows_between(period, from, to, self.limits.max_range_span)?;
-        let files = self.range_files(series, &windows, from, to).await?;
+        let files = self.range_files(series, &windows).await?;
         let logs_of = |block: &[WindowFiles]| {
             rollup::fingerprint(
                 block
@@ -642,7 +642,7 @@ impl OnDemand {
         })
     }
 
-    /// Where the files of `windows` (of `series`, named `from` to `to`) are: from one
+    /// Where the files of `windows` (of `series`) are: from one
     /// listing of the period's logs, narrowed to the names' common start, for a range of
     /// at least one block of windows (with the roll-ups found there), else from one `stat`
     /// per window.
@@ -650,8 +650,6 @@ impl OnDemand {
         &self,
         series: &Series,
         windows: &[Window],
-        from: &str,
-        to: &str,
     ) -> Result<RangeFiles, OnDemandError> {
         let mut files = RangeFiles {
             windows: windows
@@ -675,7 +673,7 @@ impl OnDemand {
             }
             return Ok(files);
         }
-        let (listing, at) = self.list_span(series, windows, from, to).await?;
+        let (listing, at) = self.list_span(series, windows).await?;
         let mine = |key: &LogKey| key.channel == series.channel && key.entry == series.entry;
         let mut summaries = Vec::new();
         for object in listing {
@@ -709,21 +707,27 @@ impl OnDemand {
         Ok(files)
     }
 
-    /// One listing of the logs folder of `series`' period, narrowed to the names `from` and
-    /// `to` (of `windows`) start with, and each window's position in `windows`.
+    /// One listing of the logs folder of `series`' period, narrowed to what every name of
+    /// `windows` starts with (not only `from` and `to`: a format such as `%d-%m-%Y` does
+    /// not sort by time), and each window's position in `windows`.
     async fn list_span<'w>(
         &self,
         series: &Series,
         windows: &'w [Window],
-        from: &str,
-        to: &str,
     ) -> Result<(Vec<ObjectInfo>, HashMap<&'w str, usize>), OnDemandError> {
-        let shared = from
-            .bytes()
-            .zip(to.bytes())
-            .take_while(|(a, b)| a == b)
-            .count();
-        let prefix = format!("{}{}", layout::logs_prefix(&series.period), &from[..shared]);
+        let first = windows.first().map_or("", |w| w.name.as_str());
+        let shared = windows.iter().fold(first.len(), |shared, w| {
+            first.as_bytes()[..shared]
+                .iter()
+                .zip(w.name.as_bytes())
+                .take_while(|(a, b)| a == b)
+                .count()
+        });
+        let prefix = format!(
+            "{}{}",
+            layout::logs_prefix(&series.period),
+            &first[..shared]
+        );
         let positions = windows
             .iter()
             .enumerate()
@@ -1133,7 +1137,7 @@ impl OnDemand {
         }
         let period = self.period(&series.period)?;
         let windows = range::windows_between(period, from, to, self.limits.max_range_span)?;
-        let (listing, wanted) = self.list_span(series, &windows, from, to).await?;
+        let (listing, wanted) = self.list_span(series, &windows).await?;
         let mut logs: Vec<Option<ObjectInfo>> = vec![None; windows.len()];
         let mut totals: Vec<Option<ObjectInfo>> = vec![None; windows.len()];
         let mine = |key: &LogKey| key.channel == series.channel && key.entry == series.entry;

@@ -989,3 +989,31 @@ fn long_ranges_read_rollups_of_blocks_of_windows_and_never_stale_ones() {
     assert!(svg_text(&rebuilt).contains("Changed::later (4,000 samples"));
     assert!(arclamp.metric("arclamp_rollups_built_total{period=\"daily\"}") >= 2.0);
 }
+
+#[test]
+fn a_long_range_finds_every_window_when_names_do_not_sort_by_time() {
+    // Day first: "20-01-2026" lies between "15-01-2026" and "18-03-2026" in time but does
+    // not share their common start "1".
+    let redis = RedisServer::start();
+    let extra = "[periods.daily]\nformat = \"%d-%m-%Y\"\nretain = 800\n";
+    let arclamp = Arclamp::start(&redis, extra);
+    for (day, samples) in [("15-01-2026", 3), ("20-01-2026", 5), ("18-03-2026", 7)] {
+        write_log(
+            &arclamp.data(),
+            "daily",
+            &format!("{day}.excimer.all.log.gz"),
+            &[("index.php;MediaWiki::run;Parser::parse", samples)],
+        );
+    }
+    let range = get(
+        &arclamp,
+        "/range.svg?period=daily&from=15-01-2026&to=18-03-2026&channel=excimer&entry=all",
+        &["Accept-Encoding: gzip"],
+    );
+    assert_eq!(range.status, 200, "{}", range.text());
+    assert_eq!(
+        range.header("x-arclamp-windows"),
+        Some("15-01-2026 20-01-2026 18-03-2026")
+    );
+    assert_eq!(root_samples(&svg_text(&range)), 15);
+}
