@@ -325,13 +325,14 @@ struct ComparePage {
     svg: String,
 }
 
-/// `/diff.{suffix}` for windows `before` and `after` of `series`.
-fn diff_export_url(series: &Series, before: &str, after: &str, suffix: &str) -> String {
+/// `path` (`/diff`, `/diff.folded`, ...) with the query naming windows `a` and `b` of
+/// `series`.
+fn diff_url(path: &str, series: &Series, a: &str, b: &str) -> String {
     format!(
-        "/diff.{suffix}?period={}&a={}&b={}&channel={}&entry={}",
+        "{path}?period={}&a={}&b={}&channel={}&entry={}",
         url_encode(&series.period),
-        url_encode(before),
-        url_encode(after),
+        url_encode(a),
+        url_encode(b),
         url_encode(&series.channel),
         url_encode(&series.entry)
     )
@@ -391,16 +392,8 @@ pub async fn diff_page(
         DiffMode::Share => "absolute",
         DiffMode::Absolute => "share",
     };
-    let link_to = |a: &str, b: &str, mode: &str| {
-        format!(
-            "/diff?period={}&a={}&b={}&channel={}&entry={}&mode={mode}",
-            url_encode(&series.period),
-            url_encode(a),
-            url_encode(b),
-            url_encode(&series.channel),
-            url_encode(&series.entry)
-        )
-    };
+    let link_to =
+        |a: &str, b: &str, mode: &str| format!("{}&mode={mode}", diff_url("/diff", &series, a, b));
     let svg = link_to(&before, &after, mode_name).replacen("/diff?", "/diff.svg?", 1);
     let page = ComparePage {
         layout: Layout::new(format!("Diff {before} → {after}"), Section::Browse),
@@ -452,11 +445,11 @@ pub async fn diff_page(
                 text: format!("compare {other_mode}"),
             },
             Link {
-                href: diff_export_url(&series, &before, &after, "speedscope.json"),
+                href: diff_url("/diff.speedscope.json", &series, &before, &after),
                 text: "speedscope JSON (before and after)".into(),
             },
             Link {
-                href: diff_export_url(&series, &before, &after, "folded"),
+                href: diff_url("/diff.folded", &series, &before, &after),
                 text: "folded diff".into(),
             },
         ],
