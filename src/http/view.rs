@@ -57,6 +57,8 @@ struct ViewPage {
     svg_url: Option<String>,
     /// The graph is drawn root on top.
     icicle: bool,
+    /// The window's leaderboard (each row links to its function's trend).
+    top_url: String,
     /// The same graph in the other layout (whole-window graphs only).
     other_layout: Option<Link>,
     log_url: Option<String>,
@@ -254,6 +256,13 @@ pub async fn view(
             _ => urls::svg(key, &graph.kind),
         }),
         icicle,
+        top_url: format!(
+            "/top?period={}&window={}&channel={}&entry={}",
+            super::on_demand::url_encode(&key.period),
+            super::on_demand::url_encode(&key.window),
+            super::on_demand::url_encode(&key.channel),
+            super::on_demand::url_encode(&key.entry)
+        ),
         other_layout: graph.kind.function.is_none().then(|| Link {
             label: if icicle {
                 "flame layout (root at the bottom)"

@@ -254,7 +254,7 @@ fn every_link_of_every_page_answers_200_in_the_browser() {
     let mut queue = VecDeque::from(["/".to_owned()]);
     let mut seen = BTreeSet::from(["/".to_owned()]);
     let mut failures = Vec::new();
-    let (mut pages, mut files) = (0, 0);
+    let (mut pages, mut files, mut trends) = (0, 0, 0);
     while let Some(target) = queue.pop_front() {
         assert!(seen.len() < 3000, "the crawl does not end: {seen:?}");
         if FILE_LINKS.iter().any(|prefix| target.starts_with(prefix)) {
@@ -266,11 +266,24 @@ fn every_link_of_every_page_answers_200_in_the_browser() {
             continue;
         }
         pages += 1;
+        if target.starts_with("/trend?") {
+            trends += 1;
+        }
         browser.goto(&format!("{base}{target}"));
         let status =
             browser.eval("return performance.getEntriesByType('navigation')[0].responseStatus");
         if status != 200 {
             failures.push(format!("{target}: {status}"));
+            continue;
+        }
+        if target.starts_with("/trend?") {
+            // A trend draws its chart; its links are the same trend over other spans.
+            let drawn = browser.eval(
+                "return document.querySelector('svg.trend polyline, svg.trend circle') !== null",
+            );
+            if drawn != serde_json::Value::Bool(true) {
+                failures.push(format!("{target}: no chart drawn"));
+            }
             continue;
         }
         let links = browser
@@ -296,6 +309,8 @@ fn every_link_of_every_page_answers_200_in_the_browser() {
     );
     // The crawl reached the graph pages and their files.
     assert!(pages >= 20 && files >= 20, "{pages} pages, {files} files");
+    // ... and, through each window's top functions, their trends (an SVG chart).
+    assert!(trends >= 1, "no trend page reached");
     eprintln!("crawled {pages} pages and {files} files");
 }
 
