@@ -612,7 +612,7 @@ impl OnDemand {
                     }
                 }
                 (Expect::Summary(log), Some(summary))
-                    if summary.log_bytes == log.size && summary.fine_enough_for(min_width_pct) =>
+                    if summary.stands_for(log.size, min_width_pct) =>
                 {
                     summaries += 1;
                     reads.push(RangeInput::Summary(summary));
@@ -736,8 +736,8 @@ impl OnDemand {
         Ok((self.storage.list(&prefix).await?, positions))
     }
 
-    /// One window's input to a range: its summary when current and fine enough, else its
-    /// log.
+    /// One window's input to a range: its summary (the tree `reversed` asks for) when it
+    /// stands for the log, else the log.
     async fn window_input(
         &self,
         log: &ObjectInfo,
@@ -746,17 +746,11 @@ impl OnDemand {
         reversed: bool,
     ) -> Result<RangeInput, OnDemandError> {
         if let Some(info) = summary {
-            if let Some(bytes) = self.storage.get(&info.path).await? {
-                let log_bytes = log.size;
-                let summary = blocking(move || {
-                    Ok(RangeSummary::decode_tree(&bytes, reversed)
-                        .ok()
-                        .filter(|s| s.log_bytes == log_bytes && s.fine_enough_for(min_width_pct)))
-                })
-                .await?;
-                if let Some(summary) = summary {
-                    return Ok(RangeInput::Summary(summary));
-                }
+            if let Some(summary) = self
+                .read_summary(info, log, min_width_pct, Some(reversed))
+                .await?
+            {
+                return Ok(RangeInput::Summary(summary));
             }
         }
         Ok(RangeInput::Log(self.read(log).await?))
@@ -945,22 +939,29 @@ impl OnDemand {
         Ok(Exported { bytes, etag: key })
     }
 
-    /// The range summary at `info` if it was made from `log` as it is now and is fine
-    /// enough for graphs drawn at `min_width_pct`; `None` (read the log instead) otherwise.
+    /// The range summary at `info` if it stands for `log` at `min_width_pct`
+    /// ([`RangeSummary::stands_for`]); `None` (read the log instead) otherwise. `tree`
+    /// decodes only the forward (`Some(false)`) or the reversed (`Some(true)`) tree,
+    /// `None` both.
     async fn read_summary(
         &self,
         info: &ObjectInfo,
         log: &ObjectInfo,
         min_width_pct: f64,
+        tree: Option<bool>,
     ) -> Result<Option<RangeSummary>, OnDemandError> {
         let Some(bytes) = self.storage.get(&info.path).await? else {
             return Ok(None);
         };
-        let log_bytes = log.size;
+        let log_size = log.size;
         blocking(move || {
-            Ok(RangeSummary::decode(&bytes).ok().filter(|summary| {
-                summary.log_bytes == log_bytes && summary.fine_enough_for(min_width_pct)
-            }))
+            let decoded = match tree {
+                Some(reversed) => RangeSummary::decode_tree(&bytes, reversed),
+                None => RangeSummary::decode(&bytes),
+            };
+            Ok(decoded
+                .ok()
+                .filter(|summary| summary.stands_for(log_size, min_width_pct)))
         })
         .await
     }
@@ -1048,7 +1049,7 @@ impl OnDemand {
         let mut summaries = Vec::with_capacity(2);
         for (log, summary) in &sides {
             summaries.push(match summary {
-                Some(info) => self.read_summary(info, log, min_width_pct).await?,
+                Some(info) => self.read_summary(info, log, min_width_pct, None).await?,
                 None => None,
             });
         }

@@ -223,6 +223,12 @@ impl RangeSummary {
     pub fn fine_enough_for(&self, min_width_pct: f64) -> bool {
         fine_enough(self.samples, self.cutoff, min_width_pct)
     }
+
+    /// True when this summary may be read instead of its log: made from the log as it is
+    /// now (`log_size` bytes) and fine enough for graphs drawn at `min_width_pct`.
+    pub fn stands_for(&self, log_size: u64, min_width_pct: f64) -> bool {
+        self.log_bytes == log_size && self.fine_enough_for(min_width_pct)
+    }
 }
 
 /// The first line of a summary: what it was made from and how its trees were pruned.

@@ -244,7 +244,7 @@ async fn window_input(
     if let Some(info) = &window.summary {
         if let Some(bytes) = storage.get(&info.path).await? {
             if let Ok(summary) = RangeSummary::decode(&bytes) {
-                if summary.log_bytes == window.log.size && summary.fine_enough_for(min_width_pct) {
+                if summary.stands_for(window.log.size, min_width_pct) {
                     return Ok(RangeInput::Summary(summary));
                 }
             }
