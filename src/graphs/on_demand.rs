@@ -254,11 +254,33 @@ struct RangeFiles {
     rollups: HashMap<(String, usize), (ObjectInfo, u64)>,
 }
 
-/// One window's log and its current range summary, where they exist.
+impl RangeFiles {
+    /// `windows` with no files found yet.
+    fn empty(windows: &[Window]) -> RangeFiles {
+        RangeFiles {
+            windows: windows
+                .iter()
+                .map(|w| WindowFiles {
+                    window: w.name.clone(),
+                    log: None,
+                    summary: None,
+                    totals: None,
+                })
+                .collect(),
+            rollups: HashMap::new(),
+        }
+    }
+}
+
+/// One window's log and its current companions (not older than the log), where they
+/// exist.
 struct WindowFiles {
     window: String,
     log: Option<ObjectInfo>,
+    /// Its range summary.
     summary: Option<ObjectInfo>,
+    /// Its function totals (found by listings only).
+    totals: Option<ObjectInfo>,
 }
 
 /// What a decoded summary of a range is expected to be.
@@ -651,70 +673,30 @@ impl OnDemand {
         series: &Series,
         windows: &[Window],
     ) -> Result<RangeFiles, OnDemandError> {
-        let mut files = RangeFiles {
-            windows: windows
-                .iter()
-                .map(|w| WindowFiles {
-                    window: w.name.clone(),
-                    log: None,
-                    summary: None,
-                })
-                .collect(),
-            rollups: HashMap::new(),
-        };
-        // Shorter than the smallest block: no roll-up can stand for any of its windows.
-        if windows.len() < rollup::BLOCK_SIZES[rollup::BLOCK_SIZES.len() - 1] {
-            for files in &mut files.windows {
-                let key = series.key(&files.window);
-                if let Some(log) = self.storage.stat(&key.log_path()).await? {
-                    files.summary = self.current_summary(&key, &log).await?;
-                    files.log = Some(log);
-                }
-            }
-            return Ok(files);
+        // A range of at least the smallest block may read roll-ups, which only a listing
+        // finds (their names hold a fingerprint); a shorter one stats each window.
+        if windows.len() >= rollup::BLOCK_SIZES[rollup::BLOCK_SIZES.len() - 1] {
+            return self.list_span(series, windows).await;
         }
-        let (listing, at) = self.list_span(series, windows).await?;
-        let mine = |key: &LogKey| key.channel == series.channel && key.entry == series.entry;
-        let mut summaries = Vec::new();
-        for object in listing {
-            let name = layout::file_name(&object.path);
-            if let Some(key) = LogKey::from_log_name(&series.period, name) {
-                if let (true, Some(&i)) = (mine(&key), at.get(key.window.as_str())) {
-                    files.windows[i].log = Some(object);
-                }
-            } else if let Some(key) = catalogue::from_range_summary_name(&series.period, name) {
-                if let (true, Some(&i)) = (mine(&key), at.get(key.window.as_str())) {
-                    summaries.push((i, object));
-                }
-            } else if let Some((key, size, sources)) =
-                catalogue::from_rollup_name(&series.period, name)
-            {
-                if mine(&key) {
-                    files.rollups.insert((key.window, size), (object, sources));
-                }
-            }
-        }
-        for (i, summary) in summaries {
-            let files = &mut files.windows[i];
-            if files
-                .log
-                .as_ref()
-                .is_some_and(|log| summary.modified >= log.modified)
-            {
-                files.summary = Some(summary);
+        let mut files = RangeFiles::empty(windows);
+        for files in &mut files.windows {
+            let key = series.key(&files.window);
+            if let Some(log) = self.storage.stat(&key.log_path()).await? {
+                files.summary = self.current_summary(&key, &log).await?;
+                files.log = Some(log);
             }
         }
         Ok(files)
     }
 
-    /// One listing of the logs folder of `series`' period, narrowed to what every name of
-    /// `windows` starts with (not only `from` and `to`: a format such as `%d-%m-%Y` does
-    /// not sort by time), and each window's position in `windows`.
-    async fn list_span<'w>(
+    /// The files of `windows` of `series` from one listing of the period's logs, narrowed
+    /// to what every window name starts with (not only `from` and `to`: a format such as
+    /// `%d-%m-%Y` does not sort by time), with the roll-ups found there.
+    async fn list_span(
         &self,
         series: &Series,
-        windows: &'w [Window],
-    ) -> Result<(Vec<ObjectInfo>, HashMap<&'w str, usize>), OnDemandError> {
+        windows: &[Window],
+    ) -> Result<RangeFiles, OnDemandError> {
         let first = windows.first().map_or("", |w| w.name.as_str());
         let shared = windows.iter().fold(first.len(), |shared, w| {
             first.as_bytes()[..shared]
@@ -728,12 +710,55 @@ impl OnDemand {
             layout::logs_prefix(&series.period),
             &first[..shared]
         );
-        let positions = windows
+        let at: HashMap<&str, usize> = windows
             .iter()
             .enumerate()
             .map(|(i, w)| (w.name.as_str(), i))
             .collect();
-        Ok((self.storage.list(&prefix).await?, positions))
+        let mut files = RangeFiles::empty(windows);
+        let mine = |key: &LogKey| key.channel == series.channel && key.entry == series.entry;
+        // Companions found, by window index: kept once the logs are known.
+        let (mut summaries, mut totals) = (Vec::new(), Vec::new());
+        for object in self.storage.list(&prefix).await? {
+            let name = layout::file_name(&object.path);
+            let place = |key: &LogKey| at.get(key.window.as_str()).copied().filter(|_| mine(key));
+            if let Some(key) = LogKey::from_log_name(&series.period, name) {
+                if let Some(i) = place(&key) {
+                    files.windows[i].log = Some(object);
+                }
+            } else if let Some(key) = catalogue::from_range_summary_name(&series.period, name) {
+                if let Some(i) = place(&key) {
+                    summaries.push((i, object));
+                }
+            } else if let Some(key) = catalogue::from_function_totals_name(&series.period, name) {
+                if let Some(i) = place(&key) {
+                    totals.push((i, object));
+                }
+            } else if let Some((key, size, sources)) =
+                catalogue::from_rollup_name(&series.period, name)
+            {
+                if mine(&key) {
+                    files.rollups.insert((key.window, size), (object, sources));
+                }
+            }
+        }
+        let not_older = |files: &WindowFiles, companion: &ObjectInfo| {
+            files
+                .log
+                .as_ref()
+                .is_some_and(|log| companion.modified >= log.modified)
+        };
+        for (i, summary) in summaries {
+            if not_older(&files.windows[i], &summary) {
+                files.windows[i].summary = Some(summary);
+            }
+        }
+        for (i, totals) in totals {
+            if not_older(&files.windows[i], &totals) {
+                files.windows[i].totals = Some(totals);
+            }
+        }
+        Ok(files)
     }
 
     /// One window's input to a range: its summary (the tree `reversed` asks for) when it
@@ -1138,31 +1163,14 @@ impl OnDemand {
         }
         let period = self.period(&series.period)?;
         let windows = range::windows_between(period, from, to, self.limits.max_range_span)?;
-        let (listing, wanted) = self.list_span(series, &windows).await?;
-        let mut logs: Vec<Option<ObjectInfo>> = vec![None; windows.len()];
-        let mut totals: Vec<Option<ObjectInfo>> = vec![None; windows.len()];
-        let mine = |key: &LogKey| key.channel == series.channel && key.entry == series.entry;
-        for object in listing {
-            let name = layout::file_name(&object.path);
-            if let Some(key) = LogKey::from_log_name(&series.period, name) {
-                if let (true, Some(&i)) = (mine(&key), wanted.get(key.window.as_str())) {
-                    logs[i] = Some(object);
-                }
-            } else if let Some(key) = catalogue::from_function_totals_name(&series.period, name) {
-                if let (true, Some(&i)) = (mine(&key), wanted.get(key.window.as_str())) {
-                    totals[i] = Some(object);
-                }
-            }
-        }
         // Windows with a log; their totals when not older than the log.
         let mut present = Vec::new();
         let mut inputs = Vec::new();
-        for (i, log) in logs.into_iter().enumerate() {
-            let Some(log) = log else { continue };
-            let current = totals[i].take().filter(|t| t.modified >= log.modified);
+        for files in self.list_span(series, &windows).await?.windows {
+            let Some(log) = files.log else { continue };
             inputs.push(log.clone());
-            inputs.extend(current.clone());
-            present.push((windows[i].name.clone(), log, current));
+            inputs.extend(files.totals.clone());
+            present.push((files.window, log, files.totals));
         }
         if present.is_empty() {
             return Err(OnDemandError::NotFound(format!(
