@@ -886,27 +886,12 @@ impl OnDemand {
         let bytes = blocking(move || {
             let mut sides = Vec::with_capacity(2);
             for read in &reads {
-                // A cutoff of 0 keeps every frame: the merge is exact.
-                let merged =
-                    range::merge(std::slice::from_ref(read), false, |_| 0.0).map_err(|e| {
-                        OnDemandError::Corrupt {
-                            path: "one of the compared logs".into(),
-                            error: e.to_string(),
-                        }
-                    })?;
-                sides.push(merged.text);
+                sides.push(merge_exact(
+                    std::slice::from_ref(read),
+                    "one of the compared logs",
+                )?);
             }
-            let stacks: Vec<Vec<(&[u8], u64)>> = sides
-                .iter()
-                .map(|text| {
-                    text.lines()
-                        .filter_map(|line| {
-                            let (stack, count) = line.rsplit_once(' ')?;
-                            Some((stack.as_bytes(), count.parse().ok()?))
-                        })
-                        .collect()
-                })
-                .collect();
+            let stacks: Vec<Vec<(&[u8], u64)>> = sides.iter().map(|text| stacks_of(text)).collect();
             Ok(if folded {
                 crate::graphs::export::folded_diff(&stacks[0], &stacks[1])
             } else {
@@ -942,21 +927,8 @@ impl OnDemand {
             reads.push(RangeInput::Log(self.read(log).await?));
         }
         let bytes = blocking(move || {
-            // A cutoff of 0 keeps every frame: the merge is exact.
-            let merged =
-                range::merge(&reads, false, |_| 0.0).map_err(|e| OnDemandError::Corrupt {
-                    path: "one of the exported logs".into(),
-                    error: e.to_string(),
-                })?;
-            let lines = merged.lines();
-            let stacks: Vec<(&[u8], u64)> = lines
-                .iter()
-                .filter_map(|line| {
-                    let (stack, count) = line.rsplit_once(' ')?;
-                    Some((stack.as_bytes(), count.parse().ok()?))
-                })
-                .collect();
-            Ok(format.export(&name, &stacks))
+            let merged = merge_exact(&reads, "one of the exported logs")?;
+            Ok(format.export(&name, &stacks_of(&merged)))
         })
         .await?;
         let bytes = Bytes::from(bytes);
@@ -1313,6 +1285,24 @@ fn injected_delay() {
 fn injected_delay() {}
 
 /// Run CPU-heavy work on the blocking pool, off the thread serving HTTP.
+/// `reads` merged with every frame kept (a cutoff of 0), as sorted `STACK COUNT` lines;
+/// `what` names the inputs in the error.
+fn merge_exact(reads: &[RangeInput], what: &str) -> Result<String, OnDemandError> {
+    range::merge(reads, false, |_| 0.0)
+        .map(|merged| merged.text)
+        .map_err(|e| OnDemandError::Corrupt {
+            path: what.into(),
+            error: e.to_string(),
+        })
+}
+
+/// The (stack, count) of `STACK COUNT` lines.
+fn stacks_of(text: &str) -> Vec<(&[u8], u64)> {
+    crate::ingest::sample::lines(text.as_bytes())
+        .filter_map(crate::store::folded::parse_line)
+        .collect()
+}
+
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, OnDemandError> + Send + 'static,
 ) -> Result<T, OnDemandError> {
