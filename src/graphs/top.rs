@@ -174,24 +174,55 @@ pub struct Leaderboard {
     pub rows: Vec<Row>,
 }
 
+/// Samples per function on CPU, counted one stack at a time: what the leaderboard ranks
+/// and what a window's function totals ([`crate::graphs::trend`]) store.
+#[derive(Debug, Default)]
+pub struct FunctionCounter {
+    by_function: HashMap<Vec<u8>, u64>,
+    samples: u64,
+}
+
+impl FunctionCounter {
+    /// Count `count` samples of `stack` for its function ([`Skip::function_of`]).
+    pub fn add(&mut self, stack: &[u8], count: u64, skip: &Skip) {
+        // Counts come from stored logs, where they may be anything up to u64::MAX.
+        self.samples = self.samples.saturating_add(count);
+        let function = skip.function_of(stack);
+        match self.by_function.get_mut(function) {
+            Some(total) => *total = total.saturating_add(count),
+            None => {
+                self.by_function.insert(function.to_vec(), count);
+            }
+        }
+    }
+
+    /// All samples, and (function, samples) most samples first, ties by name.
+    pub fn finish(self) -> (u64, Vec<(String, u64)>) {
+        let mut functions: Vec<(String, u64)> = self
+            .by_function
+            .into_iter()
+            .map(|(name, n)| (String::from_utf8_lossy(&name).into_owned(), n))
+            .collect();
+        functions.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        (self.samples, functions)
+    }
+}
+
 /// Count each stack's samples for its function and rank the functions.
 pub fn leaderboard<'a>(
     stacks: impl IntoIterator<Item = (&'a [u8], u64)>,
     skip: &Skip,
     query: &Query,
 ) -> Leaderboard {
-    let mut by_function: HashMap<&'a [u8], u64> = HashMap::new();
-    let mut total_samples = 0u64;
+    let mut counter = FunctionCounter::default();
     for (stack, count) in stacks {
-        // Counts come from stored logs, where they may be anything up to u64::MAX.
-        total_samples = total_samples.saturating_add(count);
-        let function = by_function.entry(skip.function_of(stack)).or_default();
-        *function = function.saturating_add(count);
+        counter.add(stack, count, skip);
     }
+    let (total_samples, by_function) = counter.finish();
     let functions = by_function.len();
+    // Already ranked: filtering keeps the order.
     let mut rows: Vec<Row> = by_function
         .into_iter()
-        .map(|(function, samples)| (String::from_utf8_lossy(function).into_owned(), samples))
         .filter(|(function, _)| query.grep.as_ref().is_none_or(|re| re.is_match(function)))
         .map(|(function, samples)| Row {
             function,
@@ -203,11 +234,6 @@ pub fn leaderboard<'a>(
     let matching_samples = rows
         .iter()
         .fold(0u64, |sum, row| sum.saturating_add(row.samples));
-    rows.sort_by(|a, b| {
-        b.samples
-            .cmp(&a.samples)
-            .then_with(|| a.function.cmp(&b.function))
-    });
     rows.truncate(query.limit);
     Leaderboard {
         total_samples,

@@ -14,13 +14,12 @@
 //! was rendered. `log_bytes` is the size of the log they were counted from: totals older
 //! than their log are not used. Pure: callers read and write the files.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graphs::top::Skip;
+use crate::graphs::top::{FunctionCounter, Skip};
 use crate::store::compress;
 
 const MAGIC: &str = "arclamp-functions 1";
@@ -54,11 +53,21 @@ impl FunctionTotals {
         skip: &Skip,
         log_bytes: u64,
     ) -> FunctionTotals {
-        let mut counter = TotalsCounter::default();
+        let mut counter = FunctionCounter::default();
         for (stack, count) in stacks {
             counter.add(stack, count, skip);
         }
-        counter.finish(log_bytes)
+        FunctionTotals::of(counter, log_bytes)
+    }
+
+    /// The totals `counter` holds, counted from a log of `log_bytes`.
+    pub fn of(counter: FunctionCounter, log_bytes: u64) -> FunctionTotals {
+        let (samples, functions) = counter.finish();
+        FunctionTotals {
+            samples,
+            log_bytes,
+            functions,
+        }
     }
 
     /// The stored, gzip'd form.
@@ -116,43 +125,6 @@ impl FunctionTotals {
             .iter()
             .find(|(name, _)| name == function)
             .map_or(0, |(_, n)| *n)
-    }
-}
-
-/// Counts stacks one at a time into [`FunctionTotals`] (for callers whose stacks live in
-/// a reused buffer).
-#[derive(Debug, Default)]
-pub struct TotalsCounter {
-    by_function: HashMap<Vec<u8>, u64>,
-    samples: u64,
-}
-
-impl TotalsCounter {
-    /// Count `count` samples of `stack` for its function on CPU.
-    pub fn add(&mut self, stack: &[u8], count: u64, skip: &Skip) {
-        self.samples = self.samples.saturating_add(count);
-        let function = skip.function_of(stack);
-        match self.by_function.get_mut(function) {
-            Some(total) => *total = total.saturating_add(count),
-            None => {
-                self.by_function.insert(function.to_vec(), count);
-            }
-        }
-    }
-
-    /// The totals, most samples first (ties by name).
-    pub fn finish(self, log_bytes: u64) -> FunctionTotals {
-        let mut functions: Vec<(String, u64)> = self
-            .by_function
-            .into_iter()
-            .map(|(name, n)| (String::from_utf8_lossy(&name).into_owned(), n))
-            .collect();
-        functions.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        FunctionTotals {
-            samples: self.samples,
-            log_bytes,
-            functions,
-        }
     }
 }
 

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::graphs::range_summary::{self, RangeSummary};
 use crate::graphs::render::tree::{self, PrunedLines, PrunedTree};
 use crate::graphs::render::{self, GraphOptions, RenderError};
-use crate::graphs::top::Skip;
-use crate::graphs::trend::TotalsCounter;
+use crate::graphs::top::{FunctionCounter, Skip};
+use crate::graphs::trend::FunctionTotals;
 use crate::graphs::window_stacks::WindowStacks;
 use crate::ingest::stacks::StackId;
 use crate::ingest::window::Period;
@@ -285,14 +285,14 @@ pub fn window_graphs(
     // The skip list was checked when the config was loaded; an unparsable one (never
     // expected) leaves the window without totals rather than failing its graphs.
     let function_totals = Skip::parse(&settings.skip).ok().map(|skip| {
-        let mut counter = TotalsCounter::default();
+        let mut counter = FunctionCounter::default();
         let mut text = Vec::new();
         for &(id, count) in stacks.forward() {
             text.clear();
             stacks.write_text(id, false, &mut text);
             counter.add(&text, count, &skip);
         }
-        counter.finish(log_size).encode()
+        FunctionTotals::of(counter, log_size).encode()
     });
     Ok(WindowGraphs {
         graphs,
