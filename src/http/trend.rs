@@ -4,6 +4,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::html::{self, Layout, PageError, Section};
@@ -41,17 +42,14 @@ fn all() -> String {
     crate::store::layout::ALL.to_owned()
 }
 
-/// The trend a query asks for, with the defaults of `from` and `to` filled in.
-async fn answer(state: &State, q: &TrendQuery) -> Result<Trend, OnDemandError> {
-    let site = state
-        .site()
-        .await
-        .map_err(|e| OnDemandError::BadRequest(e.to_string()))?;
+/// The trend a query asks for, with the defaults of `from` and `to` (the window at `now`)
+/// filled in.
+async fn answer(state: &State, q: &TrendQuery, now: DateTime<Utc>) -> Result<Trend, OnDemandError> {
     let on_demand = state.on_demand.get();
     let period = on_demand.period(&q.period)?;
     let to = match &q.to {
         Some(to) => to.clone(),
-        None => period.window_at(site.clock.now()).name,
+        None => period.window_at(now).name,
     };
     let from = match &q.from {
         Some(from) => from.clone(),
@@ -78,9 +76,16 @@ pub fn trend_url(period: &str, channel: &str, entry: &str, function: &str, to: &
 
 /// `GET /api/trend.json`.
 pub async fn api_trend(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let site = match state.site().await {
+        Ok(site) => site,
+        Err(e) => {
+            return HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "error": e.to_string() }))
+        }
+    };
     let result = async {
         let q: TrendQuery = query(&req)?;
-        answer(&state, &q).await
+        answer(&state, &q, site.clock.now()).await
     }
     .await;
     match result {
@@ -108,8 +113,11 @@ pub async fn trend_page(
     req: HttpRequest,
     state: web::Data<State>,
 ) -> Result<HttpResponse, PageError> {
+    let site = state.site().await?;
     let q: TrendQuery = query(&req).map_err(|e| PageError::BadRequest(e.to_string()))?;
-    let trend = answer(&state, &q).await.map_err(page_error("trend"))?;
+    let trend = answer(&state, &q, site.clock.now())
+        .await
+        .map_err(page_error("trend"))?;
     let percents: Vec<f64> = trend.points.iter().filter_map(|p| p.percent).collect();
     let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2} %"));
     let min = fmt(percents.iter().copied().reduce(f64::min));
