@@ -160,46 +160,41 @@ pub async fn view(
             url: urls::view(&k, graph.kind.function.as_deref(), reversed),
         }
     };
-    // The whole stored history of this series, when it is longer than the "last N" link.
-    let with_series: Vec<&crate::store::catalogue::WindowFiles> = match position {
-        Some(p) => files.windows[p..]
-            .iter()
-            .filter(|w| has_series(w))
-            .collect(),
-        None => Vec::new(),
+    // Windows are newest first: "next" (later) is towards the front, the earlier windows
+    // of this series after this one.
+    let (earlier, here): (Vec<&crate::store::catalogue::WindowFiles>, usize) = match position {
+        Some(p) => (
+            files.windows[p + 1..]
+                .iter()
+                .filter(|w| has_series(w))
+                .collect(),
+            usize::from(has_series(&files.windows[p])),
+        ),
+        None => (Vec::new(), 0),
     };
-    let history = (with_series.len() > RANGE_WINDOWS)
-        .then(|| with_series.last())
+    let previous = earlier.first().map(|w| neighbour(w, "←"));
+    let next = position.and_then(|p| {
+        files.windows[..p]
+            .iter()
+            .rev()
+            .find(|w| has_series(w))
+            .map(|w| neighbour(w, "→"))
+    });
+    let older = earlier[..earlier.len().min(RANGE_WINDOWS - 1)]
+        .last()
+        .map(|w| w.window.name.clone());
+    // The whole stored history of this series, when it is longer than the "last N" link.
+    let stored = here + earlier.len();
+    let history = (stored > RANGE_WINDOWS)
+        .then(|| earlier.last())
         .flatten()
         .map(|oldest| Link {
             label: format!(
-                "merge all {} windows since {}",
-                with_series.len(),
+                "merge all {stored} windows since {}",
                 oldest.window.display_name()
             ),
             url: urls::range(key, &oldest.window.name, &key.window, reversed),
         });
-    // Windows are newest first: "next" (later) is towards the front.
-    let (previous, next, older) = match position {
-        Some(p) => (
-            files.windows[p + 1..]
-                .iter()
-                .find(|w| has_series(w))
-                .map(|w| neighbour(w, "←")),
-            files.windows[..p]
-                .iter()
-                .rev()
-                .find(|w| has_series(w))
-                .map(|w| neighbour(w, "→")),
-            files.windows[p + 1..]
-                .iter()
-                .filter(|w| has_series(w))
-                .take(RANGE_WINDOWS - 1)
-                .last()
-                .map(|w| w.window.name.clone()),
-        ),
-        None => (None, None, None),
-    };
     // The window `delta` before this one starts (the first one, near the start of time).
     let window_before = |delta: TimeDelta| {
         let at = graph.window.start.checked_sub_signed(delta);
