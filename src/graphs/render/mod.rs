@@ -661,8 +661,6 @@ index.php;<script>alert(1)</script> 1
     #[test]
     fn reversed_graph_puts_the_leaf_frames_at_the_root_level() {
         let opts = GraphOptions {
-            note: None,
-            icicle: false,
             reverse: true,
             ..options()
         };
@@ -688,8 +686,6 @@ index.php;<script>alert(1)</script> 1
             r >= 205 && b <= 55
         }));
         let opts = GraphOptions {
-            note: None,
-            icicle: false,
             reverse: true,
             ..options()
         };
