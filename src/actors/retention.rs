@@ -17,7 +17,7 @@ use crate::ops::clock::Clock;
 use crate::ops::events;
 use crate::store::layout;
 use crate::store::retention;
-use crate::store::storage::Storage;
+use crate::store::storage::{ObjectInfo, Storage, StorageError};
 
 /// New settings (reload).
 #[derive(Message)]
@@ -98,12 +98,7 @@ impl Retention {
                 .map_err(|e| format!("cannot ask the router for live windows: {e}"))?;
             for spec in &periods {
                 let name = spec.period.name();
-                let logs = storage
-                    .list(&layout::logs_prefix(name))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let svgs = storage
-                    .list(&layout::svgs_prefix(name))
+                let (logs, svgs) = list_period(storage.as_ref(), name)
                     .await
                     .map_err(|e| e.to_string())?;
                 let live_here: HashSet<String> = live
@@ -151,8 +146,7 @@ impl Retention {
             let mut objects = 0;
             for spec in &periods {
                 let name = spec.period.name();
-                let logs = storage.list(&layout::logs_prefix(name)).await.ok()?;
-                let svgs = storage.list(&layout::svgs_prefix(name)).await.ok()?;
+                let (logs, svgs) = list_period(storage.as_ref(), name).await.ok()?;
                 objects += logs.len() + svgs.len();
                 let usage = retention::usage(spec, &logs, &svgs, &HashSet::new());
                 events::storage_usage(name, &usage);
@@ -165,6 +159,16 @@ impl Retention {
             }
         }));
     }
+}
+
+/// The period's logs and graphs, as a pass and a usage refresh both read them.
+async fn list_period(
+    storage: &dyn Storage,
+    period: &str,
+) -> Result<(Vec<ObjectInfo>, Vec<ObjectInfo>), StorageError> {
+    let logs = storage.list(&layout::logs_prefix(period)).await?;
+    let svgs = storage.list(&layout::svgs_prefix(period)).await?;
+    Ok((logs, svgs))
 }
 
 impl Actor for Retention {
