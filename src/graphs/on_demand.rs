@@ -675,7 +675,7 @@ impl OnDemand {
     ) -> Result<RangeFiles, OnDemandError> {
         // A range of at least the smallest block may read roll-ups, which only a listing
         // finds (their names hold a fingerprint); a shorter one stats each window.
-        if windows.len() >= rollup::BLOCK_SIZES[rollup::BLOCK_SIZES.len() - 1] {
+        if windows.len() >= rollup::SMALLEST_BLOCK {
             return self.list_span(series, windows).await;
         }
         let mut files = RangeFiles::empty(windows);

@@ -34,6 +34,10 @@ use crate::ingest::window::{Period, Window};
 /// Block sizes, largest first: a roll-up covers this many consecutive windows.
 pub const BLOCK_SIZES: [usize; 2] = [64, 8];
 
+/// The smallest block: larger blocks are built from its roll-ups, and a range shorter than
+/// it reads no roll-up.
+pub const SMALLEST_BLOCK: usize = BLOCK_SIZES[BLOCK_SIZES.len() - 1];
+
 /// The roll-up a piece of a range reads, or the window it reads on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Piece {

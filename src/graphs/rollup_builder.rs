@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::graphs::range::RangeInput;
 use crate::graphs::range_summary::RangeSummary;
 use crate::graphs::render;
-use crate::graphs::rollup::{self, BLOCK_SIZES};
+use crate::graphs::rollup::{self, BLOCK_SIZES, SMALLEST_BLOCK};
 use crate::ingest::window::Period;
 use crate::ops::events;
 use crate::store::catalogue;
@@ -141,9 +141,11 @@ pub async fn build_missing(
                     let result = tokio::task::spawn_blocking(move || {
                         rollup::build(&inputs, min_width_pct, log_bytes)
                     })
-                    .await;
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|built| built.map_err(|e| e.to_string()));
                     match result {
-                        Ok(Ok(bytes)) => {
+                        Ok(bytes) => {
                             let written = bytes.len();
                             storage
                                 .put(&path, Bytes::from(bytes), ContentMeta::TRACE_LOG)
@@ -157,13 +159,8 @@ pub async fn build_missing(
                             );
                             built.written += 1;
                         }
-                        Ok(Err(error)) => {
-                            events::rollup_failed(name, &path, &error.to_string());
-                            built.failed += 1;
-                            continue;
-                        }
                         Err(error) => {
-                            events::rollup_failed(name, &path, &error.to_string());
+                            events::rollup_failed(name, &path, &error);
                             built.failed += 1;
                             continue;
                         }
@@ -173,7 +170,7 @@ pub async fn build_missing(
                 for (stale, _) in found.iter().filter(|(_, s)| *s != sources) {
                     storage.delete(stale).await?;
                 }
-                if size == 8 {
+                if size == SMALLEST_BLOCK {
                     current_small.insert(first_index, path);
                 }
             }
@@ -201,7 +198,7 @@ async fn block_inputs(
     current_small: &HashMap<i64, String>,
     min_width_pct: f64,
 ) -> Result<Vec<RangeInput>, StorageError> {
-    let small = BLOCK_SIZES[BLOCK_SIZES.len() - 1] as i64;
+    let small = SMALLEST_BLOCK as i64;
     let mut inputs = Vec::new();
     let mut rolled_up: Vec<i64> = Vec::new();
     if size as i64 > small {
