@@ -91,6 +91,11 @@ pub enum SourceKind {
     /// Streams read through a consumer group: entries are acknowledged only once their
     /// samples are committed to the store, so any number of replicas may run and be killed.
     Stream,
+    /// Pub/sub channels copied into streams: the writer-lease holder appends every message
+    /// it receives to the stream named after its channel at once, and every replica
+    /// aggregates the streams as in stream mode. Producers keep `PUBLISH`ing; only what is
+    /// published while no instance is subscribed is lost.
+    Bridge,
 }
 
 /// `[redis]`
@@ -101,7 +106,7 @@ pub struct RedisConfig {
     pub url: String,
     /// Pub/sub channels to subscribe to, or stream keys to read (stream mode).
     pub channels: Vec<String>,
-    /// `pubsub` or `stream`.
+    /// `pubsub`, `stream` or `bridge`.
     pub source: SourceKind,
     /// Stream mode: the consumer group every replica reads in.
     pub group: String,
@@ -118,6 +123,9 @@ pub struct RedisConfig {
     /// others stand by); `0s` turns the lease off (every instance writes: one at a time!).
     #[serde(with = "duration")]
     pub writer_lease: Duration,
+    /// Bridge mode: each stream is capped near this many entries (`XADD MAXLEN ~`), so a
+    /// long outage of every reader cannot fill Redis's memory; 0 for no cap.
+    pub bridge_max_len: u64,
 }
 
 impl Default for RedisConfig {
@@ -131,11 +139,23 @@ impl Default for RedisConfig {
             claim_after: Duration::from_secs(60),
             commit_interval: Duration::from_secs(30),
             writer_lease: Duration::from_secs(10),
+            bridge_max_len: 1_000_000,
         }
     }
 }
 
 impl RedisConfig {
+    /// Whether samples are aggregated from streams through the consumer group (stream and
+    /// bridge modes): replicas then share the work and commit through the ledger.
+    pub fn reads_streams(&self) -> bool {
+        matches!(self.source, SourceKind::Stream | SourceKind::Bridge)
+    }
+
+    /// Whether this instance subscribes to the pub/sub channels (pub/sub and bridge modes).
+    pub fn subscribes(&self) -> bool {
+        matches!(self.source, SourceKind::Pubsub | SourceKind::Bridge)
+    }
+
     /// The URL with any password replaced by `***`, for logs and `check-config`.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.url)
@@ -509,8 +529,15 @@ impl Config {
             return Err(invalid("periods", "define at least one period"));
         }
         let specs = self.period_specs()?;
-        if self.redis.source == SourceKind::Stream {
+        if self.redis.reads_streams() {
             self.validate_stream_mode(&specs)?;
+        }
+        if self.redis.source == SourceKind::Bridge && self.redis.writer_lease.is_zero() {
+            return Err(invalid(
+                "redis.writer_lease",
+                "bridge mode needs a writer lease (e.g. \"10s\"): without one every instance \
+                 would append each message to the stream again",
+            ));
         }
         let a = &self.aggregation;
         positive("aggregation.flush_interval", a.flush_interval)?;
@@ -714,7 +741,7 @@ impl Config {
     /// How readers see stream mode's windows not sealed yet; `None` in pub/sub mode (its
     /// live windows are checkpointed to the store).
     pub fn live_settings(&self) -> Result<Option<crate::graphs::live::LiveSettings>, ConfigError> {
-        if self.redis.source != SourceKind::Stream {
+        if !self.redis.reads_streams() {
             return Ok(None);
         }
         Ok(Some(crate::graphs::live::LiveSettings {

@@ -495,7 +495,7 @@ async fn write_and_commit(
         prepared.written_at = Some(Instant::now());
         super::failpoint("commit.after_put");
     }
-    let mut connection = super::stream_reader::kept_or_new(connection, url)
+    let mut connection = crate::store::redis_connection::kept_or_new(connection, url)
         .await
         .map_err(|e| CommitError::Failed(format!("connecting to Redis: {e}")))?;
     match ledger

@@ -23,12 +23,12 @@ use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 
 use crate::actors::render_queue::{RenderQueue, RenderRequest, UseRenderQueue};
-use crate::actors::stream_reader::kept_or_new;
 use crate::ingest::stream::EntryId;
 use crate::ops::events;
 use crate::ops::live::Live;
 use crate::store::layout::LogKey;
 use crate::store::ledger::Ledger;
+use crate::store::redis_connection::kept_or_new;
 use crate::store::retention::{PeriodSpec, HOURLY};
 use crate::store::seal;
 use crate::store::segment;

@@ -25,11 +25,16 @@
 //! (under a lease shared by all replicas) seals finished windows into the usual logs and
 //! asks the RenderQueue for their graphs. Router and aggregators then stay idle.
 //!
+//! Bridge mode (`redis.source = "bridge"`) runs both fronts: the subscriber and router
+//! under the writer lease, the router handing what it lets through to a Bridge (ingest
+//! arbiter) that appends it to the streams, which the stream front then counts.
+//!
 //! Each actor is a thin shell: what it does lives in the plain modules of `ingest`, `store`
 //! and `graphs`, which it may import (with `config` and `ops`); of `http` it implements only
 //! the read-only [`crate::http::live_view::LiveView`]. Nothing but `cli` imports actors.
 
 pub mod aggregator;
+pub mod bridge;
 pub mod delta;
 pub mod housekeeper;
 pub mod render_queue;

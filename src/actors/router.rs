@@ -19,10 +19,11 @@ use futures_util::future::join_all;
 use crate::actors::aggregator::{
     AddSamples, Aggregator, AggregatorSettings, Close, Flush, FlushOutcome, Retune, WindowClosed,
 };
+use crate::actors::bridge::{Append, Bridge};
 use crate::actors::render_queue::{RenderQueue, UseRenderQueue};
 use crate::config::{Config, PeriodSpec};
 use crate::ingest::batch::{ingest_batch, ChannelState, Destination, IngestSettings};
-use crate::ingest::handover::Gate;
+use crate::ingest::handover::{Cut, Gate, Released};
 use crate::ingest::sample::Limits;
 use crate::ingest::stacks::StackTable;
 use crate::ingest::window::Window;
@@ -45,13 +46,13 @@ pub struct RawMessage {
 #[rtype(result = "()")]
 pub struct Ingest(pub Vec<RawMessage>);
 
-/// Pub/sub mode: this instance now holds the writer lease. `cut` is the marker nonce the
-/// previous writer counted up to, if it handed over (see [`crate::ingest::handover`]).
+/// Pub/sub and bridge modes: this instance now holds the writer lease. `cut` says where
+/// the previous writer stopped (see [`crate::ingest::handover`]).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct TakeOver {
-    /// The previous writer's marker nonce.
-    pub cut: Option<String>,
+    /// Where the previous writer stopped.
+    pub cut: Cut,
 }
 
 /// Pub/sub mode, shutdown: count each channel up to marker `nonce` only. Answers whether
@@ -148,6 +149,8 @@ pub struct Router {
     closing: HashMap<LogKey, Addr<Aggregator>>,
     /// Which messages this instance counts (pub/sub handover).
     gate: Gate<redis::Msg>,
+    /// Bridge mode: where the messages the gate lets through go, instead of aggregators.
+    bridge: Option<Addr<Bridge>>,
 }
 
 /// A standby keeps at most this many messages (about 4 minutes at 200 messages/s per
@@ -160,13 +163,15 @@ fn payload(message: &redis::Msg) -> &[u8] {
 
 impl Router {
     /// A router with no windows open yet. With `standby` set, it counts nothing until it
-    /// is told to [`TakeOver`], holding the messages of the last `standby` meanwhile.
+    /// is told to [`TakeOver`], holding the messages of the last `standby` meanwhile. With
+    /// `bridge` set, what it would count is appended to the streams instead.
     pub fn new(
         settings: RouterSettings,
         clock: Clock,
         storage: Arc<dyn Storage>,
         renders: Addr<RenderQueue>,
         standby: Option<Duration>,
+        bridge: Option<Addr<Bridge>>,
     ) -> Self {
         let gate = match standby {
             Some(max_age) => Gate::standby(max_age, STANDBY_MAX_MESSAGES),
@@ -174,6 +179,7 @@ impl Router {
         };
         Router {
             gate,
+            bridge,
             current: vec![None; settings.periods.len()],
             settings,
             clock,
@@ -287,15 +293,24 @@ impl Router {
         }
     }
 
-    /// Aggregate what the gate let through; report what a standby let expire.
-    fn count(
-        &mut self,
-        released: Vec<(Arc<str>, redis::Msg)>,
-        expired: u64,
-        ctx: &mut Context<Self>,
-    ) {
-        events::standby_state(self.gate.buffered(), expired);
+    /// Aggregate (or, bridging, append) what the gate let through; report what a standby
+    /// let expire and how a takeover cut each channel.
+    fn count(&mut self, released: Released<redis::Msg>, ctx: &mut Context<Self>) {
+        events::standby_state(self.gate.buffered(), released.expired);
+        for cut in &released.cuts {
+            events::takeover_cut(&cut.channel, cut.how, cut.skipped);
+        }
+        let released = released.messages;
         if released.is_empty() {
+            return;
+        }
+        if let Some(bridge) = &self.bridge {
+            bridge.do_send(Append(
+                released
+                    .into_iter()
+                    .map(|(channel, m)| (channel, m.get_payload_bytes().to_vec()))
+                    .collect(),
+            ));
             return;
         }
         let count = released.len();
@@ -353,7 +368,7 @@ impl Actor for Router {
         ctx.run_interval(Duration::from_millis(250), |act, ctx| {
             act.roll_windows();
             let released = act.gate.tick(Instant::now(), payload);
-            act.count(released.messages, released.expired, ctx);
+            act.count(released, ctx);
         });
     }
 }
@@ -363,8 +378,7 @@ impl Handler<Ingest> for Router {
 
     fn handle(&mut self, Ingest(messages): Ingest, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        let mut counted = Vec::with_capacity(messages.len());
-        let mut expired = 0;
+        let mut counted = Released::default();
         // Consecutive messages of one channel go through the gate together.
         let mut messages = messages.into_iter().peekable();
         while let Some(first) = messages.next() {
@@ -374,10 +388,11 @@ impl Handler<Ingest> for Router {
                 run.push(next.message);
             }
             let released = self.gate.receive(now, &channel, run, payload);
-            expired += released.expired;
-            counted.extend(released.messages);
+            counted.expired += released.expired;
+            counted.cuts.extend(released.cuts);
+            counted.messages.extend(released.messages);
         }
-        self.count(counted, expired, ctx);
+        self.count(counted, ctx);
     }
 }
 
@@ -386,10 +401,8 @@ impl Handler<TakeOver> for Router {
 
     fn handle(&mut self, TakeOver { cut }: TakeOver, ctx: &mut Context<Self>) {
         let channels = self.channel_names();
-        let released = self
-            .gate
-            .take_over(Instant::now(), cut.as_deref(), &channels, payload);
-        self.count(released.messages, released.expired, ctx);
+        let released = self.gate.take_over(Instant::now(), cut, &channels, payload);
+        self.count(released, ctx);
     }
 }
 

@@ -16,22 +16,20 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Value};
+use redis::Value;
 use tokio::sync::watch;
 
 use crate::actors::delta::{Delta, DeltaState, Entries, NewEpoch};
-use crate::actors::subscriber::redis_client;
 use crate::config::{redact_url, SupervisorConfig};
 use crate::ingest::stream::{parse_read, ReplyError, StreamEntry};
 use crate::ops::events;
 use crate::store::ledger::{Ledger, LedgerError};
+use crate::store::redis_connection::{command_connection, reading_connection, NO_ANSWER};
 
 /// Entries asked for per read.
 const READ_COUNT: usize = 1000;
 /// Longest a read waits for new entries (also how soon a shutdown is noticed).
 const BLOCK: Duration = Duration::from_millis(1000);
-/// A read or command with no answer within this long ends the session (dead network).
-const NO_ANSWER: Duration = Duration::from_secs(10);
 /// Reading pauses while this many entries wait to be committed.
 const MAX_UNCOMMITTED: usize = 50_000;
 
@@ -55,40 +53,6 @@ pub struct ReaderSettings {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StopReading;
-
-/// A connection for commands (scripts, acknowledgements): answers within 10 s or fails.
-pub async fn command_connection(url: &str) -> Result<MultiplexedConnection, redis::RedisError> {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(5)))
-        .set_response_timeout(Some(NO_ANSWER));
-    redis_client(url)?
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-}
-
-/// `kept` (a command connection an actor holds on to between uses), or a new
-/// [`command_connection`] when it has none (the first use, or the last one failed).
-pub async fn kept_or_new(
-    kept: Option<MultiplexedConnection>,
-    url: &str,
-) -> Result<MultiplexedConnection, redis::RedisError> {
-    match kept {
-        Some(connection) => Ok(connection),
-        None => command_connection(url).await,
-    }
-}
-
-/// A connection for blocking reads: redis-rs's default 500 ms response timeout would give
-/// up on a `BLOCK 1000` read while Redis still delivers the entries into this consumer's
-/// pending list, so this one has none (reads are timed out by the caller instead).
-async fn reading_connection(url: &str) -> Result<MultiplexedConnection, redis::RedisError> {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(5)))
-        .set_response_timeout(None);
-    redis_client(url)?
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-}
 
 /// The stream reader actor.
 pub struct StreamReader {

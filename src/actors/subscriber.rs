@@ -13,13 +13,12 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use futures_util::{FutureExt, StreamExt};
 use redis::aio::{PubSubSink, PubSubStream};
-use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
-use redis::IntoConnectionInfo;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::actors::router::{Ingest, RawMessage, Router};
 use crate::config::{redact_url, RedisConfig, SupervisorConfig};
 use crate::ops::events;
+use crate::store::redis_connection::redis_client;
 
 /// How often a live connection is pinged; a ping not answered within the same time ends
 /// the connection, so a silently dead network is noticed within about 2x this.
@@ -250,20 +249,6 @@ impl Handler<Reconfigure> for Subscriber {
         }
         self.redis = update.redis;
     }
-}
-
-/// A Redis client for `url` whose connections notice a silently dead network: TCP
-/// keepalive after 5 s idle, probing every 2 s. Pub/sub and stream mode both connect so.
-pub fn redis_client(url: &str) -> Result<redis::Client, redis::RedisError> {
-    let keepalive = TcpKeepalive::new()
-        .with_time(Duration::from_secs(5))
-        .with_interval(Duration::from_secs(2));
-    let info = url.into_connection_info()?.set_tcp_settings(
-        TcpSettings::default()
-            .set_nodelay(true)
-            .set_keepalive(keepalive),
-    );
-    redis::Client::open(info)
 }
 
 async fn connect(url: &str, channels: &[String]) -> Result<(PubSubSink, PubSubStream), String> {

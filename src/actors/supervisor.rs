@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use crate::actors::bridge::{Bridge, BridgeSettings, FlushBridge};
 use crate::actors::delta::{CommitNow, Delta, DeltaSettings};
 use crate::actors::housekeeper::{Housekeeper, HousekeeperSettings, OpenWindows, ReleaseLease};
 use crate::actors::render_queue::{self, RenderQueue, WaitIdle};
@@ -134,8 +135,10 @@ pub struct Supervisor {
     router: Addr<Router>,
     /// Pub/sub mode's reader.
     subscriber: Option<Addr<Subscriber>>,
-    /// Pub/sub mode's writer lease (unless `redis.writer_lease` is 0).
+    /// Pub/sub and bridge modes' writer lease (unless `redis.writer_lease` is 0).
     writer_lease: Option<Addr<WriterLease>>,
+    /// Bridge mode's appender of pub/sub messages to the streams.
+    bridge: Option<Addr<Bridge>>,
     /// Stream mode's readers, committers and housekeeper.
     stream: Option<StreamTree>,
     retention: Addr<Retention>,
@@ -248,9 +251,36 @@ fn render_settings(config: &Config) -> RenderSettings {
     config.render.settings(&config.top.skip)
 }
 
-/// Whether pub/sub mode's writer lease is in use: a router then starts as a standby.
+/// Whether the writer lease is in use (pub/sub and bridge modes): a router then starts as
+/// a standby.
 fn uses_writer_lease(config: &Config) -> bool {
-    config.redis.source == SourceKind::Pubsub && !config.redis.writer_lease.is_zero()
+    config.redis.subscribes() && !config.redis.writer_lease.is_zero()
+}
+
+/// This process's writer-lease token: fixed for its lifetime, so that the bridge's appends
+/// are fenced by the lease the writer-lease actor holds.
+fn writer_token(config: &Config) -> String {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN
+        .get_or_init(|| {
+            format!(
+                "{}-{:016x}",
+                stream_identity(config),
+                crate::ops::clock::nonce()
+            )
+        })
+        .clone()
+}
+
+fn start_bridge(config: &Config, ingest: &Arbiter) -> Addr<Bridge> {
+    let settings = BridgeSettings {
+        url: config.redis.url.clone(),
+        token: writer_token(config),
+        max_len: config.redis.bridge_max_len,
+        backoff: config.supervisor.clone(),
+    };
+    let ledger = Ledger::new(&config.redis.group);
+    actix::Supervisor::start_in_arbiter(&ingest.handle(), move |_| Bridge::new(settings, ledger))
 }
 
 fn start_router(
@@ -259,16 +289,18 @@ fn start_router(
     storage: &Arc<dyn Storage>,
     queue: &Addr<RenderQueue>,
     ingest: &Arbiter,
+    bridge: Option<&Addr<Bridge>>,
 ) -> Result<Addr<Router>, ConfigError> {
     let settings = RouterSettings::from_config(config)?;
     let storage = storage.clone();
     let queue = queue.clone();
+    let bridge = bridge.cloned();
     // A standby keeps what a writer that vanished may not have saved: its last checkpoint
     // interval, plus the time its lease takes to lapse.
     let standby = uses_writer_lease(config)
         .then(|| config.aggregation.flush_interval + config.redis.writer_lease * 2);
     Ok(Router::start_in_arbiter(&ingest.handle(), move |_| {
-        Router::new(settings, clock, storage, queue, standby)
+        Router::new(settings, clock, storage, queue, standby, bridge)
     }))
 }
 
@@ -282,11 +314,8 @@ fn start_writer_lease(
         url: config.redis.url.clone(),
         channels: config.redis.channels.clone(),
         ttl: config.redis.writer_lease,
-        token: format!(
-            "{}-{:016x}",
-            stream_identity(config),
-            crate::ops::clock::nonce()
-        ),
+        token: writer_token(config),
+        bridge: config.redis.source == SourceKind::Bridge,
     };
     let (ledger, router) = (Ledger::new(&config.redis.group), router.clone());
     WriterLease::start_in_arbiter(&ingest.handle(), move |_| {
@@ -359,23 +388,30 @@ impl Supervisor {
         });
         let render_queue = start_render_queue(&config, clock, &render_pool, &storage)?;
         let ingest = Arbiter::new();
-        let router = start_router(&config, clock, &storage, &render_queue, &ingest)?;
+        let bridge =
+            (config.redis.source == SourceKind::Bridge).then(|| start_bridge(&config, &ingest));
+        let router = start_router(
+            &config,
+            clock,
+            &storage,
+            &render_queue,
+            &ingest,
+            bridge.as_ref(),
+        )?;
         let subscriber_thread = Arbiter::new();
-        let (subscriber, stream) = match config.redis.source {
-            SourceKind::Pubsub => (
-                Some(start_subscriber(&config, &router, &subscriber_thread)),
-                None,
-            ),
-            SourceKind::Stream => (
-                None,
-                Some(start_stream_tree(
-                    &config,
-                    &storage,
-                    &render_queue,
-                    &ingest,
-                    &subscriber_thread,
-                )?),
-            ),
+        let subscriber = config
+            .redis
+            .subscribes()
+            .then(|| start_subscriber(&config, &router, &subscriber_thread));
+        let stream = match config.redis.reads_streams() {
+            true => Some(start_stream_tree(
+                &config,
+                &storage,
+                &render_queue,
+                &ingest,
+                &subscriber_thread,
+            )?),
+            false => None,
         };
         let retention = start_retention(&config, clock, &storage, &router)?;
         tracing::info!(
@@ -404,6 +440,7 @@ impl Supervisor {
             router,
             subscriber,
             writer_lease: None,
+            bridge,
             stream,
             retention,
             shutting_down: false,
@@ -436,6 +473,7 @@ impl Supervisor {
                 &self.storage,
                 &self.render_queue,
                 &self.ingest,
+                self.bridge.as_ref(),
             )?;
             if let Some(subscriber) = &self.subscriber {
                 subscriber.do_send(Drain);
@@ -614,7 +652,7 @@ impl Handler<GetOverview> for Supervisor {
             config_applied_at: self.config_applied_at,
             last_reload: self.last_reload.clone(),
             shutting_down: self.shutting_down,
-            stream_mode: self.config.redis.source == SourceKind::Stream,
+            stream_mode: self.config.redis.reads_streams(),
         })
     }
 }
@@ -740,12 +778,13 @@ impl Handler<Shutdown> for Supervisor {
             timeout_seconds = timeout.as_secs_f64(),
             "shutting down: unsubscribing, checkpointing every window, finishing renders"
         );
-        let (subscriber, router, queue, stream, writer_lease) = (
+        let (subscriber, router, queue, stream, writer_lease, bridge) = (
             self.subscriber.clone(),
             self.router.clone(),
             self.render_queue.clone(),
             self.stream.clone(),
             self.writer_lease.clone(),
+            self.bridge.clone(),
         );
         let shutdown = async move {
             let started = tokio::time::Instant::now();
@@ -762,6 +801,11 @@ impl Handler<Shutdown> for Supervisor {
             };
             if let Some(subscriber) = subscriber {
                 let _ = tokio::time::timeout_at(drain_by, subscriber.send(Drain)).await;
+            }
+            if let Some(bridge) = bridge {
+                // Before the lease goes: once it is gone, appends are refused.
+                let flushed = tokio::time::timeout_at(deadline, bridge.send(FlushBridge)).await;
+                events::shutdown_bridge_flushed(matches!(flushed, Ok(Ok(true))));
             }
             let mut report = FlushReport {
                 failed: 1,

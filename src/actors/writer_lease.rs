@@ -7,16 +7,18 @@
 //! An instance that finds its lease taken by another (it could not renew in time) exits
 //! at once without writing: its windows would overwrite those of the new writer.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use redis::aio::MultiplexedConnection;
 
 use crate::actors::router::{Router, TakeOver, UseRouter};
-use crate::actors::stream_reader::kept_or_new;
-use crate::ingest::handover;
+use crate::ingest::handover::{self, Cut};
 use crate::ops::events;
 use crate::store::ledger::{Lease, Ledger};
+use crate::store::redis_connection::kept_or_new;
 
 /// What the writer lease needs from the config.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub struct WriterLeaseSettings {
     pub ttl: Duration,
     /// This instance's token.
     pub token: String,
+    /// Bridge mode: read the previous writer's last appends when taking the lease.
+    pub bridge: bool,
 }
 
 /// The writer lease was taken by another instance: stop now, without writing.
@@ -108,27 +112,45 @@ impl WriterLease {
                 .hold(&mut con, &settings.token, ttl)
                 .await
                 .map_err(|e| e.to_string())?;
-            let cut = if held && !held_before {
-                ledger
+            let mut cut = Cut::Unknown;
+            if held && !held_before {
+                let handover = ledger
                     .take_handover(&mut con)
                     .await
-                    .map_err(|e| e.to_string())?
-            } else {
-                None
-            };
+                    .map_err(|e| e.to_string())?;
+                if let Some(nonce) = handover {
+                    cut = Cut::Marker(nonce);
+                } else if settings.bridge {
+                    // The lease fences the old writer's appends: this tail is final.
+                    let mut tails = HashMap::new();
+                    for channel in &settings.channels {
+                        let tail = ledger
+                            .bridge_tail(&mut con, channel)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        tails.insert(Arc::from(channel.as_str()), tail);
+                    }
+                    cut = Cut::Tails(tails);
+                }
+            }
             Ok::<_, String>((con, held, cut))
         };
         ctx.wait(attempt.into_actor(self).map(|result, act, _| match result {
             Ok((con, held, cut)) => {
                 act.connection = Some(con);
                 if held && !act.held {
-                    events::pubsub_writer(true, cut.as_deref());
+                    let (nonce, tails) = match &cut {
+                        Cut::Marker(nonce) => (Some(nonce.as_str()), false),
+                        Cut::Tails(_) => (None, true),
+                        Cut::Unknown => (None, false),
+                    };
+                    events::pubsub_writer(true, nonce, tails);
                     act.router.do_send(TakeOver { cut });
                 } else if !held && act.held {
                     events::writer_lease_lost();
                     act.on_lost.do_send(WriterLeaseLost);
                 } else if !held {
-                    events::pubsub_writer(false, None);
+                    events::pubsub_writer(false, None, false);
                 }
                 act.held = held;
             }
@@ -145,7 +167,7 @@ impl Actor for WriterLease {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        events::pubsub_writer(false, None);
+        events::pubsub_writer(false, None, false);
         self.renew(ctx);
         let every = (self.settings.ttl / 3).max(Duration::from_millis(100));
         ctx.run_interval(every, |act, ctx| act.renew(ctx));
@@ -158,7 +180,7 @@ impl Handler<UseRouter> for WriterLease {
     fn handle(&mut self, UseRouter(router): UseRouter, _: &mut Context<Self>) {
         // A new router starts as a standby: it counts if this instance writes.
         if self.held {
-            router.do_send(TakeOver { cut: None });
+            router.do_send(TakeOver { cut: Cut::Unknown });
         }
         self.router = router;
     }
@@ -244,7 +266,7 @@ impl Handler<Release> for WriterLease {
         };
         Box::pin(release.into_actor(self).map(|_, act, _| {
             act.held = false;
-            events::pubsub_writer(false, None);
+            events::pubsub_writer(false, None, false);
         }))
     }
 }

@@ -29,8 +29,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let log = telemetry::init_logging(&config.log)?;
     let metrics = telemetry::init_metrics()?;
     let periods: Vec<String> = config.periods.keys().cloned().collect();
-    let stream_mode = config.redis.source == crate::config::SourceKind::Stream;
-    crate::ops::events::register(&config.redis.channels, &periods, stream_mode);
+    let stream_mode = config.redis.reads_streams();
+    crate::ops::events::register(
+        &config.redis.channels,
+        &periods,
+        stream_mode,
+        config.redis.subscribes(),
+    );
     let (listen, workers) = (config.http.listen.clone(), config.http.workers);
     let listener =
         http::bind(&listen).with_context(|| format!("cannot listen on {listen} (http.listen)"))?;

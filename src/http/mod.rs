@@ -103,7 +103,7 @@ impl SiteSettings {
                 .map(|s| s.period)
                 .collect(),
             channels: config.redis.channels.clone(),
-            ready_needs_redis: config.redis.source == crate::config::SourceKind::Stream,
+            ready_needs_redis: config.redis.reads_streams(),
             functions: config
                 .render
                 .functions

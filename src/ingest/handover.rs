@@ -17,6 +17,12 @@
 //! buffered: up to `max_age` of samples the old writer had already checkpointed may then
 //! count twice, rather than those it had not being lost.
 //!
+//! Bridge mode knows better: the writer appends each message to a stream at once, fenced
+//! by its lease, and keeps its last few beside the stream. A standby that takes over from a
+//! writer that vanished finds that **tail** in its buffer and forwards only what follows
+//! it, so nothing the old writer appended is appended twice and nothing it received after
+//! its last append is lost.
+//!
 //! Pure logic over messages and time: the router owns a gate, the writer-lease actor
 //! decides the role.
 
@@ -38,9 +44,52 @@ pub fn marker_nonce(payload: &[u8]) -> Option<&[u8]> {
     payload.strip_prefix(MARKER_PREFIX.as_bytes())
 }
 
-/// How long a standby that takes over waits for the old writer's marker on a channel
-/// before it counts all it buffered for that channel.
+/// How long a standby that takes over waits for the old writer's marker (or tail) on a
+/// channel before it counts all it buffered for that channel.
 pub const MARKER_WAIT: Duration = Duration::from_secs(5);
+
+/// Where the previous writer stopped, as the one taking over learns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cut {
+    /// It vanished and left nothing to go by: count all that was buffered.
+    Unknown,
+    /// It handed over: each channel was counted up to the marker with this nonce.
+    Marker(String),
+    /// Bridge mode: the last messages it appended on each channel, oldest first (a
+    /// channel missing or empty had none appended).
+    Tails(HashMap<Arc<str>, Vec<Vec<u8>>>),
+}
+
+/// How many of a tail's last messages must be found in a row in the buffer to place the
+/// cut (all of them when the tail is shorter).
+pub const TAIL_MATCH: usize = 16;
+
+/// Where in `buffered` (one channel's messages, oldest first) the previous writer's
+/// `tail` ends: the index of the last message it had appended, found as the latest place
+/// where the tail's last [`TAIL_MATCH`] messages occur in a row. `None` when the tail is
+/// empty or not (yet) in the buffer.
+pub fn tail_end(buffered: &[&[u8]], tail: &[Vec<u8>]) -> Option<usize> {
+    let wanted = &tail[tail.len().saturating_sub(TAIL_MATCH)..];
+    if wanted.is_empty() || buffered.len() < wanted.len() {
+        return None;
+    }
+    (wanted.len() - 1..buffered.len()).rev().find(|&end| {
+        let start = end + 1 - wanted.len();
+        buffered[start..=end]
+            .iter()
+            .zip(wanted)
+            .all(|(got, want)| *got == want.as_slice())
+    })
+}
+
+/// What a taking-over channel waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Until {
+    /// The marker with this nonce.
+    Marker(Vec<u8>),
+    /// The previous writer's last appended messages.
+    Tail(Vec<Vec<u8>>),
+}
 
 /// What the gate let through or dropped in one step.
 #[derive(Debug)]
@@ -50,6 +99,19 @@ pub struct Released<M> {
     /// Messages dropped from a standby's buffer because they were older than `max_age`
     /// (the writer counted them) or the buffer was full.
     pub expired: u64,
+    /// Channels whose takeover ended in this step, with how their buffer was cut.
+    pub cuts: Vec<ChannelCut>,
+}
+
+/// How a taking-over channel's buffer was cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelCut {
+    /// The channel.
+    pub channel: Arc<str>,
+    /// `marker`, `tail`, or `all` (waited in vain: everything buffered is counted).
+    pub how: &'static str,
+    /// Buffered messages dropped: the old writer counted (or appended) them.
+    pub skipped: usize,
 }
 
 impl<M> Default for Released<M> {
@@ -57,6 +119,7 @@ impl<M> Default for Released<M> {
         Released {
             messages: Vec::new(),
             expired: 0,
+            cuts: Vec::new(),
         }
     }
 }
@@ -66,12 +129,11 @@ impl<M> Default for Released<M> {
 enum State {
     /// Not the writer: buffer, count nothing.
     Standby,
-    /// Just became the writer after a handover: per channel, wait for the old writer's
-    /// marker, then count what follows it.
+    /// Just became the writer after a handover (or, bridging, after a writer with a
+    /// tail): per channel, wait for where the old writer stopped, then count what follows.
     TakingOver {
-        nonce: Vec<u8>,
         since: Instant,
-        waiting: HashSet<Arc<str>>,
+        waiting: HashMap<Arc<str>, Until>,
     },
     /// The writer: count everything.
     Writer,
@@ -156,7 +218,7 @@ impl<M> Gate<M> {
         }
         released.expired += self.expire(now);
         let more = self.step(now, &payload);
-        released.messages.extend(more.messages);
+        released.extend_from(more);
         released
     }
 
@@ -168,26 +230,37 @@ impl<M> Gate<M> {
         released
     }
 
-    /// Become the writer. `cut` is the nonce the previous writer released the lease with
-    /// (it counted each channel up to that marker); `None` when it vanished without one.
-    /// `channels` are the channels to wait for the marker on.
+    /// Become the writer. `cut` says where the previous writer stopped; `channels` are the
+    /// channels to wait for its marker on.
     pub fn take_over(
         &mut self,
         now: Instant,
-        cut: Option<&str>,
+        cut: Cut,
         channels: &[Arc<str>],
         payload: impl Fn(&M) -> &[u8],
     ) -> Released<M> {
         if self.state != State::Standby {
             return Released::default();
         }
-        self.state = match cut {
-            Some(nonce) => State::TakingOver {
-                nonce: nonce.as_bytes().to_vec(),
+        let waiting: HashMap<Arc<str>, Until> = match cut {
+            Cut::Unknown => HashMap::new(),
+            Cut::Marker(nonce) => channels
+                .iter()
+                .map(|c| (c.clone(), Until::Marker(nonce.as_bytes().to_vec())))
+                .collect(),
+            Cut::Tails(tails) => tails
+                .into_iter()
+                .filter(|(_, tail)| !tail.is_empty())
+                .map(|(c, tail)| (c, Until::Tail(tail)))
+                .collect(),
+        };
+        self.state = if waiting.is_empty() {
+            State::Writer
+        } else {
+            State::TakingOver {
                 since: now,
-                waiting: channels.iter().cloned().collect(),
-            },
-            None => State::Writer,
+                waiting,
+            }
         };
         self.step(now, &payload)
     }
@@ -230,12 +303,7 @@ impl<M> Gate<M> {
     /// wait ran out (all of it); become the writer when no channel waits any more.
     fn step(&mut self, now: Instant, payload: &impl Fn(&M) -> &[u8]) -> Released<M> {
         let mut released = Released::default();
-        let State::TakingOver {
-            nonce,
-            since,
-            waiting,
-        } = &mut self.state
-        else {
+        let State::TakingOver { since, waiting } = &mut self.state else {
             if self.state == State::Writer {
                 released.messages.extend(self.buffer.drain(..).filter_map(
                     |(_, channel, message)| {
@@ -247,16 +315,46 @@ impl<M> Gate<M> {
             }
             return released;
         };
-        // Where each waiting channel's marker sits in the buffer.
+        // Where each waiting channel's cut sits in the buffer.
         let mut cut_at: HashMap<Arc<str>, usize> = HashMap::new();
-        for (i, (_, channel, message)) in self.buffer.iter().enumerate() {
-            if waiting.contains(channel)
-                && marker_nonce(payload(message)).is_some_and(|n| n == nonce.as_slice())
-            {
-                cut_at.insert(channel.clone(), i);
+        for (channel, until) in waiting.iter() {
+            let of_channel: Vec<(usize, &[u8])> = self
+                .buffer
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, c, _))| c == channel)
+                .map(|(i, (_, _, message))| (i, payload(message)))
+                .collect();
+            let found = match until {
+                Until::Marker(nonce) => of_channel
+                    .iter()
+                    .rposition(|(_, m)| marker_nonce(m).is_some_and(|n| n == nonce.as_slice())),
+                Until::Tail(tail) => {
+                    let payloads: Vec<&[u8]> = of_channel.iter().map(|(_, m)| *m).collect();
+                    tail_end(&payloads, tail)
+                }
+            };
+            if let Some(at) = found {
+                cut_at.insert(channel.clone(), of_channel[at].0);
+                let how = match until {
+                    Until::Marker(_) => "marker",
+                    Until::Tail(_) => "tail",
+                };
+                released.cuts.push(ChannelCut {
+                    channel: channel.clone(),
+                    how,
+                    skipped: at + 1,
+                });
             }
         }
         if now.saturating_duration_since(*since) >= MARKER_WAIT {
+            for channel in waiting.keys().filter(|c| !cut_at.contains_key(*c)) {
+                released.cuts.push(ChannelCut {
+                    channel: channel.clone(),
+                    how: "all",
+                    skipped: 0,
+                });
+            }
             waiting.clear();
         } else {
             for channel in cut_at.keys() {
@@ -265,7 +363,7 @@ impl<M> Gate<M> {
         }
         let mut kept = VecDeque::with_capacity(self.buffer.len());
         for (i, (at, channel, message)) in self.buffer.drain(..).enumerate() {
-            if waiting.contains(&channel) {
+            if waiting.contains_key(&channel) {
                 kept.push_back((at, channel, message));
                 continue;
             }
@@ -289,6 +387,7 @@ impl<M> Released<M> {
     fn extend_from(&mut self, other: Released<M>) {
         self.messages.extend(other.messages);
         self.expired += other.expired;
+        self.cuts.extend(other.cuts);
     }
 }
 
@@ -340,7 +439,7 @@ mod tests {
         deliver(&mut old, &mut new, &b, &["y 1", "arclamp-handover n1"]);
         assert!(old.handed_over(&channels));
         deliver(&mut old, &mut new, &b, &["z 1"]);
-        let taken = lines(new.take_over(t, Some("n1"), &channels, bytes));
+        let taken = lines(new.take_over(t, Cut::Marker("n1".into()), &channels, bytes));
         deliver(&mut old, &mut new, &a, &["5 1"]);
         let new_counted: Vec<String> = new_counted.into_iter().chain(taken).collect();
         assert_eq!(old_counted, ["a:1 1", "a:2 1", "b:x 1", "a:3 1", "b:y 1"]);
@@ -357,7 +456,7 @@ mod tests {
         let mut new = Gate::standby(Duration::from_secs(60), 1000);
         let _ = new.receive(t, &a, batch(&["1 1"]), bytes);
         // The old writer released the lease before its marker reached this subscriber.
-        let taken = new.take_over(t, Some("n"), std::slice::from_ref(&a), bytes);
+        let taken = new.take_over(t, Cut::Marker("n".into()), std::slice::from_ref(&a), bytes);
         assert!(taken.messages.is_empty());
         let released = new.receive(t, &a, batch(&["2 1", "arclamp-handover n", "3 1"]), bytes);
         assert_eq!(lines(released), ["a:3 1"]);
@@ -371,7 +470,7 @@ mod tests {
         let a: Arc<str> = "a".into();
         let mut new = Gate::standby(Duration::from_secs(60), 1000);
         let _ = new.receive(t, &a, batch(&["1 1", "arclamp-handover other"]), bytes);
-        let _ = new.take_over(t, Some("n"), std::slice::from_ref(&a), bytes);
+        let _ = new.take_over(t, Cut::Marker("n".into()), std::slice::from_ref(&a), bytes);
         assert!(new
             .tick(t + Duration::from_secs(1), bytes)
             .messages
@@ -390,7 +489,7 @@ mod tests {
         let kept = new.receive(later, &a, batch(&["new 1"]), bytes);
         assert_eq!(kept.expired, 1);
         assert_eq!(new.buffered(), 1);
-        let taken = new.take_over(later, None, std::slice::from_ref(&a), bytes);
+        let taken = new.take_over(later, Cut::Unknown, std::slice::from_ref(&a), bytes);
         assert_eq!(lines(taken), ["a:new 1"]);
         assert_eq!(new.buffered(), 0);
     }
@@ -403,5 +502,110 @@ mod tests {
         let released = gate.receive(t, &a, batch(&["1 1", "2 1", "3 1"]), bytes);
         assert_eq!((released.expired, gate.buffered()), (1, 2));
         assert!(!gate.is_writer());
+    }
+
+    fn numbered(channel: &str, range: std::ops::Range<usize>) -> Vec<String> {
+        range.map(|i| format!("{channel};m{i} 1")).collect()
+    }
+
+    #[test]
+    fn a_tail_ends_at_the_latest_place_its_last_messages_occur_in_a_row() {
+        let buffered = numbered("a", 0..40);
+        let refs: Vec<&[u8]> = buffered.iter().map(|m| m.as_bytes()).collect();
+        let tail: Vec<Vec<u8>> = numbered("a", 0..31)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        assert_eq!(tail_end(&refs, &tail), Some(30));
+        // A short tail (few messages ever appended) must be found whole.
+        let short: Vec<Vec<u8>> = numbered("a", 3..5)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        assert_eq!(tail_end(&refs, &short), Some(4));
+        // Fewer than TAIL_MATCH of its messages in the buffer: not found.
+        assert_eq!(tail_end(&refs[25..], &tail), None);
+        let elsewhere: Vec<Vec<u8>> = numbered("b", 0..20)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        assert_eq!(tail_end(&refs, &elsewhere), None);
+        assert_eq!(tail_end(&refs, &[]), None);
+        // Repeated runs: the latest one is where the writer stopped.
+        let twice: Vec<&[u8]> = refs[..20].iter().chain(&refs[..20]).copied().collect();
+        let first20: Vec<Vec<u8>> = numbered("a", 0..20)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        assert_eq!(tail_end(&twice, &first20), Some(39));
+    }
+
+    fn tails(of: &[(&Arc<str>, Vec<String>)]) -> Cut {
+        Cut::Tails(
+            of.iter()
+                .map(|(c, t)| {
+                    (
+                        (*c).clone(),
+                        t.iter().map(|m| m.clone().into_bytes()).collect(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn bridging_a_standby_forwards_exactly_what_follows_the_old_writers_tail() {
+        let t = Instant::now();
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        let channels = [a.clone(), b.clone(), c.clone()];
+        let mut new = Gate::standby(Duration::from_secs(60), 1000);
+        let _ = new.receive(t, &a, numbered("a", 0..40), bytes);
+        let _ = new.receive(t, &b, numbered("b", 0..10), bytes);
+        let _ = new.receive(t, &c, numbered("c", 0..3), bytes);
+        // The old writer appended a's messages up to m29, b's up to m4, none of c's.
+        let cut = tails(&[(&a, numbered("a", 10..30)), (&b, numbered("b", 0..5))]);
+        let mut released = lines(new.take_over(t, cut, &channels, bytes));
+        released.sort();
+        let mut expected: Vec<String> = numbered("a", 30..40)
+            .into_iter()
+            .chain(numbered("b", 5..10))
+            .chain(numbered("c", 0..3))
+            .collect::<Vec<_>>();
+        expected.sort();
+        let expected: Vec<String> = expected
+            .into_iter()
+            .map(|m| format!("{}:{m}", &m[..1]))
+            .collect();
+        assert_eq!(released, expected);
+        assert!(new.is_writer());
+        assert_eq!(new.buffered(), 0);
+    }
+
+    #[test]
+    fn a_tail_not_received_yet_is_waited_for_and_one_never_found_releases_everything() {
+        let t = Instant::now();
+        let a: Arc<str> = "a".into();
+        let mut new = Gate::standby(Duration::from_secs(60), 1000);
+        let _ = new.receive(t, &a, numbered("a", 0..20), bytes);
+        // The old writer appended up to m24: the last five are still on their way here.
+        let cut = tails(&[(&a, numbered("a", 5..25))]);
+        assert!(new
+            .take_over(t, cut, std::slice::from_ref(&a), bytes)
+            .messages
+            .is_empty());
+        let released = new.receive(t, &a, numbered("a", 20..27), bytes);
+        assert_eq!(lines(released), ["a:a;m25 1", "a:a;m26 1"]);
+        assert!(new.is_writer());
+
+        let mut other = Gate::standby(Duration::from_secs(60), 1000);
+        let _ = other.receive(t, &a, numbered("a", 100..103), bytes);
+        let cut = tails(&[(&a, numbered("a", 0..20))]);
+        assert!(other
+            .take_over(t, cut, std::slice::from_ref(&a), bytes)
+            .messages
+            .is_empty());
+        let released = other.tick(t + MARKER_WAIT, bytes);
+        assert_eq!(released.messages.len(), 3);
+        assert!(other.is_writer());
     }
 }

@@ -134,19 +134,22 @@ pub fn standby_state(buffered: usize, expired: u64) {
 }
 
 /// Pub/sub mode: this instance became the writer (took the lease), or is a standby.
-pub fn pubsub_writer(writer: bool, cut: Option<&str>) {
+pub fn pubsub_writer(writer: bool, handover: Option<&str>, bridge_tails: bool) {
     if writer {
-        match cut {
+        match handover {
             Some(nonce) => tracing::info!(
                 nonce,
                 "took the writer lease from an instance that handed over: counting from its marker on"
+            ),
+            None if bridge_tails => tracing::info!(
+                "took the writer lease (no instance handed over): forwarding what follows the last messages appended"
             ),
             None => tracing::info!(
                 "took the writer lease (no instance handed over): counting what was received"
             ),
         }
-        counter!("arclamp_pubsub_takeovers_total", "handover" => if cut.is_some() { "yes" } else { "no" })
-            .increment(1);
+        let handover = if handover.is_some() { "yes" } else { "no" };
+        counter!("arclamp_pubsub_takeovers_total", "handover" => handover).increment(1);
     }
     gauge!("arclamp_pubsub_writer").set(if writer { 1.0 } else { 0.0 });
 }
@@ -167,6 +170,87 @@ pub fn handed_over(marked: bool) {
     } else {
         tracing::warn!(
             "the handover marker did not come back on every channel in time: the next writer              counts what it buffered (a few samples may count twice)"
+        );
+    }
+}
+
+/// Bridge mode: messages appended to their channels' streams.
+pub fn bridged(messages: &[(std::sync::Arc<str>, Vec<u8>)]) {
+    let mut run_start = 0;
+    for i in 1..=messages.len() {
+        if i == messages.len() || messages[i].0 != messages[run_start].0 {
+            counter!("arclamp_bridge_appended_total", "channel" => messages[run_start].0.to_string())
+                .increment((i - run_start) as u64);
+            run_start = i;
+        }
+    }
+}
+
+/// Bridge mode: messages waiting to be appended.
+pub fn bridge_pending(messages: usize) {
+    gauge!("arclamp_bridge_pending_messages").set(messages as f64);
+}
+
+/// Bridge mode: an append failed (Redis unavailable); the messages stay and are retried.
+/// Logged at `warn` when the first retry is scheduled, at `debug` after.
+pub fn bridge_append_failed(error: &str, pending: usize, retry_in: Duration) {
+    bridge_pending(pending);
+    counter!("arclamp_bridge_append_failures_total").increment(1);
+    if retry_in <= Duration::from_millis(100) {
+        tracing::warn!(
+            error,
+            pending,
+            "could not append pub/sub messages to their streams: keeping them and retrying"
+        );
+    } else {
+        tracing::debug!(
+            error,
+            pending,
+            retry_in_ms = retry_in.as_millis() as u64,
+            "append still failing"
+        );
+    }
+}
+
+/// Bridge mode: appends work again after failures.
+pub fn bridge_recovered() {
+    tracing::info!("appending pub/sub messages to their streams again");
+}
+
+/// Bridge mode: an append was refused because another instance holds the writer lease
+/// now; that one forwards everything after this one's last append.
+pub fn bridge_fenced(messages: usize) {
+    tracing::warn!(
+        messages,
+        "another instance holds the writer lease: dropped messages it forwards itself"
+    );
+    counter!("arclamp_bridge_fenced_messages_total").increment(messages as u64);
+}
+
+/// Pub/sub or bridge mode, taking over: how each channel's buffer was cut: `marker` (the
+/// old writer handed over), `tail` (bridge mode found where the old writer's appends
+/// ended) or `all` (nothing to go by: everything buffered was counted).
+pub fn takeover_cut(channel: &str, how: &'static str, skipped: usize) {
+    tracing::info!(
+        channel,
+        how,
+        skipped,
+        "took over a channel: dropped the buffered messages the old writer had counted"
+    );
+    counter!("arclamp_pubsub_takeover_channels_total", "channel" => channel.to_owned(), "cut" => how)
+        .increment(1);
+}
+
+/// Bridge mode, shutdown: whether every message received was appended before the writer
+/// lease was let go. Those that were not are forwarded by the next writer (it finds where
+/// this one's appends ended), or lost when no instance was subscribed beside this one.
+pub fn shutdown_bridge_flushed(flushed: bool) {
+    if flushed {
+        tracing::info!("every message received was appended to its stream");
+    } else {
+        tracing::warn!(
+            "shutting down with pub/sub messages not appended to their streams (Redis did not \
+             answer in time): an instance standing by forwards them"
         );
     }
 }
@@ -773,6 +857,11 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_pubsub_standby_buffered_messages", MetricKind::Gauge, "Pub/sub mode: messages a standby holds for a takeover."),
     ("arclamp_pubsub_standby_expired_messages_total", MetricKind::Counter, "Pub/sub mode: messages a standby dropped from its buffer (older than aggregation.flush_interval: the writer counted them)."),
     ("arclamp_pubsub_takeovers_total", MetricKind::Counter, "Pub/sub mode: writer leases taken, by whether the previous writer handed over."),
+    ("arclamp_pubsub_takeover_channels_total", MetricKind::Counter, "Pub/sub and bridge modes: channels taken over, by how the buffer was cut (marker: the old writer handed over; tail: bridge mode found the old writer's last appends; all: everything buffered was counted)."),
+    ("arclamp_bridge_appended_total", MetricKind::Counter, "Bridge mode: pub/sub messages appended to their channel's stream, per channel."),
+    ("arclamp_bridge_pending_messages", MetricKind::Gauge, "Bridge mode: messages received and not appended yet."),
+    ("arclamp_bridge_append_failures_total", MetricKind::Counter, "Bridge mode: appends that failed (Redis unavailable) and are retried."),
+    ("arclamp_bridge_fenced_messages_total", MetricKind::Counter, "Bridge mode: messages not appended because another instance took the writer lease (it forwards them)."),
     ("arclamp_pubsub_writer_lease_lost_total", MetricKind::Counter, "Pub/sub mode: writer leases lost to another instance (this one then exits)."),
     ("arclamp_storage_writes_total", MetricKind::Counter, "Objects written, by kind (top folder: logs, svgs, segments, other)."),
     ("arclamp_storage_written_bytes_total", MetricKind::Counter, "Bytes of objects written, by kind (top folder: logs, svgs, segments, other)."),
@@ -896,7 +985,7 @@ fn register_stream(channels: &[String]) {
 /// Document every metric and create the series known at start at 0, so that Prometheus
 /// sees a counter before its first increment (`increase()` needs the 0) and dashboards
 /// show 0 rather than "no data".
-pub fn register(channels: &[String], periods: &[String], stream_mode: bool) {
+pub fn register(channels: &[String], periods: &[String], reads_streams: bool, subscribes: bool) {
     for &(name, kind, help) in DESCRIPTIONS {
         match kind {
             MetricKind::Counter => metrics::describe_counter!(name, help),
@@ -966,9 +1055,22 @@ pub fn register(channels: &[String], periods: &[String], stream_mode: bool) {
         counter!("arclamp_rollups_built_total", "period" => period.clone()).absolute(0);
         counter!("arclamp_rollup_failures_total", "period" => period.clone()).absolute(0);
     }
-    if stream_mode {
+    if reads_streams {
         register_stream(channels);
-    } else {
+    }
+    if reads_streams && subscribes {
+        for channel in channels {
+            counter!("arclamp_bridge_appended_total", "channel" => channel.clone()).absolute(0);
+        }
+        for name in [
+            "arclamp_bridge_append_failures_total",
+            "arclamp_bridge_fenced_messages_total",
+        ] {
+            counter!(name).absolute(0);
+        }
+        gauge!("arclamp_bridge_pending_messages").set(0.0);
+    }
+    if subscribes {
         for name in [
             "arclamp_pubsub_writer_lease_lost_total",
             "arclamp_pubsub_standby_expired_messages_total",

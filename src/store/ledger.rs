@@ -8,6 +8,9 @@
 //! arclamp:{group}:open:{channel}       zset  "{period}/{window}" -> window end (ms): not sealed yet
 //! arclamp:{group}:lease                string the housekeeper's token (seals, trims, GC)
 //! arclamp:{group}:unread:{channel}     string entries trimmed before the group read them, reported
+//! arclamp:{group}:pubsub-writer        string pub/sub and bridge modes: the writer lease's token
+//! arclamp:{group}:bridge-tail:{channel} list the last messages bridge mode appended, newest first
+//! arclamp:{group}:bridge-last-batch    string the id of the last batch bridge mode appended
 //! ```
 //!
 //! - **commit**: a replica's segment sections are indexed and its entries XACKed, only if
@@ -43,6 +46,11 @@ static SEAL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledge
 static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/lease.lua")));
 static UNREAD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/unread.lua")));
 static LIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/live.lua")));
+static BRIDGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/bridge.lua")));
+
+/// Bridge mode: how many of the last appended messages of each channel are kept beside
+/// the stream, for the next writer to find where this one stopped.
+pub const BRIDGE_TAIL: usize = 16;
 
 /// Entries taken over per claim call (one call holds Redis for well under a millisecond).
 pub const CLAIM_PAGE: usize = 1000;
@@ -424,6 +432,65 @@ impl Ledger {
         con: &mut MultiplexedConnection,
     ) -> Result<Option<String>, LedgerError> {
         Ok(con.get_del(self.handover_key()).await?)
+    }
+
+    /// Bridge mode: append `messages` (channel, payload), in order, to the streams named
+    /// after their channels, fenced by the writer lease `token` must hold; each stream
+    /// capped near `max_len` entries (0: no cap). `batch` numbers the call: the same batch
+    /// sent again (its answer was lost) is not appended twice. `Ok(None)` when `token` does
+    /// not hold the lease (nothing was appended), else the number appended.
+    pub async fn bridge_append(
+        &self,
+        con: &mut MultiplexedConnection,
+        token: &str,
+        batch: u64,
+        max_len: u64,
+        messages: &[(&str, &[u8])],
+    ) -> Result<Option<usize>, LedgerError> {
+        let mut channels: Vec<&str> = Vec::new();
+        let mut invocation = BRIDGE.key(self.writer_lease().key);
+        invocation
+            .key(format!("{}:bridge-last-batch", self.prefix))
+            .arg(token)
+            .arg(max_len)
+            .arg(BRIDGE_TAIL)
+            .arg(format!("{token}:{batch}"));
+        for (channel, payload) in messages {
+            let number = match channels.iter().position(|c| c == channel) {
+                Some(i) => i + 1,
+                None => {
+                    channels.push(channel);
+                    channels.len()
+                }
+            };
+            invocation.arg(number).arg(*payload);
+        }
+        for channel in &channels {
+            invocation.key(*channel).key(self.bridge_tail_key(channel));
+        }
+        let appended: i64 = invocation
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        Ok(usize::try_from(appended).ok())
+    }
+
+    /// Bridge mode: the last messages appended to `channel`'s stream (at most
+    /// [`BRIDGE_TAIL`]), oldest first; empty when none were.
+    pub async fn bridge_tail(
+        &self,
+        con: &mut MultiplexedConnection,
+        channel: &str,
+    ) -> Result<Vec<Vec<u8>>, LedgerError> {
+        let mut newest_first: Vec<Vec<u8>> = con
+            .lrange(self.bridge_tail_key(channel), 0, BRIDGE_TAIL as isize - 1)
+            .await?;
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
+    fn bridge_tail_key(&self, channel: &str) -> String {
+        format!("{}:bridge-tail:{channel}", self.prefix)
     }
 
     fn handover_key(&self) -> String {

@@ -6,7 +6,8 @@
 //! fill a store from an Arc Lamp data directory or from simulated days. In stream mode,
 //! replicas commit [`segment`]s, indexed by the [`ledger`] in Redis atomically with the
 //! acknowledgement of their entries, and a window is [`seal`]ed into its final logs once
-//! every entry of it is committed. [`workload_stats`] describes a stream of stacks (depth,
+//! every entry of it is committed; [`redis_connection`] makes the connections to Redis.
+//! [`workload_stats`] describes a stream of stacks (depth,
 //! variety, sharing, compression), to keep the synthetic workload close to real traffic.
 //!
 //! It may import [`crate::ingest`] (stacks, windows, samples) and [`crate::ops`]; nothing in
@@ -22,6 +23,7 @@ pub mod layout;
 pub mod ledger;
 #[cfg(test)]
 mod properties;
+pub mod redis_connection;
 pub mod retention;
 pub mod seal;
 pub mod segment;

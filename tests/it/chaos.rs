@@ -6,18 +6,21 @@
 //!
 //! `#[ignore]`d, as it runs for minutes: `scripts/chaos` runs it (the optimized test build) and
 //! prints the report that RELIABILITY.md keeps. Settings come from the environment:
-//! `ARCLAMP_CHAOS_MODE` (`stream`, two replicas in a consumer group, or `pubsub`, one
-//! instance as the pub/sub Deployment runs it), `ARCLAMP_CHAOS_SECONDS` (120),
+//! `ARCLAMP_CHAOS_MODE` (`stream`, two replicas in a consumer group, `pubsub`, one
+//! instance as the pub/sub Deployment runs it, or `bridge`, one instance bridging pub/sub
+//! into streams), `ARCLAMP_CHAOS_SECONDS` (120),
 //! `ARCLAMP_CHAOS_SEED` (from the clock), `ARCLAMP_CHAOS_RATE` (messages per second per
 //! channel, 20), `ARCLAMP_CHAOS_SAMPLES` (a file of collapsed lines, gzip'd or not, sent
 //! in its order; by default `arclamp publish`'s synthetic ones) and
-//! `ARCLAMP_CHAOS_STANDBY=1` (pub/sub mode with a hot standby beside the writer).
+//! `ARCLAMP_CHAOS_STANDBY=1` (pub/sub or bridge mode with a hot standby beside the
+//! writer).
 //!
 //! What counts: in stream mode every hourly and daily log, of every channel and entry
 //! point, holds exactly what was added to the stream (lost 0, doubled 0). In pub/sub mode
 //! Redis drops what is published while no one is subscribed (PUBLISH answers 0, counted
 //! here as unreceived) and a killed instance loses what it held since its last checkpoint;
-//! the run reports both and fails on anything else.
+//! the run reports both and fails on anything else. In bridge mode a killed instance holds
+//! only what it has not appended yet, and a standby forwards even that.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -51,6 +54,15 @@ const SETTLE: Duration = Duration::from_secs(420);
 enum Mode {
     Stream,
     PubSub,
+    /// Producers publish; instances bridge pub/sub into streams (`source = "bridge"`).
+    Bridge,
+}
+
+impl Mode {
+    /// Whether producers `PUBLISH` (rather than `XADD`).
+    fn publishes(self) -> bool {
+        self != Mode::Stream
+    }
 }
 
 /// What one run does, from `ARCLAMP_CHAOS_*`.
@@ -76,7 +88,10 @@ impl Settings {
         let mode = match var("MODE").as_deref() {
             None | Some("stream") => Mode::Stream,
             Some("pubsub") => Mode::PubSub,
-            Some(other) => panic!("ARCLAMP_CHAOS_MODE={other}: expected stream or pubsub"),
+            Some("bridge") => Mode::Bridge,
+            Some(other) => {
+                panic!("ARCLAMP_CHAOS_MODE={other}: expected stream, pubsub or bridge")
+            }
         };
         let clock_seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -87,7 +102,7 @@ impl Settings {
             seed: number("SEED", clock_seed),
             rate: number("RATE", 20).max(1) as u32,
             samples: var("SAMPLES").filter(|v| !v.is_empty()).map(PathBuf::from),
-            standby: mode == Mode::PubSub && number("STANDBY", 0) == 1,
+            standby: mode.publishes() && number("STANDBY", 0) == 1,
         }
     }
 }
@@ -298,7 +313,7 @@ impl Producer {
                         expect_data(&mut sent.expected, ms as i64, &message);
                         sent.samples += samples;
                     }
-                    Mode::PubSub => {
+                    Mode::PubSub | Mode::Bridge => {
                         let con = connect(&client, &mut connection);
                         let answer: redis::RedisResult<i64> =
                             redis::cmd("PUBLISH").arg(channel).arg(&message).query(con);
@@ -504,7 +519,7 @@ impl Run {
         let count = match run.settings.mode {
             Mode::Stream => STREAM_REPLICAS,
             // The writer, and with a standby a second instance under the writer lease.
-            Mode::PubSub => 1 + usize::from(run.settings.standby),
+            Mode::PubSub | Mode::Bridge => 1 + usize::from(run.settings.standby),
         };
         for _ in 0..count {
             let dir = TestDir::new();
@@ -520,6 +535,7 @@ impl Run {
         let source = match self.settings.mode {
             Mode::Stream => "stream",
             Mode::PubSub => "pubsub",
+            Mode::Bridge => "bridge",
         };
         let (flush, render) = if flip { ("30s", "20m") } else { ("60s", "1h") };
         format!(
@@ -732,7 +748,7 @@ fn compare(replica: &Arclamp, sends: &Sends, mode: Mode) -> Option<Totals> {
             windows.insert((period.clone(), window.clone()), ());
             by_entry.entry((period.clone(), entry.clone())).or_default();
         }
-        if mode == Mode::PubSub {
+        if mode.publishes() {
             let extra: Vec<(String, String)> = windows
                 .keys()
                 .flat_map(|(period, window)| neighbours(period, window))
@@ -757,7 +773,7 @@ fn compare(replica: &Arclamp, sends: &Sends, mode: Mode) -> Option<Totals> {
                         let (lost, doubled) = lost_and_doubled(&sent, &stored);
                         totals.add(period, entry, lost, doubled, &relative);
                     }
-                    Mode::PubSub => {
+                    Mode::PubSub | Mode::Bridge => {
                         for (stack, n) in sent {
                             *want.entry(stack).or_default() += n;
                         }
@@ -768,7 +784,7 @@ fn compare(replica: &Arclamp, sends: &Sends, mode: Mode) -> Option<Totals> {
                 }
             }
         }
-        if mode == Mode::PubSub {
+        if mode.publishes() {
             for ((period, entry), (want, got)) in &by_entry {
                 let (lost, doubled) = lost_and_doubled(want, got);
                 totals.add(
@@ -842,7 +858,7 @@ fn chaos_run() {
     let rate = settings.rate;
     let settings_standby = settings.standby;
     let mode_label = if settings_standby {
-        "PubSub + standby".to_owned()
+        format!("{mode:?} + standby")
     } else {
         format!("{mode:?}")
     };
@@ -886,6 +902,36 @@ fn chaos_run() {
     let messages: u64 = sent.iter().map(|(_, s)| s.messages).sum();
 
     let totals = match mode {
+        Mode::Bridge => {
+            // The streams' backlog is counted within a claim and a commit; then what the
+            // replicas serve stops changing (what was lost stays lost).
+            let started = Instant::now();
+            let mut last: Option<(u64, u64, usize)> = None;
+            let mut stable = 0;
+            loop {
+                run.check_alive();
+                let totals = compare(&run.replicas[0].process, &sends, mode);
+                let key = totals
+                    .as_ref()
+                    .map(|t| (t.lost, t.doubled, t.wrong_logs.len()));
+                stable = if key.is_some() && key == last {
+                    stable + 1
+                } else {
+                    0
+                };
+                last = key;
+                let settled = totals.as_ref().is_some_and(|t| t.wrong_logs.is_empty());
+                let waited = started.elapsed() > Duration::from_secs(100) && stable >= 4;
+                if settled || waited || started.elapsed() > SETTLE {
+                    run.note(&format!(
+                        "{} after the producers stopped",
+                        if settled { "settled" } else { "stable" }
+                    ));
+                    break totals.unwrap_or_default();
+                }
+                std::thread::sleep(Duration::from_secs(5));
+            }
+        }
         Mode::Stream => {
             // Every replica serves the same, complete logs once the group has caught up.
             let deadline = Instant::now() + SETTLE;
@@ -930,14 +976,19 @@ fn chaos_run() {
         }
     };
     // What a killed pub/sub instance may have held since its last checkpoint: the traffic
-    // of the longest flush interval before each kill.
+    // of the longest flush interval before each kill. A bridging instance holds only what
+    // it has not appended yet: the last second or so.
+    let held_for = match mode {
+        Mode::Bridge => Duration::from_secs(1),
+        _ => LONGEST_FLUSH,
+    };
     let at_risk: u64 = sent
         .iter()
         .flat_map(|(_, s)| s.delivered_at.iter())
         .filter(|(at, _)| {
             run.kills
                 .iter()
-                .any(|kill| *at <= *kill && *kill - *at <= LONGEST_FLUSH + Duration::from_secs(1))
+                .any(|kill| *at <= *kill && *kill - *at <= held_for + Duration::from_secs(1))
         })
         .map(|(_, n)| n)
         .sum();
@@ -956,7 +1007,7 @@ fn chaos_run() {
         faults.join(", "),
         totals.lost,
         totals.doubled,
-        if mode == Mode::PubSub {
+        if mode.publishes() {
             format!("{unreceived} / {in_doubt} / {at_risk}")
         } else {
             "-".to_owned()
@@ -981,6 +1032,20 @@ fn chaos_run() {
             "stream mode lost or doubled samples: {:?}",
             totals.wrong_logs
         ),
+        Mode::Bridge => {
+            // A PUBLISH whose answer was lost may still have been delivered; a killed lone
+            // instance loses what it had received and not appended.
+            assert!(
+                totals.doubled <= in_doubt,
+                "bridge mode counted {} samples twice (only {in_doubt} were in doubt)",
+                totals.doubled
+            );
+            assert!(
+                totals.lost <= at_risk,
+                "bridge mode lost {} samples, more than the {at_risk} delivered just before a kill",
+                totals.lost
+            );
+        }
         Mode::PubSub if settings_standby => {
             // A standby taking over from a killed writer counts all it buffered: what the
             // writer had checkpointed of it counts twice, at most a flush interval.

@@ -5,6 +5,7 @@
 
 mod architecture;
 mod arclamp;
+mod bridge;
 mod browser;
 mod chaos;
 mod config_cli;
