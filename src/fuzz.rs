@@ -19,6 +19,7 @@ use crate::ingest::window::Period;
 use crate::store::catalogue::LogSummary;
 use crate::store::compress;
 use crate::store::layout::LogKey;
+use crate::store::packed;
 use crate::store::seal;
 use crate::store::segment::SectionRef;
 
@@ -88,6 +89,7 @@ pub fn folded_log(data: &[u8]) {
 /// What arclamp reads back from its own store, damaged or forged: range summaries, index
 /// entries of the ledger, log summaries, gzip. An error, never a panic.
 pub fn stored_format(data: &[u8]) {
+    packed_trace(data);
     let _ = RangeSummary::decode(data);
     let _ = RangeSummary::decode_tree(data, true);
     let _ = LogSummary::decode(data);
@@ -98,6 +100,30 @@ pub fn stored_format(data: &[u8]) {
             let _ = section.bytes(data);
         }
     }
+}
+
+/// The packed trace format: any bytes are decoded or refused; the same bytes behind a valid
+/// header and zstd frame reach the body's parser; and the bytes read as folded lines encode
+/// and decode to their sorted, summed log.
+fn packed_trace(data: &[u8]) {
+    let _ = packed::decode(data);
+    let mut forged = packed::MAGIC.to_vec();
+    forged.push(packed::VERSION);
+    forged.extend(zstd::bulk::compress(data, 1).unwrap_or_default());
+    let _ = packed::decode(&forged);
+    let mut expected: std::collections::BTreeMap<&[u8], u64> = Default::default();
+    for line in data.split(|&b| b == b'\n') {
+        if let Some((stack, count)) = crate::store::folded::parse_line(line) {
+            if count > 0 {
+                let sum = expected.entry(stack).or_default();
+                *sum = sum.saturating_add(count);
+            }
+        }
+    }
+    let encoded = packed::encode(expected.iter().map(|(s, n)| (*s, *n)));
+    let decoded = packed::decode(&encoded).expect("a packed trace just written decodes");
+    let want: Vec<(Vec<u8>, u64)> = expected.into_iter().map(|(s, n)| (s.to_vec(), n)).collect();
+    assert_eq!(decoded, want, "packed round trip");
 }
 
 /// A URL's path segments and query string: file names under `/logs/` and `/svgs/`, window

@@ -21,6 +21,7 @@ pub mod folded;
 pub mod import;
 pub mod layout;
 pub mod ledger;
+pub mod packed;
 #[cfg(test)]
 mod properties;
 pub mod redis_connection;

@@ -1,6 +1,7 @@
 //! Properties of the store's formats and merges, checked over generated input (proptest
 //! shrinks a failure to a minimal case): merging is associative and commutative and equals
-//! aggregating everything at once; what is written reads back as it was.
+//! aggregating everything at once; what is written reads back as it was (gzip'd folded
+//! logs, segments, packed traces).
 
 use std::collections::BTreeMap;
 
@@ -60,6 +61,19 @@ fn merged(inputs: &[Vec<u8>]) -> (BTreeMap<String, u64>, Vec<u8>) {
 }
 
 proptest! {
+    /// A packed trace reads back as the folded log of the same samples, line for line.
+    #[test]
+    fn packed_traces_decode_to_the_folded_log_of_what_was_encoded(lines in lines()) {
+        let summed = sum(&lines);
+        let packed = crate::store::packed::encode(
+            lines.iter().map(|(s, n)| (s.as_bytes(), *n)),
+        );
+        let folded = crate::store::packed::to_folded(&packed).expect("decodes");
+        prop_assert_eq!(String::from_utf8(folded).expect("UTF-8"), text(
+            &summed.into_iter().collect::<Vec<_>>(),
+        ));
+    }
+
     #[test]
     fn merging_parts_equals_aggregating_the_concatenation(
         lines in lines(),

@@ -1,0 +1,445 @@
+//! The packed trace format (version 1): a window's stacks and counts, stored once, about
+//! eight times smaller than the same stacks as gzip'd folded text. `docs/packed-format.md`
+//! describes it byte by byte.
+//!
+//! A stack is a list of frames (split at `;`). Stacks are kept in the byte order of their
+//! text, the order of an Arc Lamp folded log, and each one is **front-coded** against the
+//! previous one: how many leading frames it shares with it, then its other frames as ids
+//! into a dictionary of frame names. Four columns (shared, added, frame ids, counts) of
+//! LEB128 varints follow the dictionary, and the whole body is compressed with zstd
+//! (with its content checksum, so a damaged object is detected, not misread). MediaWiki's
+//! stacks are deep and share long prefixes, so most of a stack is one small number.
+//!
+//! Decoding walks the stacks in that same order, so a folded log streams out of it
+//! without sorting. Pure functions over bytes: no I/O, no actors.
+
+use std::io::Read;
+
+/// The first bytes of every packed trace.
+pub const MAGIC: &[u8; 4] = b"ALPK";
+/// The format version this code writes (and the only one it reads).
+pub const VERSION: u8 = 1;
+/// zstd's level: 19 is about 20 % smaller than 3 and encodes a busy day in seconds, once.
+const LEVEL: i32 = 12;
+/// The largest body a reader decompresses (a day of 35 samples/s is about 30 MB): more
+/// means a damaged or hostile object, refused before it takes the memory.
+pub const MAX_BODY: u64 = 8 << 30;
+
+/// Why a packed trace could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PackedError {
+    /// Not a packed trace at all.
+    #[error("not a packed trace (it does not start with \"ALPK\")")]
+    NotPacked,
+    /// Written by a newer arclamp.
+    #[error(
+        "packed trace version {0}, but this arclamp reads version {VERSION} only: upgrade arclamp"
+    )]
+    UnknownVersion(u8),
+    /// The compressed body is damaged or truncated.
+    #[error("damaged packed trace: {0}")]
+    Damaged(String),
+}
+
+fn damaged(what: impl Into<String>) -> PackedError {
+    PackedError::Damaged(what.into())
+}
+
+/// Encode `stacks` (folded stack text, count). They may come in any order; a stack given
+/// twice has its counts summed; counts of 0 are dropped.
+pub fn encode<'a>(stacks: impl IntoIterator<Item = (&'a [u8], u64)>) -> Vec<u8> {
+    let mut sorted: Vec<(&[u8], u64)> = stacks.into_iter().filter(|(_, n)| *n > 0).collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut merged: Vec<(&[u8], u64)> = Vec::with_capacity(sorted.len());
+    for (stack, count) in sorted {
+        match merged.last_mut() {
+            Some(last) if last.0 == stack => last.1 = last.1.saturating_add(count),
+            _ => merged.push((stack, count)),
+        }
+    }
+    encode_sorted(&merged)
+}
+
+/// Encode stacks already sorted by their bytes, each once.
+fn encode_sorted(stacks: &[(&[u8], u64)]) -> Vec<u8> {
+    let mut names: Vec<&[u8]> = Vec::new();
+    let mut ids: std::collections::HashMap<&[u8], u64> = std::collections::HashMap::new();
+    let (mut shared_col, mut added_col, mut id_col, mut count_col) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut previous: Vec<&[u8]> = Vec::new();
+    let mut total: u64 = 0;
+    for &(stack, count) in stacks {
+        let frames: Vec<&[u8]> = stack.split(|&b| b == b';').collect();
+        let shared = frames
+            .iter()
+            .zip(&previous)
+            .take_while(|(a, b)| a == b)
+            .count();
+        put(&mut shared_col, shared as u64);
+        put(&mut added_col, (frames.len() - shared) as u64);
+        for frame in &frames[shared..] {
+            let next = names.len() as u64;
+            let id = *ids.entry(frame).or_insert_with(|| {
+                names.push(frame);
+                next
+            });
+            put(&mut id_col, id);
+        }
+        put(&mut count_col, count);
+        total = total.saturating_add(count);
+        previous = frames;
+    }
+    let mut body = Vec::new();
+    put(&mut body, stacks.len() as u64);
+    put(&mut body, total);
+    put(&mut body, names.len() as u64);
+    for name in &names {
+        put(&mut body, name.len() as u64);
+        body.extend_from_slice(name);
+    }
+    for column in [&shared_col, &added_col, &id_col, &count_col] {
+        put(&mut body, column.len() as u64);
+    }
+    for column in [shared_col, added_col, id_col, count_col] {
+        body.extend_from_slice(&column);
+    }
+    let mut out = Vec::with_capacity(body.len() / 4 + 16);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    let mut encoder = zstd::stream::write::Encoder::new(out, LEVEL)
+        .and_then(|mut e| {
+            e.include_checksum(true)?;
+            e.set_pledged_src_size(Some(body.len() as u64))?;
+            Ok(e)
+        })
+        .expect("zstd encoder settings are valid");
+    std::io::Write::write_all(&mut encoder, &body).expect("writing to memory cannot fail");
+    encoder.finish().expect("writing to memory cannot fail")
+}
+
+/// Append `n` as an LEB128 varint.
+fn put(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Reads varints from a slice.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(bytes: &'a [u8], what: &'static str) -> Self {
+        Cursor { bytes, what }
+    }
+
+    fn varint(&mut self) -> Result<u64, PackedError> {
+        let mut n: u64 = 0;
+        for (i, &byte) in self.bytes.iter().enumerate().take(10) {
+            let bits = u64::from(byte & 0x7f);
+            if i == 9 && byte > 1 {
+                break;
+            }
+            n |= bits << (7 * i);
+            if byte & 0x80 == 0 {
+                self.bytes = &self.bytes[i + 1..];
+                return Ok(n);
+            }
+        }
+        Err(damaged(format!("bad or missing number in {}", self.what)))
+    }
+
+    fn take(&mut self, len: u64) -> Result<&'a [u8], PackedError> {
+        let len = usize::try_from(len).map_err(|_| damaged(format!("{} too long", self.what)))?;
+        if len > self.bytes.len() {
+            return Err(damaged(format!("{} cut short", self.what)));
+        }
+        let (head, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        Ok(head)
+    }
+}
+
+/// The decompressed body of a packed trace, checked for magic and version.
+fn body(packed: &[u8]) -> Result<Vec<u8>, PackedError> {
+    let Some(rest) = packed.strip_prefix(MAGIC) else {
+        return Err(PackedError::NotPacked);
+    };
+    let (&version, compressed) = rest.split_first().ok_or(PackedError::NotPacked)?;
+    if version != VERSION {
+        return Err(PackedError::UnknownVersion(version));
+    }
+    let decoder =
+        zstd::stream::read::Decoder::new(compressed).map_err(|e| damaged(e.to_string()))?;
+    let mut body = Vec::new();
+    let read = decoder
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| damaged(format!("zstd: {e}")))?;
+    if read as u64 > MAX_BODY {
+        return Err(damaged(format!("body larger than {MAX_BODY} bytes")));
+    }
+    Ok(body)
+}
+
+/// What a packed trace says about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Distinct stacks.
+    pub stacks: u64,
+    /// Sum of the counts.
+    pub samples: u64,
+    /// Distinct frame names.
+    pub frames: u64,
+}
+
+/// Call `f(stack, count)` for every stack, in the byte order of the stack text (the order
+/// of a folded log), and return the trace's [`Summary`]. A damaged trace is an error
+/// (`f` may have been called for the stacks before the damage).
+pub fn for_each_stack(
+    packed: &[u8],
+    mut f: impl FnMut(&[u8], u64),
+) -> Result<Summary, PackedError> {
+    let body = body(packed)?;
+    let mut head = Cursor::new(&body, "the header");
+    let stacks = head.varint()?;
+    let samples = head.varint()?;
+    let frame_count = head.varint()?;
+    // Every frame takes at least one byte: a larger claim is damage, refused before
+    // anything is allocated for it.
+    if frame_count > head.bytes.len() as u64 || stacks > head.bytes.len() as u64 {
+        return Err(damaged("more frames or stacks than bytes"));
+    }
+    let mut names: Vec<&[u8]> = Vec::with_capacity(frame_count as usize);
+    let mut dictionary = Cursor::new(head.bytes, "the frame dictionary");
+    for _ in 0..frame_count {
+        let len = dictionary.varint()?;
+        names.push(dictionary.take(len)?);
+    }
+    let mut lengths = Cursor::new(dictionary.bytes, "the column lengths");
+    let [shared_len, added_len, id_len, count_len] = [
+        lengths.varint()?,
+        lengths.varint()?,
+        lengths.varint()?,
+        lengths.varint()?,
+    ];
+    let mut columns = Cursor::new(lengths.bytes, "the columns");
+    let mut shared_col = Cursor::new(columns.take(shared_len)?, "the shared frames");
+    let mut added_col = Cursor::new(columns.take(added_len)?, "the added frames");
+    let mut id_col = Cursor::new(columns.take(id_len)?, "the frame ids");
+    let mut count_col = Cursor::new(columns.take(count_len)?, "the counts");
+    if !columns.bytes.is_empty() {
+        return Err(damaged("bytes after the last column"));
+    }
+    // The current stack's text, and where each of its frames ends in it.
+    let mut text: Vec<u8> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    let mut total: u64 = 0;
+    for _ in 0..stacks {
+        let shared = shared_col.varint()?;
+        let added = added_col.varint()?;
+        if shared > ends.len() as u64 || added > id_col.bytes.len() as u64 {
+            return Err(damaged(
+                "a stack shares more frames than the previous one has",
+            ));
+        }
+        ends.truncate(shared as usize);
+        text.truncate(ends.last().copied().unwrap_or(0));
+        for _ in 0..added {
+            let id = id_col.varint()?;
+            let name = names
+                .get(usize::try_from(id).unwrap_or(usize::MAX))
+                .ok_or_else(|| damaged(format!("frame id {id} of {frame_count}")))?;
+            if !ends.is_empty() {
+                text.push(b';');
+            }
+            text.extend_from_slice(name);
+            ends.push(text.len());
+        }
+        if ends.is_empty() {
+            return Err(damaged("a stack without frames"));
+        }
+        let count = count_col.varint()?;
+        total = total.saturating_add(count);
+        f(&text, count);
+    }
+    if total != samples {
+        return Err(damaged(format!(
+            "counts add up to {total}, the header says {samples}"
+        )));
+    }
+    if [&shared_col, &added_col, &id_col, &count_col]
+        .iter()
+        .any(|c| !c.bytes.is_empty())
+    {
+        return Err(damaged("numbers left over after the last stack"));
+    }
+    Ok(Summary {
+        stacks,
+        samples,
+        frames: frame_count,
+    })
+}
+
+/// Every stack and its count, in folded-log order.
+pub fn decode(packed: &[u8]) -> Result<Vec<(Vec<u8>, u64)>, PackedError> {
+    let mut stacks = Vec::new();
+    for_each_stack(packed, |stack, count| stacks.push((stack.to_vec(), count)))?;
+    Ok(stacks)
+}
+
+/// The trace as an Arc Lamp folded log (sorted `stack count` lines), uncompressed.
+pub fn to_folded(packed: &[u8]) -> Result<Vec<u8>, PackedError> {
+    let mut text = Vec::new();
+    for_each_stack(packed, |stack, count| {
+        text.extend_from_slice(stack);
+        text.push(b' ');
+        text.extend_from_slice(count.to_string().as_bytes());
+        text.push(b'\n');
+    })?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(stacks: &[(&str, u64)]) -> Vec<(String, u64)> {
+        let packed = encode(stacks.iter().map(|(s, n)| (s.as_bytes(), *n)));
+        decode(&packed)
+            .expect("decodes")
+            .into_iter()
+            .map(|(s, n)| (String::from_utf8(s).expect("utf-8"), n))
+            .collect()
+    }
+
+    fn sorted(stacks: &[(&str, u64)]) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = stacks.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn hostile_stacks_come_back_exactly_in_folded_log_order() {
+        let deep: String = (0..250)
+            .map(|i| format!("Frame{i}::run"))
+            .collect::<Vec<_>>()
+            .join(";");
+        let deep_sibling = format!("{deep};leaf");
+        let stacks: Vec<(&str, u64)> = vec![
+            ("/srv/mw/index.php;MediaWiki::run;Foo::bar", 3),
+            ("/srv/mw/index.php;MediaWiki::run", 1),
+            // Frames with spaces, and a name that is another's prefix (sorts between the
+            // parent's line and its children's).
+            (
+                "/srv/mw/index.php;MediaWiki::run2;{closure} (Foo.php:12)",
+                2,
+            ),
+            ("/srv/mw/index.php;MediaWiki::run;Foo::bar;baz", 4),
+            ("a;b", 1),
+            ("a;b2", 1),
+            ("a;b;x", 1),
+            // Non-ASCII, already sanitized upstream; empty frames at the edges.
+            ("api.php;Übersicht::zeige;名前", 7),
+            (";leading", 1),
+            ("trailing;", 1),
+            ("lone", 1),
+            (&deep, 1),
+            (&deep_sibling, 5),
+            ("max", u64::from(u32::MAX)),
+        ];
+        assert_eq!(round_trip(&stacks), sorted(&stacks));
+    }
+
+    #[test]
+    fn repeated_stacks_are_summed_and_zero_counts_dropped() {
+        let got = round_trip(&[("a;b", 2), ("a;c", 0), ("a;b", 3)]);
+        assert_eq!(got, vec![("a;b".to_owned(), 5)]);
+        assert!(round_trip(&[]).is_empty());
+    }
+
+    #[test]
+    fn to_folded_is_the_folded_log_text() {
+        let packed = encode([(&b"b;c"[..], 2), (&b"a"[..], 1)]);
+        assert_eq!(to_folded(&packed).unwrap(), b"a 1\nb;c 2\n");
+        let summary = for_each_stack(&packed, |_, _| {}).unwrap();
+        assert_eq!(
+            summary,
+            Summary {
+                stacks: 2,
+                samples: 3,
+                frames: 3
+            }
+        );
+    }
+
+    #[test]
+    fn the_example_of_the_format_page_written_by_another_encoder_reads_as_documented() {
+        // Made by a Python encoder following docs/packed-format.md only.
+        let packed = include_bytes!("../../fuzz/seeds/stored_format/packed-docs-example");
+        assert_eq!(to_folded(packed).unwrap(), b"a;b 2\na;b;c 1\na;d 4\n");
+    }
+
+    #[test]
+    fn another_format_or_version_is_refused_with_a_clear_error() {
+        assert!(matches!(
+            decode(b"\x1f\x8b\x08gzip"),
+            Err(PackedError::NotPacked)
+        ));
+        let mut packed = encode([(&b"a"[..], 1)]);
+        packed[4] = 2;
+        let error = decode(&packed).unwrap_err();
+        assert!(matches!(error, PackedError::UnknownVersion(2)));
+        assert!(error.to_string().contains("upgrade arclamp"), "{error}");
+    }
+
+    #[test]
+    fn truncated_or_damaged_traces_are_errors_not_panics() {
+        let stacks: Vec<(String, u64)> = (0..2000)
+            .map(|i| (format!("index.php;Run::{};Leaf{}", i % 37, i), 1 + i % 5))
+            .collect();
+        let packed = encode(stacks.iter().map(|(s, n)| (s.as_bytes(), *n)));
+        for cut in [0, 3, 5, 6, packed.len() / 2, packed.len() - 1] {
+            assert!(decode(&packed[..cut]).is_err(), "cut at {cut}");
+        }
+        // Flip bytes all over: zstd's checksum (or the structure) must notice.
+        for at in (5..packed.len()).step_by(packed.len() / 50 + 1) {
+            let mut bad = packed.clone();
+            bad[at] ^= 0x55;
+            assert!(decode(&bad).is_err(), "byte {at} flipped");
+        }
+    }
+
+    #[test]
+    fn a_forged_body_with_wild_numbers_is_refused() {
+        let forge = |body: &[u8]| {
+            let mut out = MAGIC.to_vec();
+            out.push(VERSION);
+            out.extend(zstd::encode_all(body, 1).unwrap());
+            out
+        };
+        // Claims 2^63 stacks and frames in a few bytes.
+        let mut body = Vec::new();
+        for n in [1u64 << 63, 1, 1 << 63] {
+            put(&mut body, n);
+        }
+        assert!(decode(&forge(&body)).is_err());
+        // A frame id past the dictionary.
+        let mut body = Vec::new();
+        for n in [1, 1, 1, 1] {
+            put(&mut body, n);
+        }
+        body.push(b'a');
+        for n in [1, 1, 1, 1, 0, 1, 9, 1] {
+            put(&mut body, n);
+        }
+        assert!(decode(&forge(&body))
+            .unwrap_err()
+            .to_string()
+            .contains("frame id 9"));
+    }
+}
