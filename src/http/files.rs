@@ -2,7 +2,8 @@
 //! `/logs/{period}/{file}.log.gz`, read through the storage trait.
 //!
 //! Served gzip-encoded (`Content-Encoding: gzip`) to clients that accept it and decoded
-//! otherwise, with ETag / Last-Modified and `304` for conditional GETs. Logs carry
+//! otherwise (a log stored as a packed trace is served as the folded log it holds, gzip'd
+//! as it is made), with ETag / Last-Modified and `304` for conditional GETs. Logs carry
 //! `Access-Control-Allow-Origin: *` (speedscope loads them by URL); graphs carry a
 //! Content-Security-Policy that lets exactly their own embedded script run. The compiled-in
 //! stylesheet and scripts ([`super::assets`]) are served here too, at `/static/{name}`.
@@ -20,8 +21,9 @@ use super::file_cache::{CachedFile, FileCache};
 use super::html::PageError;
 use super::negotiate::{etag, not_modified, request_accepts_gzip};
 use super::{keys, security, stream_body, State};
+use crate::ops::events;
 use crate::store::storage::ByteStream;
-use crate::{ops::events, store::compress};
+use crate::store::{compress, packed};
 
 /// `GET /static/{name}`: a compiled-in asset, cacheable for a year (its URL carries its hash).
 pub async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
@@ -106,8 +108,10 @@ async fn serve(
         }
     };
     let stored_gzip = compress::is_gzip(stored.head());
-    let send_gzip = stored_gzip && request_accepts_gzip(req.headers());
-    let tag = etag(&info, send_gzip || !stored_gzip);
+    // A packed trace is never sent as stored: it becomes the folded log it holds.
+    let stored_packed = packed::is_packed(stored.head());
+    let send_gzip = (stored_gzip || stored_packed) && request_accepts_gzip(req.headers());
+    let tag = etag(&info, send_gzip || !(stored_gzip || stored_packed));
     let since = header_str(req, header::IF_MODIFIED_SINCE)
         .and_then(|s| s.parse::<HttpDate>().ok())
         .map(SystemTime::from);
@@ -150,13 +154,17 @@ async fn serve(
     if send_gzip {
         response.insert_header((header::CONTENT_ENCODING, "gzip"));
     }
-    let decode = stored_gzip && !send_gzip;
+    let decode = (stored_gzip && !send_gzip) || stored_packed;
     Ok(match stored {
         Stored::Whole(file) if !decode => response.body(file.bytes),
         Stored::Streamed { size, .. } if !decode => response
             .no_chunking(size)
             .streaming(stream_body::passthrough(path, stored.into_pieces())),
-        stored => response.streaming(stream_body::gunzip(path, stored.into_pieces())),
+        stored => response.streaming(stream_body::gunzip(
+            path,
+            stored.into_pieces(),
+            stored_packed && send_gzip,
+        )),
     })
 }
 

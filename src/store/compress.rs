@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use bytes::Bytes;
 
 use flate2::read::MultiGzDecoder;
+
+use crate::store::packed;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
@@ -26,7 +28,7 @@ pub const ARCHIVE_LEVEL: u32 = 9;
 
 /// Error decoding gzip input.
 #[derive(Debug, thiserror::Error)]
-#[error("input looks like gzip but does not decompress ({0}); is the file truncated?")]
+#[error("stored log does not decode ({0}); is the file truncated?")]
 pub struct GunzipError(#[from] std::io::Error);
 
 /// Compress `data` into a gzip member at [`LEVEL`].
@@ -63,12 +65,22 @@ pub fn is_gzip(data: &[u8]) -> bool {
     data.starts_with(&[0x1f, 0x8b])
 }
 
-/// `input` decompressed as it is read when it is gzip (all members, as `zcat` does), as is
-/// when it is plain: for inputs too large to hold (a day's log).
+/// `input` decompressed as it is read when it is gzip (all members, as `zcat` does), as
+/// folded text when it is a [`packed`] trace, as is when it is plain: for inputs too large
+/// to hold as text (a day's log).
 pub fn maybe_gunzip_reader<'a>(input: impl Read + 'a) -> std::io::Result<Box<dyn BufRead + 'a>> {
     // Large buffers: these inputs are megabytes to gigabytes.
     const BUFFER: usize = 1 << 18;
     let mut input = BufReader::with_capacity(BUFFER, input);
+    if packed::is_packed(input.fill_buf()?) {
+        // A packed trace is small (a day's is a megabyte or two): read it whole, then
+        // make its text as it is read.
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes)?;
+        let text = packed::FoldedText::new(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        return Ok(Box::new(BufReader::with_capacity(BUFFER, text)));
+    }
     Ok(if is_gzip(input.fill_buf()?) {
         Box::new(BufReader::with_capacity(
             BUFFER,
@@ -79,8 +91,14 @@ pub fn maybe_gunzip_reader<'a>(input: impl Read + 'a) -> std::io::Result<Box<dyn
     })
 }
 
-/// Decompress gzip input (all members, as `zcat` does); plain input is returned as is.
+/// Decompress gzip input (all members, as `zcat` does) or a [`packed`] trace (into its
+/// folded log); plain input is returned as is.
 pub fn maybe_gunzip(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, GunzipError> {
+    if packed::is_packed(data) {
+        let text = packed::to_folded(data)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        return Ok(std::borrow::Cow::Owned(text));
+    }
     if !is_gzip(data) {
         return Ok(std::borrow::Cow::Borrowed(data));
     }
@@ -89,30 +107,54 @@ pub fn maybe_gunzip(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, GunzipErr
     Ok(std::borrow::Cow::Owned(out))
 }
 
-/// Decompress gzip `input` (all members) piece by piece, each piece at most `chunk` bytes:
-/// a daily log is gigabytes of text, so whoever hands it on (an HTTP response to a client
-/// that does not accept gzip) holds one piece at a time, never the whole text.
-pub fn gunzip_chunks<R: Read>(input: R, chunk: usize) -> GunzipChunks<R> {
+/// Decompress gzip `input` (all members), or make a [`packed`] trace's folded text, piece
+/// by piece, each piece at most `chunk` bytes: a daily log is gigabytes of text, so
+/// whoever hands it on (an HTTP response to a client that does not accept gzip) holds one
+/// piece at a time, never the whole text.
+pub fn gunzip_chunks<'a, R: Read + 'a>(input: R, chunk: usize) -> GunzipChunks<'a> {
+    let mut input = BufReader::new(input);
+    let decoder: std::io::Result<Box<dyn Read + 'a>> = match input.fill_buf() {
+        Ok(head) if packed::is_packed(head) => {
+            let mut bytes = Vec::new();
+            input.read_to_end(&mut bytes).and_then(|_| {
+                packed::FoldedText::new(&bytes)
+                    .map(|text| Box::new(text) as Box<dyn Read + 'a>)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            })
+        }
+        Ok(_) => Ok(Box::new(flate2::bufread::MultiGzDecoder::new(input))),
+        Err(e) => Err(e),
+    };
+    let (decoder, failed) = match decoder {
+        Ok(decoder) => (decoder, None),
+        Err(e) => (Box::new(std::io::empty()) as Box<dyn Read + 'a>, Some(e)),
+    };
     GunzipChunks {
-        decoder: MultiGzDecoder::new(input),
+        decoder,
+        failed,
         chunk: chunk.max(1),
         done: false,
     }
 }
 
 /// The pieces of [`gunzip_chunks`], in order; an error ends them.
-pub struct GunzipChunks<R> {
-    decoder: MultiGzDecoder<R>,
+pub struct GunzipChunks<'a> {
+    decoder: Box<dyn Read + 'a>,
+    failed: Option<std::io::Error>,
     chunk: usize,
     done: bool,
 }
 
-impl<R: Read> Iterator for GunzipChunks<R> {
+impl Iterator for GunzipChunks<'_> {
     type Item = Result<Bytes, GunzipError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
+        }
+        if let Some(error) = self.failed.take() {
+            self.done = true;
+            return Some(Err(GunzipError(error)));
         }
         let mut piece = Vec::with_capacity(self.chunk);
         match (&mut self.decoder)
@@ -174,6 +216,36 @@ mod tests {
         let mut empty = gunzip_chunks(&b""[..], 10);
         assert!(empty.next().unwrap().is_err());
         assert!(empty.next().is_none());
+    }
+
+    #[test]
+    fn a_packed_trace_reads_as_its_folded_log_everywhere_a_gzip_log_does() {
+        let lines: Vec<String> = (0..20_000u32)
+            .map(|i| format!("a;b{i} {}\n", 1 + i % 3))
+            .collect();
+        let mut text: Vec<String> = lines.clone();
+        text.sort();
+        let text = text.concat().into_bytes();
+        let trace = packed::encode(lines.iter().map(|l| {
+            let (stack, n) = l.trim_end().rsplit_once(' ').unwrap();
+            (stack.as_bytes(), n.parse().unwrap())
+        }));
+        assert_eq!(&*maybe_gunzip(&trace).unwrap(), &text[..]);
+        let mut read = Vec::new();
+        maybe_gunzip_reader(&trace[..])
+            .unwrap()
+            .read_to_end(&mut read)
+            .unwrap();
+        assert_eq!(read, text);
+        let pieces: Vec<Bytes> = gunzip_chunks(&trace[..], 4096)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(pieces.iter().all(|p| p.len() <= 4096) && pieces.len() > 10);
+        assert_eq!(pieces.concat(), text);
+        // Damaged: an error, not a panic, and never a partial log presented as whole.
+        let cut = &trace[..trace.len() - 4];
+        assert!(maybe_gunzip(cut).is_err());
+        assert!(gunzip_chunks(cut, 4096).any(|p| p.is_err()));
     }
 
     #[test]

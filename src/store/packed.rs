@@ -126,41 +126,51 @@ fn put(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
-/// Reads varints from a slice.
-struct Cursor<'a> {
-    bytes: &'a [u8],
+/// Reads varints from a range of a buffer, tracking its position.
+#[derive(Debug, Clone)]
+struct Column {
+    at: usize,
+    end: usize,
     what: &'static str,
 }
 
-impl<'a> Cursor<'a> {
-    fn new(bytes: &'a [u8], what: &'static str) -> Self {
-        Cursor { bytes, what }
+impl Column {
+    fn new(at: usize, end: usize, what: &'static str) -> Self {
+        Column { at, end, what }
     }
 
-    fn varint(&mut self) -> Result<u64, PackedError> {
+    fn is_empty(&self) -> bool {
+        self.at >= self.end
+    }
+
+    fn left(&self) -> usize {
+        self.end.saturating_sub(self.at)
+    }
+
+    fn varint(&mut self, body: &[u8]) -> Result<u64, PackedError> {
+        let bytes = &body[self.at..self.end];
         let mut n: u64 = 0;
-        for (i, &byte) in self.bytes.iter().enumerate().take(10) {
-            let bits = u64::from(byte & 0x7f);
+        for (i, &byte) in bytes.iter().enumerate().take(10) {
             if i == 9 && byte > 1 {
                 break;
             }
-            n |= bits << (7 * i);
+            n |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
-                self.bytes = &self.bytes[i + 1..];
+                self.at += i + 1;
                 return Ok(n);
             }
         }
         Err(damaged(format!("bad or missing number in {}", self.what)))
     }
 
-    fn take(&mut self, len: u64) -> Result<&'a [u8], PackedError> {
+    /// The next `len` bytes, as a range of the body.
+    fn take(&mut self, len: u64) -> Result<std::ops::Range<usize>, PackedError> {
         let len = usize::try_from(len).map_err(|_| damaged(format!("{} too long", self.what)))?;
-        if len > self.bytes.len() {
+        if len > self.left() {
             return Err(damaged(format!("{} cut short", self.what)));
         }
-        let (head, rest) = self.bytes.split_at(len);
-        self.bytes = rest;
-        Ok(head)
+        self.at += len;
+        Ok(self.at - len..self.at)
     }
 }
 
@@ -197,6 +207,135 @@ pub struct Summary {
     pub frames: u64,
 }
 
+/// Reads a packed trace's stacks one at a time, in folded-log order.
+#[derive(Debug)]
+pub struct StackReader {
+    body: Vec<u8>,
+    names: Vec<std::ops::Range<usize>>,
+    shared: Column,
+    added: Column,
+    ids: Column,
+    counts: Column,
+    summary: Summary,
+    left: u64,
+    total: u64,
+    /// The current stack's text, and where each of its frames ends in it.
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl StackReader {
+    /// Open `packed`: check its header, decompress its body, read its dictionary.
+    pub fn open(packed: &[u8]) -> Result<StackReader, PackedError> {
+        let body = body(packed)?;
+        let mut head = Column::new(0, body.len(), "the header");
+        let stacks = head.varint(&body)?;
+        let samples = head.varint(&body)?;
+        let frames = head.varint(&body)?;
+        // Every frame and stack takes at least one byte: a larger claim is damage,
+        // refused before anything is allocated for it.
+        if frames > head.left() as u64 || stacks > head.left() as u64 {
+            return Err(damaged("more frames or stacks than bytes"));
+        }
+        let mut dictionary = Column::new(head.at, body.len(), "the frame dictionary");
+        let mut names = Vec::with_capacity(frames as usize);
+        for _ in 0..frames {
+            let len = dictionary.varint(&body)?;
+            names.push(dictionary.take(len)?);
+        }
+        let mut lengths = Column::new(dictionary.at, body.len(), "the column lengths");
+        let lengths = [
+            lengths.varint(&body)?,
+            lengths.varint(&body)?,
+            lengths.varint(&body)?,
+            lengths.varint(&body)?,
+            lengths.at as u64,
+        ];
+        let mut columns = Column::new(lengths[4] as usize, body.len(), "the columns");
+        let mut column = |len: u64, what| -> Result<Column, PackedError> {
+            let range = columns.take(len)?;
+            Ok(Column::new(range.start, range.end, what))
+        };
+        let shared = column(lengths[0], "the shared frames")?;
+        let added = column(lengths[1], "the added frames")?;
+        let ids = column(lengths[2], "the frame ids")?;
+        let counts = column(lengths[3], "the counts")?;
+        if !columns.is_empty() {
+            return Err(damaged("bytes after the last column"));
+        }
+        Ok(StackReader {
+            body,
+            names,
+            shared,
+            added,
+            ids,
+            counts,
+            summary: Summary {
+                stacks,
+                samples,
+                frames,
+            },
+            left: stacks,
+            total: 0,
+            text: Vec::new(),
+            ends: Vec::new(),
+        })
+    }
+
+    /// What the trace says about itself.
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    /// The next stack and its count; `None` after the last one, once the trace is checked
+    /// whole (every column consumed, counts adding up).
+    pub fn next_stack(&mut self) -> Result<Option<(&[u8], u64)>, PackedError> {
+        if self.left == 0 {
+            if self.total != self.summary.samples {
+                return Err(damaged(format!(
+                    "counts add up to {}, the header says {}",
+                    self.total, self.summary.samples
+                )));
+            }
+            if [&self.shared, &self.added, &self.ids, &self.counts]
+                .iter()
+                .any(|c| !c.is_empty())
+            {
+                return Err(damaged("numbers left over after the last stack"));
+            }
+            return Ok(None);
+        }
+        self.left -= 1;
+        let shared = self.shared.varint(&self.body)?;
+        let added = self.added.varint(&self.body)?;
+        if shared > self.ends.len() as u64 || added > self.ids.left() as u64 {
+            return Err(damaged(
+                "a stack shares more frames than the previous one has",
+            ));
+        }
+        self.ends.truncate(shared as usize);
+        self.text.truncate(self.ends.last().copied().unwrap_or(0));
+        for _ in 0..added {
+            let id = self.ids.varint(&self.body)?;
+            let name = self
+                .names
+                .get(usize::try_from(id).unwrap_or(usize::MAX))
+                .ok_or_else(|| damaged(format!("frame id {id} of {}", self.summary.frames)))?;
+            if !self.ends.is_empty() {
+                self.text.push(b';');
+            }
+            self.text.extend_from_slice(&self.body[name.clone()]);
+            self.ends.push(self.text.len());
+        }
+        if self.ends.is_empty() {
+            return Err(damaged("a stack without frames"));
+        }
+        let count = self.counts.varint(&self.body)?;
+        self.total = self.total.saturating_add(count);
+        Ok(Some((&self.text, count)))
+    }
+}
+
 /// Call `f(stack, count)` for every stack, in the byte order of the stack text (the order
 /// of a folded log), and return the trace's [`Summary`]. A damaged trace is an error
 /// (`f` may have been called for the stacks before the damage).
@@ -204,85 +343,70 @@ pub fn for_each_stack(
     packed: &[u8],
     mut f: impl FnMut(&[u8], u64),
 ) -> Result<Summary, PackedError> {
-    let body = body(packed)?;
-    let mut head = Cursor::new(&body, "the header");
-    let stacks = head.varint()?;
-    let samples = head.varint()?;
-    let frame_count = head.varint()?;
-    // Every frame takes at least one byte: a larger claim is damage, refused before
-    // anything is allocated for it.
-    if frame_count > head.bytes.len() as u64 || stacks > head.bytes.len() as u64 {
-        return Err(damaged("more frames or stacks than bytes"));
+    let mut reader = StackReader::open(packed)?;
+    while let Some((stack, count)) = reader.next_stack()? {
+        f(stack, count);
     }
-    let mut names: Vec<&[u8]> = Vec::with_capacity(frame_count as usize);
-    let mut dictionary = Cursor::new(head.bytes, "the frame dictionary");
-    for _ in 0..frame_count {
-        let len = dictionary.varint()?;
-        names.push(dictionary.take(len)?);
+    Ok(reader.summary())
+}
+
+/// A packed trace read as the text of its folded log (`stack count` lines), made a piece at
+/// a time: a day's text is hundreds of megabytes, its packed trace one or two. Damage is an
+/// [`std::io::ErrorKind::InvalidData`] error.
+pub struct FoldedText {
+    reader: StackReader,
+    piece: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl FoldedText {
+    /// The folded text of `packed`.
+    pub fn new(packed: &[u8]) -> Result<FoldedText, PackedError> {
+        Ok(FoldedText {
+            reader: StackReader::open(packed)?,
+            piece: Vec::new(),
+            at: 0,
+            done: false,
+        })
     }
-    let mut lengths = Cursor::new(dictionary.bytes, "the column lengths");
-    let [shared_len, added_len, id_len, count_len] = [
-        lengths.varint()?,
-        lengths.varint()?,
-        lengths.varint()?,
-        lengths.varint()?,
-    ];
-    let mut columns = Cursor::new(lengths.bytes, "the columns");
-    let mut shared_col = Cursor::new(columns.take(shared_len)?, "the shared frames");
-    let mut added_col = Cursor::new(columns.take(added_len)?, "the added frames");
-    let mut id_col = Cursor::new(columns.take(id_len)?, "the frame ids");
-    let mut count_col = Cursor::new(columns.take(count_len)?, "the counts");
-    if !columns.bytes.is_empty() {
-        return Err(damaged("bytes after the last column"));
-    }
-    // The current stack's text, and where each of its frames ends in it.
-    let mut text: Vec<u8> = Vec::new();
-    let mut ends: Vec<usize> = Vec::new();
-    let mut total: u64 = 0;
-    for _ in 0..stacks {
-        let shared = shared_col.varint()?;
-        let added = added_col.varint()?;
-        if shared > ends.len() as u64 || added > id_col.bytes.len() as u64 {
-            return Err(damaged(
-                "a stack shares more frames than the previous one has",
-            ));
-        }
-        ends.truncate(shared as usize);
-        text.truncate(ends.last().copied().unwrap_or(0));
-        for _ in 0..added {
-            let id = id_col.varint()?;
-            let name = names
-                .get(usize::try_from(id).unwrap_or(usize::MAX))
-                .ok_or_else(|| damaged(format!("frame id {id} of {frame_count}")))?;
-            if !ends.is_empty() {
-                text.push(b';');
+}
+
+impl Read for FoldedText {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        const PIECE: usize = 64 * 1024;
+        if self.at == self.piece.len() && !self.done {
+            self.piece.clear();
+            self.at = 0;
+            while self.piece.len() < PIECE {
+                match self.reader.next_stack() {
+                    Ok(Some((stack, count))) => {
+                        self.piece.extend_from_slice(stack);
+                        self.piece.push(b' ');
+                        self.piece.extend_from_slice(count.to_string().as_bytes());
+                        self.piece.push(b'\n');
+                    }
+                    Ok(None) => {
+                        self.done = true;
+                        break;
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+                    }
+                }
             }
-            text.extend_from_slice(name);
-            ends.push(text.len());
         }
-        if ends.is_empty() {
-            return Err(damaged("a stack without frames"));
-        }
-        let count = count_col.varint()?;
-        total = total.saturating_add(count);
-        f(&text, count);
+        let n = buf.len().min(self.piece.len() - self.at);
+        buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
-    if total != samples {
-        return Err(damaged(format!(
-            "counts add up to {total}, the header says {samples}"
-        )));
-    }
-    if [&shared_col, &added_col, &id_col, &count_col]
-        .iter()
-        .any(|c| !c.bytes.is_empty())
-    {
-        return Err(damaged("numbers left over after the last stack"));
-    }
-    Ok(Summary {
-        stacks,
-        samples,
-        frames: frame_count,
-    })
+}
+
+/// True when `data` starts like a packed trace (of any version).
+pub fn is_packed(data: &[u8]) -> bool {
+    data.starts_with(MAGIC)
 }
 
 /// Every stack and its count, in folded-log order.
@@ -295,13 +419,22 @@ pub fn decode(packed: &[u8]) -> Result<Vec<(Vec<u8>, u64)>, PackedError> {
 /// The trace as an Arc Lamp folded log (sorted `stack count` lines), uncompressed.
 pub fn to_folded(packed: &[u8]) -> Result<Vec<u8>, PackedError> {
     let mut text = Vec::new();
-    for_each_stack(packed, |stack, count| {
-        text.extend_from_slice(stack);
-        text.push(b' ');
-        text.extend_from_slice(count.to_string().as_bytes());
-        text.push(b'\n');
-    })?;
+    FoldedText::new(packed)?
+        .read_to_end(&mut text)
+        .map_err(from_io)?;
     Ok(text)
+}
+
+/// The [`PackedError`] inside an error of [`FoldedText`].
+fn from_io(error: std::io::Error) -> PackedError {
+    match error
+        .into_inner()
+        .map(|inner| inner.downcast::<PackedError>())
+    {
+        Some(Ok(packed)) => *packed,
+        Some(Err(other)) => damaged(other.to_string()),
+        None => damaged("unreadable"),
+    }
 }
 
 #[cfg(test)]
@@ -353,6 +486,31 @@ mod tests {
             ("max", u64::from(u32::MAX)),
         ];
         assert_eq!(round_trip(&stacks), sorted(&stacks));
+    }
+
+    #[test]
+    fn folded_text_read_in_small_pieces_is_the_whole_log() {
+        let stacks: Vec<(String, u64)> = (0..5000)
+            .map(|i| (format!("index.php;Run::{};Leaf{}", i % 37, i), 1 + i % 5))
+            .collect();
+        let packed = encode(stacks.iter().map(|(s, n)| (s.as_bytes(), *n)));
+        let mut reader = FoldedText::new(&packed).unwrap();
+        let (mut text, mut buf) = (Vec::new(), [0u8; 7]);
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            text.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(text, to_folded(&packed).unwrap());
+        assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), 5000);
+        let mut cut = FoldedText::new(&packed[..packed.len() - 3]);
+        let failed = match &mut cut {
+            Ok(reader) => reader.read_to_end(&mut Vec::new()).is_err(),
+            Err(_) => true,
+        };
+        assert!(failed, "a truncated trace is an error");
     }
 
     #[test]
