@@ -62,59 +62,117 @@ pub fn encode<'a>(stacks: impl IntoIterator<Item = (&'a [u8], u64)>) -> Vec<u8> 
 
 /// Encode stacks already sorted by their bytes, each once.
 fn encode_sorted(stacks: &[(&[u8], u64)]) -> Vec<u8> {
-    let mut names: Vec<&[u8]> = Vec::new();
-    let mut ids: std::collections::HashMap<&[u8], u64> = std::collections::HashMap::new();
-    let (mut shared_col, mut added_col, mut id_col, mut count_col) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut previous: Vec<&[u8]> = Vec::new();
-    let mut total: u64 = 0;
+    let mut writer = Writer::new();
     for &(stack, count) in stacks {
-        let frames: Vec<&[u8]> = stack.split(|&b| b == b';').collect();
-        let shared = frames
+        writer.push(stack, count);
+    }
+    writer.finish()
+}
+
+/// Writes a packed trace from stacks given one at a time **in folded-log order** (sorted by
+/// their text, each once), as the store's encoders produce them: nothing is sorted or held
+/// but the columns, which are a few bytes a stack. The same interface as
+/// [`crate::store::folded::FoldedWriter`].
+#[derive(Debug, Default)]
+pub struct Writer {
+    ids: std::collections::HashMap<Vec<u8>, u64>,
+    /// The dictionary as it will be written: each name's length and bytes.
+    dictionary: Vec<u8>,
+    frames: u64,
+    previous: Vec<u64>,
+    current: Vec<u64>,
+    shared: Vec<u8>,
+    added: Vec<u8>,
+    frame_ids: Vec<u8>,
+    counts: Vec<u8>,
+    stacks: u64,
+    total: u64,
+}
+
+impl Writer {
+    /// A trace with no stack yet.
+    pub fn new() -> Writer {
+        Writer::default()
+    }
+
+    /// Add the stack made of `frames` (root first) with `count` samples; a count of 0 adds
+    /// nothing.
+    pub fn push_frames<'f>(&mut self, frames: impl IntoIterator<Item = &'f [u8]>, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.current.clear();
+        for frame in frames {
+            let id = match self.ids.get(frame) {
+                Some(&id) => id,
+                None => {
+                    let id = self.frames;
+                    self.frames += 1;
+                    self.ids.insert(frame.to_vec(), id);
+                    put(&mut self.dictionary, frame.len() as u64);
+                    self.dictionary.extend_from_slice(frame);
+                    id
+                }
+            };
+            self.current.push(id);
+        }
+        let shared = self
+            .current
             .iter()
-            .zip(&previous)
+            .zip(&self.previous)
             .take_while(|(a, b)| a == b)
             .count();
-        put(&mut shared_col, shared as u64);
-        put(&mut added_col, (frames.len() - shared) as u64);
-        for frame in &frames[shared..] {
-            let next = names.len() as u64;
-            let id = *ids.entry(frame).or_insert_with(|| {
-                names.push(frame);
-                next
-            });
-            put(&mut id_col, id);
+        put(&mut self.shared, shared as u64);
+        put(&mut self.added, (self.current.len() - shared) as u64);
+        for &id in &self.current[shared..] {
+            put(&mut self.frame_ids, id);
         }
-        put(&mut count_col, count);
-        total = total.saturating_add(count);
-        previous = frames;
+        put(&mut self.counts, count);
+        self.stacks += 1;
+        self.total = self.total.saturating_add(count);
+        std::mem::swap(&mut self.previous, &mut self.current);
     }
-    let mut body = Vec::new();
-    put(&mut body, stacks.len() as u64);
-    put(&mut body, total);
-    put(&mut body, names.len() as u64);
-    for name in &names {
-        put(&mut body, name.len() as u64);
-        body.extend_from_slice(name);
+
+    /// Add `stack` (frames joined with `;`) with `count` samples.
+    pub fn push(&mut self, stack: &[u8], count: u64) {
+        self.push_frames(stack.split(|&b| b == b';'), count);
     }
-    for column in [&shared_col, &added_col, &id_col, &count_col] {
-        put(&mut body, column.len() as u64);
+
+    /// The packed trace.
+    pub fn finish(self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(
+            self.dictionary.len()
+                + self.shared.len()
+                + self.added.len()
+                + self.frame_ids.len()
+                + self.counts.len()
+                + 64,
+        );
+        put(&mut body, self.stacks);
+        put(&mut body, self.total);
+        put(&mut body, self.frames);
+        body.extend_from_slice(&self.dictionary);
+        let columns = [self.shared, self.added, self.frame_ids, self.counts];
+        for column in &columns {
+            put(&mut body, column.len() as u64);
+        }
+        for column in &columns {
+            body.extend_from_slice(column);
+        }
+        let mut out = Vec::with_capacity(body.len() / 4 + 16);
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        // Compressing into memory with fixed, valid settings cannot fail.
+        let mut encoder = zstd::stream::write::Encoder::new(out, LEVEL)
+            .and_then(|mut e| {
+                e.include_checksum(true)?;
+                e.set_pledged_src_size(Some(body.len() as u64))?;
+                Ok(e)
+            })
+            .expect("zstd encoder settings are valid");
+        std::io::Write::write_all(&mut encoder, &body).expect("writing to memory cannot fail");
+        encoder.finish().expect("writing to memory cannot fail")
     }
-    for column in [shared_col, added_col, id_col, count_col] {
-        body.extend_from_slice(&column);
-    }
-    let mut out = Vec::with_capacity(body.len() / 4 + 16);
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
-    let mut encoder = zstd::stream::write::Encoder::new(out, LEVEL)
-        .and_then(|mut e| {
-            e.include_checksum(true)?;
-            e.set_pledged_src_size(Some(body.len() as u64))?;
-            Ok(e)
-        })
-        .expect("zstd encoder settings are valid");
-    std::io::Write::write_all(&mut encoder, &body).expect("writing to memory cannot fail");
-    encoder.finish().expect("writing to memory cannot fail")
 }
 
 /// Append `n` as an LEB128 varint.
@@ -511,6 +569,26 @@ mod tests {
             Err(_) => true,
         };
         assert!(failed, "a truncated trace is an error");
+    }
+
+    #[test]
+    fn a_writer_fed_frames_in_folded_log_order_writes_what_encode_writes() {
+        let stacks: Vec<(String, u64)> = (0..3000)
+            .map(|i| (format!("index.php;Run::{};Leaf{}", i % 37, i), 1 + i % 5))
+            .collect();
+        let mut sorted = stacks.clone();
+        sorted.sort();
+        let mut writer = Writer::new();
+        for (stack, count) in &sorted {
+            writer.push_frames(stack.split(';').map(str::as_bytes), *count);
+        }
+        writer.push(b"zzz", 0);
+        let written = writer.finish();
+        assert_eq!(
+            written,
+            encode(stacks.iter().map(|(s, n)| (s.as_bytes(), *n)))
+        );
+        assert_eq!(decode(&written).unwrap().len(), 3000);
     }
 
     #[test]
