@@ -126,8 +126,8 @@ fn checkpoint(table: &StackTable, window: &WindowCounts, variant: Variant) -> Me
         snapshot,
         encode,
         peak_bytes: peak.saturating_sub(before),
-        log_len: encoded.gzip.len(),
-        log_hash: xxhash_rust::xxh3::xxh3_64(&encoded.gzip),
+        log_len: encoded.bytes.len(),
+        log_hash: xxhash_rust::xxh3::xxh3_64(&encoded.bytes),
     }
 }
 

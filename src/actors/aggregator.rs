@@ -308,7 +308,7 @@ impl Aggregator {
             let encoded = tokio::task::spawn_blocking(move || snapshot.encode())
                 .await
                 .map_err(|e| format!("encoding thread failed: {e}"))?;
-            let summary = (encoded.stacks, encoded.samples, encoded.gzip.len());
+            let summary = (encoded.stacks, encoded.samples, encoded.bytes.len());
             seal::write_log(&*storage, &key, encoded)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -438,7 +438,7 @@ fn build(
     let mut builder = SegmentBuilder::new();
     let mut sections = Vec::with_capacity(snapshots.len());
     for ((stream, hour, snapshot), windows) in snapshots.into_iter().zip(windows) {
-        let encoded = snapshot.encode_at(compress::TRANSIENT_LEVEL);
+        let encoded = snapshot.encode_section(compress::TRANSIENT_LEVEL);
         if encoded.stacks == 0 {
             continue;
         }

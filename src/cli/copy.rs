@@ -102,9 +102,11 @@ pub fn run(args: CopyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How an object is stored, from its path.
-fn meta_of(path: &str) -> ContentMeta {
-    if path.starts_with("logs/") && (path.ends_with(".log.gz") || path.ends_with(".range.gz")) {
+/// How an object is stored, from its path (and, for a log, its format).
+fn meta_of(path: &str, bytes: &[u8]) -> ContentMeta {
+    if path.starts_with("logs/") && path.ends_with(".log.gz") {
+        ContentMeta::of_log(bytes)
+    } else if path.starts_with("logs/") && path.ends_with(".range.gz") {
         ContentMeta::TRACE_LOG
     } else if path.ends_with(".svgz") {
         ContentMeta::SVGZ
@@ -149,9 +151,9 @@ async fn copy_all(from: &dyn Storage, to: &dyn Storage) -> anyhow::Result<CopyRe
             report.vanished += 1;
             continue;
         };
-        let meta = meta_of(path);
+        let meta = meta_of(path, &bytes);
         // Range summaries are gzip'd text too, but not logs: only their size is checked.
-        let samples = if meta == ContentMeta::TRACE_LOG && path.ends_with(".log.gz") {
+        let samples = if path.starts_with("logs/") && path.ends_with(".log.gz") {
             Some(log_samples(path, &bytes)?)
         } else {
             None

@@ -313,9 +313,13 @@ async fn import_log(
         report.imported += 1;
     }
     let encoded = builder.encode();
-    manifest.log_xxh3 = import::content_hash(&encoded.gzip);
+    manifest.log_xxh3 = import::content_hash(&encoded.bytes);
     storage
-        .put(&log_path, Bytes::from(encoded.gzip), ContentMeta::TRACE_LOG)
+        .put(
+            &log_path,
+            Bytes::from(encoded.bytes),
+            ContentMeta::PACKED_TRACE,
+        )
         .await
         .with_context(|| format!("cannot write {log_path}"))?;
     let json = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;

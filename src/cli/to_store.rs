@@ -231,12 +231,12 @@ impl Filler<'_> {
             };
             let path = key.log_path();
             self.report.logs += 1;
-            self.report.log_bytes += encoded.gzip.len() as u64;
+            self.report.log_bytes += encoded.bytes.len() as u64;
             self.runtime
                 .block_on(self.storage.put(
                     &path,
-                    Bytes::from(encoded.gzip),
-                    ContentMeta::TRACE_LOG,
+                    Bytes::from(encoded.bytes),
+                    ContentMeta::PACKED_TRACE,
                 ))
                 .with_context(|| format!("cannot write {path}"))?;
             if self.render {

@@ -217,7 +217,7 @@ impl LiveWindows {
         let mut logs = BTreeMap::new();
         for (entry, log) in sealed.logs() {
             let summary = seal::summary(&log);
-            logs.insert(entry, (Bytes::from(log.gzip), summary));
+            logs.insert(entry, (Bytes::from(log.bytes), summary));
         }
         let fresh = Arc::new(Merged {
             digest,

@@ -10,6 +10,7 @@ use crate::ingest::frame_order;
 use crate::ingest::stack_counts::StackCounts;
 use crate::ingest::stacks::{FrameId, StackId, StackTable};
 use crate::store::folded::{self, FoldedWriter};
+use crate::store::packed;
 
 /// The counts of one (period, window, channel, entry point).
 #[derive(Default)]
@@ -73,29 +74,45 @@ impl Snapshot {
         )
     }
 
-    /// Sort the stacks bytewise (by [`frame_order`], without building their text) and write
-    /// each `STACK COUNT` line straight into the gzip encoder: the output is the only
-    /// buffer that grows with the window. The bytes are those of the text-sorting encoder
-    /// ([`WindowCounts::text_snapshot`]) exactly.
-    pub fn encode(self) -> Encoded {
-        self.encode_at(crate::store::compress::LEVEL)
+    /// The window's log, a [`packed`] trace: the stacks sorted bytewise (by
+    /// [`frame_order`], without building their text) and written straight into the packed
+    /// writer, whose columns are the only buffer that grows with the window. The bytes are
+    /// those of the text-sorting encoder ([`WindowCounts::text_snapshot`]) exactly.
+    pub fn encode(mut self) -> Encoded {
+        let stacks = self.sorted();
+        let mut writer = packed::Writer::new();
+        for stack in &stacks {
+            let frames = self.ids(stack).iter().map(|&f| self.frames.text(f));
+            writer.push_frames(frames, stack.count);
+        }
+        Encoded {
+            bytes: writer.finish(),
+            stacks: stacks.len(),
+            samples: self.samples,
+        }
     }
 
-    /// [`encode`](Self::encode) at gzip `level` (stream mode's transient segments use the
-    /// cheapest).
-    pub fn encode_at(mut self, level: u32) -> Encoded {
-        let mut stacks = std::mem::take(&mut self.stacks);
-        stacks.sort_unstable_by(|a, b| self.compare(a, b));
+    /// The window as gzip'd folded text at gzip `level`: a section of stream mode's
+    /// transient segments (cut out of a segment by byte range, merged at seal time).
+    pub fn encode_section(mut self, level: u32) -> Encoded {
+        let stacks = self.sorted();
         let mut writer = FoldedWriter::with_level(self.text_bytes + 12 * stacks.len(), level);
         for stack in &stacks {
             let frames = self.ids(stack).iter().map(|&f| self.frames.text(f));
             writer.push_frames(frames, stack.count);
         }
         Encoded {
-            gzip: writer.finish(),
+            bytes: writer.finish(),
             stacks: stacks.len(),
             samples: self.samples,
         }
+    }
+
+    /// The stacks, taken out and sorted bytewise.
+    fn sorted(&mut self) -> Vec<StackSpan> {
+        let mut stacks = std::mem::take(&mut self.stacks);
+        stacks.sort_unstable_by(|a, b| self.compare(a, b));
+        stacks
     }
 }
 
@@ -116,17 +133,17 @@ struct TextSpan {
 }
 
 impl TextSnapshot {
-    /// Sort the stacks bytewise by their text and write them as a gzip trace log.
+    /// Sort the stacks bytewise by their text and write them as a packed trace log.
     pub fn encode(mut self) -> Encoded {
         let text = &self.text;
         let stack = |r: &TextSpan| &text[r.start..r.start + r.len];
         self.stacks.sort_unstable_by(|a, b| stack(a).cmp(stack(b)));
-        let mut writer = FoldedWriter::new(self.text.len() + 12 * self.stacks.len());
+        let mut writer = packed::Writer::new();
         for r in &self.stacks {
             writer.push(stack(r), r.count);
         }
         Encoded {
-            gzip: writer.finish(),
+            bytes: writer.finish(),
             stacks: self.stacks.len(),
             samples: self.samples,
         }
@@ -135,8 +152,8 @@ impl TextSnapshot {
 
 /// The result of encoding a window as a trace log.
 pub struct Encoded {
-    /// The gzip bytes of the trace log.
-    pub gzip: Vec<u8>,
+    /// The trace log: a [`packed`] trace (or, for a segment section, gzip'd folded text).
+    pub bytes: Vec<u8>,
     /// Distinct stacks written.
     pub stacks: usize,
     /// Sum of counts written.
@@ -308,7 +325,7 @@ c 1
         assert_eq!(w.total(), u64::MAX);
         let encoded = w.encode(&table);
         assert_eq!(
-            &*compress::maybe_gunzip(&encoded.gzip).unwrap(),
+            &*compress::maybe_gunzip(&encoded.bytes).unwrap(),
             b"a;b 18446744073709551615\nc 1\n"
         );
     }
@@ -322,7 +339,7 @@ c 1
         add(&mut w, &mut table, "b;c", 4);
         let encoded = w.encode(&table);
         assert_eq!(
-            &*compress::maybe_gunzip(&encoded.gzip).unwrap(),
+            &*compress::maybe_gunzip(&encoded.bytes).unwrap(),
             b"a;b 2\nb;c 5\n"
         );
         assert_eq!((encoded.stacks, encoded.samples), (2, 7));
@@ -338,7 +355,7 @@ c 1
         for (i, t) in texts.iter().enumerate() {
             add(&mut w, &mut table, t, 9 - (i as u64 % 9));
         }
-        let log = compress::maybe_gunzip(&w.encode(&table).gzip)
+        let log = compress::maybe_gunzip(&w.encode(&table).bytes)
             .unwrap()
             .into_owned();
         let stacks: Vec<&[u8]> = log
@@ -359,7 +376,7 @@ c 1
             (by_frames.stacks, by_frames.samples),
             (by_text.stacks, by_text.samples)
         );
-        assert!(by_frames.gzip == by_text.gzip, "gzip bytes differ");
+        assert!(by_frames.bytes == by_text.bytes, "gzip bytes differ");
     }
 
     #[test]
@@ -394,7 +411,7 @@ c 1
         }
         add(&mut w, &mut table, "a;b", u64::MAX / 2);
         assert_same_log_as_text_encoder(&w, &table);
-        let log = compress::maybe_gunzip(&w.snapshot(&table).encode().gzip)
+        let log = compress::maybe_gunzip(&w.snapshot(&table).encode().bytes)
             .unwrap()
             .into_owned();
         let mut expected: Vec<&str> = texts.to_vec();
@@ -498,7 +515,7 @@ c 1
         add(&mut other, &mut table, "x;y;z;w", 5);
         let encoded = snapshot.encode();
         assert_eq!(
-            &*compress::maybe_gunzip(&encoded.gzip).unwrap(),
+            &*compress::maybe_gunzip(&encoded.bytes).unwrap(),
             b"main;a 1\nmain;b;c 2\n"
         );
         assert_eq!((encoded.stacks, encoded.samples), (2, 3));
@@ -530,7 +547,7 @@ c 1
         let mut table = StackTable::new();
         let mut before = WindowCounts::new();
         add(&mut before, &mut table, "x;y", 3);
-        let log = compress::maybe_gunzip(&before.encode(&table).gzip)
+        let log = compress::maybe_gunzip(&before.encode(&table).bytes)
             .unwrap()
             .into_owned();
         let mut after = WindowCounts::new();

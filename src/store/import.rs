@@ -229,7 +229,7 @@ mod tests {
         );
         let log = builder.encode();
         assert_eq!(
-            &*compress::maybe_gunzip(&log.gzip).unwrap(),
+            &*compress::maybe_gunzip(&log.bytes).unwrap(),
             b"?x;y 1\na;b 6\nb;c 3\n"
         );
         assert_eq!(builder.samples(), 10);

@@ -48,7 +48,7 @@ fn sum(lines: &[(String, u64)]) -> BTreeMap<String, u64> {
 /// The `all` log of `inputs` merged, as stack -> count, and its gzip'd bytes.
 fn merged(inputs: &[Vec<u8>]) -> (BTreeMap<String, u64>, Vec<u8>) {
     let sealed = seal::merge(inputs, 64).expect("generated logs merge");
-    let plain = compress::maybe_gunzip(&sealed.all.gzip).expect("gzip");
+    let plain = compress::maybe_gunzip(&sealed.all.bytes).expect("gzip");
     let text = String::from_utf8(plain.into_owned()).expect("UTF-8");
     let counts = text
         .lines()
@@ -57,7 +57,7 @@ fn merged(inputs: &[Vec<u8>]) -> (BTreeMap<String, u64>, Vec<u8>) {
             (stack.to_owned(), n.parse().expect("count"))
         })
         .collect();
-    (counts, sealed.all.gzip)
+    (counts, sealed.all.bytes)
 }
 
 proptest! {
@@ -118,7 +118,7 @@ proptest! {
         for lines in &logs {
             let encoded = seal::merge([text(lines).into_bytes()], 64).expect("merge").all;
             let section = builder.push(&encoded);
-            written.push((section, encoded.gzip, sum(lines)));
+            written.push((section, encoded.bytes, sum(lines)));
         }
         let segment = builder.finish();
         for (section, gzip, counts) in written {

@@ -17,8 +17,9 @@ use crate::ingest::stacks::StackTable;
 use crate::store::aggregate::{Encoded, WindowCounts};
 use crate::store::catalogue::{self, LogSummary};
 use crate::store::compress::{self, GunzipError};
-use crate::store::folded::{self, FoldedWriter};
+use crate::store::folded;
 use crate::store::layout::LogKey;
+use crate::store::packed;
 use crate::store::retention::{self, PeriodSpec, HOURLY};
 use crate::store::segment::SectionRef;
 use crate::store::storage::{ContentMeta, Storage, StorageError};
@@ -59,7 +60,7 @@ pub fn merge(
     let all = counts.encode(&table);
     counts.release_all(&mut table);
     drop(table);
-    let entries = split_entries(&all.gzip, max_entry_points)?;
+    let entries = split_entries(&all.bytes, max_entry_points)?;
     Ok(SealedLogs {
         all,
         entries,
@@ -93,15 +94,9 @@ pub fn split_entries(
         .enumerate()
         .map(|(i, (name, _))| (*name, i))
         .collect();
-    let mut writers: Vec<(FoldedWriter, usize, u64)> = ranked
+    let mut writers: Vec<(packed::Writer, usize, u64)> = ranked
         .iter()
-        .map(|_| {
-            (
-                FoldedWriter::new(text.len() / ranked.len().max(1) / 8 + 64),
-                0,
-                0,
-            )
-        })
+        .map(|_| (packed::Writer::new(), 0, 0))
         .collect();
     for line in sample::lines(&text) {
         let Some((stack, count)) = folded::parse_line(line) else {
@@ -122,7 +117,7 @@ pub fn split_entries(
             (
                 name.to_owned(),
                 Encoded {
-                    gzip: writer.finish(),
+                    bytes: writer.finish(),
                     stacks,
                     samples,
                 },
@@ -259,8 +254,8 @@ pub async fn write_log(
     storage
         .put(
             &key.log_path(),
-            Bytes::from(log.gzip),
-            ContentMeta::TRACE_LOG,
+            Bytes::from(log.bytes),
+            ContentMeta::PACKED_TRACE,
         )
         .await?;
     storage
@@ -282,7 +277,7 @@ mod tests {
     }
 
     fn text(log: &Encoded) -> String {
-        String::from_utf8(compress::maybe_gunzip(&log.gzip).unwrap().into_owned()).unwrap()
+        String::from_utf8(compress::maybe_gunzip(&log.bytes).unwrap().into_owned()).unwrap()
     }
 
     #[test]

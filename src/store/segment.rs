@@ -94,10 +94,10 @@ impl SegmentBuilder {
     /// Append one encoded log as a section; its place for the index.
     pub fn push(&mut self, log: &Encoded) -> SectionRef {
         let offset = self.bytes.len() as u64;
-        self.bytes.extend_from_slice(&log.gzip);
+        self.bytes.extend_from_slice(&log.bytes);
         SectionRef {
             offset,
-            len: log.gzip.len() as u64,
+            len: log.bytes.len() as u64,
             samples: log.samples,
             stacks: log.stacks as u64,
         }
@@ -121,7 +121,7 @@ mod tests {
             writer.push(stack.as_bytes(), *count);
         }
         Encoded {
-            gzip: writer.finish(),
+            bytes: writer.finish(),
             stacks: lines.len(),
             samples: lines.iter().map(|(_, c)| c).sum(),
         }
@@ -134,8 +134,8 @@ mod tests {
         let mut builder = SegmentBuilder::new();
         let refs = [builder.push(&first), builder.push(&second)];
         let segment = builder.finish();
-        assert_eq!(refs[0].bytes(&segment).unwrap(), &first.gzip[..]);
-        assert_eq!(refs[1].bytes(&segment).unwrap(), &second.gzip[..]);
+        assert_eq!(refs[0].bytes(&segment).unwrap(), &first.bytes[..]);
+        assert_eq!(refs[1].bytes(&segment).unwrap(), &second.bytes[..]);
         assert_eq!((refs[1].samples, refs[1].stacks), (5, 1));
         // The whole segment is one gzip stream of both logs, as `zcat` reads it.
         assert_eq!(

@@ -11,8 +11,8 @@ use hashbrown::HashMap;
 use crate::ingest::synth::{Draw, EntryPoint, Generator, Tally};
 use crate::ingest::window::Period;
 use crate::store::aggregate::Encoded;
-use crate::store::folded::FoldedWriter;
 use crate::store::layout::ALL;
+use crate::store::packed;
 
 /// One window's simulated samples: stack number -> count per entry point.
 #[derive(Default)]
@@ -61,7 +61,7 @@ impl WindowTraffic {
             })
             .collect();
         order.sort();
-        let mut all = FoldedWriter::new(0);
+        let mut all = packed::Writer::new();
         let (mut all_stacks, mut all_samples) = (0, 0);
         let mut logs = Vec::new();
         for (_, entry) in order {
@@ -78,7 +78,7 @@ impl WindowTraffic {
             }
             let of = |&(start, len, _): &(usize, usize, u64)| &text[start..start + len];
             stacks.sort_unstable_by(|a, b| of(a).cmp(of(b)));
-            let mut writer = FoldedWriter::new(text.len() / 4);
+            let mut writer = packed::Writer::new();
             let (mut distinct, mut samples) = (0, 0);
             let mut i = 0;
             while i < stacks.len() {
@@ -99,7 +99,7 @@ impl WindowTraffic {
             logs.push((
                 entry.name(),
                 Encoded {
-                    gzip: writer.finish(),
+                    bytes: writer.finish(),
                     stacks: distinct,
                     samples,
                 },
@@ -111,7 +111,7 @@ impl WindowTraffic {
                 (
                     ALL,
                     Encoded {
-                        gzip: all.finish(),
+                        bytes: all.finish(),
                         stacks: all_stacks,
                         samples: all_samples,
                     },
@@ -230,7 +230,7 @@ mod tests {
         let logs = window.encode(&generator);
         assert_eq!(logs.len(), 6, "all and five entry points");
         for (entry, encoded) in logs {
-            let text = folded::decode(&encoded.gzip).unwrap();
+            let text = folded::decode(&encoded.bytes).unwrap();
             let want = folded::aggregate(&expected[entry]);
             let want: Vec<u8> = want
                 .stacks

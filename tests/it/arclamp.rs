@@ -496,12 +496,17 @@ pub fn read_log(data: &Path, relative: &str) -> BTreeMap<String, u64> {
 }
 
 /// The stacks and counts in the bytes of a trace log named `relative` (for messages),
-/// checking it is gzip with sorted, unique lines.
+/// checking it is a trace log (gzip'd folded text as served, or a packed trace as stored)
+/// with sorted, unique lines.
 pub fn parse_log(bytes: &[u8], relative: &str) -> BTreeMap<String, u64> {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_string(&mut text)
-        .unwrap_or_else(|e| panic!("{relative} is not gzip: {e}"));
+    assert!(
+        arclamp::store::compress::is_gzip(bytes) || arclamp::store::packed::is_packed(bytes),
+        "{relative} is neither gzip nor a packed trace"
+    );
+    let text = arclamp::store::compress::maybe_gunzip(bytes)
+        .unwrap_or_else(|e| panic!("{relative} does not decode: {e}"));
+    let text = String::from_utf8(text.into_owned())
+        .unwrap_or_else(|e| panic!("{relative} is not UTF-8: {e}"));
     let mut counts = BTreeMap::new();
     let mut previous: Option<String> = None;
     for line in text.lines() {

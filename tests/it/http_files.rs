@@ -646,50 +646,54 @@ fn index_pages_and_escaping() {
 }
 
 #[test]
-fn a_log_stored_as_a_packed_trace_is_served_and_exported_as_the_folded_log_it_holds() {
+fn logs_stored_packed_or_gzip_d_are_served_and_exported_as_the_same_folded_log() {
     let redis = RedisServer::start();
     let (arclamp, _) = aggregated_service(&redis);
     let data = arclamp.data();
     let log = format!("/logs/daily/{DAY}.excimer.api.log.gz");
     let export = format!("/export/daily/{DAY}.excimer.api.speedscope.json");
-    let gz_before = gunzip(&get(&arclamp, &log, &["Accept-Encoding: gzip"]).body);
-    let export_before = get(&arclamp, &export, &[]).text();
-    assert!(gz_before.len() > 1000, "the window has samples");
-
-    // The same log, packed, in place of the gzip'd one (what issue 16's store writes).
     let stored = data.join(&log[1..]);
-    let text = gunzip(&std::fs::read(&stored).unwrap());
-    let counted = arclamp::store::folded::aggregate(&text);
-    let trace = arclamp::store::packed::encode(counted.stacks.iter().copied());
-    assert!(trace.len() < std::fs::read(&stored).unwrap().len());
-    std::fs::write(&stored, &trace).unwrap();
+    let trace = std::fs::read(&stored).unwrap();
+    assert!(
+        arclamp::store::packed::is_packed(&trace),
+        "logs are written packed"
+    );
+    let text = arclamp::store::packed::to_folded(&trace).unwrap();
 
     let gz = get(&arclamp, &log, &["Accept-Encoding: gzip"]);
     assert_eq!(gz.status, 200);
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
-    let packed_tag = format!("\"{:x}-", trace.len());
-    assert!(
-        gz.header("etag")
-            .is_some_and(|t| t.starts_with(&packed_tag)),
-        "served from the packed object: {:?}",
-        gz.header("etag")
-    );
-    assert_eq!(
-        gunzip(&gz.body),
-        gz_before,
-        "gzip'd folded log, line for line"
-    );
+    assert_eq!(gunzip(&gz.body), text, "gzip'd folded log, line for line");
     let plain = get(&arclamp, &log, &[]);
     assert_eq!(plain.header("content-encoding"), None);
-    assert_eq!(plain.body, gz_before);
+    assert_eq!(plain.body, text);
     assert_ne!(plain.header("etag"), gz.header("etag"));
-    assert_eq!(get(&arclamp, &export, &[]).text(), export_before);
+    assert!(text.len() > 1000, "the window has samples");
+    let exported = get(&arclamp, &export, &[]).text();
+
+    // The same log as an earlier release wrote it (gzip'd folded text) reads the same.
+    let old_format = crate::arclamp::gzip(&text);
+    assert!(
+        old_format.len() > trace.len(),
+        "the packed trace is the smaller"
+    );
+    std::fs::write(&stored, &old_format).unwrap();
+    let gz = get(&arclamp, &log, &["Accept-Encoding: gzip"]);
+    let old_tag = format!("\"{:x}-", old_format.len());
+    assert!(
+        gz.header("etag").is_some_and(|t| t.starts_with(&old_tag)),
+        "served from the gzip'd object: {:?}",
+        gz.header("etag")
+    );
+    assert_eq!(gz.body, old_format, "a gzip'd log is sent as stored");
+    assert_eq!(get(&arclamp, &log, &[]).body, text);
+    assert_eq!(get(&arclamp, &export, &[]).text(), exported);
 
     // A damaged trace: the response is cut short, the service stays up.
     std::fs::write(&stored, &trace[..trace.len() - 5]).unwrap();
     let damaged = http_request(arclamp.http_port, "GET", &log, &[]);
     assert!(
-        damaged.is_none_or(|r| r.status != 200 || r.body != gz_before),
+        damaged.is_none_or(|r| r.status != 200 || r.body != text),
         "a damaged trace is never served as a whole log"
     );
     assert_eq!(get(&arclamp, "/healthz", &[]).status, 200);

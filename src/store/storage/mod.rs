@@ -117,7 +117,21 @@ pub struct ContentMeta {
 }
 
 impl ContentMeta {
-    /// A gzip-compressed folded trace log.
+    /// A trace log in the packed format ([`crate::store::packed`]): served by arclamp as
+    /// the folded log it holds, never as stored.
+    pub const PACKED_TRACE: ContentMeta = ContentMeta {
+        content_type: "application/vnd.arclamp.packed-trace",
+        content_encoding: None,
+    };
+    /// The meta of a trace log's bytes: [`Self::PACKED_TRACE`] or [`Self::TRACE_LOG`].
+    pub fn of_log(bytes: &[u8]) -> ContentMeta {
+        if crate::store::packed::is_packed(bytes) {
+            ContentMeta::PACKED_TRACE
+        } else {
+            ContentMeta::TRACE_LOG
+        }
+    }
+    /// A gzip-compressed folded trace log (or range summary, or function totals).
     pub const TRACE_LOG: ContentMeta = ContentMeta {
         content_type: "text/plain; charset=utf-8",
         content_encoding: Some("gzip"),
