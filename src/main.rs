@@ -13,6 +13,7 @@ fn main() -> std::process::ExitCode {
         Command::Publish(args) => cli::publish::run(args),
         Command::Import(args) => cli::import::run(args),
         Command::Copy(args) => cli::copy::run(args),
+        Command::Migrate(args) => cli::migrate::run(args),
         Command::Top(args) => cli::top::run(args),
     };
     match result {

@@ -5,6 +5,7 @@
 pub mod check_config;
 pub mod copy;
 pub mod import;
+pub mod migrate;
 pub mod publish;
 pub mod render;
 pub mod serve;
@@ -49,6 +50,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Copy every object from one config's store to another's, verifying each copy.
     Copy(copy::CopyArgs),
+    /// Rewrite the trace logs of an earlier release (gzip'd folded text) as packed traces.
+    Migrate(migrate::MigrateArgs),
     /// The functions most often on CPU in one stored window (as /api/top).
     Top(top::TopArgs),
 }

@@ -20,6 +20,7 @@ mod http_limits;
 mod http_pages;
 mod import;
 mod lifecycle;
+mod migrate;
 mod object_lifecycle;
 mod object_storage;
 mod observability;

@@ -1,0 +1,196 @@
+//! `arclamp migrate [--config CONFIG]`: rewrite the trace logs an earlier release stored as
+//! gzip'd folded text as packed traces ([`crate::store::packed`]), about 8 times smaller.
+//! Each log is converted, checked (the packed trace holds exactly the stacks and counts of
+//! the old log) and written over it under the same name; readers take either format, so a
+//! half-migrated store is a valid store.
+//!
+//! Idempotent and resumable: packed logs are left alone, so a second run (or a run after an
+//! interruption) converts only what is left. Logs modified within `--min-age` are skipped:
+//! a running service may be rewriting them (its next checkpoint writes them packed anyway).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+
+use crate::config::Config;
+use crate::store::storage::{ContentMeta, Storage};
+use crate::store::{compress, folded, packed};
+
+/// Arguments of `arclamp migrate`.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// Config naming the store to migrate.
+    #[arg(long, default_value = "config/arclamp.toml")]
+    pub config: PathBuf,
+
+    /// Leave logs modified more recently than this alone (a running service may be
+    /// writing them), e.g. "1h", "0s".
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub min_age: Duration,
+
+    /// Count what would be converted, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write a JSON report (what the summary says, in numbers) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. \"1h\", \"30m\", \"0s\")"))
+}
+
+/// What a migration did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MigrateReport {
+    /// Trace logs found.
+    pub logs: u64,
+    /// Logs converted to packed traces (with `--dry-run`: that would be).
+    pub converted: u64,
+    /// Logs already packed.
+    pub already_packed: u64,
+    /// Logs skipped because they were modified within `--min-age`.
+    pub too_recent: u64,
+    /// Logs listed but gone before they could be read (retention ran meanwhile).
+    pub vanished: u64,
+    /// Bytes of the converted logs before, and after.
+    pub bytes_before: u64,
+    /// Bytes of the converted logs after conversion.
+    pub bytes_after: u64,
+    /// Samples in the converted logs (the same before and after, checked).
+    pub samples: u64,
+    /// Logs that could not be converted (damaged), left as they are: the run fails.
+    pub failed: Vec<String>,
+}
+
+/// Run `arclamp migrate`.
+pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let loaded = Config::load(&args.config)
+        .with_context(|| format!("invalid config {}", args.config.display()))?;
+    let storage = super::open_storage(&loaded)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(migrate(storage.as_ref(), args.min_age, args.dry_run))?;
+    eprintln!(
+        "arclamp migrate{}: {}: {} logs, {} converted ({} -> {} bytes, {} samples), {} already \
+         packed, {} modified within {} (left alone), {} vanished, {} failed in {:.1} s",
+        if args.dry_run { " (dry run)" } else { "" },
+        storage.describe(),
+        report.logs,
+        report.converted,
+        report.bytes_before,
+        report.bytes_after,
+        report.samples,
+        report.already_packed,
+        report.too_recent,
+        humantime::format_duration(args.min_age).to_string(),
+        report.vanished,
+        report.failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.report {
+        let mut json = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
+        json.push(b'\n');
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if !report.failed.is_empty() {
+        anyhow::bail!(
+            "{} logs could not be converted and were left as they are: {}",
+            report.failed.len(),
+            report.failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Whether `path` names a window's trace log (not a summary, totals or roll-up).
+fn is_log(path: &str) -> bool {
+    path.starts_with("logs/") && path.ends_with(".log.gz")
+}
+
+async fn migrate(
+    storage: &dyn Storage,
+    min_age: Duration,
+    dry_run: bool,
+) -> anyhow::Result<MigrateReport> {
+    let mut logs: Vec<_> = storage
+        .list("logs/")
+        .await
+        .with_context(|| format!("cannot list {}", storage.describe()))?
+        .into_iter()
+        .filter(|o| is_log(&o.path))
+        .collect();
+    logs.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut report = MigrateReport {
+        logs: logs.len() as u64,
+        ..MigrateReport::default()
+    };
+    let now = SystemTime::now();
+    let progress = super::progress_bar(logs.len() as u64, "logs");
+    for log in &logs {
+        progress.inc(1);
+        let path = log.path.as_str();
+        if now.duration_since(log.modified).unwrap_or_default() < min_age {
+            report.too_recent += 1;
+            continue;
+        }
+        let Some(bytes) = storage
+            .get(path)
+            .await
+            .with_context(|| format!("cannot read {path}"))?
+        else {
+            report.vanished += 1;
+            continue;
+        };
+        if packed::is_packed(&bytes) {
+            report.already_packed += 1;
+            continue;
+        }
+        let (trace, samples) = match convert(&bytes) {
+            Ok(converted) => converted,
+            Err(error) => {
+                report.failed.push(format!("{path} ({error})"));
+                continue;
+            }
+        };
+        report.converted += 1;
+        report.bytes_before += bytes.len() as u64;
+        report.bytes_after += trace.len() as u64;
+        report.samples += samples;
+        if !dry_run {
+            storage
+                .put(path, Bytes::from(trace), ContentMeta::PACKED_TRACE)
+                .await
+                .with_context(|| format!("cannot write {path} to {}", storage.describe()))?;
+        }
+    }
+    progress.finish_and_clear();
+    Ok(report)
+}
+
+/// The packed trace of a folded log (gzip'd or plain), and its samples, checked: it decodes
+/// to exactly the old log's stacks and counts.
+fn convert(log: &[u8]) -> anyhow::Result<(Vec<u8>, u64)> {
+    let text = folded::decode(log).context("not a trace log")?;
+    let counted = folded::aggregate(&text);
+    let trace = packed::encode(counted.stacks.iter().copied());
+    let mut expected = counted.stacks.iter();
+    let mut same = true;
+    packed::for_each_stack(&trace, |stack, count| {
+        same &= expected.next() == Some(&(stack, count));
+    })
+    .context("the packed trace does not read back")?;
+    anyhow::ensure!(
+        same && expected.next().is_none(),
+        "the packed trace differs from the log"
+    );
+    // The gzip'd form as the readers see it: the same folded text, line for line.
+    debug_assert!(compress::maybe_gunzip(&trace).is_ok());
+    Ok((trace, counted.total()))
+}
