@@ -89,7 +89,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
         report.samples,
         report.already_packed,
         report.too_recent,
-        humantime::format_duration(args.min_age).to_string(),
+        humantime::format_duration(args.min_age),
         report.vanished,
         report.failed.len(),
         started.elapsed().as_secs_f64()
