@@ -88,9 +88,7 @@ pub fn run(args: CopyArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     if let Some(path) = &args.report {
-        let mut json = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
-        json.push(b'\n');
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        super::write_json_report(path, &report)?;
     }
     if !report.mismatches.is_empty() {
         bail!(

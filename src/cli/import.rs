@@ -149,9 +149,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         summary(&report, &args.dir, &storage.describe(), started)
     );
     if let Some(path) = &args.report {
-        let mut json = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
-        json.push(b'\n');
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        super::write_json_report(path, &report)?;
     }
     Ok(())
 }

@@ -95,9 +95,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     if let Some(path) = &args.report {
-        let mut json = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
-        json.push(b'\n');
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        super::write_json_report(path, &report)?;
     }
     if !report.failed.is_empty() {
         anyhow::bail!(

@@ -64,6 +64,16 @@ pub fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
     Ok(storage)
 }
 
+/// Write `report` to `path` as pretty JSON (a subcommand's `--report` or `--expect`).
+pub fn write_json_report(
+    path: &std::path::Path,
+    report: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    let mut json = serde_json::to_vec_pretty(report).context("cannot encode the report")?;
+    json.push(b'\n');
+    std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// A progress bar on stderr for a long run, counting `unit`; hidden when stderr is not a
 /// terminal (tests, logs, pipes), so it never pollutes captured output.
 pub fn progress_bar(length: u64, unit: &str) -> indicatif::ProgressBar {

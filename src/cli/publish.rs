@@ -447,9 +447,7 @@ fn write_publish_command(
 }
 
 fn write_expected(path: &Path, expected: &Expected) -> anyhow::Result<()> {
-    let mut json = serde_json::to_vec_pretty(expected).context("cannot encode --expect JSON")?;
-    json.push(b'\n');
-    std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))
+    super::write_json_report(path, expected)
 }
 
 fn summary(args: &PublishArgs, expected: &Expected, elapsed: Duration) -> String {

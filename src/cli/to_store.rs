@@ -194,9 +194,7 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
         started.elapsed().as_secs_f64()
     );
     if let Some(path) = expect {
-        let mut json = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
-        json.push(b'\n');
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        super::write_json_report(path, &report)?;
     }
     Ok(())
 }

@@ -78,25 +78,21 @@ impl Snapshot {
     /// [`frame_order`], without building their text) and written straight into the packed
     /// writer, whose columns are the only buffer that grows with the window. The bytes are
     /// those of the text-sorting encoder ([`WindowCounts::text_snapshot`]) exactly.
-    pub fn encode(mut self) -> Encoded {
-        let stacks = self.sorted();
-        let mut writer = packed::Writer::new();
-        for stack in &stacks {
-            let frames = self.ids(stack).iter().map(|&f| self.frames.text(f));
-            writer.push_frames(frames, stack.count);
-        }
-        Encoded {
-            bytes: writer.finish(),
-            stacks: stacks.len(),
-            samples: self.samples,
-        }
+    pub fn encode(self) -> Encoded {
+        self.encode_into(packed::Writer::new())
     }
 
     /// The window as gzip'd folded text at gzip `level`: a section of stream mode's
     /// transient segments (cut out of a segment by byte range, merged at seal time).
-    pub fn encode_section(mut self, level: u32) -> Encoded {
-        let stacks = self.sorted();
-        let mut writer = FoldedWriter::with_level(self.text_bytes + 12 * stacks.len(), level);
+    pub fn encode_section(self, level: u32) -> Encoded {
+        let capacity = self.text_bytes + 12 * self.stacks.len();
+        self.encode_into(FoldedWriter::with_level(capacity, level))
+    }
+
+    /// Sort the stacks and write them with `writer`.
+    fn encode_into(mut self, mut writer: impl StackWriter) -> Encoded {
+        let mut stacks = std::mem::take(&mut self.stacks);
+        stacks.sort_unstable_by(|a, b| self.compare(a, b));
         for stack in &stacks {
             let frames = self.ids(stack).iter().map(|&f| self.frames.text(f));
             writer.push_frames(frames, stack.count);
@@ -107,12 +103,31 @@ impl Snapshot {
             samples: self.samples,
         }
     }
+}
 
-    /// The stacks, taken out and sorted bytewise.
-    fn sorted(&mut self) -> Vec<StackSpan> {
-        let mut stacks = std::mem::take(&mut self.stacks);
-        stacks.sort_unstable_by(|a, b| self.compare(a, b));
-        stacks
+/// What writes a log from stacks given in folded-log order: a packed trace or folded text.
+trait StackWriter {
+    fn push_frames<'f>(&mut self, frames: impl IntoIterator<Item = &'f [u8]>, count: u64);
+    fn finish(self) -> Vec<u8>;
+}
+
+impl StackWriter for packed::Writer {
+    fn push_frames<'f>(&mut self, frames: impl IntoIterator<Item = &'f [u8]>, count: u64) {
+        packed::Writer::push_frames(self, frames, count);
+    }
+
+    fn finish(self) -> Vec<u8> {
+        packed::Writer::finish(self)
+    }
+}
+
+impl StackWriter for FoldedWriter {
+    fn push_frames<'f>(&mut self, frames: impl IntoIterator<Item = &'f [u8]>, count: u64) {
+        FoldedWriter::push_frames(self, frames, count);
+    }
+
+    fn finish(self) -> Vec<u8> {
+        FoldedWriter::finish(self)
     }
 }
 
