@@ -1080,6 +1080,12 @@ pub fn register(channels: &[String], periods: &[String], reads_streams: bool, su
         for handover in ["yes", "no"] {
             counter!("arclamp_pubsub_takeovers_total", "handover" => handover).absolute(0);
         }
+        for channel in channels {
+            for cut in ["marker", "tail", "all"] {
+                counter!("arclamp_pubsub_takeover_channels_total", "channel" => channel.clone(), "cut" => cut)
+                    .absolute(0);
+            }
+        }
         gauge!("arclamp_pubsub_standby_buffered_messages").set(0.0);
     }
     gauge!("arclamp_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);

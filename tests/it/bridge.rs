@@ -48,7 +48,8 @@ fn publisher(redis: &RedisServer) -> Producing<Sent> {
     )
 }
 
-fn bridge_config(redis: &RedisServer, storage: &Path) -> String {
+/// A bridge-mode instance's config: a 2 s writer lease, fast commits and claims.
+pub(crate) fn bridge_config(redis: &RedisServer, storage: &Path) -> String {
     format!(
         "[redis]\nurl = \"{}\"\nchannels = [\"excimer\"]\nsource = \"bridge\"\n\
          writer_lease = \"2s\"\ncommit_interval = \"200ms\"\nclaim_after = \"1s\"\n\

@@ -162,6 +162,15 @@ fn every_metric_the_grafana_dashboard_queries_is_exported() {
         |v| v == 0.0,
     );
     exported.extend(exported_names(&scrape(&replica)));
+    // The bridge-mode panels' series come from an instance in bridge mode.
+    let bridge_redis = RedisServer::start();
+    let bridge_dir = TestDir::new();
+    let bridge = Arclamp::start_in(
+        bridge_dir.path(),
+        &bridge_redis,
+        &crate::bridge::bridge_config(&bridge_redis, &bridge_dir.path().join("data")),
+    );
+    exported.extend(exported_names(&scrape(&bridge)));
     let missing: Vec<&String> = queried
         .iter()
         .filter(|name| !exported.contains(*name))
