@@ -26,6 +26,10 @@ use crate::store::redis_connection::kept_or_new;
 const BATCH_MESSAGES: usize = 512;
 /// Most payload bytes in one append.
 const BATCH_BYTES: usize = 4 << 20;
+/// Most messages held while appends fail with Redis up (e.g. out of memory and refusing
+/// writes): about 6 hours at 35 messages/s, a few hundred MB. Further ones are dropped and
+/// counted rather than growing without bound.
+const MAX_PENDING: usize = 800_000;
 
 /// What the bridge needs from the config.
 #[derive(Debug, Clone)]
@@ -194,7 +198,12 @@ impl actix::Supervised for Bridge {
 impl Handler<Append> for Bridge {
     type Result = ();
 
-    fn handle(&mut self, Append(messages): Append, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Append(mut messages): Append, ctx: &mut Context<Self>) {
+        let room = MAX_PENDING.saturating_sub(self.pending.len());
+        if messages.len() > room {
+            events::bridge_dropped(messages.len() - room, MAX_PENDING);
+            messages.truncate(room);
+        }
         self.pending.extend(messages);
         events::bridge_pending(self.pending.len());
         if self.retry_delay.is_zero() {

@@ -212,6 +212,17 @@ pub fn bridge_append_failed(error: &str, pending: usize, retry_in: Duration) {
     }
 }
 
+/// Bridge mode: messages dropped because `held` were already waiting for appends that keep
+/// failing (Redis up but refusing writes): a real loss, counted.
+pub fn bridge_dropped(messages: usize, held: usize) {
+    tracing::error!(
+        messages,
+        held,
+        "appends keep failing and the bridge holds all it may: dropping messages (is Redis out of memory?)"
+    );
+    counter!("arclamp_bridge_dropped_messages_total").increment(messages as u64);
+}
+
 /// Bridge mode: appends work again after failures.
 pub fn bridge_recovered() {
     tracing::info!("appending pub/sub messages to their streams again");
@@ -861,6 +872,7 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_bridge_appended_total", MetricKind::Counter, "Bridge mode: pub/sub messages appended to their channel's stream, per channel."),
     ("arclamp_bridge_pending_messages", MetricKind::Gauge, "Bridge mode: messages received and not appended yet."),
     ("arclamp_bridge_append_failures_total", MetricKind::Counter, "Bridge mode: appends that failed (Redis unavailable) and are retried."),
+    ("arclamp_bridge_dropped_messages_total", MetricKind::Counter, "Bridge mode: messages dropped because appends kept failing and the bridge held all it may (a real loss)."),
     ("arclamp_bridge_fenced_messages_total", MetricKind::Counter, "Bridge mode: messages not appended because another instance took the writer lease (it forwards them)."),
     ("arclamp_pubsub_writer_lease_lost_total", MetricKind::Counter, "Pub/sub mode: writer leases lost to another instance (this one then exits)."),
     ("arclamp_storage_writes_total", MetricKind::Counter, "Objects written, by kind (top folder: logs, svgs, segments, other)."),
@@ -1064,6 +1076,7 @@ pub fn register(channels: &[String], periods: &[String], reads_streams: bool, su
         }
         for name in [
             "arclamp_bridge_append_failures_total",
+            "arclamp_bridge_dropped_messages_total",
             "arclamp_bridge_fenced_messages_total",
         ] {
             counter!(name).absolute(0);
