@@ -5,15 +5,22 @@
 //! ```text
 //! logs/{period}/{window}.{channel}.{entry}.range.gz   (path: crate::store::catalogue::range_summary_path)
 //!
+//! version 2 (written):
+//! arclamp-range-summary 2 samples=N cutoff=C log_bytes=B forward=F reversed=R forward_bytes=FB reversed_bytes=RB
+//! FB bytes: the forward tree's `STACK COUNT` lines as a packed trace (crate::store::packed)
+//! RB bytes: the reversed tree's (leaf frame first), as a packed trace
+//!
+//! version 1 (read; gzip'd):
 //! arclamp-range-summary 1 samples=N cutoff=C log_bytes=B forward=F reversed=R
 //! SHARED COUNT REST    F lines: the forward tree's `STACK COUNT` lines, sorted bytewise
 //! SHARED COUNT REST    R lines: the reversed tree's (leaf frame first), sorted bytewise
 //! ```
 //!
-//! Each line is front-coded: its stack is the first SHARED frames of the line before it,
-//! then REST (the remaining frames, `;`-separated). Sorted stacks share long prefixes, so
-//! this stores about one frame per line instead of a whole stack (kilobytes), and a reader
-//! building a tree ([`crate::graphs::range`]) touches only the frames that change.
+//! In memory a tree is front-coded lines: a stack is the first SHARED frames of the line
+//! before it, then REST (the remaining frames, `;`-separated). Sorted stacks share long
+//! prefixes, so a reader building a tree ([`crate::graphs::range`]) touches only the frames
+//! that change. Version 2 stores the same trees packed: about 5 to 9 times smaller than
+//! version 1's gzip'd lines (BENCHMARKS.md, issue 16).
 //!
 //! Both trees come from [`crate::graphs::render::tree::PrunedTree`] with [`cutoff`]: every frame of
 //! at least `cutoff` samples is exact; a narrower subtree is one line with its samples, named
@@ -29,13 +36,14 @@
 use std::io::Write;
 
 use crate::graphs::render::tree::PrunedLines;
-use crate::store::compress;
+use crate::store::{compress, packed};
 
 /// Fraction of the narrowest drawn frame that a window's summary may drop: a window's
 /// cutoff is `RESOLUTION x min_width` of its samples (min_width as a fraction of the width).
 pub const RESOLUTION: f64 = 1.0 / 20.0;
 
 const MAGIC: &str = "arclamp-range-summary 1";
+const MAGIC_V2: &str = "arclamp-range-summary 2";
 
 /// The cutoff of a window of `samples` samples, for graphs drawn with `min_width_pct`
 /// (percent of the width).
@@ -71,9 +79,40 @@ pub struct RangeSummary {
 }
 
 impl RangeSummary {
-    /// The gzip'd summary of a window of `log_bytes` (its log's size), `samples` samples,
-    /// pruned at `cutoff`.
+    /// The summary (version 2) of a window of `log_bytes` (its log's size), pruned at
+    /// `cutoff`.
     pub fn encode(
+        log_bytes: u64,
+        cutoff: f64,
+        forward: &PrunedLines,
+        reversed: &PrunedLines,
+    ) -> Vec<u8> {
+        let pack = |tree: &PrunedLines| {
+            packed::encode(tree.lines().filter_map(|line| {
+                let (stack, count) = line.rsplit_once(' ')?;
+                Some((stack.as_bytes(), count.parse().ok()?))
+            }))
+        };
+        let (forward_packed, reversed_packed) = (pack(forward), pack(reversed));
+        let mut out = format!(
+            "{MAGIC_V2} samples={} cutoff={cutoff} log_bytes={log_bytes} forward={} reversed={} \
+             forward_bytes={} reversed_bytes={}\n",
+            forward.samples,
+            forward.lines,
+            reversed.lines,
+            forward_packed.len(),
+            reversed_packed.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(&forward_packed);
+        out.extend_from_slice(&reversed_packed);
+        out
+    }
+
+    /// The gzip'd version 1 summary (what releases before version 2 wrote): kept to test
+    /// that stores written by them read as they are.
+    #[cfg(test)]
+    pub fn encode_v1(
         log_bytes: u64,
         cutoff: f64,
         forward: &PrunedLines,
@@ -121,6 +160,9 @@ impl RangeSummary {
         want_forward: bool,
         want_reversed: bool,
     ) -> Result<RangeSummary, SummaryError> {
+        if bytes.starts_with(MAGIC_V2.as_bytes()) {
+            return Self::decode_v2(bytes, want_forward, want_reversed);
+        }
         let bad = |what: &str| SummaryError::Format(what.to_owned());
         let mut inflater = Inflater::new(bytes);
         inflater.fill_lines(1)?;
@@ -157,6 +199,76 @@ impl RangeSummary {
         };
         if !parses(forward.clone()) || !parses(reversed.clone()) {
             return Err(bad("a line is not SHARED COUNT REST in UTF-8"));
+        }
+        Ok(RangeSummary {
+            samples: header.samples,
+            cutoff: header.cutoff,
+            log_bytes: header.log_bytes,
+            forward_decoded: want_forward,
+            reversed_decoded: want_reversed,
+            forward,
+            reversed,
+            text,
+        })
+    }
+
+    /// Version 2: the header, then each wanted tree unpacked into front-coded lines.
+    fn decode_v2(
+        bytes: &[u8],
+        want_forward: bool,
+        want_reversed: bool,
+    ) -> Result<RangeSummary, SummaryError> {
+        let bad = |what: &str| SummaryError::Format(what.to_owned());
+        let header_end = memchr::memchr(b'\n', bytes).ok_or_else(|| bad("no header line"))?;
+        let header = SummaryHeader::parse(&bytes[..header_end])?;
+        let body = &bytes[header_end + 1..];
+        let (Some(forward_bytes), Some(reversed_bytes)) =
+            (header.forward_bytes, header.reversed_bytes)
+        else {
+            return Err(bad("version 2 without the sizes of its trees"));
+        };
+        let too_long = || bad("truncated");
+        let forward_end = usize::try_from(forward_bytes).map_err(|_| too_long())?;
+        let reversed_end = forward_end
+            .checked_add(usize::try_from(reversed_bytes).map_err(|_| too_long())?)
+            .ok_or_else(too_long)?;
+        if reversed_end != body.len() {
+            return Err(bad("the trees' sizes do not add up to the summary's"));
+        }
+        let mut text = Vec::new();
+        let mut unpack =
+            |packed_tree: &[u8], lines: usize| -> Result<std::ops::Range<usize>, SummaryError> {
+                let start = text.len();
+                let mut previous: Vec<u8> = Vec::new();
+                let mut written = 0usize;
+                packed::for_each_stack(packed_tree, |stack, count| {
+                    let shared = shared_frames(&previous, stack);
+                    // Writing into a Vec cannot fail.
+                    let _ = write!(text, "{shared} {count} ");
+                    text.extend_from_slice(rest_after(stack, shared));
+                    text.push(b'\n');
+                    previous.clear();
+                    previous.extend_from_slice(stack);
+                    written += 1;
+                })
+                .map_err(|e| SummaryError::Format(e.to_string()))?;
+                if written != lines {
+                    return Err(bad("more or fewer lines than the header says"));
+                }
+                Ok(start..text.len())
+            };
+        let forward = if want_forward {
+            unpack(&body[..forward_end], header.forward_lines)?
+        } else {
+            0..0
+        };
+        let reversed = if want_reversed {
+            unpack(&body[forward_end..], header.reversed_lines)?
+        } else {
+            forward.end..forward.end
+        };
+        if std::str::from_utf8(&text).is_err() {
+            return Err(bad("a stack is not UTF-8"));
         }
         Ok(RangeSummary {
             samples: header.samples,
@@ -244,6 +356,10 @@ pub struct SummaryHeader {
     pub forward_lines: usize,
     /// Lines of the reversed tree.
     pub reversed_lines: usize,
+    /// Version 2: bytes of the forward tree's packed trace.
+    pub forward_bytes: Option<u64>,
+    /// Version 2: bytes of the reversed tree's packed trace.
+    pub reversed_bytes: Option<u64>,
 }
 
 impl SummaryHeader {
@@ -251,8 +367,11 @@ impl SummaryHeader {
         let bad = |what: &str| SummaryError::Format(what.to_owned());
         let header = std::str::from_utf8(line).map_err(|_| bad("header is not text"))?;
         let fields = header
-            .strip_prefix(MAGIC)
+            .strip_prefix(MAGIC_V2)
+            .or_else(|| header.strip_prefix(MAGIC))
             .ok_or_else(|| bad("unknown header"))?;
+        let mut forward_bytes = None;
+        let mut reversed_bytes = None;
         let mut samples = None;
         let mut cutoff = None;
         let mut log_bytes = None;
@@ -266,6 +385,8 @@ impl SummaryHeader {
                 "log_bytes" => log_bytes = value.parse::<u64>().ok(),
                 "forward" => forward = value.parse::<usize>().ok(),
                 "reversed" => reversed = value.parse::<usize>().ok(),
+                "forward_bytes" => forward_bytes = value.parse::<u64>().ok(),
+                "reversed_bytes" => reversed_bytes = value.parse::<u64>().ok(),
                 _ => {}
             }
         }
@@ -285,6 +406,8 @@ impl SummaryHeader {
             log_bytes,
             forward_lines,
             reversed_lines,
+            forward_bytes,
+            reversed_bytes,
         })
     }
 
@@ -608,6 +731,37 @@ mod tests {
         let huge = b"arclamp-range-summary 1 samples=1 cutoff=0 log_bytes=1 \
                      forward=18446744073709551615 reversed=0\n";
         assert!(RangeSummary::decode_tree(huge, false).is_err());
+    }
+
+    #[test]
+    fn version_1_summaries_of_earlier_releases_read_as_version_2_ones_do() {
+        let forward = pruned(&[("a;b", 5), ("a;b;c", 2), ("a;bc", 1), ("d", 4)], 0.0);
+        let reversed = pruned(&[("b;a", 5), ("bc;a", 1), ("c;b;a", 2), ("d", 4)], 0.0);
+        let v1 = RangeSummary::encode_v1(77, 0.0, &forward, &reversed);
+        let v2 = RangeSummary::encode(77, 0.0, &forward, &reversed);
+        assert!(compress::is_gzip(&v1) && v2.starts_with(MAGIC_V2.as_bytes()));
+        let (old, new) = (
+            RangeSummary::decode(&v1).unwrap(),
+            RangeSummary::decode(&v2).unwrap(),
+        );
+        for reversed in [false, true] {
+            let entries = |s: &RangeSummary| -> Vec<(usize, u64, Vec<u8>)> {
+                s.entries(reversed)
+                    .map(|(a, b, c)| (a, b, c.to_vec()))
+                    .collect()
+            };
+            assert_eq!(entries(&old), entries(&new));
+            assert_eq!(entries(&new).len(), 4);
+        }
+        assert_eq!((old.samples, old.log_bytes), (new.samples, new.log_bytes));
+        // One tree alone from version 2, and damage refused.
+        let one = RangeSummary::decode_tree(&v2, true).unwrap();
+        assert!(one.has_tree(true) && !one.has_tree(false));
+        assert!(RangeSummary::decode(&v2[..v2.len() - 1]).is_err());
+        let mut flipped = v2.clone();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0x40;
+        assert!(RangeSummary::decode(&flipped).is_err());
     }
 
     #[test]
