@@ -2,12 +2,13 @@
 //! encode, and time to read every stack back, on the same logs in the same run.
 //!
 //! `cargo bench --bench packed -- LOG...`: each LOG is a trace log (gzip'd or plain folded
-//! text), e.g. a daily `all` log written by `arclamp publish --to-store` or the real samples
+//! text; a `.range.gz` range summary is timed as ranges read it instead), e.g. a daily `all` log written by `arclamp publish --to-store` or the real samples
 //! in `../shared/data/mediawiki/`. `bench/packed.sh` makes both and runs this. Each time is
 //! the best of 3 rounds; numbers and their meaning are in BENCHMARKS.md.
 
 use std::time::{Duration, Instant};
 
+use arclamp::graphs::range_summary::RangeSummary;
 use arclamp::store::{compress, folded, packed};
 
 fn best(mut f: impl FnMut()) -> Duration {
@@ -32,6 +33,23 @@ fn main() {
     }
     for path in paths {
         let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        if path.ends_with(".range.gz") {
+            // A range summary (either version): the time to read each tree, as a range does.
+            for reversed in [false, true] {
+                let mut lines = 0;
+                let took = best(|| {
+                    let tree = RangeSummary::decode_tree(&raw, reversed).expect("a summary");
+                    lines = tree.entries(reversed).count();
+                });
+                println!(
+                    "{path}: {} bytes; {} tree, {lines} lines, read in {:.4} s",
+                    raw.len(),
+                    if reversed { "reversed" } else { "forward" },
+                    took.as_secs_f64()
+                );
+            }
+            continue;
+        }
         let text = folded::decode(&raw).expect("a trace log");
         let counted = folded::aggregate(&text);
         let stacks = counted.stacks.clone();

@@ -239,19 +239,24 @@ impl RangeSummary {
         let mut unpack =
             |packed_tree: &[u8], lines: usize| -> Result<std::ops::Range<usize>, SummaryError> {
                 let start = text.len();
-                let mut previous: Vec<u8> = Vec::new();
                 let mut written = 0usize;
-                packed::for_each_stack(packed_tree, |stack, count| {
-                    let shared = shared_frames(&previous, stack);
-                    // Writing into a Vec cannot fail.
-                    let _ = write!(text, "{shared} {count} ");
-                    text.extend_from_slice(rest_after(stack, shared));
+                let damaged = |e: packed::PackedError| SummaryError::Format(e.to_string());
+                let mut reader = packed::StackReader::open(packed_tree).map_err(damaged)?;
+                let mut number = itoa::Buffer::new();
+                while let Some(packed::FrontCoded {
+                    shared,
+                    rest,
+                    count,
+                }) = reader.next_front_coded().map_err(damaged)?
+                {
+                    text.extend_from_slice(number.format(shared).as_bytes());
+                    text.push(b' ');
+                    text.extend_from_slice(number.format(count).as_bytes());
+                    text.push(b' ');
+                    text.extend_from_slice(rest);
                     text.push(b'\n');
-                    previous.clear();
-                    previous.extend_from_slice(stack);
                     written += 1;
-                })
-                .map_err(|e| SummaryError::Format(e.to_string()))?;
+                }
                 if written != lines {
                     return Err(bad("more or fewer lines than the header says"));
                 }

@@ -280,6 +280,8 @@ pub struct StackReader {
     /// The current stack's text, and where each of its frames ends in it.
     text: Vec<u8>,
     ends: Vec<usize>,
+    /// Frames the current stack shares with the one before it.
+    shared_now: usize,
 }
 
 impl StackReader {
@@ -337,6 +339,7 @@ impl StackReader {
             total: 0,
             text: Vec::new(),
             ends: Vec::new(),
+            shared_now: 0,
         })
     }
 
@@ -372,6 +375,7 @@ impl StackReader {
             ));
         }
         self.ends.truncate(shared as usize);
+        self.shared_now = self.ends.len();
         self.text.truncate(self.ends.last().copied().unwrap_or(0));
         for _ in 0..added {
             let id = self.ids.varint(&self.body)?;
@@ -391,6 +395,37 @@ impl StackReader {
         let count = self.counts.varint(&self.body)?;
         self.total = self.total.saturating_add(count);
         Ok(Some((&self.text, count)))
+    }
+}
+
+/// A stack front-coded against the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontCoded<'a> {
+    /// Frames it shares with the stack before it.
+    pub shared: usize,
+    /// Its other frames, `;`-separated.
+    pub rest: &'a [u8],
+    /// Its count.
+    pub count: u64,
+}
+
+impl StackReader {
+    /// The next stack, front-coded against the one before it; as [`Self::next_stack`].
+    pub fn next_front_coded(&mut self) -> Result<Option<FrontCoded<'_>>, PackedError> {
+        match self.next_stack()? {
+            None => Ok(None),
+            Some((_, count)) => {
+                let rest = match self.shared_now {
+                    0 => 0,
+                    n => self.ends[n - 1] + 1,
+                };
+                Ok(Some(FrontCoded {
+                    shared: self.shared_now,
+                    rest: &self.text[rest..],
+                    count,
+                }))
+            }
+        }
     }
 }
 
