@@ -200,16 +200,34 @@ impl RangeSummary {
         if !parses(forward.clone()) || !parses(reversed.clone()) {
             return Err(bad("a line is not SHARED COUNT REST in UTF-8"));
         }
-        Ok(RangeSummary {
-            samples: header.samples,
-            cutoff: header.cutoff,
-            log_bytes: header.log_bytes,
-            forward_decoded: want_forward,
-            reversed_decoded: want_reversed,
+        Ok(RangeSummary::of(
+            &header,
+            [want_forward, want_reversed],
             forward,
             reversed,
             text,
-        })
+        ))
+    }
+
+    /// A decoded summary: `header`'s numbers, the trees decoded (`[forward, reversed]`)
+    /// and where their front-coded lines are in `text`.
+    fn of(
+        header: &SummaryHeader,
+        [forward_decoded, reversed_decoded]: [bool; 2],
+        forward: std::ops::Range<usize>,
+        reversed: std::ops::Range<usize>,
+        text: Vec<u8>,
+    ) -> RangeSummary {
+        RangeSummary {
+            samples: header.samples,
+            cutoff: header.cutoff,
+            log_bytes: header.log_bytes,
+            forward_decoded,
+            reversed_decoded,
+            forward,
+            reversed,
+            text,
+        }
     }
 
     /// Version 2: the header, then each wanted tree unpacked into front-coded lines.
@@ -275,16 +293,13 @@ impl RangeSummary {
         if std::str::from_utf8(&text).is_err() {
             return Err(bad("a stack is not UTF-8"));
         }
-        Ok(RangeSummary {
-            samples: header.samples,
-            cutoff: header.cutoff,
-            log_bytes: header.log_bytes,
-            forward_decoded: want_forward,
-            reversed_decoded: want_reversed,
+        Ok(RangeSummary::of(
+            &header,
+            [want_forward, want_reversed],
             forward,
             reversed,
             text,
-        })
+        ))
     }
 
     /// True when the forward tree, or when `reversed` the reversed tree, was decoded.
