@@ -408,6 +408,19 @@ impl OnDemand {
         })
     }
 
+    /// Windows `a` and `b` of `series` (the `a=` and `b=` of a diff), the earlier first.
+    fn in_time_order<'w>(
+        &self,
+        series: &Series,
+        a: &'w str,
+        b: &'w str,
+    ) -> Result<(&'w str, &'w str), OnDemandError> {
+        let period = self.period(&series.period)?;
+        let start_a = self.window_of(period, "a", a)?;
+        let start_b = self.window_of(period, "b", b)?;
+        Ok(if start_b < start_a { (b, a) } else { (a, b) })
+    }
+
     /// A permit to compute, waiting in the bounded queue for one if all are taken.
     async fn permit(&self) -> Result<OwnedSemaphorePermit, OnDemandError> {
         let busy = || OnDemandError::Busy {
@@ -855,10 +868,7 @@ impl OnDemand {
         b: &str,
         folded: bool,
     ) -> Result<Exported, OnDemandError> {
-        let period = self.period(&series.period)?;
-        let start_a = self.window_of(period, "a", a)?;
-        let start_b = self.window_of(period, "b", b)?;
-        let (before, after) = if start_b < start_a { (b, a) } else { (a, b) };
+        let (before, after) = self.in_time_order(series, a, b)?;
         let mut logs = Vec::with_capacity(2);
         for window in [before, after] {
             let path = series.key(window).log_path();
@@ -987,11 +997,8 @@ impl OnDemand {
         b: &str,
         mode: DiffMode,
     ) -> Result<Rendered, OnDemandError> {
-        let period = self.period(&series.period)?;
-        let start_a = self.window_of(period, "a", a)?;
-        let start_b = self.window_of(period, "b", b)?;
         // Red always means "grew over time", whichever order the link gave.
-        let (a, b) = if start_b < start_a { (b, a) } else { (a, b) };
+        let (a, b) = self.in_time_order(series, a, b)?;
         // Each side's log, and its range summary when one was made from the log as it is
         // now; every file read is part of the cache key.
         let mut inputs = Vec::with_capacity(4);
