@@ -73,13 +73,10 @@ pub fn maybe_gunzip_reader<'a>(input: impl Read + 'a) -> std::io::Result<Box<dyn
     const BUFFER: usize = 1 << 18;
     let mut input = BufReader::with_capacity(BUFFER, input);
     if packed::is_packed(input.fill_buf()?) {
-        // A packed trace is small (a day's is a megabyte or two): read it whole, then
-        // make its text as it is read.
-        let mut bytes = Vec::new();
-        input.read_to_end(&mut bytes)?;
-        let text = packed::FoldedText::new(&bytes)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        return Ok(Box::new(BufReader::with_capacity(BUFFER, text)));
+        return Ok(Box::new(BufReader::with_capacity(
+            BUFFER,
+            folded_text(input)?,
+        )));
     }
     Ok(if is_gzip(input.fill_buf()?) {
         Box::new(BufReader::with_capacity(
@@ -89,6 +86,15 @@ pub fn maybe_gunzip_reader<'a>(input: impl Read + 'a) -> std::io::Result<Box<dyn
     } else {
         Box::new(input)
     })
+}
+
+/// The folded text of the packed trace `input` holds. A packed trace is small (a day's is
+/// a megabyte or two): it is read whole, and its text made as it is read.
+fn folded_text(mut input: impl Read) -> std::io::Result<packed::FoldedText> {
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes)?;
+    packed::FoldedText::new(&bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Decompress gzip input (all members, as `zcat` does) or a [`packed`] trace (into its
@@ -115,12 +121,7 @@ pub fn gunzip_chunks<'a, R: Read + 'a>(input: R, chunk: usize) -> GunzipChunks<'
     let mut input = BufReader::new(input);
     let decoder: std::io::Result<Box<dyn Read + 'a>> = match input.fill_buf() {
         Ok(head) if packed::is_packed(head) => {
-            let mut bytes = Vec::new();
-            input.read_to_end(&mut bytes).and_then(|_| {
-                packed::FoldedText::new(&bytes)
-                    .map(|text| Box::new(text) as Box<dyn Read + 'a>)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-            })
+            folded_text(input).map(|text| Box::new(text) as Box<dyn Read + 'a>)
         }
         Ok(_) => Ok(Box::new(flate2::bufread::MultiGzDecoder::new(input))),
         Err(e) => Err(e),

@@ -48,22 +48,15 @@ fn damaged(what: impl Into<String>) -> PackedError {
 /// Encode `stacks` (folded stack text, count). They may come in any order; a stack given
 /// twice has its counts summed; counts of 0 are dropped.
 pub fn encode<'a>(stacks: impl IntoIterator<Item = (&'a [u8], u64)>) -> Vec<u8> {
-    let mut sorted: Vec<(&[u8], u64)> = stacks.into_iter().filter(|(_, n)| *n > 0).collect();
+    let mut sorted: Vec<(&[u8], u64)> = stacks.into_iter().collect();
     sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let mut merged: Vec<(&[u8], u64)> = Vec::with_capacity(sorted.len());
-    for (stack, count) in sorted {
-        match merged.last_mut() {
-            Some(last) if last.0 == stack => last.1 = last.1.saturating_add(count),
-            _ => merged.push((stack, count)),
-        }
-    }
-    encode_sorted(&merged)
-}
-
-/// Encode stacks already sorted by their bytes, each once.
-fn encode_sorted(stacks: &[(&[u8], u64)]) -> Vec<u8> {
+    let mut sorted = sorted.into_iter().peekable();
     let mut writer = Writer::new();
-    for &(stack, count) in stacks {
+    while let Some((stack, mut count)) = sorted.next() {
+        while let Some((_, more)) = sorted.next_if(|(next, _)| *next == stack) {
+            count = count.saturating_add(more);
+        }
+        // The writer drops a count of 0.
         writer.push(stack, count);
     }
     writer.finish()
