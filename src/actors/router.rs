@@ -387,10 +387,7 @@ impl Handler<Ingest> for Router {
             while let Some(next) = messages.next_if(|m| m.channel == channel) {
                 run.push(next.message);
             }
-            let released = self.gate.receive(now, &channel, run, payload);
-            counted.expired += released.expired;
-            counted.cuts.extend(released.cuts);
-            counted.messages.extend(released.messages);
+            counted.extend_from(self.gate.receive(now, &channel, run, payload));
         }
         self.count(counted, ctx);
     }

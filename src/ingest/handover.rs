@@ -91,6 +91,16 @@ enum Until {
     Tail(Vec<Vec<u8>>),
 }
 
+impl Until {
+    /// How a channel cut where this was found is reported ([`ChannelCut::how`]).
+    fn label(&self) -> &'static str {
+        match self {
+            Until::Marker(_) => "marker",
+            Until::Tail(_) => "tail",
+        }
+    }
+}
+
 /// What the gate let through or dropped in one step.
 #[derive(Debug)]
 pub struct Released<M> {
@@ -336,13 +346,9 @@ impl<M> Gate<M> {
             };
             if let Some(at) = found {
                 cut_at.insert(channel.clone(), of_channel[at].0);
-                let how = match until {
-                    Until::Marker(_) => "marker",
-                    Until::Tail(_) => "tail",
-                };
                 released.cuts.push(ChannelCut {
                     channel: channel.clone(),
-                    how,
+                    how: until.label(),
                     skipped: at + 1,
                 });
             }
@@ -384,7 +390,8 @@ impl<M> Gate<M> {
 }
 
 impl<M> Released<M> {
-    fn extend_from(&mut self, other: Released<M>) {
+    /// Add what `other` released, after what this one did.
+    pub fn extend_from(&mut self, other: Released<M>) {
         self.messages.extend(other.messages);
         self.expired += other.expired;
         self.cuts.extend(other.cuts);
