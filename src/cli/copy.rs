@@ -10,8 +10,8 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 
 use crate::config::Config;
-use crate::store::folded;
 use crate::store::storage::{ContentMeta, Storage};
+use crate::store::{folded, layout};
 
 /// Arguments of `arclamp copy`.
 #[derive(Debug, clap::Args)]
@@ -102,7 +102,7 @@ pub fn run(args: CopyArgs) -> anyhow::Result<()> {
 
 /// How an object is stored, from its path (and, for a log, its format).
 fn meta_of(path: &str, bytes: &[u8]) -> ContentMeta {
-    if path.starts_with("logs/") && path.ends_with(".log.gz") {
+    if layout::is_log_path(path) {
         ContentMeta::of_log(bytes)
     } else if path.starts_with("logs/") && path.ends_with(".range.gz") {
         ContentMeta::TRACE_LOG
@@ -151,7 +151,7 @@ async fn copy_all(from: &dyn Storage, to: &dyn Storage) -> anyhow::Result<CopyRe
         };
         let meta = meta_of(path, &bytes);
         // Range summaries are gzip'd text too, but not logs: only their size is checked.
-        let samples = if path.starts_with("logs/") && path.ends_with(".log.gz") {
+        let samples = if layout::is_log_path(path) {
             Some(log_samples(path, &bytes)?)
         } else {
             None

@@ -50,6 +50,12 @@ pub fn logs_prefix(period: &str) -> String {
     format!("logs/{period}/")
 }
 
+/// Whether a storage path names a window's trace log (`logs/.../*.log.gz`; not a summary,
+/// function totals or roll-up).
+pub fn is_log_path(path: &str) -> bool {
+    path.starts_with("logs/") && path.ends_with(".log.gz")
+}
+
 /// Prefix of a period's graphs: `svgs/{period}/`.
 pub fn svgs_prefix(period: &str) -> String {
     format!("svgs/{period}/")
