@@ -160,7 +160,8 @@ impl Bridge {
                 }
                 Err(error) => {
                     act.retrying = Some(count);
-                    act.retry_delay = if act.retry_delay.is_zero() {
+                    let first = act.retry_delay.is_zero();
+                    act.retry_delay = if first {
                         act.settings.backoff.backoff_min
                     } else {
                         (act.retry_delay * 2).min(act.settings.backoff.backoff_max)
@@ -168,6 +169,7 @@ impl Bridge {
                     events::bridge_append_failed(
                         &error.to_string(),
                         act.pending.len(),
+                        first,
                         act.retry_delay,
                     );
                     ctx.run_later(act.retry_delay, |act, ctx| act.append_next(ctx));

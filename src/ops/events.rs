@@ -192,11 +192,11 @@ pub fn bridge_pending(messages: usize) {
 }
 
 /// Bridge mode: an append failed (Redis unavailable); the messages stay and are retried.
-/// Logged at `warn` when the first retry is scheduled, at `debug` after.
-pub fn bridge_append_failed(error: &str, pending: usize, retry_in: Duration) {
+/// Logged at `warn` for the first failure of a run of them, at `debug` after.
+pub fn bridge_append_failed(error: &str, pending: usize, first: bool, retry_in: Duration) {
     bridge_pending(pending);
     counter!("arclamp_bridge_append_failures_total").increment(1);
-    if retry_in <= Duration::from_millis(100) {
+    if first {
         tracing::warn!(
             error,
             pending,
