@@ -738,6 +738,17 @@ impl Config {
         })
     }
 
+    /// How entry points' logs and graphs are derived from `all` on read.
+    pub fn derived_settings(
+        &self,
+    ) -> Result<crate::graphs::derived::DerivedSettings, ConfigError> {
+        Ok(crate::graphs::derived::DerivedSettings {
+            periods: self.period_specs()?.into_iter().map(|s| s.period).collect(),
+            render: self.render.settings(&self.top.skip),
+            max_concurrent_renders: self.on_demand.max_concurrent_renders,
+        })
+    }
+
     /// How readers see stream mode's windows not sealed yet; `None` in pub/sub mode (its
     /// live windows are checkpointed to the store).
     pub fn live_settings(&self) -> Result<Option<crate::graphs::live::LiveSettings>, ConfigError> {

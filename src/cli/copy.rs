@@ -53,7 +53,7 @@ pub struct CopyReport {
 fn open(config: &Path) -> anyhow::Result<std::sync::Arc<dyn Storage>> {
     let loaded =
         Config::load(config).with_context(|| format!("invalid config {}", config.display()))?;
-    super::open_storage(&loaded)
+    super::open_stored_objects(&loaded)
 }
 
 /// Run `arclamp copy`.

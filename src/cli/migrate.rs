@@ -71,7 +71,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let loaded = Config::load(&args.config)
         .with_context(|| format!("invalid config {}", args.config.display()))?;
-    let storage = super::open_storage(&loaded)?;
+    let storage = super::open_stored_objects(&loaded)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

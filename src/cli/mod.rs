@@ -56,9 +56,19 @@ pub enum Command {
     Top(top::TopArgs),
 }
 
-/// The store a config names, for the offline tools (`publish --to-store`, `import`,
-/// `copy`): the same backend and location `arclamp serve` would use.
+/// The store a config names, as the service reads it (entry points' logs derived from
+/// `all`, [`crate::graphs::derived`]), for the offline tools (`publish --to-store`,
+/// `import`, `top`): the same backend and location `arclamp serve` would use.
 pub fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    let storage = open_stored_objects(config)?;
+    Ok(Arc::new(crate::graphs::derived::DerivedEntries::new(
+        storage,
+        config.derived_settings()?,
+    )))
+}
+
+/// The store a config names, exactly the objects stored in it (`copy`, `migrate`).
+pub fn open_stored_objects(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
     let storage: Arc<dyn Storage> = crate::store::storage::open(&config.storage)
         .context("cannot open the storage ([storage] in the config)")?;
     Ok(storage)

@@ -8,6 +8,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::actors::supervisor::{Reload, Shutdown, Supervisor};
 use crate::config::Config;
+use crate::graphs::derived::DerivedEntries;
 use crate::graphs::live;
 use crate::graphs::on_demand::OnDemand;
 use crate::ops::live::Live;
@@ -41,8 +42,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         http::bind(&listen).with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
     let system = actix_rt::System::new();
     system.block_on(async {
-        let storage: Arc<dyn Storage> = storage::open(&config.storage)
+        let stored: Arc<dyn Storage> = storage::open(&config.storage)
             .context("cannot open the storage ([storage] in the config)")?;
+        // Every reader (and the renderer) sees entry points' logs and graphs, made from
+        // `all` on read: they are not stored.
+        let storage: Arc<dyn Storage> = Arc::new(DerivedEntries::new(
+            stored,
+            config.derived_settings()?,
+        ));
         // Pages, the API and on-demand graphs read stream mode's windows not sealed yet on
         // demand, from the ledger's snapshot.
         let readers_storage = live::for_readers(storage.clone(), config.live_settings()?)

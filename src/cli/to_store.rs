@@ -12,7 +12,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _};
-use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use crate::config::Config;
@@ -20,9 +19,10 @@ use crate::graphs::rollup_builder;
 use crate::graphs::window_graphs::{render_stored_window, RenderSettings, WindowState};
 use crate::ingest::synth::{Generator, Tally};
 use crate::ingest::window::{Period, Window};
-use crate::store::layout::{self, LogKey};
+use crate::store::layout::{self, LogKey, ALL};
 use crate::store::simulate::{draw_samples, next_boundary, samples_between, WindowTraffic};
-use crate::store::storage::{ContentMeta, Storage};
+use crate::store::seal;
+use crate::store::storage::Storage;
 
 /// What `--to-store` was asked to do.
 #[derive(Debug, Clone)]
@@ -228,14 +228,12 @@ impl Filler<'_> {
                 entry: entry.to_owned(),
             };
             let path = key.log_path();
-            self.report.logs += 1;
-            self.report.log_bytes += encoded.bytes.len() as u64;
+            if entry == ALL {
+                self.report.logs += 1;
+                self.report.log_bytes += encoded.bytes.len() as u64;
+            }
             self.runtime
-                .block_on(self.storage.put(
-                    &path,
-                    Bytes::from(encoded.bytes),
-                    ContentMeta::PACKED_TRACE,
-                ))
+                .block_on(seal::write_log(self.storage, &key, encoded))
                 .with_context(|| format!("cannot write {path}"))?;
             if self.render {
                 let written = self

@@ -11,6 +11,7 @@
 //! It may import [`crate::store`], [`crate::ingest`] and [`crate::ops`]; nothing in
 //! `config`, `actors`, `http` or `cli`.
 
+pub mod derived;
 pub mod diff;
 pub mod export;
 pub mod graph_cache;

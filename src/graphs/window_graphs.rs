@@ -181,6 +181,49 @@ pub fn window_graphs(
     log: impl std::io::Read,
     log_size: u64,
 ) -> Result<WindowGraphs, GraphError> {
+    draw_window(key, period, settings, state, log, log_size, Draw::Graphs)
+}
+
+/// What [`draw_window`] makes besides the range summary and function totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Draw {
+    /// Every graph of the window.
+    Graphs,
+    /// No graph: those of an entry point are drawn when asked for
+    /// ([`crate::graphs::derived`]), not stored.
+    SummariesOnly,
+}
+
+/// [`window_graphs`] without the graphs: the range summary and function totals of window
+/// `key`, which are stored for every entry point.
+pub fn window_summaries(
+    key: &LogKey,
+    period: Option<&Period>,
+    settings: &RenderSettings,
+    log: impl std::io::Read,
+    log_size: u64,
+) -> Result<WindowGraphs, GraphError> {
+    draw_window(
+        key,
+        period,
+        settings,
+        WindowState::Ended,
+        log,
+        log_size,
+        Draw::SummariesOnly,
+    )
+}
+
+fn draw_window(
+    key: &LogKey,
+    period: Option<&Period>,
+    settings: &RenderSettings,
+    state: WindowState,
+    log: impl std::io::Read,
+    log_size: u64,
+    draw: Draw,
+) -> Result<WindowGraphs, GraphError> {
+    let drawing = draw == Draw::Graphs;
     let path = key.log_path();
     let stacks = WindowStacks::read(log).map_err(|source| GraphError::Read {
         path: path.clone(),
@@ -195,7 +238,10 @@ pub fn window_graphs(
     let mut reversed_order = None;
     let mut summary_trees: [Option<PrunedLines>; 2] = [None, None];
     let mut graphs = Vec::new();
-    for spec in graph_specs(key, period, settings) {
+    let specs = graph_specs(key, period, settings)
+        .into_iter()
+        .filter(|spec| drawing || spec.function.is_none());
+    for spec in specs {
         let svg_path = key.svg_path(&spec.kind);
         let reversed = spec.kind.reversed;
         let order: &[(StackId, u64)] = if reversed {
@@ -211,7 +257,9 @@ pub fn window_graphs(
         };
         let samples: u64 = order.iter().filter(selected).map(|&(_, count)| count).sum();
         if samples == 0 {
-            graphs.push((svg_path, None));
+            if drawing {
+                graphs.push((svg_path, None));
+            }
             continue;
         }
         let options = GraphOptions {
@@ -221,7 +269,7 @@ pub fn window_graphs(
             note: None,
             icicle: false,
         };
-        let mut tree = PrunedTree::new(tree::cutoff_for(samples, min_width_pct));
+        let mut tree = drawing.then(|| PrunedTree::new(tree::cutoff_for(samples, min_width_pct)));
         let mut summary = function
             .is_none()
             .then(|| PrunedTree::new(range_summary::cutoff(samples, min_width_pct)));
@@ -234,19 +282,25 @@ pub fn window_graphs(
                 prunable = false;
                 break;
             };
-            if tree.push(stack, count).is_err() {
+            // The same input to both trees: one fails where the other does.
+            let drawn = tree.as_mut().is_none_or(|tree| tree.push(stack, count).is_ok());
+            let summed = summary
+                .as_mut()
+                .is_none_or(|summary| summary.push(stack, count).is_ok());
+            if !(drawn && summed) {
                 prunable = false;
                 break;
             }
-            if let Some(summary) = &mut summary {
-                // The same input as `tree`'s, so this cannot fail where that did not.
-                let _ = summary.push(stack, count);
-            }
         }
-        let svg = if prunable {
+        if prunable {
             if let Some(summary) = summary {
                 summary_trees[usize::from(reversed)] = Some(summary.finish());
             }
+        }
+        let Some(tree) = tree else {
+            continue;
+        };
+        let svg = if prunable {
             let pruned = tree.finish();
             let lines: Vec<&str> = pruned.lines().collect();
             render::render_ordered_lines_svg(&lines, &options)
@@ -315,7 +369,14 @@ pub struct Written {
 }
 
 /// Read the window's log from `storage`, render its graphs and store them (deleting those
-/// without stacks), and its range summary beside the log. A missing log renders nothing.
+/// without stacks), and its range summary and function totals beside the log. A missing
+/// log renders nothing.
+///
+/// An entry point's graphs are not stored (drawn when asked for, from its log derived
+/// from `all`, see [`crate::graphs::derived`]): those an earlier release stored are deleted
+/// so that they cannot shadow the derived ones. A range summary is stored only when it is
+/// smaller than the log it stands for: otherwise reading the log is as cheap (an hour's
+/// summary prunes next to nothing).
 pub async fn render_stored_window(
     storage: &dyn Storage,
     key: &LogKey,
@@ -328,14 +389,33 @@ pub async fn render_stored_window(
     let Some(log) = storage.get_stream(&path).await? else {
         return Ok(Written::default());
     };
-    let rendered = {
+    let stored_graphs = key.entry == ALL;
+    let (rendered, log_bytes) = {
         let (key, period, settings) = (key.clone(), period.cloned(), settings.clone());
         crate::store::storage::read_blocking(&path, log.pieces, move |reader| {
-            window_graphs(&key, period.as_ref(), &settings, state, reader, log.size)
+            let mut reader = CountingReader { inner: reader, bytes: 0 };
+            let rendered = if stored_graphs {
+                window_graphs(&key, period.as_ref(), &settings, state, &mut reader, log.size)
+            } else {
+                window_summaries(&key, period.as_ref(), &settings, &mut reader, log.size)
+            };
+            rendered.map(|rendered| (rendered, reader.bytes))
         })
         .await??
     };
     let mut written = Written::default();
+    if !stored_graphs {
+        for reversed in [false, true] {
+            let kind = GraphKind {
+                function: None,
+                reversed,
+            };
+            storage.delete(&key.svg_path(&kind)).await?;
+        }
+    }
+    let range_summary = rendered
+        .range_summary
+        .filter(|summary| (summary.len() as u64) < log_bytes);
     for (path, svgz) in rendered.graphs {
         match svgz {
             Some(svgz) => {
@@ -349,7 +429,7 @@ pub async fn render_stored_window(
         }
     }
     let summary_path = catalogue::range_summary_path(key);
-    match rendered.range_summary {
+    match range_summary {
         Some(summary) => {
             written.summary_bytes = summary.len() as u64;
             storage
@@ -369,6 +449,20 @@ pub async fn render_stored_window(
         None => storage.delete(&totals_path).await?,
     }
     Ok(written)
+}
+
+/// Counts the bytes read through it (a derived log's size is not its stored size).
+struct CountingReader<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -47,6 +47,23 @@ impl LogSummary {
     }
 }
 
+/// How an object made from the `all` log `all` (an entry point's log or graph, see
+/// [`crate::graphs::derived`]) is listed at `path`: with the `all` log's size and
+/// modification time, a version stamp that changes exactly when the `all` log does.
+pub fn derived_info(path: String, all: &ObjectInfo) -> ObjectInfo {
+    ObjectInfo {
+        path,
+        size: all.size,
+        modified: all.modified,
+    }
+}
+
+/// Whether the listed log `log` is one made from its window's `all` log `all` on read
+/// (listed by [`derived_info`]), not stored.
+pub fn is_derived(log: &ObjectInfo, all: &ObjectInfo) -> bool {
+    log.path != all.path && log.size == all.size && log.modified == all.modified
+}
+
 /// Which kind of stored file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

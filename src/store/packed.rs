@@ -19,8 +19,12 @@ use std::io::Read;
 pub const MAGIC: &[u8; 4] = b"ALPK";
 /// The format version this code writes (and the only one it reads).
 pub const VERSION: u8 = 1;
-/// zstd's level: 19 is about 20 % smaller than 3 and encodes a busy day in seconds, once.
+/// zstd's level for traces that are stored: 19 is about 20 % smaller than 3 and encodes a
+/// busy day in seconds, once.
 const LEVEL: i32 = 12;
+/// zstd's level for traces made to be read once and never stored (an entry point's log
+/// derived from `all` on read): encoding at [`LEVEL`] would cost more than it saves.
+pub const TRANSIENT_LEVEL: i32 = 1;
 /// The largest body a reader decompresses (a day of 35 samples/s is about 30 MB): more
 /// means a damaged or hostile object, refused before it takes the memory.
 pub const MAX_BODY: u64 = 8 << 30;
@@ -131,8 +135,14 @@ impl Writer {
         self.push_frames(stack.split(|&b| b == b';'), count);
     }
 
-    /// The packed trace.
+    /// The packed trace, compressed to be stored.
     pub fn finish(self) -> Vec<u8> {
+        self.finish_at(LEVEL)
+    }
+
+    /// The packed trace, compressed at zstd `level` ([`TRANSIENT_LEVEL`] for one that is
+    /// read once and never stored). Readers do not care which level wrote it.
+    pub fn finish_at(self, level: i32) -> Vec<u8> {
         let mut body = Vec::with_capacity(
             self.dictionary.len()
                 + self.shared.len()
@@ -156,7 +166,7 @@ impl Writer {
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         // Compressing into memory with fixed, valid settings cannot fail.
-        let mut encoder = zstd::stream::write::Encoder::new(out, LEVEL)
+        let mut encoder = zstd::stream::write::Encoder::new(out, level)
             .and_then(|mut e| {
                 e.include_checksum(true)?;
                 e.set_pledged_src_size(Some(body.len() as u64))?;

@@ -6,7 +6,7 @@
 //! and go. Windows still being aggregated are never touched. The caller does the
 //! deleting; this module only plans, so it is tested without storage or time passing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use crate::store::catalogue;
 // Defined with the event that reports it (ops imports nothing of store).
 use crate::ingest::window::{Period, Window};
 pub use crate::ops::events::Usage;
-use crate::store::layout::{self, LogKey};
+use crate::store::layout::{self, LogKey, ALL};
 use crate::store::storage::ObjectInfo;
 
 /// The period stream mode counts every entry in; its windows are whole hours, and every
@@ -108,10 +108,36 @@ pub fn usage(
     deleted: &HashSet<String>,
 ) -> Usage {
     let mut usage = Usage::default();
-    for log in logs.iter().filter(|o| !deleted.contains(&o.path)) {
-        usage.log_bytes += log.size;
+    let keys: Vec<Option<LogKey>> = logs
+        .iter()
+        .map(|o| LogKey::from_log_name(spec.period.name(), layout::file_name(&o.path)))
+        .collect();
+    let all_logs: HashMap<String, &ObjectInfo> = logs
+        .iter()
+        .zip(&keys)
+        .filter(|(_, key)| key.as_ref().is_some_and(|k| k.entry == ALL))
+        .map(|(o, _)| (o.path.clone(), o))
+        .collect();
+    for (log, key) in logs.iter().zip(&keys) {
+        if deleted.contains(&log.path) {
+            continue;
+        }
+        // An entry point's log made on read from `all` takes no space.
+        let derived = key.as_ref().is_some_and(|key| {
+            let all = LogKey {
+                entry: ALL.to_owned(),
+                ..key.clone()
+            };
+            all_logs
+                .get(&all.log_path())
+                .is_some_and(|all| catalogue::is_derived(log, all))
+        });
+        if !derived {
+            usage.log_bytes += log.size;
+        }
         usage.logs += 1;
-        let window = LogKey::from_log_name(spec.period.name(), layout::file_name(&log.path))
+        let window = key
+            .as_ref()
             .and_then(|key| spec.period.window_named(&key.window));
         if let Some(window) = window {
             usage.oldest = Some(usage.oldest.map_or(window.start, |t| t.min(window.start)));

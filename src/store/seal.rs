@@ -70,60 +70,89 @@ pub fn merge(
 
 /// The log of each entry point found in a sorted `all` log: the lines whose first frame
 /// names it, in the same (sorted) order. At most `max_entry_points` of them, those with the
-/// most samples, ties by name.
+/// most samples, ties by name. They are compressed for reading, not storing: only their
+/// summaries are stored ([`write_log`]).
 pub fn split_entries(
-    all_gzip: &[u8],
+    all: &[u8],
     max_entry_points: usize,
 ) -> Result<Vec<(String, Encoded)>, GunzipError> {
-    let text = compress::maybe_gunzip(all_gzip)?;
-    let mut totals: HashMap<&str, u64> = HashMap::new();
-    for line in sample::lines(&text) {
-        if let Some((stack, count)) = folded::parse_line(line) {
-            if let Some(entry) = entry_point(stack) {
-                let total = totals.entry(entry).or_default();
-                *total = total.saturating_add(count);
+    let mut totals: HashMap<String, u64> = HashMap::new();
+    for_each_stack(all, |stack, count| {
+        if let Some(entry) = entry_point(stack) {
+            match totals.get_mut(entry) {
+                Some(total) => *total = total.saturating_add(count),
+                None => {
+                    totals.insert(entry.to_owned(), count);
+                }
             }
         }
-    }
-    let mut ranked: Vec<(&str, u64)> = totals.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    })?;
+    let mut ranked: Vec<(String, u64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(max_entry_points);
-    ranked.sort_by(|a, b| a.0.cmp(b.0));
-    let slot: HashMap<&str, usize> = ranked
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| (*name, i))
-        .collect();
-    let mut writers: Vec<(packed::Writer, usize, u64)> = ranked
-        .iter()
-        .map(|_| (packed::Writer::new(), 0, 0))
-        .collect();
-    for line in sample::lines(&text) {
-        let Some((stack, count)) = folded::parse_line(line) else {
-            continue;
+    let kept: std::collections::HashSet<String> =
+        ranked.into_iter().map(|(name, _)| name).collect();
+    entry_logs(all, |entry| kept.contains(entry), |writer| {
+        writer.finish_at(packed::TRANSIENT_LEVEL)
+    })
+}
+
+/// The log of every entry point `wanted` accepts in the `all` log `all` (a packed trace,
+/// or folded text gzip'd or plain), by name: its lines whose first frame names that entry
+/// point ([`entry_point`]), in the same order, each log made by `finish` (the stored level,
+/// or [`packed::TRANSIENT_LEVEL`] for one read once). This is what an entry point's log
+/// *is*: [`crate::graphs::derived`] makes it on read instead of storing it again.
+pub fn entry_logs(
+    all: &[u8],
+    wanted: impl Fn(&str) -> bool,
+    finish: impl Fn(packed::Writer) -> Vec<u8>,
+) -> Result<Vec<(String, Encoded)>, GunzipError> {
+    let mut logs: std::collections::BTreeMap<String, (packed::Writer, usize, u64)> =
+        Default::default();
+    for_each_stack(all, |stack, count| {
+        let Some(entry) = entry_point(stack).filter(|entry| wanted(entry)) else {
+            return;
         };
-        let Some(i) = entry_point(stack).and_then(|entry| slot.get(entry)) else {
-            continue;
-        };
-        let (writer, stacks, samples) = &mut writers[*i];
-        writer.push(stack, count);
-        *stacks += 1;
-        *samples = samples.saturating_add(count);
-    }
-    Ok(ranked
+        if !logs.contains_key(entry) {
+            logs.insert(entry.to_owned(), (packed::Writer::new(), 0, 0));
+        }
+        if let Some((writer, stacks, samples)) = logs.get_mut(entry) {
+            writer.push(stack, count);
+            *stacks += 1;
+            *samples = samples.saturating_add(count);
+        }
+    })?;
+    Ok(logs
         .into_iter()
-        .zip(writers)
-        .map(|((name, _), (writer, stacks, samples))| {
+        .map(|(name, (writer, stacks, samples))| {
+            let bytes = finish(writer);
             (
-                name.to_owned(),
+                name,
                 Encoded {
-                    bytes: writer.finish(),
+                    bytes,
                     stacks,
                     samples,
                 },
             )
         })
         .collect())
+}
+
+/// Call `f(stack, count)` for every line of the trace log `log` (a packed trace, or folded
+/// text gzip'd or plain; lines that are not `STACK COUNT` are skipped), in its order.
+pub fn for_each_stack(log: &[u8], mut f: impl FnMut(&[u8], u64)) -> Result<(), GunzipError> {
+    if packed::is_packed(log) {
+        packed::for_each_stack(log, f)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        return Ok(());
+    }
+    let text = compress::maybe_gunzip(log)?;
+    for line in sample::lines(&text) {
+        if let Some((stack, count)) = folded::parse_line(line) {
+            f(stack, count);
+        }
+    }
+    Ok(())
 }
 
 /// A window's inputs could not be read.
@@ -245,12 +274,28 @@ pub fn summary(log: &Encoded) -> LogSummary {
 /// Write `log` as the trace log of `key`, then its summary (`.meta.json`), which lets pages
 /// count samples without decompressing the log. Written in that order, so a failure
 /// retries both.
+///
+/// Every sample is stored once: for an entry point other than `all`, only the summary is
+/// written (it says the window has that entry point's log, which readers derive from
+/// `all`, see [`crate::graphs::derived`]), and a log an earlier release stored for it is
+/// deleted so that it cannot shadow the derived one.
 pub async fn write_log(
     storage: &dyn Storage,
     key: &LogKey,
     log: Encoded,
 ) -> Result<LogSummary, StorageError> {
     let summary = summary(&log);
+    if key.entry != sample::ALL {
+        storage
+            .put(
+                &catalogue::summary_path(key),
+                Bytes::from(summary.encode()),
+                ContentMeta::JSON,
+            )
+            .await?;
+        storage.delete(&key.log_path()).await?;
+        return Ok(summary);
+    }
     storage
         .put(
             &key.log_path(),

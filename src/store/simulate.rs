@@ -99,7 +99,8 @@ impl WindowTraffic {
             logs.push((
                 entry.name(),
                 Encoded {
-                    bytes: writer.finish(),
+                    // Only `all` is stored: an entry point's log is read from it.
+                    bytes: writer.finish_at(packed::TRANSIENT_LEVEL),
                     stacks: distinct,
                     samples,
                 },

@@ -27,7 +27,9 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + S
 
 /// An object being read piece by piece ([`Storage::get_stream`]).
 pub struct ObjectStream {
-    /// Size in bytes of the version being read: exactly what the pieces add up to.
+    /// Size in bytes of the version being read: exactly what the pieces add up to, except
+    /// for an entry point's log derived on read ([`crate::graphs::derived`]), whose size is
+    /// that of the `all` log it is made from (a version stamp, as its listings say).
     pub size: u64,
     /// The pieces.
     pub pieces: ByteStream,
