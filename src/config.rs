@@ -739,9 +739,7 @@ impl Config {
     }
 
     /// How entry points' logs and graphs are derived from `all` on read.
-    pub fn derived_settings(
-        &self,
-    ) -> Result<crate::graphs::derived::DerivedSettings, ConfigError> {
+    pub fn derived_settings(&self) -> Result<crate::graphs::derived::DerivedSettings, ConfigError> {
         Ok(crate::graphs::derived::DerivedSettings {
             periods: self.period_specs()?.into_iter().map(|s| s.period).collect(),
             render: self.render.settings(&self.top.skip),

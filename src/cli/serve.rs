@@ -46,10 +46,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot open the storage ([storage] in the config)")?;
         // Every reader (and the renderer) sees entry points' logs and graphs, made from
         // `all` on read: they are not stored.
-        let storage: Arc<dyn Storage> = Arc::new(DerivedEntries::new(
-            stored,
-            config.derived_settings()?,
-        ));
+        let storage: Arc<dyn Storage> =
+            Arc::new(DerivedEntries::new(stored, config.derived_settings()?));
         // Pages, the API and on-demand graphs read stream mode's windows not sealed yet on
         // demand, from the ledger's snapshot.
         let readers_storage = live::for_readers(storage.clone(), config.live_settings()?)

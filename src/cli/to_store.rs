@@ -20,8 +20,8 @@ use crate::graphs::window_graphs::{render_stored_window, RenderSettings, WindowS
 use crate::ingest::synth::{Generator, Tally};
 use crate::ingest::window::{Period, Window};
 use crate::store::layout::{self, LogKey, ALL};
-use crate::store::simulate::{draw_samples, next_boundary, samples_between, WindowTraffic};
 use crate::store::seal;
+use crate::store::simulate::{draw_samples, next_boundary, samples_between, WindowTraffic};
 use crate::store::storage::Storage;
 
 /// What `--to-store` was asked to do.

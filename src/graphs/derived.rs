@@ -5,8 +5,9 @@
 //! ([`crate::ingest::sample::entry_point`]; [`seal::entry_logs`]). What is stored for it is
 //! its summary (`.meta.json`, [`seal::write_log`]): that says the window has the entry
 //! point and counts its samples; its range summary and function totals are stored too
-//! (they are small and make long ranges and trends cheap). Its log and its two graphs are
-//! made here when asked for.
+//! (they are small and make long ranges and trends cheap). Its log is made here when asked
+//! for, and its two graphs are drawn here from its log (derived, or stored: by an earlier
+//! release, or by `import` of an Arc Lamp entry point's file).
 //!
 //! [`DerivedEntries`] is a [`Storage`] for every reader (pages, the API, on-demand graphs,
 //! the renderer and roll-up builder): a stored object is read as stored (so a store written
@@ -19,8 +20,8 @@
 //!
 //! Work is bounded: the entry points of one version of a window are derived in one pass,
 //! by one request at a time, and kept for the next requests ([`MEMO_WINDOWS`] windows); an
-//! entry point's graphs are drawn once per version, at most `max_concurrent_renders` at a
-//! time.
+//! entry point's graphs are drawn once per version of its log (and kept for twice as many),
+//! at most `max_concurrent_renders` at a time.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -59,8 +60,15 @@ struct Derived {
     version: ObjectInfo,
     /// Each entry point's log (packed), by name.
     logs: HashMap<String, Bytes>,
-    /// Graphs drawn so far: graph path to `.svgz` (`None`: no stacks).
-    graphs: Mutex<HashMap<String, Option<Bytes>>>,
+}
+
+/// An entry point's graphs drawn from one version of its log: graph path to `.svgz`
+/// (`None`: no stacks).
+#[derive(Debug)]
+struct Drawn {
+    /// The log's size and modification time (as listed).
+    version: ObjectInfo,
+    graphs: HashMap<String, Option<Bytes>>,
 }
 
 /// One slot per `all` log: a window is derived by one request at a time.
@@ -72,6 +80,7 @@ pub struct DerivedEntries {
     base: Arc<dyn Storage>,
     settings: DerivedSettings,
     memo: Mutex<VecDeque<(String, Arc<Derived>)>>,
+    drawn: Mutex<VecDeque<Arc<Drawn>>>,
     slots: Mutex<HashMap<String, Slot>>,
     drawing: Semaphore,
 }
@@ -121,6 +130,7 @@ impl DerivedEntries {
             base,
             settings,
             memo: Mutex::new(VecDeque::new()),
+            drawn: Mutex::new(VecDeque::new()),
             slots: Mutex::new(HashMap::new()),
             drawing: Semaphore::new(permits),
         }
@@ -182,9 +192,11 @@ impl DerivedEntries {
         };
         let path = all.path.clone();
         let logs = tokio::task::spawn_blocking(move || {
-            seal::entry_logs(&bytes, |_| true, |writer| {
-                writer.finish_at(packed::TRANSIENT_LEVEL)
-            })
+            seal::entry_logs(
+                &bytes,
+                |_| true,
+                |writer| writer.finish_at(packed::TRANSIENT_LEVEL),
+            )
         })
         .await
         .map_err(|e| Self::failed(&path, format!("deriving thread failed: {e}")))?
@@ -195,7 +207,6 @@ impl DerivedEntries {
                 .into_iter()
                 .map(|(entry, log)| (entry, Bytes::from(log.bytes)))
                 .collect(),
-            graphs: Mutex::new(HashMap::new()),
         });
         let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
         memo.retain(|(path, _)| *path != all.path);
@@ -206,34 +217,53 @@ impl DerivedEntries {
         Ok(Some(derived))
     }
 
-    /// Graph `path` of entry point `key`, drawn from its derived log (both of its graphs
-    /// at once, kept with the log).
-    async fn graph(
-        &self,
-        derived: &Derived,
-        key: &LogKey,
-        path: &str,
-    ) -> Result<Option<Bytes>, StorageError> {
-        let drawn = |d: &Derived| {
-            d.graphs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(path)
-                .cloned()
-        };
-        if let Some(graph) = drawn(derived) {
-            return Ok(graph);
+    /// The entry point's log at `key` (stored, or derived) and its version.
+    async fn entry_log(&self, key: &LogKey) -> Result<Option<(Bytes, ObjectInfo)>, StorageError> {
+        let path = key.log_path();
+        if let Some(info) = self.base.stat(&path).await? {
+            return Ok(self.base.get(&path).await?.map(|bytes| (bytes, info)));
         }
-        let Some(log) = derived.logs.get(&key.entry).cloned() else {
+        let Some(all) = self.source(key).await? else {
             return Ok(None);
         };
+        let Some(derived) = self.derived(&all).await? else {
+            return Ok(None);
+        };
+        Ok(derived
+            .logs
+            .get(&key.entry)
+            .map(|log| (log.clone(), catalogue::derived_info(path, &derived.version))))
+    }
+
+    fn drawn(&self, log: &ObjectInfo, path: &str) -> Option<Option<Bytes>> {
+        let drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner());
+        drawn
+            .iter()
+            .find(|d| d.version == *log)
+            .and_then(|d| d.graphs.get(path).cloned())
+    }
+
+    /// Graph `path` of entry point `key`, drawn from its log (both of its graphs at once,
+    /// kept for the next requests), and the log's version; `None` when it has no log.
+    async fn graph(
+        &self,
+        key: &LogKey,
+        path: &str,
+    ) -> Result<Option<(Bytes, ObjectInfo)>, StorageError> {
+        let Some((log, version)) = self.entry_log(key).await? else {
+            return Ok(None);
+        };
+        let found = |graph: Option<Bytes>| graph.map(|graph| (graph, version.clone()));
+        if let Some(graph) = self.drawn(&version, path) {
+            return Ok(found(graph));
+        }
         let _permit = self
             .drawing
             .acquire()
             .await
             .map_err(|e| Self::failed(path, e.to_string()))?;
-        if let Some(graph) = drawn(derived) {
-            return Ok(graph);
+        if let Some(graph) = self.drawn(&version, path) {
+            return Ok(found(graph));
         }
         let period = self
             .settings
@@ -242,8 +272,8 @@ impl DerivedEntries {
             .find(|p| p.name() == key.period)
             .cloned();
         let (render_key, settings) = (key.clone(), self.settings.render.clone());
-        let size = derived.version.size;
-        let graphs = tokio::task::spawn_blocking(move || {
+        let size = version.size;
+        let rendered = tokio::task::spawn_blocking(move || {
             let state = WindowState::at(period.as_ref(), &render_key.window, chrono::Utc::now());
             window_graphs(
                 &render_key,
@@ -257,14 +287,25 @@ impl DerivedEntries {
         .await
         .map_err(|e| Self::failed(path, format!("drawing thread failed: {e}")))?
         .map_err(|e| Self::failed(path, e.to_string()))?;
-        let mut kept = derived.graphs.lock().unwrap_or_else(|p| p.into_inner());
-        for (graph_path, svgz) in graphs.graphs {
-            kept.insert(graph_path, svgz.map(Bytes::from));
+        let drawn = Drawn {
+            version: version.clone(),
+            graphs: rendered
+                .graphs
+                .into_iter()
+                .map(|(path, svgz)| (path, svgz.map(Bytes::from)))
+                .collect(),
+        };
+        let graph = drawn.graphs.get(path).cloned().flatten();
+        let mut memo = self.drawn.lock().unwrap_or_else(|p| p.into_inner());
+        memo.retain(|d| d.version.path != version.path);
+        if memo.len() >= 2 * MEMO_WINDOWS {
+            memo.pop_front();
         }
-        Ok(kept.get(path).cloned().flatten())
+        memo.push_back(Arc::new(drawn));
+        Ok(found(graph))
     }
 
-    /// The derived object at `path` and the `all` log it is made from; `None` when `path`
+    /// The derived object at `path` and the version it is listed with; `None` when `path`
     /// names nothing derivable.
     async fn derived_object(
         &self,
@@ -273,17 +314,13 @@ impl DerivedEntries {
         let Some((key, object)) = parse(path) else {
             return Ok(None);
         };
-        let Some(all) = self.source(&key).await? else {
-            return Ok(None);
-        };
-        let Some(derived) = self.derived(&all).await? else {
-            return Ok(None);
-        };
-        let bytes = match object {
-            EntryObject::Log => derived.logs.get(&key.entry).cloned(),
-            EntryObject::Graph => self.graph(&derived, &key, path).await?,
-        };
-        Ok(bytes.map(|bytes| (bytes, derived.version.clone())))
+        match object {
+            EntryObject::Log => self.entry_log(&key).await,
+            EntryObject::Graph => Ok(self
+                .graph(&key, path)
+                .await?
+                .map(|(graph, log)| (graph, catalogue::derived_info(path.to_owned(), &log)))),
+        }
     }
 
     /// The derived objects under `prefix` (a period's `logs/` or `svgs/`, or a longer
@@ -310,12 +347,15 @@ impl DerivedEntries {
             _ => return Ok(Vec::new()),
         };
         let mut all_logs: HashMap<(String, String), &ObjectInfo> = HashMap::new();
+        let mut entry_logs: Vec<(LogKey, &ObjectInfo)> = Vec::new();
         let mut summaries = Vec::new();
         for object in logs {
             let name = layout::file_name(&object.path);
             if let Some(key) = LogKey::from_log_name(period, name) {
                 if key.entry == ALL {
                     all_logs.insert((key.window, key.channel), object);
+                } else {
+                    entry_logs.push((key, object));
                 }
             } else if let Some(key) = catalogue::from_summary_name(period, name) {
                 if key.entry != ALL {
@@ -323,27 +363,39 @@ impl DerivedEntries {
                 }
             }
         }
-        let present: HashSet<&str> = stored.iter().map(|o| o.path.as_str()).collect();
+        // Each entry point's log and the version it is listed with: stored, or derived.
+        let stored_entries: HashSet<String> =
+            entry_logs.iter().map(|(_, o)| o.path.clone()).collect();
+        let mut versions: Vec<(LogKey, ObjectInfo)> = entry_logs
+            .into_iter()
+            .map(|(key, object)| (key, object.clone()))
+            .collect();
         let mut objects = Vec::new();
         for key in summaries {
+            let log_path = key.log_path();
+            if stored_entries.contains(&log_path) {
+                continue;
+            }
             let Some(all) = all_logs.get(&(key.window.clone(), key.channel.clone())) else {
                 continue;
             };
-            let paths = if root == "logs" {
-                vec![key.log_path()]
-            } else {
-                [false, true]
-                    .map(|reversed| {
-                        key.svg_path(&layout::GraphKind {
-                            function: None,
-                            reversed,
-                        })
-                    })
-                    .to_vec()
-            };
-            for path in paths {
-                if path.starts_with(prefix) && !present.contains(path.as_str()) {
-                    objects.push(catalogue::derived_info(path, all));
+            let derived = catalogue::derived_info(log_path, all);
+            if root == "logs" && derived.path.starts_with(prefix) {
+                objects.push(derived.clone());
+            }
+            versions.push((key, derived));
+        }
+        if root == "svgs" {
+            let present: HashSet<&str> = stored.iter().map(|o| o.path.as_str()).collect();
+            for (key, log) in versions {
+                for reversed in [false, true] {
+                    let path = key.svg_path(&layout::GraphKind {
+                        function: None,
+                        reversed,
+                    });
+                    if path.starts_with(prefix) && !present.contains(path.as_str()) {
+                        objects.push(catalogue::derived_info(path, &log));
+                    }
                 }
             }
         }
@@ -365,10 +417,10 @@ impl Storage for DerivedEntries {
             None => Ok(self
                 .derived_object(path)
                 .await?
-                .map(|(bytes, all)| ObjectStream {
+                .map(|(bytes, listed)| ObjectStream {
                     // What `stat` and listings say (a version stamp, see the module
                     // documentation): a range summary records it as `log_bytes`.
-                    size: all.size,
+                    size: listed.size,
                     pieces: Box::pin(futures_util::stream::once(async move { Ok(bytes) })),
                 })),
             found => Ok(found),
@@ -394,13 +446,19 @@ impl Storage for DerivedEntries {
         if let Some(info) = self.base.stat(path).await? {
             return Ok(Some(info));
         }
-        let Some((key, _)) = parse(path) else {
+        let Some((key, object)) = parse(path) else {
             return Ok(None);
         };
-        Ok(self
-            .source(&key)
-            .await?
-            .map(|all| catalogue::derived_info(path.to_owned(), &all)))
+        // A graph is listed with its log's version, the log (not stored) with `all`'s.
+        let log = match object {
+            EntryObject::Graph => self.base.stat(&key.log_path()).await?,
+            EntryObject::Log => None,
+        };
+        let version = match log {
+            Some(log) => Some(log),
+            None => self.source(&key).await?,
+        };
+        Ok(version.map(|version| catalogue::derived_info(path.to_owned(), &version)))
     }
 
     fn describe(&self) -> String {
@@ -543,8 +601,8 @@ mod tests {
                 reversed,
             });
             let svgz = store.get(&path).await.unwrap().unwrap();
-            let svg = String::from_utf8(compress::maybe_gunzip(&svgz).unwrap().into_owned())
-                .unwrap();
+            let svg =
+                String::from_utf8(compress::maybe_gunzip(&svgz).unwrap().into_owned()).unwrap();
             assert!(svg.starts_with("<?xml"), "{path}");
             assert!(svg.contains("8 samples"), "{path}");
             assert!(!svg.contains("api.php"), "only index's stacks: {path}");
@@ -553,6 +611,33 @@ mod tests {
         }
         // Not stored.
         assert!(!dir.path().join("svgs").exists());
+    }
+
+    #[tokio::test]
+    async fn a_stored_entry_point_log_is_read_as_stored_and_gets_its_graphs_drawn() {
+        // As `import` of an Arc Lamp directory holding an entry point's file and no `all`.
+        let dir = tempfile::tempdir().unwrap();
+        let base: Arc<dyn Storage> = Arc::new(LocalStorage::new(dir.path()));
+        let log = packed::encode([(&b"/w/RunJobs.php;Job::run"[..], 5)]);
+        let path = key("RunJobs").log_path();
+        base.put(&path, Bytes::from(log.clone()), ContentMeta::PACKED_TRACE)
+            .await
+            .unwrap();
+        let store = DerivedEntries::new(base, settings());
+        assert_eq!(store.get(&path).await.unwrap().unwrap(), log);
+        let svgs = store.list("svgs/daily/").await.unwrap();
+        assert_eq!(svgs.len(), 2, "{svgs:?}");
+        let listed = store.stat(&path).await.unwrap().unwrap();
+        for svg in svgs {
+            assert_eq!((svg.size, svg.modified), (listed.size, listed.modified));
+            let svgz = store.get(&svg.path).await.unwrap().unwrap();
+            let text = folded(&svgz);
+            assert!(
+                text.contains("Job::run") && text.contains("5 samples"),
+                "{}",
+                svg.path
+            );
+        }
     }
 
     #[tokio::test]

@@ -283,7 +283,9 @@ fn draw_window(
                 break;
             };
             // The same input to both trees: one fails where the other does.
-            let drawn = tree.as_mut().is_none_or(|tree| tree.push(stack, count).is_ok());
+            let drawn = tree
+                .as_mut()
+                .is_none_or(|tree| tree.push(stack, count).is_ok());
             let summed = summary
                 .as_mut()
                 .is_none_or(|summary| summary.push(stack, count).is_ok());
@@ -366,6 +368,8 @@ pub struct Written {
     pub bytes: u64,
     /// Bytes of the range summary written (0 when none).
     pub summary_bytes: u64,
+    /// Bytes of the log the summary stands for, as read (a derived log's are not stored).
+    pub log_bytes: u64,
 }
 
 /// Read the window's log from `storage`, render its graphs and store them (deleting those
@@ -374,9 +378,7 @@ pub struct Written {
 ///
 /// An entry point's graphs are not stored (drawn when asked for, from its log derived
 /// from `all`, see [`crate::graphs::derived`]): those an earlier release stored are deleted
-/// so that they cannot shadow the derived ones. A range summary is stored only when it is
-/// smaller than the log it stands for: otherwise reading the log is as cheap (an hour's
-/// summary prunes next to nothing).
+/// so that they cannot shadow the derived ones.
 pub async fn render_stored_window(
     storage: &dyn Storage,
     key: &LogKey,
@@ -393,9 +395,19 @@ pub async fn render_stored_window(
     let (rendered, log_bytes) = {
         let (key, period, settings) = (key.clone(), period.cloned(), settings.clone());
         crate::store::storage::read_blocking(&path, log.pieces, move |reader| {
-            let mut reader = CountingReader { inner: reader, bytes: 0 };
+            let mut reader = CountingReader {
+                inner: reader,
+                bytes: 0,
+            };
             let rendered = if stored_graphs {
-                window_graphs(&key, period.as_ref(), &settings, state, &mut reader, log.size)
+                window_graphs(
+                    &key,
+                    period.as_ref(),
+                    &settings,
+                    state,
+                    &mut reader,
+                    log.size,
+                )
             } else {
                 window_summaries(&key, period.as_ref(), &settings, &mut reader, log.size)
             };
@@ -413,9 +425,8 @@ pub async fn render_stored_window(
             storage.delete(&key.svg_path(&kind)).await?;
         }
     }
-    let range_summary = rendered
-        .range_summary
-        .filter(|summary| (summary.len() as u64) < log_bytes);
+    written.log_bytes = log_bytes;
+    let range_summary = rendered.range_summary;
     for (path, svgz) in rendered.graphs {
         match svgz {
             Some(svgz) => {

@@ -92,9 +92,11 @@ pub fn split_entries(
     ranked.truncate(max_entry_points);
     let kept: std::collections::HashSet<String> =
         ranked.into_iter().map(|(name, _)| name).collect();
-    entry_logs(all, |entry| kept.contains(entry), |writer| {
-        writer.finish_at(packed::TRANSIENT_LEVEL)
-    })
+    entry_logs(
+        all,
+        |entry| kept.contains(entry),
+        |writer| writer.finish_at(packed::TRANSIENT_LEVEL),
+    )
 }
 
 /// The log of every entry point `wanted` accepts in the `all` log `all` (a packed trace,

@@ -491,8 +491,70 @@ pub fn publish_raw(redis: &RedisServer, channel: &str, messages: &[&[u8]]) {
 
 /// The stacks and counts in a trace log (`logs/...log.gz` under `data`).
 pub fn read_log(data: &Path, relative: &str) -> BTreeMap<String, u64> {
-    let bytes = std::fs::read(data.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    let bytes = stored_log(|path| std::fs::read(data.join(path)).ok(), relative)
+        .unwrap_or_else(|| panic!("{relative}: no such log in {}", data.display()));
     parse_log(&bytes, relative)
+}
+
+/// The bytes of the trace log at `relative` (`.../{window}.{channel}.{entry}.log.gz`) in a
+/// store whose objects `get` reads, as the service reads it: stored, or, for an entry
+/// point whose summary is stored beside its window's `all` log, the lines of `all` it
+/// names (each sample is stored once, in `all`). `None` when there is no such log.
+pub fn stored_log(get: impl Fn(&str) -> Option<Vec<u8>>, relative: &str) -> Option<Vec<u8>> {
+    if let Some(bytes) = get(relative) {
+        return Some(bytes);
+    }
+    let stem = relative.strip_suffix(".log.gz")?;
+    let (window_channel, entry) = stem.rsplit_once('.')?;
+    if entry == "all" {
+        return None;
+    }
+    get(&format!("{stem}.meta.json"))?;
+    let all = get(&format!("{window_channel}.all.log.gz"))?;
+    let logs = arclamp::store::seal::entry_logs(&all, |e| e == entry, |w| w.finish())
+        .unwrap_or_else(|e| panic!("{window_channel}.all.log.gz does not decode: {e}"));
+    logs.into_iter().next().map(|(_, log)| log.bytes)
+}
+
+/// Whether the trace log at `relative` exists under `data` (stored, or an entry point's
+/// summary and its window's `all` log are, see [`stored_log`]), without reading it.
+pub fn log_exists(data: &Path, relative: &str) -> bool {
+    if data.join(relative).exists() {
+        return true;
+    }
+    let Some((window_channel, entry)) = relative
+        .strip_suffix(".log.gz")
+        .and_then(|stem| stem.rsplit_once('.'))
+    else {
+        return false;
+    };
+    entry != "all"
+        && data
+            .join(format!("{window_channel}.{entry}.meta.json"))
+            .exists()
+        && data.join(format!("{window_channel}.all.log.gz")).exists()
+}
+
+/// The window names of the logs of `channel`/`entry` among the file names `names` of one
+/// period's directory (stored logs, or an entry point's summaries beside an `all` log).
+pub fn log_windows(names: &[String], channel: &str, entry: &str) -> Vec<String> {
+    let log = format!(".{channel}.{entry}.log.gz");
+    let meta = format!(".{channel}.{entry}.meta.json");
+    let all = |window: &str| names.contains(&format!("{window}.{channel}.all.log.gz"));
+    let mut windows: Vec<String> = names
+        .iter()
+        .filter_map(|name| {
+            name.strip_suffix(&log).or_else(|| {
+                name.strip_suffix(&meta)
+                    .filter(|window| entry != "all" && all(window))
+            })
+        })
+        .filter(|w| !w.contains('.') && !w.contains('/'))
+        .map(str::to_owned)
+        .collect();
+    windows.sort();
+    windows.dedup();
+    windows
 }
 
 /// The stacks and counts in the bytes of a trace log named `relative` (for messages),
@@ -601,23 +663,17 @@ pub fn wait_only_window(
     entry: &str,
     timeout: Duration,
 ) -> String {
-    let suffix = format!(".{channel}.{entry}.log.gz");
-    wait_until(&format!("a {period} log{suffix}"), timeout, || {
-        list(data, &format!("logs/{period}"))
-            .iter()
-            .any(|name| name.ends_with(&suffix))
-    });
+    wait_until(
+        &format!("a {period} log of {channel}.{entry}"),
+        timeout,
+        || !log_windows(&list(data, &format!("logs/{period}")), channel, entry).is_empty(),
+    );
     only_window(data, period, channel, entry)
 }
 
 /// The single window name in `logs/{period}` for `channel` and `entry`.
 pub fn only_window(data: &Path, period: &str, channel: &str, entry: &str) -> String {
-    let suffix = format!(".{channel}.{entry}.log.gz");
-    let windows: Vec<String> = list(data, &format!("logs/{period}"))
-        .into_iter()
-        .filter_map(|name| name.strip_suffix(&suffix).map(str::to_owned))
-        .filter(|w| !w.contains('.'))
-        .collect();
+    let windows = log_windows(&list(data, &format!("logs/{period}")), channel, entry);
     assert_eq!(
         windows.len(),
         1,

@@ -653,11 +653,15 @@ fn logs_stored_packed_or_gzip_d_are_served_and_exported_as_the_same_folded_log()
     let log = format!("/logs/daily/{DAY}.excimer.api.log.gz");
     let export = format!("/export/daily/{DAY}.excimer.api.speedscope.json");
     let stored = data.join(&log[1..]);
-    let trace = std::fs::read(&stored).unwrap();
+    // An entry point's log is read from `all` (stored packed), not stored.
+    assert!(!stored.exists());
+    let all = std::fs::read(data.join(format!("logs/daily/{DAY}.excimer.all.log.gz"))).unwrap();
     assert!(
-        arclamp::store::packed::is_packed(&trace),
+        arclamp::store::packed::is_packed(&all),
         "logs are written packed"
     );
+    let trace = crate::arclamp::stored_log(|p| std::fs::read(data.join(p)).ok(), &log[1..])
+        .expect("derived from all");
     let text = arclamp::store::packed::to_folded(&trace).unwrap();
 
     let gz = get(&arclamp, &log, &["Accept-Encoding: gzip"]);

@@ -33,12 +33,16 @@ fn windows_roll_over_on_the_clock_and_the_ended_one_is_written_and_rendered() {
             .exists()
     });
     wait_until("the ended hour's graphs", Duration::from_secs(15), || {
-        data.join("svgs/hourly/2026-01-01_00.excimer.index.svgz")
+        data.join("svgs/hourly/2026-01-01_00.excimer.all.svgz")
             .exists()
             && data
-                .join("svgs/hourly/2026-01-01_00.excimer.index.reversed.svgz")
+                .join("svgs/hourly/2026-01-01_00.excimer.all.reversed.svgz")
                 .exists()
     });
+    // An entry point's graphs are drawn when asked for, never stored.
+    assert!(!data
+        .join("svgs/hourly/2026-01-01_00.excimer.index.svgz")
+        .exists());
     publish_raw(&redis, "excimer", &[b"/w/index.php;After::rollover 2"]);
     arclamp.wait_received("excimer", 5);
     assert!(arclamp.stop(STOP).success());
@@ -77,11 +81,7 @@ fn retention_keeps_the_newest_windows_as_the_clock_advances() {
     }
     let data = arclamp.data();
     let windows = |entry: &str| -> Vec<String> {
-        let suffix = format!(".excimer.{entry}.log.gz");
-        list(&data, "logs/minutely")
-            .into_iter()
-            .filter_map(|f| f.strip_suffix(&suffix).map(str::to_owned))
-            .collect()
+        crate::arclamp::log_windows(&list(&data, "logs/minutely"), "excimer", entry)
     };
     wait_until(
         "retention to settle on 2 windows",

@@ -67,7 +67,23 @@ fn a_store_of_gzip_d_logs_is_migrated_to_packed_traces_exactly_once() {
             "--no-render",
         ],
     );
-    // The store as an earlier release wrote it: every log gzip'd folded text.
+    // The store as an earlier release wrote it: every log gzip'd folded text, each entry
+    // point's log stored beside `all`.
+    for log in logs(&data) {
+        let mut entries: BTreeMap<String, String> = BTreeMap::new();
+        for (stack, n) in read_log(&data, &log) {
+            if let Some(entry) = arclamp::ingest::sample::entry_point(stack.as_bytes()) {
+                entries
+                    .entry(entry.to_owned())
+                    .or_default()
+                    .push_str(&format!("{stack} {n}\n"));
+            }
+        }
+        for (entry, text) in entries {
+            let path = log.replace(".all.log.gz", &format!(".{entry}.log.gz"));
+            std::fs::write(data.join(path), gzip(text)).unwrap();
+        }
+    }
     let mut expected: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for log in logs(&data) {
         let stacks = read_log(&data, &log);

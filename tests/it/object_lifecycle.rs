@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::arclamp::{
-    gzip, http_request, parse_log, publish, publish_raw, wait_until, Arclamp, STOP,
+    gzip, http_request, log_windows, parse_log, publish, publish_raw, stored_log, wait_until,
+    Arclamp, STOP,
 };
 use crate::redis_server::RedisServer;
 use crate::swift_server::{unique_container, Api, SwiftServer};
@@ -20,17 +21,18 @@ fn object_window_total(
     channel: &str,
     entry: &str,
 ) -> Option<u64> {
-    let suffix = format!(".{channel}.{entry}.log.gz");
+    let dir = format!("{prefix}logs/{period}/");
     let names: Vec<String> = server
-        .list_objects(container, &format!("{prefix}logs/{period}/"))
+        .list_objects(container, &dir)
         .into_iter()
-        .filter(|n| n.ends_with(&suffix) && !n.ends_with(".corrupt"))
+        .filter_map(|n| n.strip_prefix(&dir).map(str::to_owned))
         .collect();
-    match names.as_slice() {
+    match log_windows(&names, channel, entry).as_slice() {
         [] => None,
-        [name] => {
-            let bytes = server.get_object(container, name)?;
-            Some(parse_log(&bytes, name).values().sum())
+        [window] => {
+            let name = format!("{dir}{window}.{channel}.{entry}.log.gz");
+            let bytes = stored_log(|path| server.get_object(container, path), &name)?;
+            Some(parse_log(&bytes, &name).values().sum())
         }
         more => panic!("expected one {period} window for {channel}.{entry}, found {more:?}"),
     }

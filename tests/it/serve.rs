@@ -328,12 +328,11 @@ fn entry_points_beyond_the_limit_count_in_all_only() {
         1.0
     );
     assert!(arclamp.stop(STOP).success());
-    let files: Vec<String> = list(&arclamp.data(), "logs/daily")
-        .into_iter()
-        .filter(|f| f.ends_with(".log.gz"))
-        .collect();
-    assert_eq!(files.len(), 3, "{files:?}");
-    assert!(files.iter().all(|f| !f.contains(".load.")));
+    let files = list(&arclamp.data(), "logs/daily");
+    for (entry, windows) in [("all", 1), ("index", 1), ("api", 1), ("load", 0)] {
+        let found = crate::arclamp::log_windows(&files, "excimer", entry);
+        assert_eq!(found.len(), windows, "{entry}: {files:?}");
+    }
     assert_eq!(window_total(&arclamp.data(), "daily", "excimer", "all"), 4);
 }
 

@@ -172,7 +172,7 @@ pub(crate) fn wait_sealed(
 ) {
     wait_sealed_in(
         redis,
-        &|relative| storage.join(relative).exists(),
+        &|relative| crate::arclamp::log_exists(storage, relative),
         expected,
         replicas,
     );
@@ -247,9 +247,16 @@ fn a_backlog_written_before_the_first_start_lands_in_its_true_hours_exactly() {
     // Graphs are drawn for sealed windows.
     wait_until("the sealed day's graph", Duration::from_secs(30), || {
         storage
-            .join("svgs/daily/2026-01-01.excimer.index.svgz")
+            .join("svgs/daily/2026-01-01.excimer.all.svgz")
             .exists()
     });
+    // An entry point's log and graphs are not stored: they are read from `all`.
+    assert!(!storage
+        .join("logs/daily/2026-01-01.excimer.index.log.gz")
+        .exists());
+    assert!(!storage
+        .join("svgs/daily/2026-01-01.excimer.index.svgz")
+        .exists());
     // What every replica acknowledged is trimmed from the stream.
     wait_until("the stream trimmed", Duration::from_secs(30), || {
         redis_int(&redis, &["XLEN", "excimer"]) < 3_000
@@ -540,14 +547,15 @@ fn on_swift_a_killed_replica_is_replaced_without_loss_or_double_count() {
     a.kill();
     let b = Arclamp::start_in(dir_b.path(), &redis, &config);
     let object = |relative: &str| server.get_object(&container, &format!("s/{relative}"));
+    let log = |relative: &str| crate::arclamp::stored_log(|path| object(path), relative);
     wait_sealed_in(
         &redis,
-        &|relative| object(relative).is_some(),
+        &|relative| log(relative).is_some(),
         &expected,
         &[&b],
     );
     assert_exact_in(
-        &|relative| crate::arclamp::parse_log(&object(relative).expect("stored"), relative),
+        &|relative| crate::arclamp::parse_log(&log(relative).expect("stored"), relative),
         &expected,
     );
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::arclamp::{
-    binary, config_text, free_port, list, log_total, read_svg, wait_until, Arclamp,
+    binary, config_text, free_port, list, log_exists, log_total, read_svg, wait_until, Arclamp,
 };
 use crate::redis_server::RedisServer;
 
@@ -69,7 +69,7 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
         for day in ["2026-11-01", "2026-11-02"] {
             let daily = |entry: &str| {
                 let path = format!("logs/daily/{day}.{channel}.{entry}.log.gz");
-                if data.join(&path).exists() {
+                if log_exists(&data, &path) {
                     log_total(&data, &path)
                 } else {
                     0
@@ -97,22 +97,25 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
             .into_iter()
             .collect()
     };
-    let summaries_in = |period: &str| -> Vec<String> {
-        list(&data, &format!("logs/{period}"))
-            .into_iter()
-            .filter_map(|n| {
-                n.strip_suffix(".range.gz")
-                    .map(|stem| format!("{stem}.log.gz"))
-            })
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
     let hourly = logs_in("hourly");
     let daily = logs_in("daily");
-    // Every rendered log has its range summary beside it.
-    assert_eq!(summaries_in("hourly"), hourly);
-    assert_eq!(summaries_in("daily"), daily);
+    // Each sample is stored once: only `all` logs are stored, entry points' are read from them.
+    for log in hourly.iter().chain(&daily) {
+        assert!(log.ends_with(".all.log.gz"), "{log} stored");
+    }
+    // Every `all` log has its range summary beside it.
+    for log in hourly.iter().chain(&daily) {
+        let stem = log.strip_suffix(".log.gz").unwrap();
+        let period = if hourly.contains(log) {
+            "hourly"
+        } else {
+            "daily"
+        };
+        assert!(
+            data.join(format!("logs/{period}/{stem}.range.gz")).exists(),
+            "{log} has no range summary"
+        );
+    }
     assert_eq!(
         hourly.iter().filter(|n| n.ends_with(".all.log.gz")).count(),
         2 * 48
@@ -134,6 +137,19 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
         "title"
     );
 
+    // Companions (summaries of `all` and of entry points) whose window's `all` log is gone.
+    let orphans = |period: &str| -> Vec<String> {
+        let names = list(&data, &format!("logs/{period}"));
+        names
+            .iter()
+            .filter(|name| {
+                let mut parts = name.splitn(3, '.');
+                let (window, channel) = (parts.next().unwrap(), parts.next().unwrap());
+                !names.contains(&format!("{window}.{channel}.all.log.gz"))
+            })
+            .cloned()
+            .collect()
+    };
     // The service's retention prunes the filled store to its limits at start.
     let mut arclamp = Arclamp::start_in(
         dir.path(),
@@ -148,8 +164,8 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
             .filter(|n| n.ends_with(".excimer.all.log.gz"))
             .count()
             == 5
-            && summaries_in("hourly") == logs_in("hourly")
-            && summaries_in("daily") == logs_in("daily")
+            && orphans("hourly").is_empty()
+            && orphans("daily").is_empty()
     });
     assert!(arclamp.stop(Duration::from_secs(30)).success());
     let kept: Vec<String> = list(&data, "logs/hourly")
@@ -167,9 +183,9 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
         .filter(|n| n.ends_with(".excimer.all.log.gz"))
         .collect();
     assert_eq!(daily, ["2026-11-02.excimer.all.log.gz"]);
-    // Range summaries went with their logs: one per log left, none without one.
-    assert_eq!(summaries_in("hourly"), logs_in("hourly"));
-    assert_eq!(summaries_in("daily"), logs_in("daily"));
+    // Summaries went with their logs: none is left without its window's `all` log.
+    assert_eq!(orphans("hourly"), Vec::<String>::new());
+    assert_eq!(orphans("daily"), Vec::<String>::new());
     assert!(list(&data, "logs/hourly").len() < 2 * hourly.len());
 
     // A re-run replaces the windows (also those retention deleted): byte-identical logs,
