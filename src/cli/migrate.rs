@@ -4,9 +4,16 @@
 //! the old log) and written over it under the same name; readers take either format, so a
 //! half-migrated store is a valid store.
 //!
+//! Then each sample is stored once: an entry point's log that holds exactly the lines of
+//! its window's `all` log whose first frame names it (what the earlier release wrote) is
+//! deleted with its two graphs, and its summary written, so the service derives both from
+//! `all` ([`crate::graphs::derived`]); one that differs (an Arc Lamp import whose files did
+//! not agree) is left as stored, and reported.
+//!
 //! Idempotent and resumable: packed logs are left alone, so a second run (or a run after an
-//! interruption) converts only what is left. Logs modified within `--min-age` are skipped:
-//! a running service may be rewriting them (its next checkpoint writes them packed anyway).
+//! interruption) converts only what is left; an entry point's log is deleted only after its
+//! summary is written. Logs modified within `--min-age` are skipped: a running service may
+//! be rewriting them (its next checkpoint writes them packed anyway).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -14,9 +21,13 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context as _;
 use bytes::Bytes;
 
+use std::collections::HashMap;
+
 use crate::config::Config;
-use crate::store::storage::{ContentMeta, Storage};
-use crate::store::{folded, layout, packed};
+use crate::store::catalogue::{self, LogSummary};
+use crate::store::layout::{GraphKind, LogKey, ALL};
+use crate::store::storage::{ContentMeta, ObjectInfo, Storage};
+use crate::store::{folded, layout, packed, seal};
 
 /// Arguments of `arclamp migrate`.
 #[derive(Debug, clap::Args)]
@@ -62,6 +73,13 @@ pub struct MigrateReport {
     pub bytes_after: u64,
     /// Samples in the converted logs (the same before and after, checked).
     pub samples: u64,
+    /// Entry points' logs found equal to their window's `all` log's lines and deleted
+    /// (with their graphs): read from `all` from now on.
+    pub entry_logs_derived: u64,
+    /// Bytes of those logs (as stored before this run).
+    pub entry_bytes_freed: u64,
+    /// Entry points' logs that differ from their window's `all` log, left as stored.
+    pub entry_logs_kept: Vec<String>,
     /// Logs that could not be converted (damaged), left as they are: the run fails.
     pub failed: Vec<String>,
 }
@@ -79,7 +97,8 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let report = runtime.block_on(migrate(storage.as_ref(), args.min_age, args.dry_run))?;
     eprintln!(
         "arclamp migrate{}: {}: {} logs, {} converted ({} -> {} bytes, {} samples), {} already \
-         packed, {} modified within {} (left alone), {} vanished, {} failed in {:.1} s",
+         packed, {} modified within {} (left alone), {} vanished, {} failed; {} entry-point logs \
+         now read from all ({} bytes freed), {} differ from all (kept) in {:.1} s",
         if args.dry_run { " (dry run)" } else { "" },
         storage.describe(),
         report.logs,
@@ -92,6 +111,9 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
         humantime::format_duration(args.min_age),
         report.vanished,
         report.failed.len(),
+        report.entry_logs_derived,
+        report.entry_bytes_freed,
+        report.entry_logs_kept.len(),
         started.elapsed().as_secs_f64()
     );
     if let Some(path) = &args.report {
@@ -164,7 +186,150 @@ async fn migrate(
         }
     }
     progress.finish_and_clear();
+    store_once(storage, &logs, min_age, dry_run, &mut report).await?;
     Ok(report)
+}
+
+/// Delete each entry point's log (and graphs) that its window's `all` log holds, after
+/// writing its summary; see the module documentation. `logs` is the listing taken before
+/// conversion (its times say what a running service may be writing).
+async fn store_once(
+    storage: &dyn Storage,
+    logs: &[ObjectInfo],
+    min_age: Duration,
+    dry_run: bool,
+    report: &mut MigrateReport,
+) -> anyhow::Result<()> {
+    let now = SystemTime::now();
+    let recent = |o: &ObjectInfo| now.duration_since(o.modified).unwrap_or_default() < min_age;
+    let key_of = |o: &ObjectInfo| {
+        let (period, name) = o.path.strip_prefix("logs/")?.split_once('/')?;
+        LogKey::from_log_name(period, name)
+    };
+    let listed: HashMap<String, &ObjectInfo> = logs.iter().map(|o| (o.path.clone(), o)).collect();
+    let entries: Vec<(LogKey, &ObjectInfo)> = logs
+        .iter()
+        .filter_map(|o| key_of(o).map(|key| (key, o)))
+        .filter(|(key, _)| key.entry != ALL)
+        .collect();
+    let progress = super::progress_bar(entries.len() as u64, "entry-point logs");
+    // One window's `all` log at a time (entries are listed window by window).
+    let mut all_log: Option<(String, Bytes)> = None;
+    for (key, entry_info) in entries {
+        progress.inc(1);
+        let path = key.log_path();
+        let all_path = LogKey {
+            entry: ALL.to_owned(),
+            ..key.clone()
+        }
+        .log_path();
+        let Some(all_info) = listed.get(&all_path) else {
+            continue;
+        };
+        if recent(entry_info)
+            || recent(all_info)
+            || report.failed.iter().any(|f| f.starts_with(&path))
+        {
+            continue;
+        }
+        if all_log.as_ref().is_none_or(|(p, _)| *p != all_path) {
+            all_log = storage
+                .get(&all_path)
+                .await
+                .with_context(|| format!("cannot read {all_path}"))?
+                .map(|bytes| (all_path.clone(), bytes));
+        }
+        let (Some((_, all)), Some(stored)) = (
+            all_log.as_ref(),
+            storage
+                .get(&path)
+                .await
+                .with_context(|| format!("cannot read {path}"))?,
+        ) else {
+            report.vanished += 1;
+            continue;
+        };
+        let derived = seal::entry_logs(
+            all,
+            |entry| entry == key.entry,
+            |writer| writer.finish_at(packed::TRANSIENT_LEVEL),
+        );
+        let derived = match derived {
+            Ok(mut logs) => logs.pop().map(|(_, log)| log),
+            Err(error) => {
+                report.failed.push(format!("{all_path} ({error})"));
+                continue;
+            }
+        };
+        match same_stacks(derived.as_ref().map(|log| log.bytes.as_slice()), &stored) {
+            Ok(true) => {}
+            Ok(false) => {
+                report
+                    .entry_logs_kept
+                    .push(format!("{path} (differs from {all_path})"));
+                continue;
+            }
+            Err(error) => {
+                report.failed.push(format!("{path} ({error})"));
+                continue;
+            }
+        }
+        report.entry_logs_derived += 1;
+        report.entry_bytes_freed += stored.len() as u64;
+        if dry_run {
+            continue;
+        }
+        let summary = derived.as_ref().map(seal::summary).unwrap_or(LogSummary {
+            samples: 0,
+            stacks: 0,
+        });
+        storage
+            .put(
+                &catalogue::summary_path(&key),
+                Bytes::from(summary.encode()),
+                ContentMeta::JSON,
+            )
+            .await
+            .with_context(|| format!("cannot write the summary of {path}"))?;
+        for reversed in [false, true] {
+            let graph = key.svg_path(&GraphKind {
+                function: None,
+                reversed,
+            });
+            storage
+                .delete(&graph)
+                .await
+                .with_context(|| format!("cannot delete {graph}"))?;
+        }
+        storage
+            .delete(&path)
+            .await
+            .with_context(|| format!("cannot delete {path}"))?;
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// Whether the trace log `stored` (packed, or folded text gzip'd or plain) holds exactly
+/// the stacks and counts of the packed trace `derived` (`None`: no stack at all).
+fn same_stacks(derived: Option<&[u8]>, stored: &[u8]) -> anyhow::Result<bool> {
+    let mut reader = derived.map(packed::StackReader::open).transpose()?;
+    let mut same = true;
+    seal::for_each_stack(stored, |stack, count| {
+        if !same {
+            return;
+        }
+        same = match reader.as_mut().map(|r| r.next_stack()) {
+            Some(Ok(Some((s, c)))) => s == stack && c == count,
+            _ => false,
+        };
+    })
+    .context("not a trace log")?;
+    let exhausted = match reader.as_mut() {
+        Some(reader) => reader.next_stack()?.is_none(),
+        None => true,
+    };
+    Ok(same && exhausted)
 }
 
 /// The packed trace of a folded log (gzip'd or plain), and its samples, checked: it decodes

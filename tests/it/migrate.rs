@@ -1,7 +1,8 @@
 //! `arclamp migrate`: a store whose logs an earlier release wrote (gzip'd folded text) is
 //! rewritten as packed traces, each one holding exactly the stacks and counts it held;
 //! a second run changes nothing; a damaged log is reported and left alone; logs written
-//! recently are left to the service.
+//! recently are left to the service; entry points' logs that their window's `all` log
+//! holds are deleted (read from `all` from then on), one that differs is kept.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -79,8 +80,12 @@ fn a_store_of_gzip_d_logs_is_migrated_to_packed_traces_exactly_once() {
                     .push_str(&format!("{stack} {n}\n"));
             }
         }
-        for (entry, text) in entries {
+        for (entry, mut text) in entries {
             let path = log.replace(".all.log.gz", &format!(".{entry}.log.gz"));
+            if path == DIFFERS {
+                // As an import of Arc Lamp files that did not agree.
+                text.push_str("zzz;not_in_all 1\n");
+            }
             std::fs::write(data.join(path), gzip(text)).unwrap();
         }
     }
@@ -92,6 +97,12 @@ fn a_store_of_gzip_d_logs_is_migrated_to_packed_traces_exactly_once() {
         expected.insert(log, stacks);
     }
     assert!(expected.len() >= 10, "{} logs", expected.len());
+    assert!(expected.contains_key(DIFFERS));
+    let all_logs = expected
+        .keys()
+        .filter(|l| l.ends_with(".all.log.gz"))
+        .count();
+    let entry_logs = expected.len() - all_logs;
     let damaged = "logs/daily/2026-11-01.excimer.api.log.gz";
     let good_api = std::fs::read(data.join(damaged)).unwrap();
     std::fs::write(data.join(damaged), &good_api[..good_api.len() / 2]).unwrap();
@@ -107,13 +118,34 @@ fn a_store_of_gzip_d_logs_is_migrated_to_packed_traces_exactly_once() {
     assert!(stderr.contains(damaged), "{stderr}");
     assert_eq!(report["converted"], expected.len() - 1, "{stderr}");
     assert!(report["bytes_after"].as_u64() < report["bytes_before"].as_u64());
+    // Each sample stored once: entry points' logs equal to `all`'s lines are deleted.
+    assert_eq!(report["entry_logs_derived"], entry_logs - 2, "{stderr}");
+    assert_eq!(
+        report["entry_logs_kept"].as_array().unwrap().len(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 differ from all (kept)"), "{stderr}");
     for (log, stacks) in &expected {
-        let bytes = std::fs::read(data.join(log)).unwrap();
+        let stored = std::fs::read(data.join(log));
         if log == damaged {
-            assert_eq!(bytes, &good_api[..good_api.len() / 2], "left as it was");
+            assert_eq!(
+                stored.unwrap(),
+                &good_api[..good_api.len() / 2],
+                "left as it was"
+            );
             continue;
         }
-        assert!(arclamp::store::packed::is_packed(&bytes), "{log} packed");
+        if log.ends_with(".all.log.gz") || log == DIFFERS {
+            assert!(
+                arclamp::store::packed::is_packed(&stored.unwrap()),
+                "{log} packed"
+            );
+        } else {
+            assert!(stored.is_err(), "{log} is read from all, not stored");
+            let meta = log.replace(".log.gz", ".meta.json");
+            assert!(data.join(meta).exists(), "{log} has its summary");
+        }
         assert_eq!(
             &read_log(&data, log),
             stacks,
@@ -126,10 +158,17 @@ fn a_store_of_gzip_d_logs_is_migrated_to_packed_traces_exactly_once() {
     let (ok, stderr, report) = migrate(dir.path(), &["--min-age", "0s"]);
     assert!(ok, "{stderr}");
     assert_eq!(report["converted"], 1);
-    assert_eq!(report["already_packed"], expected.len() - 1);
+    assert_eq!(report["already_packed"], all_logs + 1);
+    assert_eq!(report["entry_logs_derived"], 1);
+    assert!(!data.join(damaged).exists());
     assert_eq!(&read_log(&data, damaged), &expected[damaged]);
     let (ok, stderr, report) = migrate(dir.path(), &["--min-age", "0s"]);
     assert!(ok, "{stderr}");
     assert_eq!(report["converted"], 0);
-    assert_eq!(report["already_packed"], expected.len());
+    assert_eq!(report["already_packed"], all_logs + 1);
+    assert_eq!(report["entry_logs_derived"], 0);
+    assert_eq!(report["entry_logs_kept"].as_array().unwrap().len(), 1);
 }
+
+/// An entry point's log that does not hold what `all` holds for it.
+const DIFFERS: &str = "logs/hourly/2026-11-01_01.excimer.index.log.gz";
