@@ -378,7 +378,8 @@ pub struct Written {
 ///
 /// An entry point's graphs are not stored (drawn when asked for, from its log derived
 /// from `all`, see [`crate::graphs::derived`]): those an earlier release stored are deleted
-/// so that they cannot shadow the derived ones.
+/// so that they cannot shadow the derived ones. A range summary is stored only when it is
+/// smaller than the log it stands for (as read: a derived log's bytes).
 pub async fn render_stored_window(
     storage: &dyn Storage,
     key: &LogKey,
@@ -426,7 +427,11 @@ pub async fn render_stored_window(
         }
     }
     written.log_bytes = log_bytes;
-    let range_summary = rendered.range_summary;
+    // A summary no smaller than its log saves a range nothing (an hour at Wikimedia's rate
+    // prunes next to nothing): the range reads the log instead.
+    let range_summary = rendered
+        .range_summary
+        .filter(|summary| (summary.len() as u64) < log_bytes);
     for (path, svgz) in rendered.graphs {
         match svgz {
             Some(svgz) => {

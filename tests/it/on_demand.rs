@@ -178,8 +178,10 @@ fn range_graphs_read_range_summaries_and_fall_back_to_logs() {
     let redis = RedisServer::start();
     let test_dir = TestDir::new();
     let dir = test_dir.path();
+    // Frames narrower than 24 px are not drawn, so a summary may leave out those under
+    // 1/20 of that (singletons, at this rate): it is smaller than its log, so it is kept.
     let extra = "[periods.daily]\nformat = \"%Y-%m-%d\"\nretain = 30\n\
-                 [on_demand]\nmax_range_windows = 7\n";
+                 [on_demand]\nmax_range_windows = 7\n[render]\nmin_width = 24.0\n";
     std::fs::write(
         dir.join("arclamp.toml"),
         crate::arclamp::config_text(&redis, dir, crate::arclamp::free_port(), extra),
@@ -220,8 +222,8 @@ fn range_graphs_read_range_summaries_and_fall_back_to_logs() {
     assert_eq!(reversed.header("x-arclamp-range-summaries"), Some("3 of 3"));
     assert!(svg_text(&reversed).contains("(excimer all, reversed)"));
 
-    // Without one summary, that window is read from its log: at this size no frame is
-    // narrow enough to leave out of a summary, so the graph is the same, byte for byte.
+    // Without one summary, that window is read from its log: a summary leaves out only
+    // frames far narrower than any drawn, so the graph is the same, byte for byte.
     std::fs::remove_file(summary("2026-11-02")).expect("remove summary");
     let mixed = get(&arclamp, url, &["Accept-Encoding: gzip"]);
     assert_eq!(mixed.header("x-arclamp-cache"), Some("miss"));
@@ -325,29 +327,51 @@ fn diff_graphs_are_drawn_from_range_summaries_when_both_windows_have_one() {
     let test_dir = TestDir::new();
     let dir = test_dir.path();
     let data = dir.join("data");
-    // Enough samples that the colour scale (400) is far above a summary's error.
-    write_log(
-        &data,
-        "daily",
-        &format!("{DAY_A}.excimer.all.log.gz"),
-        &[
-            ("index.php;MediaWiki::run;Parser::parse", 600),
-            ("index.php;MediaWiki::run;Parser::parse;{closure}", 200),
-            ("api.php;ApiMain::execute;Database::query", 200),
-        ],
-    );
-    write_log(
-        &data,
-        "daily",
-        &format!("{DAY_B}.excimer.all.log.gz"),
-        &[
-            ("index.php;MediaWiki::run;Parser::parse", 200),
-            ("index.php;MediaWiki::run;Hooks::run", 400),
-            ("api.php;ApiMain::execute;Database::query", 400),
-        ],
-    );
+    // Enough samples that the colour scale (40,000) is far above a summary's error; a tail
+    // of single samples that a summary folds into a few fillers (each under 1/20 of the
+    // narrowest frame drawn), so it is smaller than its log and kept.
+    let noise: Vec<String> = (0..500u64)
+        .map(|i| {
+            format!(
+                "load.php;Noise::x{:016x}",
+                i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            )
+        })
+        .collect();
+    let with_noise = |stacks: &[(&'static str, u64)]| -> Vec<(String, u64)> {
+        let mut all: Vec<(String, u64)> = stacks.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+        all.extend(noise.iter().map(|s| (s.clone(), 1)));
+        all.sort();
+        all
+    };
+    for (day, stacks) in [
+        (
+            DAY_A,
+            with_noise(&[
+                ("index.php;MediaWiki::run;Parser::parse", 60_000),
+                ("index.php;MediaWiki::run;Parser::parse;{closure}", 20_000),
+                ("api.php;ApiMain::execute;Database::query", 20_000),
+            ]),
+        ),
+        (
+            DAY_B,
+            with_noise(&[
+                ("index.php;MediaWiki::run;Parser::parse", 20_000),
+                ("index.php;MediaWiki::run;Hooks::run", 40_000),
+                ("api.php;ApiMain::execute;Database::query", 40_000),
+            ]),
+        ),
+    ] {
+        let stacks: Vec<(&str, u64)> = stacks.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        write_log(
+            &data,
+            "daily",
+            &format!("{day}.excimer.all.log.gz"),
+            &stacks,
+        );
+    }
     // The start-up scan draws both windows, writing their range summaries.
-    let arclamp = Arclamp::start_in(dir, &redis, "");
+    let arclamp = Arclamp::start_in(dir, &redis, "[render]\nmin_width = 24.0\n");
     let summary = |day: &str| data.join(format!("logs/daily/{day}.excimer.all.range.gz"));
     crate::arclamp::wait_until("range summaries", Duration::from_secs(30), || {
         summary(DAY_A).exists() && summary(DAY_B).exists()
@@ -361,16 +385,17 @@ fn diff_graphs_are_drawn_from_range_summaries_when_both_windows_have_one() {
     );
     assert_eq!(from_summaries.header("x-arclamp-cache"), Some("miss"));
     let svg = from_summaries.text();
-    let (r, g, b) = fill_of(&svg, "Database::query (400 samples");
+    let (r, g, b) = fill_of(&svg, "Database::query (40,000 samples");
     assert!(r == 255 && g < 255 && b < 255, "grew: {r},{g},{b}");
-    let (r, g, b) = fill_of(&svg, "Parser::parse (200 samples");
+    let (r, g, b) = fill_of(&svg, "Parser::parse (20,000 samples");
     assert!(b == 255 && r < 255 && g < 255, "shrank: {r},{g},{b}");
     assert_eq!(
         get(&arclamp, &url, &[]).header("x-arclamp-cache"),
         Some("hit")
     );
-    // Without summaries the logs are read: at this size nothing is folded into a
-    // summary, so the graph is the same, byte for byte (a new input, so not the cache).
+    // Without summaries the logs are read: a summary leaves out only frames far narrower
+    // than any drawn, so the graph is the same, byte for byte (a new input, so not the
+    // cache).
     for day in [DAY_A, DAY_B] {
         std::fs::remove_file(summary(day)).expect("remove summary");
     }
@@ -770,8 +795,10 @@ fn long_ranges_read_rollups_of_blocks_of_windows_and_never_stale_ones() {
     let test_dir = TestDir::new();
     let dir = test_dir.path();
     // 20 windows are longer than max_range_windows (12): the range needs roll-ups of 8.
+    // Wide frames only (100 px): at this rate a window's summary (which may leave out
+    // frames under 5 px) is smaller than its log, so every window has one.
     let extra = "[periods.daily]\nformat = \"%Y-%m-%d\"\nretain = 800\n\
-                 [on_demand]\nmax_range_windows = 12\n";
+                 [on_demand]\nmax_range_windows = 12\n[render]\nmin_width = 100.0\n";
     std::fs::write(
         dir.join("arclamp.toml"),
         crate::arclamp::config_text(&redis, dir, crate::arclamp::free_port(), extra),
