@@ -17,7 +17,8 @@ use crate::graphs::window_graphs::WindowState;
 use crate::ingest::window::Period;
 use crate::ops::clock::Clock;
 use crate::ops::events;
-use crate::store::layout::{self, GraphKind, LogKey};
+use crate::store::catalogue;
+use crate::store::layout::{self, GraphKind, LogKey, ALL};
 use crate::store::storage::Storage;
 
 /// Render the graphs of a window (soon, once).
@@ -129,7 +130,9 @@ impl RenderQueue {
         );
     }
 
-    /// Queue every window whose log is newer than its forward graph.
+    /// Queue every window whose log is newer than what was rendered from it: its forward
+    /// graph, or, for an entry point (whose graphs are drawn on request), its function
+    /// totals.
     fn scan_for_stale_graphs(&mut self, ctx: &mut Context<Self>) {
         let storage = self.storage.clone();
         let periods: Vec<String> = self.periods.iter().map(|p| p.name().to_owned()).collect();
@@ -138,19 +141,26 @@ impl RenderQueue {
             for period in periods {
                 let logs = storage.list(&layout::logs_prefix(&period)).await?;
                 let svgs = storage.list(&layout::svgs_prefix(&period)).await?;
-                let svg_times: HashMap<&str, std::time::SystemTime> =
-                    svgs.iter().map(|s| (s.path.as_str(), s.modified)).collect();
+                let rendered_times: HashMap<&str, std::time::SystemTime> = svgs
+                    .iter()
+                    .chain(&logs)
+                    .map(|s| (s.path.as_str(), s.modified))
+                    .collect();
                 for log in &logs {
                     let Some(key) = LogKey::from_log_name(&period, layout::file_name(&log.path))
                     else {
                         continue;
                     };
-                    let svg = key.svg_path(&GraphKind {
-                        function: None,
-                        reversed: false,
-                    });
-                    if svg_times
-                        .get(svg.as_str())
+                    let rendered = if key.entry == ALL {
+                        key.svg_path(&GraphKind {
+                            function: None,
+                            reversed: false,
+                        })
+                    } else {
+                        catalogue::function_totals_path(&key)
+                    };
+                    if rendered_times
+                        .get(rendered.as_str())
                         .is_none_or(|&t| t < log.modified)
                     {
                         stale.push(key);

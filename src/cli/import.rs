@@ -16,7 +16,8 @@ use crate::graphs::window_graphs::{render_stored_window, WindowState};
 use crate::ingest::window::Period;
 use crate::store::compress;
 use crate::store::import::{self, ImportedSource, LineTally, LogBuilder, Manifest};
-use crate::store::layout::LogKey;
+use crate::store::layout::{LogKey, ALL};
+use crate::store::seal::{self, StoredOnce};
 use crate::store::storage::{ContentMeta, Storage};
 
 /// Arguments of `arclamp import`.
@@ -79,6 +80,12 @@ pub struct ImportReport {
     pub logs_written: u64,
     /// Graphs rendered.
     pub graphs: u64,
+    /// Entry points' logs written and then found to hold exactly their window's `all`
+    /// log's lines for them (as Arc Lamp wrote them): deleted, read from `all`, so each
+    /// sample is stored once.
+    pub entry_logs_stored_once: u64,
+    /// Entry points' logs that differ from their window's `all` log (kept as imported).
+    pub entry_logs_differ: Vec<String>,
 }
 
 impl ImportReport {
@@ -114,42 +121,77 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let settings = config.render.settings(&config.top.skip);
     let now = Utc::now();
     let progress = super::progress_bar(groups.values().map(|s| s.len() as u64).sum(), "files");
+    let mut written = Vec::new();
     for (key, sources) in &groups {
         let period = periods.iter().find(|p| p.name() == key.period);
         let current = period.is_some_and(|p| p.window_at(now).name == key.window);
         if current && !args.include_current {
             report.skip("current_window", sources.len() as u64);
-        } else {
-            let wrote = runtime.block_on(import_log(
-                storage.as_ref(),
-                key,
-                sources,
-                &args,
-                config.aggregation.max_depth,
-                &mut report,
-            ))?;
-            if wrote && !args.no_render {
-                let written = runtime
-                    .block_on(render_stored_window(
-                        storage.as_ref(),
-                        key,
-                        period,
-                        &settings,
-                        WindowState::at(period, &key.window, chrono::Utc::now()),
-                    ))
-                    .with_context(|| format!("cannot render the graphs of {}", key.log_path()))?;
-                report.graphs += written.graphs as u64;
-            }
+        } else if runtime.block_on(import_log(
+            storage.as_ref(),
+            key,
+            sources,
+            &args,
+            config.aggregation.max_depth,
+            &mut report,
+        ))? {
+            written.push((key, period));
         }
         progress.inc(sources.len() as u64);
     }
     progress.finish_and_clear();
+    // Every window's logs first: an entry point's log that its `all` log holds is not kept,
+    // then each written log is rendered (from `all`, for those).
+    for (key, _) in written.iter().filter(|(key, _)| key.entry != ALL) {
+        runtime.block_on(store_once(storage.as_ref(), key, &mut report))?;
+    }
+    for (key, period) in written.iter().filter(|_| !args.no_render) {
+        let written = runtime
+            .block_on(render_stored_window(
+                storage.as_ref(),
+                key,
+                *period,
+                &settings,
+                WindowState::at(*period, &key.window, chrono::Utc::now()),
+            ))
+            .with_context(|| format!("cannot render the graphs of {}", key.log_path()))?;
+        report.graphs += written.graphs as u64;
+    }
     eprintln!(
         "{}",
         summary(&report, &args.dir, &storage.describe(), started)
     );
     if let Some(path) = &args.report {
         super::write_json_report(path, &report)?;
+    }
+    Ok(())
+}
+
+/// The entry point's log at `key` just imported, stored once when its window's `all` log
+/// holds it ([`seal::store_once`]).
+async fn store_once(
+    storage: &dyn Storage,
+    key: &LogKey,
+    report: &mut ImportReport,
+) -> anyhow::Result<()> {
+    let path = key.log_path();
+    let all_path = LogKey {
+        entry: ALL.to_owned(),
+        ..key.clone()
+    }
+    .log_path();
+    let (Some(all), Some(stored)) = (storage.get(&all_path).await?, storage.get(&path).await?)
+    else {
+        return Ok(());
+    };
+    match seal::store_once(storage, key, &all, &stored, false).await {
+        Ok(StoredOnce::Derived) => report.entry_logs_stored_once += 1,
+        Ok(StoredOnce::Differs) => report
+            .entry_logs_differ
+            .push(format!("{path} (differs from {all_path})")),
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot store {path} once"));
+        }
     }
     Ok(())
 }
@@ -335,7 +377,8 @@ fn summary(report: &ImportReport, dir: &Path, store: &str, started: Instant) -> 
     let mut text = format!(
         "arclamp import: {} -> {store}: {} source files, {} imported, {} already imported, \
          {skipped} skipped {:?}; {} lines, {} samples, {rejected} lines rejected {:?}; \
-         {} logs written, {} graphs rendered in {:.1} s",
+         {} logs written, {} graphs rendered, {} entry-point logs read from all from now on \
+         ({} differ from all: kept) in {:.1} s",
         dir.display(),
         report.files,
         report.imported,
@@ -346,6 +389,8 @@ fn summary(report: &ImportReport, dir: &Path, store: &str, started: Instant) -> 
         report.lines.rejected,
         report.logs_written,
         report.graphs,
+        report.entry_logs_stored_once,
+        report.entry_logs_differ.len(),
         started.elapsed().as_secs_f64()
     );
     if report.skipped.contains_key("current_window") {

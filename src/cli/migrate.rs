@@ -24,8 +24,8 @@ use bytes::Bytes;
 use std::collections::HashMap;
 
 use crate::config::Config;
-use crate::store::catalogue::{self, LogSummary};
-use crate::store::layout::{GraphKind, LogKey, ALL};
+use crate::store::layout::{LogKey, ALL};
+use crate::store::seal::{StoreOnceError, StoredOnce};
 use crate::store::storage::{ContentMeta, ObjectInfo, Storage};
 use crate::store::{folded, layout, packed, seal};
 
@@ -249,89 +249,23 @@ async fn store_once(
             report.vanished += 1;
             continue;
         };
-        let derived = seal::entry_logs(
-            all,
-            |entry| entry == key.entry,
-            |writer| writer.finish_at(packed::TRANSIENT_LEVEL),
-        );
-        let derived = match derived {
-            Ok(mut logs) => logs.pop().map(|(_, log)| log),
-            Err(error) => {
-                report.failed.push(format!("{all_path} ({error})"));
-                continue;
+        match seal::store_once(storage, &key, all, &stored, dry_run).await {
+            Ok(StoredOnce::Derived) => {
+                report.entry_logs_derived += 1;
+                report.entry_bytes_freed += stored.len() as u64;
             }
-        };
-        match same_stacks(derived.as_ref().map(|log| log.bytes.as_slice()), &stored) {
-            Ok(true) => {}
-            Ok(false) => {
-                report
-                    .entry_logs_kept
-                    .push(format!("{path} (differs from {all_path})"));
-                continue;
-            }
-            Err(error) => {
-                report.failed.push(format!("{path} ({error})"));
-                continue;
+            Ok(StoredOnce::Differs) => report
+                .entry_logs_kept
+                .push(format!("{path} (differs from {all_path})")),
+            Err(StoreOnceError::Damaged(error)) => report.failed.push(format!("{path} ({error})")),
+            Err(StoreOnceError::Storage(error)) => {
+                return Err(error).with_context(|| format!("cannot store {path} once"))
             }
         }
-        report.entry_logs_derived += 1;
-        report.entry_bytes_freed += stored.len() as u64;
-        if dry_run {
-            continue;
-        }
-        let summary = derived.as_ref().map(seal::summary).unwrap_or(LogSummary {
-            samples: 0,
-            stacks: 0,
-        });
-        storage
-            .put(
-                &catalogue::summary_path(&key),
-                Bytes::from(summary.encode()),
-                ContentMeta::JSON,
-            )
-            .await
-            .with_context(|| format!("cannot write the summary of {path}"))?;
-        for reversed in [false, true] {
-            let graph = key.svg_path(&GraphKind {
-                function: None,
-                reversed,
-            });
-            storage
-                .delete(&graph)
-                .await
-                .with_context(|| format!("cannot delete {graph}"))?;
-        }
-        storage
-            .delete(&path)
-            .await
-            .with_context(|| format!("cannot delete {path}"))?;
     }
     progress.finish_and_clear();
     Ok(())
 }
-
-/// Whether the trace log `stored` (packed, or folded text gzip'd or plain) holds exactly
-/// the stacks and counts of the packed trace `derived` (`None`: no stack at all).
-fn same_stacks(derived: Option<&[u8]>, stored: &[u8]) -> anyhow::Result<bool> {
-    let mut reader = derived.map(packed::StackReader::open).transpose()?;
-    let mut same = true;
-    seal::for_each_stack(stored, |stack, count| {
-        if !same {
-            return;
-        }
-        same = match reader.as_mut().map(|r| r.next_stack()) {
-            Some(Ok(Some((s, c)))) => s == stack && c == count,
-            _ => false,
-        };
-    })
-    .context("not a trace log")?;
-    let exhausted = match reader.as_mut() {
-        Some(reader) => reader.next_stack()?.is_none(),
-        None => true,
-    };
-    Ok(same && exhausted)
-}
-
 /// The packed trace of a folded log (gzip'd or plain), and its samples, checked: it decodes
 /// to exactly the old log's stacks and counts.
 fn convert(log: &[u8]) -> anyhow::Result<(Vec<u8>, u64)> {

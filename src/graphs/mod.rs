@@ -6,7 +6,8 @@
 //! [`top`] ranks functions and [`trend`] follows one over many windows; [`export`] writes
 //! profiles for other tools (speedscope, pprof); [`on_demand`] runs those when asked,
 //! bounded, with [`graph_cache`] keeping what it drew; [`live`] reads stream mode's windows
-//! not sealed yet on demand.
+//! not sealed yet on demand; [`derived`] reads entry points' logs and graphs from their
+//! window's `all` log (each sample is stored once).
 //!
 //! It may import [`crate::store`], [`crate::ingest`] and [`crate::ops`]; nothing in
 //! `config`, `actors`, `http` or `cli`.

@@ -1,7 +1,9 @@
 //! Sealing a window: many partial logs of one window (the committed sections of an hour,
 //! or the hourly logs of a day) merged into its final `all` log, and the log of each entry
-//! point derived from it, as the pub/sub aggregators would have written them. Also the one
-//! way a window's log is written to storage ([`write_log`]), with the summary beside it.
+//! point derived from it, as the pub/sub aggregators would have counted them. Also the one
+//! way a window's log is written to storage ([`write_log`]): `all`'s log with its summary,
+//! an entry point's summary only (its log is `all`'s lines for it, [`entry_logs`], read on
+//! request by [`crate::graphs::derived`]).
 //!
 //! Entry points are derived from the stacks (the first frame names the entry point), so
 //! every replica derives the same ones; when a window has more than `max_entry_points`,
@@ -138,6 +140,109 @@ pub fn entry_logs(
             )
         })
         .collect())
+}
+
+/// What [`store_once`] did with an entry point's stored log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredOnce {
+    /// It held exactly `all`'s lines for its entry point: deleted (with its graphs), read
+    /// from `all` from now on.
+    Derived,
+    /// It differs from `all`'s lines for its entry point: left as stored.
+    Differs,
+}
+
+/// [`store_once`] could not decide or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreOnceError {
+    /// The entry point's log or the `all` log is not a readable trace log.
+    #[error("{0}")]
+    Damaged(String),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Store the samples of entry point `key`'s stored log (`stored`, its bytes) once: when it
+/// holds exactly the lines of its window's `all` log (`all`, its bytes) that name the entry
+/// point, write its summary, delete its two graphs, its range summary and function totals
+/// (made from the stored log, they do not match the derived one: the renderer makes them
+/// again) and then the log, so that readers derive it from `all`
+/// ([`crate::graphs::derived`]); otherwise leave it as stored (it shadows the derived one).
+/// In that order, so an interruption leaves a valid store and a second call finishes the
+/// work. `dry_run` decides without writing.
+pub async fn store_once(
+    storage: &dyn Storage,
+    key: &LogKey,
+    all: &[u8],
+    stored: &[u8],
+    dry_run: bool,
+) -> Result<StoredOnce, StoreOnceError> {
+    let derived = entry_logs(
+        all,
+        |entry| entry == key.entry,
+        |writer| writer.finish_at(packed::TRANSIENT_LEVEL),
+    )
+    .map_err(|e| StoreOnceError::Damaged(format!("the all log: {e}")))?
+    .pop()
+    .map(|(_, log)| log);
+    let same = same_stacks(derived.as_ref().map(|log| log.bytes.as_slice()), stored)
+        .map_err(StoreOnceError::Damaged)?;
+    if !same {
+        return Ok(StoredOnce::Differs);
+    }
+    if dry_run {
+        return Ok(StoredOnce::Derived);
+    }
+    let summary = derived.as_ref().map(summary).unwrap_or(LogSummary {
+        samples: 0,
+        stacks: 0,
+    });
+    storage
+        .put(
+            &catalogue::summary_path(key),
+            Bytes::from(summary.encode()),
+            ContentMeta::JSON,
+        )
+        .await?;
+    for reversed in [false, true] {
+        let graph = key.svg_path(&crate::store::layout::GraphKind {
+            function: None,
+            reversed,
+        });
+        storage.delete(&graph).await?;
+    }
+    storage.delete(&catalogue::range_summary_path(key)).await?;
+    storage
+        .delete(&catalogue::function_totals_path(key))
+        .await?;
+    storage.delete(&key.log_path()).await?;
+    Ok(StoredOnce::Derived)
+}
+
+/// Whether the trace log `stored` (packed, or folded text gzip'd or plain) holds exactly
+/// the stacks and counts of the packed trace `derived` (`None`: no stack at all).
+fn same_stacks(derived: Option<&[u8]>, stored: &[u8]) -> Result<bool, String> {
+    let mut reader = derived
+        .map(packed::StackReader::open)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let mut same = true;
+    for_each_stack(stored, |stack, count| {
+        if !same {
+            return;
+        }
+        same = match reader.as_mut().map(|r| r.next_stack()) {
+            Some(Ok(Some((s, c)))) => s == stack && c == count,
+            _ => false,
+        };
+    })
+    .map_err(|e| format!("not a trace log: {e}"))?;
+    let exhausted = match reader.as_mut() {
+        Some(reader) => reader.next_stack().map_err(|e| e.to_string())?.is_none(),
+        None => true,
+    };
+    Ok(same && exhausted)
 }
 
 /// Call `f(stack, count)` for every line of the trace log `log` (a packed trace, or folded

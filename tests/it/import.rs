@@ -73,23 +73,51 @@ fn an_arc_lamp_directory_imports_once_with_exact_counts() {
         &logs.join("daily/2026-11-01.excimer.all.log"),
         b"/srv/w/index.php;B::b 4\n/srv/w/index.php;A::a 4\n/srv/w/api.php;Api::run 4\n",
     );
+    // Entry points' files of that day, as Arc Lamp kept them beside `all`: api's holds
+    // exactly all's api lines (stored once: read from all), index's does not (kept).
+    write(
+        &logs.join("daily/2026-11-01.excimer.api.log"),
+        b"/srv/w/api.php;Api::run 4\n",
+    );
+    write(
+        &logs.join("daily/2026-11-01.excimer.index.log"),
+        b"/srv/w/index.php;A::a 4\n",
+    );
     write(&logs.join("hourly/README.txt"), b"not a log\n");
     write(&logs.join("weekly/2026-44.excimer.all.log"), b"x 1\n");
 
     let first = import(dir.path(), &old, &[]);
-    assert_eq!(first["files"], 5, "{first}");
-    assert_eq!(first["imported"], 4, "{first}");
+    assert_eq!(first["files"], 7, "{first}");
+    assert_eq!(first["imported"], 6, "{first}");
     assert_eq!(first["already_imported"], 0);
     assert_eq!(first["skipped"]["unrecognized_name"], 1);
     assert_eq!(first["skipped"]["unknown_period"], 1);
-    assert_eq!(first["lines"]["lines"], 6 + 2 + 1 + 3);
-    assert_eq!(first["lines"]["samples"], 5 + 3 + 4 + 12);
+    assert_eq!(first["lines"]["lines"], 6 + 2 + 1 + 3 + 1 + 1);
+    assert_eq!(first["lines"]["samples"], 5 + 3 + 4 + 12 + 4 + 4);
     assert_eq!(
         first["lines"]["rejected"]["no_count"], 2,
         "'no count' and ';'"
     );
     assert_eq!(first["lines"]["rejected"]["bad_count"], 1);
-    assert_eq!(first["logs_written"], 3);
+    assert_eq!(first["logs_written"], 5);
+    assert_eq!(first["entry_logs_stored_once"], 1, "{first}");
+    assert_eq!(
+        first["entry_logs_differ"].as_array().unwrap().len(),
+        1,
+        "{first}"
+    );
+    assert!(!data
+        .join("logs/daily/2026-11-01.excimer.api.log.gz")
+        .exists());
+    assert_eq!(
+        read_log(&data, "logs/daily/2026-11-01.excimer.api.log.gz"),
+        counts(&[("/srv/w/api.php;Api::run", 4)])
+    );
+    assert_eq!(
+        read_log(&data, "logs/daily/2026-11-01.excimer.index.log.gz"),
+        counts(&[("/srv/w/index.php;A::a", 4)]),
+        "an entry point's file that differs from all is kept as imported"
+    );
     // `all`'s two graphs per window; an entry point's are drawn when asked for.
     assert_eq!(first["graphs"], 4);
 
@@ -122,7 +150,7 @@ fn an_arc_lamp_directory_imports_once_with_exact_counts() {
         std::fs::read(data.join("logs/hourly/2026-11-01_10.excimer.index.log.gz")).unwrap();
     let second = import(dir.path(), &old, &[]);
     assert_eq!(second["imported"], 0, "{second}");
-    assert_eq!(second["already_imported"], 4);
+    assert_eq!(second["already_imported"], 6);
     assert_eq!(second["logs_written"], 0);
     assert_eq!(second["lines"]["samples"], 0);
     let after = std::fs::read(data.join("logs/hourly/2026-11-01_10.excimer.index.log.gz")).unwrap();
