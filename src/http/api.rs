@@ -56,6 +56,9 @@ pub struct IndexItem {
     reversed: bool,
     url: String,
     bytes: u64,
+    /// Stored, or made from the window's `all` log on request (an entry point's log and
+    /// graphs).
+    stored: bool,
     last_modified: DateTime<Utc>,
     /// Samples in the window's log (for logs and whole-window graphs; `null` for
     /// function graphs and logs written before summaries existed).
@@ -220,6 +223,7 @@ pub async fn index(
             reversed: item.reversed,
             url: format!("/{}", item.path),
             bytes: item.bytes,
+            stored: item.stored,
             last_modified: DateTime::<Utc>::from(item.modified),
             samples: summary.map(|s| s.samples),
             stacks: summary.map(|s| s.stacks),

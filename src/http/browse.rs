@@ -189,7 +189,7 @@ pub async fn browse(
             match item.kind {
                 FileKind::Log => {
                     row.log_url = Some(format!("/{}", item.path));
-                    row.log_bytes = Some(item.bytes);
+                    row.log_bytes = item.stored.then_some(item.bytes);
                     last_checkpoint = last_checkpoint.max(Some(item.modified));
                     row.samples = state
                         .listings

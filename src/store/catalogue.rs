@@ -87,10 +87,13 @@ pub struct Item {
     pub reversed: bool,
     /// Storage path (also the URL path, with a leading `/`).
     pub path: String,
-    /// Stored size.
+    /// Stored size (0 for an entry point's log or graph made from `all` on read).
     pub bytes: u64,
     /// Last write (for a live window's log: its last checkpoint).
     pub modified: SystemTime,
+    /// Whether it is stored, or made from its window's `all` log when read (an entry
+    /// point's log and graphs, listed with `all`'s size and time: [`derived_info`]).
+    pub stored: bool,
 }
 
 /// One window of a period, with everything stored for it.
@@ -203,6 +206,7 @@ pub fn period_files(period: &Period, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -
                 path: object.path.clone(),
                 bytes: object.size,
                 modified: object.modified,
+                stored: true,
             });
         } else if let Some(key) = from_summary_name(period.name(), name) {
             summaries.insert(key.log_path(), object.clone());
@@ -220,8 +224,12 @@ pub fn period_files(period: &Period, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -
                 path: object.path.clone(),
                 bytes: object.size,
                 modified: object.modified,
+                stored: true,
             });
         }
+    }
+    for items in windows.values_mut() {
+        mark_derived(items);
     }
     let mut windows: Vec<WindowFiles> = windows
         .into_iter()
@@ -248,6 +256,37 @@ pub fn period_files(period: &Period, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -
         .collect();
     windows.sort_by_key(|w| std::cmp::Reverse(w.window.start));
     PeriodFiles { windows, summaries }
+}
+
+/// Mark the entry points' logs and graphs of one window's `items` that are made from the
+/// `all` log on read (listed with its size and time): not stored, 0 bytes.
+fn mark_derived(items: &mut [Item]) {
+    let all_logs: HashMap<String, ObjectInfo> = items
+        .iter()
+        .filter(|i| i.kind == FileKind::Log && i.key.entry == layout::ALL)
+        .map(|i| {
+            let info = ObjectInfo {
+                path: i.path.clone(),
+                size: i.bytes,
+                modified: i.modified,
+            };
+            (i.key.channel.clone(), info)
+        })
+        .collect();
+    for item in items.iter_mut().filter(|i| i.key.entry != layout::ALL) {
+        let listed = ObjectInfo {
+            path: item.path.clone(),
+            size: item.bytes,
+            modified: item.modified,
+        };
+        if all_logs
+            .get(&item.key.channel)
+            .is_some_and(|all| is_derived(&listed, all))
+        {
+            item.stored = false;
+            item.bytes = 0;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -320,6 +359,37 @@ mod tests {
         assert_eq!(
             LogKey::from_log_name("daily", layout::file_name(&range)),
             None
+        );
+    }
+
+    #[test]
+    fn entry_points_made_from_all_are_listed_as_not_stored() {
+        let daily = Period::new("daily", "%Y-%m-%d").unwrap();
+        let all = object("logs/daily/2026-11-24.excimer.all.log.gz", 1000);
+        let logs = [
+            all.clone(),
+            derived_info("logs/daily/2026-11-24.excimer.index.log.gz".into(), &all),
+            // Stored by an earlier release (another size): stored.
+            object("logs/daily/2026-11-24.excimer.api.log.gz", 300),
+        ];
+        let svgs = [derived_info(
+            "svgs/daily/2026-11-24.excimer.index.svgz".into(),
+            &all,
+        )];
+        let files = period_files(&daily, &logs, &svgs);
+        let stored: Vec<(&str, FileKind, bool, u64)> = files.windows[0]
+            .items
+            .iter()
+            .map(|i| (i.key.entry.as_str(), i.kind, i.stored, i.bytes))
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                ("all", FileKind::Log, true, 1000),
+                ("api", FileKind::Log, true, 300),
+                ("index", FileKind::Graph, false, 0),
+                ("index", FileKind::Log, false, 0),
+            ]
         );
     }
 

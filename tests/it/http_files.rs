@@ -662,6 +662,21 @@ fn logs_stored_packed_or_gzip_d_are_served_and_exported_as_the_same_folded_log()
     );
     let trace = crate::arclamp::stored_log(|p| std::fs::read(data.join(p)).ok(), &log[1..])
         .expect("derived from all");
+    // The index lists it, as made from `all` (no bytes of its own), with its samples.
+    let index = get(
+        &arclamp,
+        "/api/index.json?period=daily&entry=api&kind=log",
+        &[],
+    );
+    let index: serde_json::Value = serde_json::from_slice(&index.body).expect("JSON");
+    let item = &index["items"][0];
+    assert_eq!(item["url"], log.as_str(), "{index}");
+    assert_eq!(
+        (&item["stored"], &item["bytes"]),
+        (&false.into(), &0.into()),
+        "{index}"
+    );
+    assert!(item["samples"].as_u64() > Some(0), "{index}");
     let text = arclamp::store::packed::to_folded(&trace).unwrap();
 
     let gz = get(&arclamp, &log, &["Accept-Encoding: gzip"]);
