@@ -198,13 +198,7 @@ pub async fn store_once(
         samples: 0,
         stacks: 0,
     });
-    storage
-        .put(
-            &catalogue::summary_path(key),
-            Bytes::from(summary.encode()),
-            ContentMeta::JSON,
-        )
-        .await?;
+    put_summary(storage, key, &summary).await?;
     for reversed in [false, true] {
         let graph = key.svg_path(&crate::store::layout::GraphKind {
             function: None,
@@ -370,6 +364,21 @@ pub async fn merge_blocking(
         .map_err(|e| format!("a section or hourly log is damaged: {e}"))
 }
 
+/// Write `summary` as the `.meta.json` of `key`'s log.
+async fn put_summary(
+    storage: &dyn Storage,
+    key: &LogKey,
+    summary: &LogSummary,
+) -> Result<(), StorageError> {
+    storage
+        .put(
+            &catalogue::summary_path(key),
+            Bytes::from(summary.encode()),
+            ContentMeta::JSON,
+        )
+        .await
+}
+
 /// What a log's summary (`.meta.json`) records of it.
 pub fn summary(log: &Encoded) -> LogSummary {
     LogSummary {
@@ -393,13 +402,7 @@ pub async fn write_log(
 ) -> Result<LogSummary, StorageError> {
     let summary = summary(&log);
     if key.entry != sample::ALL {
-        storage
-            .put(
-                &catalogue::summary_path(key),
-                Bytes::from(summary.encode()),
-                ContentMeta::JSON,
-            )
-            .await?;
+        put_summary(storage, key, &summary).await?;
         storage.delete(&key.log_path()).await?;
         return Ok(summary);
     }
@@ -410,13 +413,7 @@ pub async fn write_log(
             ContentMeta::PACKED_TRACE,
         )
         .await?;
-    storage
-        .put(
-            &catalogue::summary_path(key),
-            Bytes::from(summary.encode()),
-            ContentMeta::JSON,
-        )
-        .await?;
+    put_summary(storage, key, &summary).await?;
     Ok(summary)
 }
 
