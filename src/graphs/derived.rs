@@ -18,10 +18,11 @@
 //! `all` log it is made from ([`catalogue::derived_info`]): they change exactly when it changes,
 //! which is what ETags, caches and range summaries (`log_bytes`) compare.
 //!
-//! Work is bounded: the entry points of one version of a window are derived in one pass,
-//! by one request at a time, and kept for the next requests ([`MEMO_WINDOWS`] windows); an
-//! entry point's graphs are drawn once per version of its log (and kept for twice as many),
-//! at most `max_concurrent_renders` at a time.
+//! Work is bounded: an entry point's log is derived from one version of `all` by one
+//! request at a time (a pass over `all` that keeps only its stacks, so a small entry point
+//! costs little) and kept for the next requests ([`MEMO_LOGS`] of them); its graphs are
+//! drawn once per version of its log (and kept for twice as many), at most
+//! `max_concurrent_renders` at a time.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -38,9 +39,9 @@ use crate::store::packed;
 use crate::store::seal;
 use crate::store::storage::{ContentMeta, ObjectInfo, ObjectStream, Storage, StorageError};
 
-/// Windows whose derived logs (and graphs drawn so far) are kept: the last few asked for.
-/// A busy day's entry-point logs are a few megabytes, its graphs a megabyte each.
-pub const MEMO_WINDOWS: usize = 8;
+/// Derived logs kept (the last asked for), and twice as many entry points' graphs: a busy
+/// day's entry-point log is a megabyte or two, its graphs a megabyte each.
+pub const MEMO_LOGS: usize = 32;
 
 /// What deriving needs from the config.
 #[derive(Debug, Clone)]
@@ -53,13 +54,15 @@ pub struct DerivedSettings {
     pub max_concurrent_renders: usize,
 }
 
-/// One version of a window's `all` log, its entry points' logs derived.
+/// One entry point's log derived from one version of its window's `all` log.
 #[derive(Debug)]
 struct Derived {
-    /// The `all` log's size and modification time when it was read.
+    /// The `all` log's path, size and modification time when it was read.
     version: ObjectInfo,
-    /// Each entry point's log (packed), by name.
-    logs: HashMap<String, Bytes>,
+    /// The entry point.
+    entry: String,
+    /// Its log (packed); `None` when `all` has no stack of it.
+    log: Option<Bytes>,
 }
 
 /// An entry point's graphs drawn from one version of its log: graph path to `.svgz`
@@ -79,7 +82,7 @@ type Slot = Arc<tokio::sync::Mutex<()>>;
 pub struct DerivedEntries {
     base: Arc<dyn Storage>,
     settings: DerivedSettings,
-    memo: Mutex<VecDeque<(String, Arc<Derived>)>>,
+    memo: Mutex<VecDeque<Arc<Derived>>>,
     drawn: Mutex<VecDeque<Arc<Drawn>>>,
     slots: Mutex<HashMap<String, Slot>>,
     drawing: Semaphore,
@@ -159,21 +162,21 @@ impl DerivedEntries {
         self.base.stat(&all_of(key).log_path()).await
     }
 
-    fn remembered(&self, all: &ObjectInfo) -> Option<Arc<Derived>> {
+    fn remembered(&self, all: &ObjectInfo, entry: &str) -> Option<Arc<Derived>> {
         let memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
         memo.iter()
-            .find(|(path, d)| {
-                *path == all.path
-                    && d.version.size == all.size
-                    && d.version.modified == all.modified
-            })
-            .map(|(_, d)| d.clone())
+            .find(|d| d.version == *all && d.entry == entry)
+            .cloned()
     }
 
-    /// The entry points' logs of the version `all` of a window's `all` log; `None` when it
-    /// was deleted meanwhile.
-    async fn derived(&self, all: &ObjectInfo) -> Result<Option<Arc<Derived>>, StorageError> {
-        if let Some(derived) = self.remembered(all) {
+    /// Entry point `entry`'s log in the version `all` of its window's `all` log; `None`
+    /// when that was deleted meanwhile.
+    async fn derived(
+        &self,
+        all: &ObjectInfo,
+        entry: &str,
+    ) -> Result<Option<Arc<Derived>>, StorageError> {
+        if let Some(derived) = self.remembered(all, entry) {
             return Ok(Some(derived));
         }
         let slot = {
@@ -181,20 +184,23 @@ impl DerivedEntries {
             if slots.len() > 256 {
                 slots.retain(|_, slot| Arc::strong_count(slot) > 1);
             }
-            slots.entry(all.path.clone()).or_default().clone()
+            slots
+                .entry(format!("{}#{entry}", all.path))
+                .or_default()
+                .clone()
         };
         let _turn = slot.lock().await;
-        if let Some(derived) = self.remembered(all) {
+        if let Some(derived) = self.remembered(all, entry) {
             return Ok(Some(derived));
         }
         let Some(bytes) = self.base.get(&all.path).await? else {
             return Ok(None);
         };
-        let path = all.path.clone();
+        let (path, wanted) = (all.path.clone(), entry.to_owned());
         let logs = tokio::task::spawn_blocking(move || {
             seal::entry_logs(
                 &bytes,
-                |_| true,
+                |entry| entry == wanted,
                 |writer| writer.finish_at(packed::TRANSIENT_LEVEL),
             )
         })
@@ -203,17 +209,18 @@ impl DerivedEntries {
         .map_err(|e| Self::failed(&path, format!("the all log is damaged: {e}")))?;
         let derived = Arc::new(Derived {
             version: all.clone(),
-            logs: logs
+            entry: entry.to_owned(),
+            log: logs
                 .into_iter()
-                .map(|(entry, log)| (entry, Bytes::from(log.bytes)))
-                .collect(),
+                .next()
+                .map(|(_, log)| Bytes::from(log.bytes)),
         });
         let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
-        memo.retain(|(path, _)| *path != all.path);
-        if memo.len() >= MEMO_WINDOWS {
+        memo.retain(|d| !(d.version.path == all.path && d.entry == entry));
+        if memo.len() >= MEMO_LOGS {
             memo.pop_front();
         }
-        memo.push_back((all.path.clone(), derived.clone()));
+        memo.push_back(derived.clone());
         Ok(Some(derived))
     }
 
@@ -226,13 +233,13 @@ impl DerivedEntries {
         let Some(all) = self.source(key).await? else {
             return Ok(None);
         };
-        let Some(derived) = self.derived(&all).await? else {
+        let Some(derived) = self.derived(&all, &key.entry).await? else {
             return Ok(None);
         };
         Ok(derived
-            .logs
-            .get(&key.entry)
-            .map(|log| (log.clone(), catalogue::derived_info(path, &derived.version))))
+            .log
+            .clone()
+            .map(|log| (log, catalogue::derived_info(path, &derived.version))))
     }
 
     fn drawn(&self, log: &ObjectInfo, path: &str) -> Option<Option<Bytes>> {
@@ -298,7 +305,7 @@ impl DerivedEntries {
         let graph = drawn.graphs.get(path).cloned().flatten();
         let mut memo = self.drawn.lock().unwrap_or_else(|p| p.into_inner());
         memo.retain(|d| d.version.path != version.path);
-        if memo.len() >= 2 * MEMO_WINDOWS {
+        if memo.len() >= 2 * MEMO_LOGS {
             memo.pop_front();
         }
         memo.push_back(Arc::new(drawn));

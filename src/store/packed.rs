@@ -72,7 +72,8 @@ pub fn encode<'a>(stacks: impl IntoIterator<Item = (&'a [u8], u64)>) -> Vec<u8> 
 /// [`crate::store::folded::FoldedWriter`].
 #[derive(Debug, Default)]
 pub struct Writer {
-    ids: std::collections::HashMap<Vec<u8>, u64>,
+    /// Frame name to id (foldhash: a day is millions of lookups of short names).
+    ids: std::collections::HashMap<Vec<u8>, u64, foldhash::fast::RandomState>,
     /// The dictionary as it will be written: each name's length and bytes.
     dictionary: Vec<u8>,
     frames: u64,
