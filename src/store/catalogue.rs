@@ -258,30 +258,28 @@ pub fn period_files(period: &Period, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -
     PeriodFiles { windows, summaries }
 }
 
-/// Mark the entry points' logs and graphs of one window's `items` that are made from the
-/// `all` log on read (listed with its size and time): not stored, 0 bytes.
+/// Mark the entry points' logs and graphs of one window's `items` that are made on read
+/// (listed with the size and time of what they are made from: a log with its `all` log's,
+/// a graph with its log's): not stored, 0 bytes.
 fn mark_derived(items: &mut [Item]) {
-    let all_logs: HashMap<String, ObjectInfo> = items
+    let info = |i: &Item| ObjectInfo {
+        path: i.path.clone(),
+        size: i.bytes,
+        modified: i.modified,
+    };
+    let logs: HashMap<(String, String), ObjectInfo> = items
         .iter()
-        .filter(|i| i.kind == FileKind::Log && i.key.entry == layout::ALL)
-        .map(|i| {
-            let info = ObjectInfo {
-                path: i.path.clone(),
-                size: i.bytes,
-                modified: i.modified,
-            };
-            (i.key.channel.clone(), info)
-        })
+        .filter(|i| i.kind == FileKind::Log)
+        .map(|i| ((i.key.channel.clone(), i.key.entry.clone()), info(i)))
         .collect();
     for item in items.iter_mut().filter(|i| i.key.entry != layout::ALL) {
-        let listed = ObjectInfo {
-            path: item.path.clone(),
-            size: item.bytes,
-            modified: item.modified,
+        let source = match item.kind {
+            FileKind::Log => (item.key.channel.clone(), layout::ALL.to_owned()),
+            FileKind::Graph => (item.key.channel.clone(), item.key.entry.clone()),
         };
-        if all_logs
-            .get(&item.key.channel)
-            .is_some_and(|all| is_derived(&listed, all))
+        if logs
+            .get(&source)
+            .is_some_and(|source| is_derived(&info(item), source))
         {
             item.stored = false;
             item.bytes = 0;
@@ -372,10 +370,12 @@ mod tests {
             // Stored by an earlier release (another size): stored.
             object("logs/daily/2026-11-24.excimer.api.log.gz", 300),
         ];
-        let svgs = [derived_info(
-            "svgs/daily/2026-11-24.excimer.index.svgz".into(),
-            &all,
-        )];
+        let api = object("logs/daily/2026-11-24.excimer.api.log.gz", 300);
+        let svgs = [
+            derived_info("svgs/daily/2026-11-24.excimer.index.svgz".into(), &all),
+            // Drawn from api's stored log, listed with its size and time.
+            derived_info("svgs/daily/2026-11-24.excimer.api.svgz".into(), &api),
+        ];
         let files = period_files(&daily, &logs, &svgs);
         let stored: Vec<(&str, FileKind, bool, u64)> = files.windows[0]
             .items
@@ -386,6 +386,7 @@ mod tests {
             stored,
             [
                 ("all", FileKind::Log, true, 1000),
+                ("api", FileKind::Graph, false, 0),
                 ("api", FileKind::Log, true, 300),
                 ("index", FileKind::Graph, false, 0),
                 ("index", FileKind::Log, false, 0),
