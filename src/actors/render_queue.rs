@@ -6,7 +6,7 @@
 //! queues every window whose log is newer than its graph (e.g. one that ended while the
 //! process was down). At shutdown it answers [`WaitIdle`] once the queue is empty.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -18,7 +18,7 @@ use crate::ingest::window::Period;
 use crate::ops::clock::Clock;
 use crate::ops::events;
 use crate::store::catalogue;
-use crate::store::layout::{self, GraphKind, LogKey, ALL};
+use crate::store::layout::{self, LogKey};
 use crate::store::storage::Storage;
 
 /// Render the graphs of a window (soon, once).
@@ -130,9 +130,8 @@ impl RenderQueue {
         );
     }
 
-    /// Queue every window whose log is newer than what was rendered from it: its forward
-    /// graph, or, for an entry point (whose graphs are drawn on request), its function
-    /// totals.
+    /// Queue every window whose log is newer than what was rendered from it
+    /// ([`catalogue::stale_renders`]).
     fn scan_for_stale_graphs(&mut self, ctx: &mut Context<Self>) {
         let storage = self.storage.clone();
         let periods: Vec<String> = self.periods.iter().map(|p| p.name().to_owned()).collect();
@@ -141,31 +140,7 @@ impl RenderQueue {
             for period in periods {
                 let logs = storage.list(&layout::logs_prefix(&period)).await?;
                 let svgs = storage.list(&layout::svgs_prefix(&period)).await?;
-                let rendered_times: HashMap<&str, std::time::SystemTime> = svgs
-                    .iter()
-                    .chain(&logs)
-                    .map(|s| (s.path.as_str(), s.modified))
-                    .collect();
-                for log in &logs {
-                    let Some(key) = LogKey::from_log_name(&period, layout::file_name(&log.path))
-                    else {
-                        continue;
-                    };
-                    let rendered = if key.entry == ALL {
-                        key.svg_path(&GraphKind {
-                            function: None,
-                            reversed: false,
-                        })
-                    } else {
-                        catalogue::function_totals_path(&key)
-                    };
-                    if rendered_times
-                        .get(rendered.as_str())
-                        .is_none_or(|&t| t < log.modified)
-                    {
-                        stale.push(key);
-                    }
-                }
+                stale.extend(catalogue::stale_renders(&period, &logs, &svgs));
             }
             Ok::<_, crate::store::storage::StorageError>(stale)
         };

@@ -258,6 +258,34 @@ pub fn period_files(period: &Period, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -
     PeriodFiles { windows, summaries }
 }
 
+/// The logs of one period's listings (`logs`, `svgs`: as listed, entry points' derived
+/// logs among them) that are newer than what was rendered from them: `all`'s forward graph,
+/// or, for an entry point (whose graphs are drawn on request), its function totals.
+pub fn stale_renders(period: &str, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -> Vec<LogKey> {
+    let rendered_at: HashMap<&str, SystemTime> = svgs
+        .iter()
+        .chain(logs)
+        .map(|o| (o.path.as_str(), o.modified))
+        .collect();
+    logs.iter()
+        .filter_map(|log| {
+            let key = LogKey::from_log_name(period, layout::file_name(&log.path))?;
+            let rendered = if key.entry == layout::ALL {
+                key.svg_path(&layout::GraphKind {
+                    function: None,
+                    reversed: false,
+                })
+            } else {
+                function_totals_path(&key)
+            };
+            rendered_at
+                .get(rendered.as_str())
+                .is_none_or(|&t| t < log.modified)
+                .then_some(key)
+        })
+        .collect()
+}
+
 /// Mark the entry points' logs and graphs of one window's `items` that are made on read
 /// (listed with the size and time of what they are made from: a log with its `all` log's,
 /// a graph with its log's): not stored, 0 bytes.
@@ -357,6 +385,37 @@ mod tests {
         assert_eq!(
             LogKey::from_log_name("daily", layout::file_name(&range)),
             None
+        );
+    }
+
+    #[test]
+    fn a_log_newer_than_what_was_rendered_from_it_is_stale() {
+        let at = |secs: u64, path: &str| ObjectInfo {
+            path: path.into(),
+            size: 10,
+            modified: UNIX_EPOCH + std::time::Duration::from_secs(secs),
+        };
+        let logs = [
+            at(100, "logs/daily/2026-11-24.excimer.all.log.gz"),
+            at(100, "logs/daily/2026-11-23.excimer.all.log.gz"),
+            // Entry points (made from all: all's time): their function totals tell.
+            at(100, "logs/daily/2026-11-24.excimer.index.log.gz"),
+            at(150, "logs/daily/2026-11-24.excimer.index.functions.gz"),
+            at(100, "logs/daily/2026-11-24.excimer.api.log.gz"),
+            at(50, "logs/daily/2026-11-24.excimer.api.functions.gz"),
+            at(100, "logs/daily/2026-11-24.excimer.load.log.gz"),
+        ];
+        let svgs = [
+            at(150, "svgs/daily/2026-11-24.excimer.all.svgz"),
+            at(50, "svgs/daily/2026-11-23.excimer.all.svgz"),
+        ];
+        let stale: Vec<String> = stale_renders("daily", &logs, &svgs)
+            .iter()
+            .map(|k| format!("{}.{}", k.window, k.entry))
+            .collect();
+        assert_eq!(
+            stale,
+            ["2026-11-23.all", "2026-11-24.api", "2026-11-24.load"]
         );
     }
 
