@@ -25,9 +25,10 @@ use actix::prelude::*;
 use crate::actors::render_queue::{RenderQueue, RenderRequest, UseRenderQueue};
 use crate::ingest::stacks::{StackId, StackTable};
 use crate::ops::events;
-use crate::store::aggregate::WindowCounts;
+use crate::store::aggregate::{Snapshot, WindowCounts};
+use crate::store::catalogue::LogSummary;
 use crate::store::folded;
-use crate::store::layout::LogKey;
+use crate::store::layout::{LogKey, ALL};
 use crate::store::seal;
 use crate::store::storage::{self, ContentMeta, Storage, StorageError};
 
@@ -297,14 +298,37 @@ impl Aggregator {
             return Box::pin(fut::ready(true));
         }
         let started = Instant::now();
-        // Only the copy of the window's frame ids out of the shared table runs here, on the
-        // ingest thread (the table is not Send); sorting and gzip run on a blocking-pool
-        // thread so big windows do not hold up the others.
-        let snapshot = self.counts.snapshot(&self.table.borrow());
         let written_samples = self.unsaved;
         let storage = self.storage.clone();
         let key = self.key.clone();
+        /// What a checkpoint writes.
+        enum Checkpoint {
+            /// `all`: the window's log, from a copy of its frame ids.
+            Log(Snapshot),
+            /// An entry point, whose samples are stored in `all`'s log: its summary only.
+            Summary(LogSummary),
+        }
+        // Only the copy of the window's frame ids out of the shared table runs here, on the
+        // ingest thread (the table is not Send); sorting and encoding run on a blocking-pool
+        // thread so big windows do not hold up the others.
+        let checkpoint = if key.entry == ALL {
+            Checkpoint::Log(self.counts.snapshot(&self.table.borrow()))
+        } else {
+            Checkpoint::Summary(LogSummary {
+                samples: self.counts.total(),
+                stacks: self.counts.distinct() as u64,
+            })
+        };
         let write = async move {
+            let snapshot = match checkpoint {
+                Checkpoint::Log(snapshot) => snapshot,
+                Checkpoint::Summary(summary) => {
+                    seal::write_entry_summary(&*storage, &key, &summary)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    return Ok((summary.stacks as usize, summary.samples, 0));
+                }
+            };
             let encoded = tokio::task::spawn_blocking(move || snapshot.encode())
                 .await
                 .map_err(|e| format!("encoding thread failed: {e}"))?;

@@ -387,14 +387,25 @@ pub fn summary(log: &Encoded) -> LogSummary {
     }
 }
 
+/// What is written for entry point `key` (not `all`): its summary, which says the window
+/// has the entry point (readers derive its log from `all`, see [`crate::graphs::derived`]),
+/// then a log an earlier release stored for it is deleted so that it cannot shadow the
+/// derived one.
+pub async fn write_entry_summary(
+    storage: &dyn Storage,
+    key: &LogKey,
+    summary: &LogSummary,
+) -> Result<(), StorageError> {
+    put_summary(storage, key, summary).await?;
+    storage.delete(&key.log_path()).await
+}
+
 /// Write `log` as the trace log of `key`, then its summary (`.meta.json`), which lets pages
 /// count samples without decompressing the log. Written in that order, so a failure
 /// retries both.
 ///
 /// Every sample is stored once: for an entry point other than `all`, only the summary is
-/// written (it says the window has that entry point's log, which readers derive from
-/// `all`, see [`crate::graphs::derived`]), and a log an earlier release stored for it is
-/// deleted so that it cannot shadow the derived one.
+/// written ([`write_entry_summary`]; `log`'s bytes are not used).
 pub async fn write_log(
     storage: &dyn Storage,
     key: &LogKey,
@@ -402,8 +413,7 @@ pub async fn write_log(
 ) -> Result<LogSummary, StorageError> {
     let summary = summary(&log);
     if key.entry != sample::ALL {
-        put_summary(storage, key, &summary).await?;
-        storage.delete(&key.log_path()).await?;
+        write_entry_summary(storage, key, &summary).await?;
         return Ok(summary);
     }
     storage
