@@ -16,7 +16,7 @@
 //!
 //! This module only parses and shapes: callers list storage and read summaries.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -195,18 +195,20 @@ pub fn companion_of(period: &str, file_name: &str) -> Option<LogKey> {
 pub fn period_files(period: &Period, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -> PeriodFiles {
     let mut windows: BTreeMap<String, Vec<Item>> = BTreeMap::new();
     let mut summaries = HashMap::new();
+    let derived = derived_paths(period.name(), logs, svgs);
     for object in logs {
         let name = layout::file_name(&object.path);
         if let Some(key) = LogKey::from_log_name(period.name(), name) {
+            let stored = !derived.contains(&object.path);
             windows.entry(key.window.clone()).or_default().push(Item {
                 kind: FileKind::Log,
                 key,
                 function: None,
                 reversed: false,
                 path: object.path.clone(),
-                bytes: object.size,
+                bytes: if stored { object.size } else { 0 },
                 modified: object.modified,
-                stored: true,
+                stored,
             });
         } else if let Some(key) = from_summary_name(period.name(), name) {
             summaries.insert(key.log_path(), object.clone());
@@ -216,20 +218,18 @@ pub fn period_files(period: &Period, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -
         if let Some((key, kind)) =
             LogKey::from_svg_name(period.name(), layout::file_name(&object.path))
         {
+            let stored = !derived.contains(&object.path);
             windows.entry(key.window.clone()).or_default().push(Item {
                 kind: FileKind::Graph,
                 key,
                 function: kind.function,
                 reversed: kind.reversed,
                 path: object.path.clone(),
-                bytes: object.size,
+                bytes: if stored { object.size } else { 0 },
                 modified: object.modified,
-                stored: true,
+                stored,
             });
         }
-    }
-    for items in windows.values_mut() {
-        mark_derived(items);
     }
     let mut windows: Vec<WindowFiles> = windows
         .into_iter()
@@ -286,33 +286,40 @@ pub fn stale_renders(period: &str, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -> 
         .collect()
 }
 
-/// Mark the entry points' logs and graphs of one window's `items` that are made on read
-/// (listed with the size and time of what they are made from: a log with its `all` log's,
-/// a graph with its log's): not stored, 0 bytes.
-fn mark_derived(items: &mut [Item]) {
-    let info = |i: &Item| ObjectInfo {
-        path: i.path.clone(),
-        size: i.bytes,
-        modified: i.modified,
-    };
-    let logs: HashMap<(String, String), ObjectInfo> = items
+/// The paths, among one period's listings, of entry points' logs and graphs made on read
+/// (listed by [`derived_info`]): a log listed with its window's `all` log's size and time,
+/// a graph with its log's.
+pub fn derived_paths(period: &str, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -> HashSet<String> {
+    let listed: HashMap<LogKey, &ObjectInfo> = logs
         .iter()
-        .filter(|i| i.kind == FileKind::Log)
-        .map(|i| ((i.key.channel.clone(), i.key.entry.clone()), info(i)))
+        .filter_map(|o| {
+            Some((
+                LogKey::from_log_name(period, layout::file_name(&o.path))?,
+                o,
+            ))
+        })
         .collect();
-    for item in items.iter_mut().filter(|i| i.key.entry != layout::ALL) {
-        let source = match item.kind {
-            FileKind::Log => (item.key.channel.clone(), layout::ALL.to_owned()),
-            FileKind::Graph => (item.key.channel.clone(), item.key.entry.clone()),
+    let from = |object: &ObjectInfo, source: &LogKey| {
+        listed
+            .get(source)
+            .is_some_and(|source| is_derived(object, source))
+    };
+    let entry_logs = listed.iter().filter(|(key, log)| {
+        let all = LogKey {
+            entry: layout::ALL.to_owned(),
+            ..(*key).clone()
         };
-        if logs
-            .get(&source)
-            .is_some_and(|source| is_derived(&info(item), source))
-        {
-            item.stored = false;
-            item.bytes = 0;
-        }
-    }
+        key.entry != layout::ALL && from(log, &all)
+    });
+    let entry_graphs = svgs.iter().filter(|svg| {
+        LogKey::from_svg_name(period, layout::file_name(&svg.path)).is_some_and(|(key, kind)| {
+            key.entry != layout::ALL && kind.function.is_none() && from(svg, &key)
+        })
+    });
+    entry_logs
+        .map(|(_, log)| log.path.clone())
+        .chain(entry_graphs.map(|svg| svg.path.clone()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! and go. Windows still being aggregated are never touched. The caller does the
 //! deleting; this module only plans, so it is tested without storage or time passing.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use crate::store::catalogue;
 // Defined with the event that reports it (ops imports nothing of store).
 use crate::ingest::window::{Period, Window};
 pub use crate::ops::events::Usage;
-use crate::store::layout::{self, LogKey, ALL};
+use crate::store::layout::{self, LogKey};
 use crate::store::storage::ObjectInfo;
 
 /// The period stream mode counts every entry in; its windows are whole hours, and every
@@ -108,43 +108,20 @@ pub fn usage(
     deleted: &HashSet<String>,
 ) -> Usage {
     let mut usage = Usage::default();
-    let keys: Vec<Option<LogKey>> = logs
-        .iter()
-        .map(|o| LogKey::from_log_name(spec.period.name(), layout::file_name(&o.path)))
-        .collect();
-    let all_logs: HashMap<String, &ObjectInfo> = logs
-        .iter()
-        .zip(&keys)
-        .filter(|(_, key)| key.as_ref().is_some_and(|k| k.entry == ALL))
-        .map(|(o, _)| (o.path.clone(), o))
-        .collect();
-    for (log, key) in logs.iter().zip(&keys) {
-        if deleted.contains(&log.path) {
-            continue;
-        }
-        // An entry point's log made on read from `all` takes no space.
-        let derived = key.as_ref().is_some_and(|key| {
-            let all = LogKey {
-                entry: ALL.to_owned(),
-                ..key.clone()
-            };
-            all_logs
-                .get(&all.log_path())
-                .is_some_and(|all| catalogue::is_derived(log, all))
-        });
-        if !derived {
-            usage.log_bytes += log.size;
-        }
+    // Entry points' logs and graphs made on read from `all` are listed but not stored.
+    let derived = catalogue::derived_paths(spec.period.name(), logs, svgs);
+    let stored = |o: &&ObjectInfo| !deleted.contains(&o.path) && !derived.contains(&o.path);
+    for log in logs.iter().filter(stored) {
+        usage.log_bytes += log.size;
         usage.logs += 1;
-        let window = key
-            .as_ref()
+        let window = LogKey::from_log_name(spec.period.name(), layout::file_name(&log.path))
             .and_then(|key| spec.period.window_named(&key.window));
         if let Some(window) = window {
             usage.oldest = Some(usage.oldest.map_or(window.start, |t| t.min(window.start)));
             usage.newest = Some(usage.newest.map_or(window.start, |t| t.max(window.start)));
         }
     }
-    for svg in svgs.iter().filter(|o| !deleted.contains(&o.path)) {
+    for svg in svgs.iter().filter(stored) {
         usage.graph_bytes += svg.size;
         usage.graphs += 1;
     }
@@ -275,6 +252,17 @@ mod tests {
         assert_eq!(
             usage(&spec(1, None), &[], &[], &HashSet::new()),
             Usage::default()
+        );
+        // An entry point's log and graphs made from `all` on read are listed, not stored.
+        let all = &logs[1];
+        let derived = |path: &str| catalogue::derived_info(path.to_owned(), all);
+        let mut with_derived = logs.clone();
+        with_derived.push(derived("logs/hourly/2026-11-24_11.excimer.api.log.gz"));
+        let mut graphs = svgs.clone();
+        graphs.push(derived("svgs/hourly/2026-11-24_11.excimer.api.svgz"));
+        assert_eq!(
+            usage(&spec(1, None), &with_derived, &graphs, &deleted),
+            usage(&spec(1, None), &logs, &svgs, &deleted)
         );
     }
 
