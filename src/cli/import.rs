@@ -175,11 +175,7 @@ async fn store_once(
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
     let path = key.log_path();
-    let all_path = LogKey {
-        entry: ALL.to_owned(),
-        ..key.clone()
-    }
-    .log_path();
+    let all_path = key.all().log_path();
     let (Some(all), Some(stored)) = (storage.get(&all_path).await?, storage.get(&path).await?)
     else {
         return Ok(());

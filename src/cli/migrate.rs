@@ -218,11 +218,7 @@ async fn store_once(
     for (key, entry_info) in entries {
         progress.inc(1);
         let path = key.log_path();
-        let all_path = LogKey {
-            entry: ALL.to_owned(),
-            ..key.clone()
-        }
-        .log_path();
+        let all_path = key.all().log_path();
         let Some(all_info) = listed.get(&all_path) else {
             continue;
         };

@@ -117,14 +117,6 @@ fn parse(path: &str) -> Option<(LogKey, EntryObject)> {
     (key.entry != ALL).then_some((key, object))
 }
 
-/// The key of `key`'s window's `all` log.
-fn all_of(key: &LogKey) -> LogKey {
-    LogKey {
-        entry: ALL.to_owned(),
-        ..key.clone()
-    }
-}
-
 impl DerivedEntries {
     /// Entry points derived on read over the store `base`.
     pub fn new(base: Arc<dyn Storage>, settings: DerivedSettings) -> DerivedEntries {
@@ -159,7 +151,7 @@ impl DerivedEntries {
         {
             return Ok(None);
         }
-        self.base.stat(&all_of(key).log_path()).await
+        self.base.stat(&key.all().log_path()).await
     }
 
     fn remembered(&self, all: &ObjectInfo, entry: &str) -> Option<Arc<Derived>> {

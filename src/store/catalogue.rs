@@ -304,13 +304,9 @@ pub fn derived_paths(period: &str, logs: &[ObjectInfo], svgs: &[ObjectInfo]) -> 
             .get(source)
             .is_some_and(|source| is_derived(object, source))
     };
-    let entry_logs = listed.iter().filter(|(key, log)| {
-        let all = LogKey {
-            entry: layout::ALL.to_owned(),
-            ..(*key).clone()
-        };
-        key.entry != layout::ALL && from(log, &all)
-    });
+    let entry_logs = listed
+        .iter()
+        .filter(|(key, log)| key.entry != layout::ALL && from(log, &key.all()));
     let entry_graphs = svgs.iter().filter(|svg| {
         LogKey::from_svg_name(period, layout::file_name(&svg.path)).is_some_and(|(key, kind)| {
             key.entry != layout::ALL && kind.function.is_none() && from(svg, &key)

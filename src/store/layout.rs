@@ -72,6 +72,14 @@ impl LogKey {
         }
     }
 
+    /// The key of this window's `all` log (the one every entry point's log is read from).
+    pub fn all(&self) -> LogKey {
+        LogKey {
+            entry: ALL.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// The trace log's storage path.
     pub fn log_path(&self) -> String {
         format!(
