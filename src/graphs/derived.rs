@@ -222,6 +222,13 @@ impl DerivedEntries {
         if let Some(info) = self.base.stat(&path).await? {
             return Ok(self.base.get(&path).await?.map(|bytes| (bytes, info)));
         }
+        self.derived_log(key).await
+    }
+
+    /// The entry point's log at `key` made from its window's `all` log (the caller knows it
+    /// is not stored), and the version it is listed with.
+    async fn derived_log(&self, key: &LogKey) -> Result<Option<(Bytes, ObjectInfo)>, StorageError> {
+        let path = key.log_path();
         let Some(all) = self.source(key).await? else {
             return Ok(None);
         };
@@ -304,8 +311,8 @@ impl DerivedEntries {
         Ok(found(graph))
     }
 
-    /// The derived object at `path` and the version it is listed with; `None` when `path`
-    /// names nothing derivable.
+    /// The derived object at `path`, which storage does not hold, and the version it is
+    /// listed with; `None` when `path` names nothing derivable.
     async fn derived_object(
         &self,
         path: &str,
@@ -314,7 +321,8 @@ impl DerivedEntries {
             return Ok(None);
         };
         match object {
-            EntryObject::Log => self.entry_log(&key).await,
+            // Called once storage said it has no such object.
+            EntryObject::Log => self.derived_log(&key).await,
             EntryObject::Graph => Ok(self
                 .graph(&key, path)
                 .await?
