@@ -368,8 +368,6 @@ pub struct Written {
     pub bytes: u64,
     /// Bytes of the range summary written (0 when none).
     pub summary_bytes: u64,
-    /// Bytes of the log the summary stands for, as read (a derived log's are not stored).
-    pub log_bytes: u64,
 }
 
 /// Read the window's log from `storage`, render its graphs and store them (deleting those
@@ -426,7 +424,6 @@ pub async fn render_stored_window(
             storage.delete(&key.svg_path(&kind)).await?;
         }
     }
-    written.log_bytes = log_bytes;
     // A summary no smaller than its log saves a range nothing (an hour at Wikimedia's rate
     // prunes next to nothing): the range reads the log instead.
     let range_summary = rendered
