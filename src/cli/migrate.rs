@@ -151,7 +151,7 @@ async fn migrate(
     for log in &logs {
         progress.inc(1);
         let path = log.path.as_str();
-        if now.duration_since(log.modified).unwrap_or_default() < min_age {
+        if too_recent(log, now, min_age) {
             report.too_recent += 1;
             continue;
         }
@@ -190,6 +190,12 @@ async fn migrate(
     Ok(report)
 }
 
+/// Whether `object` was modified within `min_age` of `now` (a running service may be
+/// writing it: `--min-age`).
+fn too_recent(object: &ObjectInfo, now: SystemTime, min_age: Duration) -> bool {
+    now.duration_since(object.modified).unwrap_or_default() < min_age
+}
+
 /// Delete each entry point's log (and graphs) that its window's `all` log holds, after
 /// writing its summary; see the module documentation. `logs` is the listing taken before
 /// conversion (its times say what a running service may be writing).
@@ -201,7 +207,7 @@ async fn store_once(
     report: &mut MigrateReport,
 ) -> anyhow::Result<()> {
     let now = SystemTime::now();
-    let recent = |o: &ObjectInfo| now.duration_since(o.modified).unwrap_or_default() < min_age;
+    let recent = |o: &ObjectInfo| too_recent(o, now, min_age);
     let key_of = |o: &ObjectInfo| {
         let (period, name) = o.path.strip_prefix("logs/")?.split_once('/')?;
         LogKey::from_log_name(period, name)
