@@ -337,23 +337,34 @@ impl SwiftServer {
 
     /// PUT an object (creating the container) through the native API.
     pub fn put_object(&self, container: &str, name: &str, body: &[u8]) {
-        let (url, token) = self.native_token().expect("Swift answers");
-        let created = request(
-            "PUT",
-            &format!("{url}/{container}"),
-            &[("X-Auth-Token", &token)],
-            b"",
-        )
-        .expect("Swift answers");
+        let created = self.authorized("PUT", container, b"");
         assert!(created.status / 100 == 2, "PUT {container}: {created:?}");
-        let put = request(
-            "PUT",
-            &format!("{url}/{container}/{name}"),
-            &[("X-Auth-Token", &token)],
-            body,
-        )
-        .expect("Swift answers");
+        let put = self.authorized("PUT", &format!("{container}/{name}"), body);
         assert_eq!(put.status, 201, "PUT {container}/{name}");
+    }
+
+    /// A native-API request on `path` (after the storage URL) with a valid token.
+    /// Tempauth hands out the token it already has while it is valid, so with short
+    /// token lives it can expire before the request lands: one 401 is retried with the
+    /// next token. Panics when Swift does not answer.
+    fn authorized(&self, method: &str, path: &str, body: &[u8]) -> Answer {
+        let mut answer = None;
+        for _ in 0..3 {
+            let (url, token) = self.native_token().expect("Swift answers");
+            let reply = request(
+                method,
+                &format!("{url}/{path}"),
+                &[("X-Auth-Token", &token)],
+                body,
+            )
+            .expect("Swift answers");
+            if reply.status != 401 {
+                return reply;
+            }
+            answer = Some(reply);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        answer.expect("three attempts")
     }
 
     /// HEAD an object through the native API: status and headers (lowercase names).
@@ -362,29 +373,19 @@ impl SwiftServer {
     }
 
     fn object_request(&self, method: &str, container: &str, name: &str) -> Answer {
-        let (url, token) = self.native_token().expect("Swift answers");
-        request(
-            method,
-            &format!("{url}/{container}/{name}"),
-            &[("X-Auth-Token", &token)],
-            b"",
-        )
-        .expect("Swift answers")
+        self.authorized(method, &format!("{container}/{name}"), b"")
     }
 
     /// Names of the objects in `container` starting with `prefix` (every page).
     pub fn list_objects(&self, container: &str, prefix: &str) -> Vec<String> {
-        let (url, token) = self.native_token().expect("Swift answers");
         let mut names = Vec::new();
         loop {
             let marker = names.last().cloned().unwrap_or_default();
-            let answer = request(
+            let answer = self.authorized(
                 "GET",
-                &format!("{url}/{container}?prefix={prefix}&marker={marker}&limit=1000"),
-                &[("X-Auth-Token", &token)],
+                &format!("{container}?prefix={prefix}&marker={marker}&limit=1000"),
                 b"",
-            )
-            .expect("Swift answers");
+            );
             if answer.status == 404 {
                 return names;
             }
