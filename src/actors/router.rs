@@ -19,11 +19,11 @@ use futures_util::future::join_all;
 use crate::actors::aggregator::{
     AddSamples, Aggregator, AggregatorSettings, Close, Flush, FlushOutcome, Retune, WindowClosed,
 };
-use crate::actors::bridge::{Append, Bridge};
+use crate::actors::bridge::{Append, Bridge, FlushBridge};
 use crate::actors::render_queue::{RenderQueue, UseRenderQueue};
 use crate::config::{Config, PeriodSpec};
 use crate::ingest::batch::{ingest_batch, ChannelState, Destination, IngestSettings};
-use crate::ingest::handover::{Cut, Gate, Released};
+use crate::ingest::handover::{Cut, Gate, Released, SubscriptionStatus};
 use crate::ingest::sample::Limits;
 use crate::ingest::stacks::StackTable;
 use crate::ingest::window::Window;
@@ -54,6 +54,29 @@ pub struct TakeOver {
     /// Where the previous writer stopped.
     pub cut: Cut,
 }
+
+/// The subscriber's word, in line with its messages: the subscription started or ended.
+/// Bridging, a writer whose subscription ended suspends (see [`crate::ingest::handover`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscriptionChanged(pub SubscriptionStatus);
+
+/// Bridge mode, the writer lease's word: this instance stays the writer, its subscription
+/// `generation` being the oldest: forward what it held while suspended.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resume {
+    /// The subscription the decision was made for; a later one is decided again.
+    pub generation: u64,
+}
+
+/// Bridge mode, the writer lease's word: an instance has been subscribed longer: stand
+/// by. Answers once everything let through before is appended (`Some(true)`) or the
+/// bridge is gone (`Some(false)`), so the lease can be let go; `None` when this writer is
+/// handing over (shutting down), which lets the lease go itself, naming its marker.
+#[derive(Message)]
+#[rtype(result = "Option<bool>")]
+pub struct StepDown;
 
 /// Pub/sub mode, shutdown: count each channel up to marker `nonce` only. Answers whether
 /// this instance is the writer (a standby has nothing to hand over).
@@ -151,6 +174,8 @@ pub struct Router {
     gate: Gate<redis::Msg>,
     /// Bridge mode: where the messages the gate lets through go, instead of aggregators.
     bridge: Option<Addr<Bridge>>,
+    /// The subscription as the subscriber last reported it.
+    subscription: SubscriptionStatus,
 }
 
 /// A standby keeps at most this many messages (about 4 minutes at 200 messages/s per
@@ -180,6 +205,7 @@ impl Router {
         Router {
             gate,
             bridge,
+            subscription: SubscriptionStatus::default(),
             current: vec![None; settings.periods.len()],
             settings,
             clock,
@@ -400,6 +426,54 @@ impl Handler<TakeOver> for Router {
         let channels = self.channel_names();
         let released = self.gate.take_over(Instant::now(), cut, &channels, payload);
         self.count(released, ctx);
+    }
+}
+
+impl Handler<SubscriptionChanged> for Router {
+    type Result = ();
+
+    fn handle(&mut self, SubscriptionChanged(status): SubscriptionChanged, _: &mut Context<Self>) {
+        self.subscription = status;
+        // Only a bridging writer under a lease: another instance may be receiving what
+        // this one is not. A lone pub/sub writer counts what it gets.
+        let leased = self.bridge.is_some() && self.gate.is_writer();
+        if !status.live && leased && !self.gate.is_suspended() {
+            self.gate.suspend();
+            events::bridge_suspended();
+        }
+    }
+}
+
+impl Handler<Resume> for Router {
+    type Result = ();
+
+    fn handle(&mut self, Resume { generation }: Resume, ctx: &mut Context<Self>) {
+        let current = self.subscription.live && self.subscription.generation == generation;
+        if self.gate.is_suspended() && current {
+            let released = self.gate.resume(Instant::now(), payload);
+            events::bridge_resumed(released.messages.len());
+            self.count(released, ctx);
+        }
+    }
+}
+
+impl Handler<StepDown> for Router {
+    type Result = ResponseFuture<Option<bool>>;
+
+    fn handle(&mut self, _: StepDown, _: &mut Context<Self>) -> Self::Result {
+        if self.gate.is_handing_over() {
+            return Box::pin(async { None });
+        }
+        self.gate.step_down();
+        // The bridge appends in the order it was given: flushed, it has appended all that
+        // this writer let through.
+        let flushed = self.bridge.as_ref().map(|bridge| bridge.send(FlushBridge));
+        Box::pin(async move {
+            match flushed {
+                Some(flushed) => Some(flushed.await.unwrap_or(false)),
+                None => Some(true),
+            }
+        })
     }
 }
 

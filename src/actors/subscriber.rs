@@ -6,6 +6,9 @@
 //! answering pings, the actor stops and its actix `Supervisor` restarts it, after a delay
 //! that doubles from `supervisor.backoff_min` to `supervisor.backoff_max`. An outage is
 //! logged once when it starts and once when it ends.
+//!
+//! Each subscription's start and end is announced (a [`SubscriptionStatus`]): to the
+//! router in line with the messages, and to whoever watches (the writer lease).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,10 +16,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use futures_util::{FutureExt, StreamExt};
 use redis::aio::{PubSubSink, PubSubStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::actors::router::{Ingest, RawMessage, Router};
+use crate::actors::router::{Ingest, RawMessage, Router, SubscriptionChanged};
 use crate::config::{redact_url, RedisConfig, SupervisorConfig};
+use crate::ingest::handover::SubscriptionStatus;
 use crate::ops::events;
 use crate::store::redis_connection::redis_client;
 
@@ -55,11 +59,18 @@ enum ConnectionEnd {
     Drained(oneshot::Sender<()>),
 }
 
+/// Where the subscription's state is published; shared by every subscriber this process
+/// starts, so generations keep counting when one is replaced.
+pub type SubscriptionSender = Arc<watch::Sender<SubscriptionStatus>>;
+
 /// The subscriber actor. Run it under `actix::Supervisor`.
 pub struct Subscriber {
     redis: RedisConfig,
     backoff: SupervisorConfig,
     router: Addr<Router>,
+    status: SubscriptionSender,
+    /// The generation of this subscriber's live subscription.
+    generation: Option<u64>,
     /// Delay before the next connection attempt.
     next_delay: Duration,
     /// When the current outage began, if Redis is unavailable.
@@ -77,12 +88,19 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    /// A subscriber forwarding to `router`.
-    pub fn new(redis: RedisConfig, backoff: SupervisorConfig, router: Addr<Router>) -> Self {
+    /// A subscriber forwarding to `router` and announcing its subscription on `status`.
+    pub fn new(
+        redis: RedisConfig,
+        backoff: SupervisorConfig,
+        router: Addr<Router>,
+        status: SubscriptionSender,
+    ) -> Self {
         Subscriber {
             redis,
             backoff,
             router,
+            status,
+            generation: None,
             next_delay: Duration::ZERO,
             outage_since: None,
             outage_logged: false,
@@ -93,7 +111,38 @@ impl Subscriber {
         }
     }
 
+    /// Announce that the subscription started (a new generation) or ended. The router
+    /// hears it after every message of the connection that ended.
+    fn announce(&mut self, live: bool) {
+        let generation = if live {
+            self.status.send_modify(|status| {
+                status.generation += 1;
+                status.live = true;
+            });
+            let generation = self.status.borrow().generation;
+            self.generation = Some(generation);
+            generation
+        } else {
+            // Only the end of this subscriber's own subscription: one that replaced it
+            // (after the router died) may be subscribed already.
+            let Some(mine) = self.generation.take() else {
+                return;
+            };
+            self.status.send_if_modified(|status| {
+                let ends = status.generation == mine && status.live;
+                if ends {
+                    status.live = false;
+                }
+                ends
+            });
+            mine
+        };
+        self.router
+            .do_send(SubscriptionChanged(SubscriptionStatus { generation, live }));
+    }
+
     fn fail(&mut self, error: String, ctx: &mut Context<Self>) {
+        self.announce(false);
         self.outage_since.get_or_insert_with(Instant::now);
         self.next_delay = if self.next_delay.is_zero() {
             self.backoff.backoff_min
@@ -127,6 +176,7 @@ impl Subscriber {
         );
         self.outage_logged = false;
         self.next_delay = Duration::ZERO;
+        self.announce(true);
         let (tx, rx) = mpsc::unbounded_channel();
         if subscribed != self.redis.channels {
             // Cannot fail: `rx` is alive.
@@ -138,6 +188,7 @@ impl Subscriber {
             ConnectionEnd::Lost(error) => act.fail(error, ctx),
             ConnectionEnd::Drained(done) => {
                 act.commands = None;
+                act.announce(false);
                 let _ = done.send(());
             }
         }));

@@ -22,7 +22,7 @@ use crate::actors::router::{
     self, FlushAll, FlushReport, HandOver, HandedOver, Router, RouterSettings, UseRouter,
 };
 use crate::actors::stream_reader::{ReaderSettings, StopReading, StreamReader};
-use crate::actors::subscriber::{self, Drain, Subscriber};
+use crate::actors::subscriber::{self, Drain, Subscriber, SubscriptionSender};
 use crate::actors::writer_lease::{
     PublishMarkers, Release, WriterLease, WriterLeaseLost, WriterLeaseSettings,
 };
@@ -135,6 +135,8 @@ pub struct Supervisor {
     router: Addr<Router>,
     /// Pub/sub mode's reader.
     subscriber: Option<Addr<Subscriber>>,
+    /// Where every subscriber this process starts announces its subscription.
+    subscription: SubscriptionSender,
     /// Pub/sub and bridge modes' writer lease (unless `redis.writer_lease` is 0).
     writer_lease: Option<Addr<WriterLease>>,
     /// Bridge mode's appender of pub/sub messages to the streams.
@@ -308,6 +310,7 @@ fn start_writer_lease(
     config: &Config,
     router: &Addr<Router>,
     supervisor: Recipient<WriterLeaseLost>,
+    subscription: &SubscriptionSender,
     ingest: &Arbiter,
 ) -> Addr<WriterLease> {
     let settings = WriterLeaseSettings {
@@ -318,8 +321,9 @@ fn start_writer_lease(
         bridge: config.redis.source == SourceKind::Bridge,
     };
     let (ledger, router) = (Ledger::new(&config.redis.group), router.clone());
+    let subscription = subscription.subscribe();
     WriterLease::start_in_arbiter(&ingest.handle(), move |_| {
-        WriterLease::new(settings, ledger, router, supervisor)
+        WriterLease::new(settings, ledger, router, supervisor, subscription)
     })
 }
 
@@ -344,14 +348,20 @@ fn start_render_queue(
     .start())
 }
 
-fn start_subscriber(config: &Config, router: &Addr<Router>, thread: &Arbiter) -> Addr<Subscriber> {
-    let (redis, backoff, router) = (
+fn start_subscriber(
+    config: &Config,
+    router: &Addr<Router>,
+    subscription: &SubscriptionSender,
+    thread: &Arbiter,
+) -> Addr<Subscriber> {
+    let (redis, backoff, router, subscription) = (
         config.redis.clone(),
         config.supervisor.clone(),
         router.clone(),
+        subscription.clone(),
     );
     actix::Supervisor::start_in_arbiter(&thread.handle(), move |_| {
-        Subscriber::new(redis, backoff, router)
+        Subscriber::new(redis, backoff, router, subscription)
     })
 }
 
@@ -399,10 +409,13 @@ impl Supervisor {
             bridge.as_ref(),
         )?;
         let subscriber_thread = Arbiter::new();
+        let subscription: SubscriptionSender = Arc::new(tokio::sync::watch::Sender::new(
+            crate::ingest::handover::SubscriptionStatus::default(),
+        ));
         let subscriber = config
             .redis
             .subscribes()
-            .then(|| start_subscriber(&config, &router, &subscriber_thread));
+            .then(|| start_subscriber(&config, &router, &subscription, &subscriber_thread));
         let stream = match config.redis.reads_streams() {
             true => Some(start_stream_tree(
                 &config,
@@ -439,6 +452,7 @@ impl Supervisor {
             render_queue,
             router,
             subscriber,
+            subscription,
             writer_lease: None,
             bridge,
             stream,
@@ -480,6 +494,7 @@ impl Supervisor {
                 self.subscriber = Some(start_subscriber(
                     &self.config,
                     &self.router,
+                    &self.subscription,
                     &self.subscriber_thread,
                 ));
             }
@@ -493,6 +508,7 @@ impl Supervisor {
             self.subscriber = Some(start_subscriber(
                 &self.config,
                 &self.router,
+                &self.subscription,
                 &self.subscriber_thread,
             ));
         }
@@ -612,6 +628,7 @@ impl Actor for Supervisor {
                 &self.config,
                 &self.router,
                 ctx.address().recipient(),
+                &self.subscription,
                 &self.ingest,
             ));
         }

@@ -6,6 +6,14 @@
 //!
 //! An instance that finds its lease taken by another (it could not renew in time) exits
 //! at once without writing: its windows would overwrite those of the new writer.
+//!
+//! Bridging, the lease goes to the instance subscribed the longest: each renewal records
+//! this instance's subscription (watched from the subscriber), and a writer whose
+//! subscription is younger than a standby's (it resubscribed after a Redis restart or a
+//! dropped connection, while the standby received what it did not) steps down: its router
+//! stands by, its bridge appends what it let through, and it lets the lease go to the
+//! standby, which forwards what follows its last appends. A writer that is still the
+//! oldest resumes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,11 +21,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use redis::aio::MultiplexedConnection;
+use tokio::sync::watch;
 
-use crate::actors::router::{Router, TakeOver, UseRouter};
-use crate::ingest::handover::{self, Cut};
+use crate::actors::router::{Resume, Router, StepDown, TakeOver, UseRouter};
+use crate::ingest::handover::{self, Cut, SubscriptionStatus};
 use crate::ops::events;
-use crate::store::ledger::{Lease, Ledger};
+use crate::store::ledger::{Lease, Ledger, Subscription, WriterRole};
 use crate::store::redis_connection::kept_or_new;
 
 /// What the writer lease needs from the config.
@@ -68,16 +77,25 @@ pub struct WriterLease {
     connection: Option<MultiplexedConnection>,
     held: bool,
     released: bool,
+    /// Bridge mode: this instance's subscription, as the subscriber announces it.
+    subscription: watch::Receiver<SubscriptionStatus>,
+    /// The subscription generation recorded with the lease (`None`: none recorded).
+    recorded: Option<u64>,
 }
+
+/// The subscription changed: renew now, so its age is recorded at once.
+struct SubscriptionMoved;
 
 impl WriterLease {
     /// The lease of `ledger`'s namespace, telling `router` when this instance writes and
-    /// `on_lost` when another took the lease from it.
+    /// `on_lost` when another took the lease from it; bridging, `subscription` is what
+    /// the subscriber announces.
     pub fn new(
         settings: WriterLeaseSettings,
         ledger: Ledger,
         router: Addr<Router>,
         on_lost: Recipient<WriterLeaseLost>,
+        subscription: watch::Receiver<SubscriptionStatus>,
     ) -> WriterLease {
         WriterLease {
             lease: ledger.writer_lease(),
@@ -88,7 +106,61 @@ impl WriterLease {
             connection: None,
             held: false,
             released: false,
+            subscription,
+            recorded: None,
         }
+    }
+
+    /// Bridge mode: what to record of the subscription on this renewal.
+    fn subscription_now(&self) -> (Subscription, SubscriptionStatus) {
+        let status = *self.subscription.borrow();
+        let subscription = if !status.live {
+            Subscription::None
+        } else if self.recorded == Some(status.generation) {
+            Subscription::Kept
+        } else {
+            Subscription::New
+        };
+        (subscription, status)
+    }
+
+    /// Bridge mode: hand the lease to the instance subscribed longer. The router stands
+    /// by and the bridge appends what it was given (bounded by the lease's time to live:
+    /// past it the new writer may hold the lease, and its appends are fenced off anyway),
+    /// then the lease is let go.
+    fn step_down(&mut self, ctx: &mut Context<Self>) {
+        let (router, lease, connection, url, token, ttl) = (
+            self.router.clone(),
+            self.lease.clone(),
+            self.connection.take(),
+            self.settings.url.clone(),
+            self.settings.token.clone(),
+            self.settings.ttl,
+        );
+        let step_down = async move {
+            let flushed = match tokio::time::timeout(ttl, router.send(StepDown)).await {
+                // Handing over (shutting down): the shutdown lets the lease go.
+                Ok(Ok(None)) => return (connection, None),
+                Ok(Ok(Some(flushed))) => flushed,
+                _ => false,
+            };
+            let mut con = kept_or_new(connection, &url).await.ok();
+            if let Some(con) = con.as_mut() {
+                if lease.release(con, &token).await.is_err() {
+                    // It lapses on its own within its time to live.
+                    return (None, Some(flushed));
+                }
+            }
+            (con, Some(flushed))
+        };
+        ctx.wait(step_down.into_actor(self).map(|(con, flushed), act, _| {
+            act.connection = con;
+            if let Some(flushed) = flushed {
+                act.held = false;
+                events::bridge_stepped_down(flushed);
+                events::pubsub_writer(false, None, false);
+            }
+        }));
     }
 
     /// Take or renew the lease; what changed is reported, a failure is retried next time.
@@ -103,15 +175,29 @@ impl WriterLease {
         );
         let connection = self.connection.take();
         let held_before = self.held;
+        let (subscription, status) = self.subscription_now();
         let attempt = async move {
             let mut con = kept_or_new(connection, &settings.url)
                 .await
                 .map_err(|e| e.to_string())?;
             let ttl = settings.ttl.as_millis() as u64;
-            let held = lease
+            let role = if settings.bridge {
+                // A record lives one lease ttl: renewed three times in it, and a killed
+                // instance's record is gone by the time its lease is.
+                ledger
+                    .hold_bridge_writer(&mut con, &settings.token, ttl, subscription, ttl)
+                    .await
+                    .map_err(|e| e.to_string())?
+            } else if lease
                 .hold(&mut con, &settings.token, ttl)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+            {
+                WriterRole::Writer
+            } else {
+                WriterRole::Standby
+            };
+            let held = role != WriterRole::Standby;
             let mut cut = Cut::Unknown;
             if held && !held_before {
                 let handover = ledger
@@ -133,33 +219,50 @@ impl WriterLease {
                     cut = Cut::Tails(tails);
                 }
             }
-            Ok::<_, String>((con, held, cut))
+            Ok::<_, String>((con, role, cut))
         };
-        ctx.wait(attempt.into_actor(self).map(|result, act, _| match result {
-            Ok((con, held, cut)) => {
-                act.connection = Some(con);
-                if held && !act.held {
-                    let (nonce, tails) = match &cut {
-                        Cut::Marker(nonce) => (Some(nonce.as_str()), false),
-                        Cut::Tails(_) => (None, true),
-                        Cut::Unknown => (None, false),
-                    };
-                    events::pubsub_writer(true, nonce, tails);
-                    act.router.do_send(TakeOver { cut });
-                } else if !held && act.held {
-                    events::writer_lease_lost();
-                    act.on_lost.do_send(WriterLeaseLost);
-                } else if !held {
-                    events::pubsub_writer(false, None, false);
-                }
-                act.held = held;
-            }
-            // Redis is unavailable: the subscriber reports it; keep the role, retry.
-            Err(error) => {
-                act.connection = None;
-                tracing::debug!(error, "could not renew the writer lease: retrying");
-            }
-        }));
+        ctx.wait(
+            attempt
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok((con, role, cut)) => {
+                        act.connection = Some(con);
+                        act.recorded = status.live.then_some(status.generation);
+                        let held = role != WriterRole::Standby;
+                        if role == WriterRole::StepDown && act.held {
+                            act.step_down(ctx);
+                            return;
+                        }
+                        if held && act.held && status.live {
+                            // A writer suspended since its subscription broke goes on (the router
+                            // ignores this unless it is suspended for this very subscription).
+                            act.router.do_send(Resume {
+                                generation: status.generation,
+                            });
+                        }
+                        if held && !act.held {
+                            let (nonce, tails) = match &cut {
+                                Cut::Marker(nonce) => (Some(nonce.as_str()), false),
+                                Cut::Tails(_) => (None, true),
+                                Cut::Unknown => (None, false),
+                            };
+                            events::pubsub_writer(true, nonce, tails);
+                            act.router.do_send(TakeOver { cut });
+                        } else if !held && act.held {
+                            events::writer_lease_lost();
+                            act.on_lost.do_send(WriterLeaseLost);
+                        } else if !held {
+                            events::pubsub_writer(false, None, false);
+                        }
+                        act.held = held;
+                    }
+                    // Redis is unavailable: the subscriber reports it; keep the role, retry.
+                    Err(error) => {
+                        act.connection = None;
+                        tracing::debug!(error, "could not renew the writer lease: retrying");
+                    }
+                }),
+        );
     }
 }
 
@@ -171,6 +274,24 @@ impl Actor for WriterLease {
         self.renew(ctx);
         let every = (self.settings.ttl / 3).max(Duration::from_millis(100));
         ctx.run_interval(every, |act, ctx| act.renew(ctx));
+        if self.settings.bridge {
+            let changes = futures_util::stream::unfold(self.subscription.clone(), |mut rx| async {
+                rx.changed().await.ok()?;
+                Some((SubscriptionMoved, rx))
+            });
+            ctx.add_stream(changes);
+        }
+    }
+}
+
+impl StreamHandler<SubscriptionMoved> for WriterLease {
+    fn handle(&mut self, _: SubscriptionMoved, ctx: &mut Context<Self>) {
+        self.renew(ctx);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // The subscriber's sender lives as long as the process: nothing to do (and the
+        // default would stop this actor).
     }
 }
 

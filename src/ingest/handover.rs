@@ -23,6 +23,13 @@
 //! it, so nothing the old writer appended is appended twice and nothing it received after
 //! its last append is lost.
 //!
+//! A bridging writer must also receive everything: when its subscription breaks (Redis
+//! restarted, the connection dropped) a standby that stayed subscribed, or resubscribed
+//! first, receives messages it does not. So the writer **suspends** (holds what it
+//! receives) until the writer lease tells whether an instance has been subscribed longer:
+//! then it **steps down** and that one takes over from its tail, which is where the writer
+//! stopped; else it resumes and forwards what it held.
+//!
 //! Pure logic over messages and time: the router owns a gate, the writer-lease actor
 //! decides the role.
 
@@ -154,10 +161,24 @@ enum State {
     },
 }
 
+/// This instance's pub/sub subscription: the subscriber publishes it, the router and the
+/// writer lease follow it (bridge mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubscriptionStatus {
+    /// Counts the subscriptions this process made: a new number is a new subscription
+    /// (what was published between the two was not received).
+    pub generation: u64,
+    /// Subscribed now.
+    pub live: bool,
+}
+
 /// The gate; see the module documentation.
 #[derive(Debug)]
 pub struct Gate<M> {
     state: State,
+    /// A writer whose subscription broke: hold what arrives, release nothing, until it
+    /// resumes or steps down.
+    suspended: bool,
     buffer: VecDeque<(Instant, Arc<str>, M)>,
     max_age: Duration,
     max_messages: usize,
@@ -168,6 +189,7 @@ impl<M> Gate<M> {
     pub fn standby(max_age: Duration, max_messages: usize) -> Gate<M> {
         Gate {
             state: State::Standby,
+            suspended: false,
             buffer: VecDeque::new(),
             max_age,
             max_messages: max_messages.max(1),
@@ -202,6 +224,10 @@ impl<M> Gate<M> {
     ) -> Released<M> {
         let mut released = Released::default();
         for message in messages {
+            if self.suspended {
+                self.buffer.push_back((now, channel.clone(), message));
+                continue;
+            }
             let nonce = marker_nonce(payload(&message)).map(<[u8]>::to_vec);
             match &mut self.state {
                 State::Writer => {
@@ -275,6 +301,43 @@ impl<M> Gate<M> {
         self.step(now, &payload)
     }
 
+    /// Bridge mode: the writer's subscription broke: hold everything from now on until
+    /// [`Gate::resume`] or [`Gate::step_down`]. Nothing for a standby, nor for a writer
+    /// handing over (shutting down: it counts up to its marker, which came back already).
+    pub fn suspend(&mut self) {
+        if matches!(self.state, State::Writer | State::TakingOver { .. }) {
+            self.suspended = true;
+        }
+    }
+
+    /// Whether this writer is handing over (shutting down).
+    pub fn is_handing_over(&self) -> bool {
+        matches!(self.state, State::HandingOver { .. })
+    }
+
+    /// Whether this writer is suspended.
+    pub fn is_suspended(&self) -> bool {
+        self.suspended
+    }
+
+    /// Bridge mode: no instance has been subscribed longer than this one: go on where it
+    /// was suspended, releasing what it held.
+    pub fn resume(&mut self, now: Instant, payload: impl Fn(&M) -> &[u8]) -> Released<M> {
+        if !self.suspended {
+            return Released::default();
+        }
+        self.suspended = false;
+        self.step(now, &payload)
+    }
+
+    /// Bridge mode: stop being the writer and stand by again, buffering from now on (an
+    /// instance subscribed longer takes over from the last messages this one appended).
+    /// What it held while suspended stays buffered, as a standby's would.
+    pub fn step_down(&mut self) {
+        self.state = State::Standby;
+        self.suspended = false;
+    }
+
     /// Start handing over: from now on each channel counts only up to the marker `nonce`.
     pub fn hand_over(&mut self, nonce: &str) {
         self.state = State::HandingOver {
@@ -313,6 +376,9 @@ impl<M> Gate<M> {
     /// wait ran out (all of it); become the writer when no channel waits any more.
     fn step(&mut self, now: Instant, payload: &impl Fn(&M) -> &[u8]) -> Released<M> {
         let mut released = Released::default();
+        if self.suspended {
+            return released;
+        }
         let State::TakingOver { since, waiting } = &mut self.state else {
             if self.state == State::Writer {
                 released.messages.extend(self.buffer.drain(..).filter_map(
@@ -614,5 +680,76 @@ mod tests {
         let released = other.tick(t + MARKER_WAIT, bytes);
         assert_eq!(released.messages.len(), 3);
         assert!(other.is_writer());
+    }
+
+    #[test]
+    fn a_writer_whose_subscription_broke_steps_down_and_the_older_subscriber_forwards_its_gap() {
+        let t = Instant::now();
+        let a: Arc<str> = "a".into();
+        let channels = [a.clone()];
+        let mut writer: Gate<String> = Gate::writer();
+        let mut older = Gate::standby(Duration::from_secs(60), 1000);
+        let mut forwarded = Vec::new();
+        let both = |range, writer: &mut Gate<String>, older: &mut Gate<String>| {
+            let mut out = Vec::new();
+            for m in numbered("a", range) {
+                out.extend(lines(older.receive(t, &a, vec![m.clone()], bytes)));
+                out.extend(lines(writer.receive(t, &a, vec![m], bytes)));
+            }
+            out
+        };
+        forwarded.extend(both(0..30, &mut writer, &mut older));
+        // The writer's subscription breaks: m30..m40 reach the standby only.
+        writer.suspend();
+        assert!(writer.is_suspended() && writer.is_writer());
+        let _ = older.receive(t, &a, numbered("a", 30..40), bytes);
+        // It resubscribes: what it receives now is held, not forwarded.
+        assert!(both(40..50, &mut writer, &mut older).is_empty());
+        // The standby has been subscribed longer: the writer steps down, and the standby
+        // takes over from the last messages the writer appended (m14..m29).
+        writer.step_down();
+        assert!(!writer.is_writer());
+        assert!(both(50..55, &mut writer, &mut older).is_empty());
+        let cut = tails(&[(&a, numbered("a", 14..30))]);
+        forwarded.extend(lines(older.take_over(t, cut, &channels, bytes)));
+        forwarded.extend(both(55..60, &mut writer, &mut older));
+        let mut expected: Vec<String> = numbered("a", 0..60)
+            .into_iter()
+            .map(|m| format!("a:{m}"))
+            .collect();
+        expected.sort();
+        forwarded.sort();
+        assert_eq!(
+            forwarded, expected,
+            "m0..m59 once each, the gap m30..m39 included"
+        );
+    }
+
+    #[test]
+    fn a_suspended_writer_that_stays_the_writer_forwards_what_it_held_in_order() {
+        let t = Instant::now();
+        let a: Arc<str> = "a".into();
+        let mut writer: Gate<String> = Gate::writer();
+        assert_eq!(
+            lines(writer.receive(t, &a, numbered("a", 0..2), bytes)).len(),
+            2
+        );
+        writer.suspend();
+        assert!(writer
+            .receive(t, &a, numbered("a", 2..5), bytes)
+            .messages
+            .is_empty());
+        assert!(writer.tick(t + MARKER_WAIT * 2, bytes).messages.is_empty());
+        let released = lines(writer.resume(t, bytes));
+        assert_eq!(released, ["a:a;m2 1", "a:a;m3 1", "a:a;m4 1"]);
+        assert!(!writer.is_suspended());
+        assert!(
+            writer.resume(t, bytes).messages.is_empty(),
+            "resuming twice"
+        );
+        // A standby has nothing to suspend.
+        let mut standby: Gate<String> = Gate::standby(Duration::from_secs(60), 10);
+        standby.suspend();
+        assert!(!standby.is_suspended());
     }
 }

@@ -238,6 +238,40 @@ pub fn bridge_fenced(messages: usize) {
     counter!("arclamp_bridge_fenced_messages_total").increment(messages as u64);
 }
 
+/// Bridge mode: the writer's subscription ended; it holds what it receives until the
+/// writer lease says whether another instance has been subscribed longer.
+pub fn bridge_suspended() {
+    tracing::info!(
+        "the subscription ended while writing: holding what arrives until it is known whether another instance received what this one did not"
+    );
+    counter!("arclamp_bridge_suspensions_total").increment(1);
+}
+
+/// Bridge mode: no instance has been subscribed longer: the writer goes on, forwarding the
+/// `held` messages received while suspended.
+pub fn bridge_resumed(held: usize) {
+    tracing::info!(
+        held,
+        "still the instance subscribed the longest: writing again"
+    );
+}
+
+/// Bridge mode: another instance has been subscribed longer (it received what this one
+/// missed while resubscribing): this one let the writer lease go to it. `flushed`: every
+/// message let through before was appended.
+pub fn bridge_stepped_down(flushed: bool) {
+    if flushed {
+        tracing::info!(
+            "another instance has been subscribed longer: handed the writer lease to it (it forwards what follows this one's last appends)"
+        );
+    } else {
+        tracing::warn!(
+            "another instance has been subscribed longer: let the writer lease go before every message was appended (the next writer forwards them from its own buffer)"
+        );
+    }
+    counter!("arclamp_bridge_step_downs_total").increment(1);
+}
+
 /// Pub/sub or bridge mode, taking over: how each channel's buffer was cut: `marker` (the
 /// old writer handed over), `tail` (bridge mode found where the old writer's appends
 /// ended) or `all` (nothing to go by: everything buffered was counted).
@@ -874,6 +908,8 @@ const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     ("arclamp_bridge_append_failures_total", MetricKind::Counter, "Bridge mode: appends that failed (Redis unavailable) and are retried."),
     ("arclamp_bridge_dropped_messages_total", MetricKind::Counter, "Bridge mode: messages dropped because appends kept failing and the bridge held all it may (a real loss)."),
     ("arclamp_bridge_fenced_messages_total", MetricKind::Counter, "Bridge mode: messages not appended because another instance took the writer lease (it forwards them)."),
+    ("arclamp_bridge_suspensions_total", MetricKind::Counter, "Bridge mode: times the writer's subscription ended and it held messages until the lease said who writes."),
+    ("arclamp_bridge_step_downs_total", MetricKind::Counter, "Bridge mode: writer leases handed to an instance subscribed longer (after a Redis restart or a dropped connection)."),
     ("arclamp_pubsub_writer_lease_lost_total", MetricKind::Counter, "Pub/sub mode: writer leases lost to another instance (this one then exits)."),
     ("arclamp_storage_writes_total", MetricKind::Counter, "Objects written, by kind (top folder: logs, svgs, segments, other)."),
     ("arclamp_storage_written_bytes_total", MetricKind::Counter, "Bytes of objects written, by kind (top folder: logs, svgs, segments, other)."),
@@ -1078,6 +1114,8 @@ pub fn register(channels: &[String], periods: &[String], reads_streams: bool, su
             "arclamp_bridge_append_failures_total",
             "arclamp_bridge_dropped_messages_total",
             "arclamp_bridge_fenced_messages_total",
+            "arclamp_bridge_suspensions_total",
+            "arclamp_bridge_step_downs_total",
         ] {
             counter!(name).absolute(0);
         }

@@ -47,6 +47,8 @@ static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledg
 static UNREAD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/unread.lua")));
 static LIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/live.lua")));
 static BRIDGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ledger/bridge.lua")));
+static BRIDGE_WRITER: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("ledger/bridge_writer.lua")));
 
 /// Bridge mode: how many of the last appended messages of each channel are kept beside
 /// the stream, for the next writer to find where this one stopped.
@@ -200,6 +202,39 @@ impl Lease {
             .map_err(LedgerError::from_script)?;
         Ok(())
     }
+}
+
+/// Bridge mode: this instance's pub/sub subscription, as told to the writer lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscription {
+    /// It (re)subscribed since the last call: it gets a new, younger number.
+    New,
+    /// Still subscribed since the last call: it keeps its number.
+    Kept,
+    /// Not subscribed (Redis lost, shutting down): it has no number.
+    None,
+}
+
+impl Subscription {
+    fn as_arg(self) -> &'static str {
+        match self {
+            Subscription::New => "new",
+            Subscription::Kept => "kept",
+            Subscription::None => "none",
+        }
+    }
+}
+
+/// Bridge mode: what the writer lease says this instance is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriterRole {
+    /// It holds the lease: it appends.
+    Writer,
+    /// Another holds the lease, or one subscribed longer should take it: it stands by.
+    Standby,
+    /// It holds the lease, but another instance has been subscribed longer (it received
+    /// messages this one missed while resubscribing): it must hand the lease over.
+    StepDown,
 }
 
 /// The ledger of one consumer group.
@@ -410,6 +445,36 @@ impl Ledger {
     /// Pub/sub mode's writer lease: the one instance that counts and writes windows.
     pub fn writer_lease(&self) -> Lease {
         Lease::new(format!("{}:pubsub-writer", self.prefix))
+    }
+
+    /// Bridge mode: take or keep the writer lease for `ttl_ms`, recording this instance's
+    /// `subscription` (kept `record_ms` unless renewed) so that the lease goes to the
+    /// instance subscribed the longest: after a Redis restart or a dropped connection, the
+    /// one that resubscribed first is the one that received everything since.
+    pub async fn hold_bridge_writer(
+        &self,
+        con: &mut MultiplexedConnection,
+        token: &str,
+        ttl_ms: u64,
+        subscription: Subscription,
+        record_ms: u64,
+    ) -> Result<WriterRole, LedgerError> {
+        let role: i64 = BRIDGE_WRITER
+            .key(self.writer_lease().key)
+            .key(format!("{}:bridge-subscriptions", self.prefix))
+            .key(format!("{}:bridge-subscription-counter", self.prefix))
+            .arg(token)
+            .arg(ttl_ms.max(1))
+            .arg(subscription.as_arg())
+            .arg(record_ms.max(1))
+            .invoke_async(con)
+            .await
+            .map_err(LedgerError::from_script)?;
+        Ok(match role {
+            1 => WriterRole::Writer,
+            2 => WriterRole::StepDown,
+            _ => WriterRole::Standby,
+        })
     }
 
     /// Pub/sub mode: record the marker nonce up to which the writer that is letting go

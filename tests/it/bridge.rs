@@ -202,3 +202,131 @@ fn a_lone_instance_loses_only_what_was_published_while_it_was_down() {
         next.log()
     );
 }
+
+/// The ids of the pub/sub connections Redis has, oldest first.
+fn subscriptions(con: &mut redis::Connection) -> Vec<u64> {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(con)
+        .expect("CLIENT LIST");
+    let mut ids: Vec<u64> = list
+        .lines()
+        .filter_map(|line| line.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Close pub/sub connections the way Redis does when it drops a client: `which` is
+/// `oldest` (subscribed the longest) or `all`, once both instances are subscribed.
+/// Returns how many were closed.
+fn drop_subscriptions(redis: &RedisServer, which: &str) -> usize {
+    let client = redis::Client::open(redis.url()).expect("Redis URL");
+    let mut con = client.get_connection().expect("Redis answers");
+    wait_until("both instances subscribed", Duration::from_secs(20), || {
+        subscriptions(&mut con).len() == 2
+    });
+    let killed: i64 = match which {
+        "oldest" => redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(subscriptions(&mut con)[0])
+            .query(&mut con),
+        // One command: both end at the same moment, as when Redis restarts.
+        _ => redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query(&mut con),
+    }
+    .expect("CLIENT KILL");
+    killed as usize
+}
+
+/// A writer whose subscription drops receives nothing until it resubscribes, while a
+/// standby that stayed (or got) subscribed receives everything: the writer holds what it
+/// gets after resubscribing, learns that the standby has been subscribed longer, and hands
+/// it the lease; the standby forwards what follows the writer's last append, the messages
+/// the writer missed included. A writer that resubscribed first goes on. Through four
+/// drops (one instance's connection, then every connection as when Redis restarts, each
+/// way round), every message someone received is counted once.
+#[test]
+fn a_writer_that_missed_messages_while_resubscribing_lets_the_instance_that_got_them_write() {
+    let redis = RedisServer::start();
+    let shared = TestDir::new();
+    let storage = shared.path().join("data");
+    // A resubscribes a second after a drop (about 500 messages it misses), B in 100 ms.
+    let backoff = |min: &str| {
+        format!(
+            "{}[supervisor]\nbackoff_min = \"{min}\"\nbackoff_max = \"{min}\"\n",
+            bridge_config(&redis, &storage)
+        )
+    };
+    let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
+    let a = Arclamp::start_in(dir_a.path(), &redis, &backoff("1s"));
+    a.wait_metric(WRITER, Duration::from_secs(10), |v| v == 1.0);
+    let publisher = publisher(&redis);
+    let b = Arclamp::start_in(dir_b.path(), &redis, &backoff("100ms"));
+    b.wait_metric(BUFFERED, Duration::from_secs(10), |v| v > 100.0);
+    let step_downs = |x: &Arclamp| x.metric("arclamp_bridge_step_downs_total");
+    let tail_cuts = |x: &Arclamp| {
+        x.metric("arclamp_pubsub_takeover_channels_total{channel=\"excimer\",cut=\"tail\"}")
+    };
+    let appended = |x: &Arclamp| x.metric("arclamp_bridge_appended_total{channel=\"excimer\"}");
+    let keeps_appending = |x: &Arclamp| {
+        let before = appended(x);
+        wait_until("appends", Duration::from_secs(20), || {
+            appended(x) > before + 200.0
+        });
+    };
+    let logs = |a: &Arclamp, b: &Arclamp| format!("--- A ---\n{}\n--- B ---\n{}", a.log(), b.log());
+
+    let writes = |writer: &Arclamp, other: &Arclamp| {
+        wait_until("one writer", Duration::from_secs(30), || {
+            writer.metric(WRITER) == 1.0 && other.metric(WRITER) == 0.0
+        });
+        keeps_appending(writer);
+    };
+
+    // 1. A's connection drops; B receives what A misses. A steps down, B takes over from
+    // A's last append.
+    assert_eq!(drop_subscriptions(&redis, "oldest"), 1);
+    writes(&b, &a);
+    assert_eq!(step_downs(&a), 1.0, "{}", logs(&a, &b));
+    assert_eq!(
+        tail_cuts(&b),
+        1.0,
+        "B cut at A's last append\n{}",
+        logs(&a, &b)
+    );
+
+    // 2. Every connection drops; B resubscribes first: B writes.
+    assert_eq!(drop_subscriptions(&redis, "all"), 2);
+    writes(&b, &a);
+    assert!(b.metric("arclamp_bridge_suspensions_total") >= 1.0);
+
+    // 3. B's connection drops (the oldest now): A has been subscribed longer: A writes.
+    assert_eq!(drop_subscriptions(&redis, "oldest"), 1);
+    writes(&a, &b);
+    assert!(step_downs(&b) >= 1.0, "{}", logs(&a, &b));
+
+    // 4. Every connection drops; the standby B resubscribes first and receives for 900 ms
+    // what A does not: A steps down to it.
+    let a_step_downs = step_downs(&a);
+    assert_eq!(drop_subscriptions(&redis, "all"), 2);
+    writes(&b, &a);
+    assert!(step_downs(&a) > a_step_downs, "{}", logs(&a, &b));
+
+    let sent = publisher.stop();
+    assert!(
+        sent.unreceived > 0,
+        "messages were published while no one was subscribed"
+    );
+    assert_eq!(a.metric(WRITER) + b.metric(WRITER), 1.0, "{}", logs(&a, &b));
+    assert_counted_once(&b, &sent, 0);
+    for mut x in [a, b] {
+        assert!(x.stop(Duration::from_secs(30)).success(), "{}", x.log());
+    }
+}
