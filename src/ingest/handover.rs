@@ -71,12 +71,34 @@ pub enum Cut {
 /// cut (all of them when the tail is shorter).
 pub const TAIL_MATCH: usize = 16;
 
+/// The fewest of a tail's messages, in a row, that place a cut when the buffer lacks the
+/// tail's last ones (see [`tail_end_partial`]).
+pub const TAIL_MATCH_PARTIAL: usize = 8;
+
 /// Where in `buffered` (one channel's messages, oldest first) the previous writer's
 /// `tail` ends: the index of the last message it had appended, found as the latest place
 /// where the tail's last [`TAIL_MATCH`] messages occur in a row. `None` when the tail is
 /// empty or not (yet) in the buffer.
 pub fn tail_end(buffered: &[&[u8]], tail: &[Vec<u8>]) -> Option<usize> {
     let wanted = &tail[tail.len().saturating_sub(TAIL_MATCH)..];
+    latest_run(buffered, wanted)
+}
+
+/// [`tail_end`] for a buffer that will never get the tail's last messages: when Redis
+/// dies, what it had not written to each subscriber yet is lost, and the old writer may
+/// have received (and appended) a few messages more than this instance. The cut goes
+/// after the longest start of the tail found in a row (at least [`TAIL_MATCH_PARTIAL`]
+/// messages): the rest of the tail never reached this buffer. Only once the tail had time
+/// to arrive: on a buffer merely behind the writer it would cut too early.
+pub fn tail_end_partial(buffered: &[&[u8]], tail: &[Vec<u8>]) -> Option<usize> {
+    let wanted = &tail[tail.len().saturating_sub(TAIL_MATCH)..];
+    (TAIL_MATCH_PARTIAL.min(wanted.len())..=wanted.len())
+        .rev()
+        .find_map(|len| latest_run(buffered, &wanted[..len]))
+}
+
+/// The index of the last message of the latest place `wanted` occurs in a row.
+fn latest_run(buffered: &[&[u8]], wanted: &[Vec<u8>]) -> Option<usize> {
     if wanted.is_empty() || buffered.len() < wanted.len() {
         return None;
     }
@@ -393,6 +415,7 @@ impl<M> Gate<M> {
         };
         // Where each waiting channel's cut sits in the buffer.
         let mut cut_at: HashMap<Arc<str>, usize> = HashMap::new();
+        let timed_out = now.saturating_duration_since(*since) >= MARKER_WAIT;
         for (channel, until) in waiting.iter() {
             let of_channel: Vec<(usize, &[u8])> = self
                 .buffer
@@ -407,7 +430,10 @@ impl<M> Gate<M> {
                     .rposition(|(_, m)| marker_nonce(m).is_some_and(|n| n == nonce.as_slice())),
                 Until::Tail(tail) => {
                     let payloads: Vec<&[u8]> = of_channel.iter().map(|(_, m)| *m).collect();
-                    tail_end(&payloads, tail)
+                    tail_end(&payloads, tail).or_else(|| match timed_out {
+                        true => tail_end_partial(&payloads, tail),
+                        false => None,
+                    })
                 }
             };
             if let Some(at) = found {
@@ -419,7 +445,7 @@ impl<M> Gate<M> {
                 });
             }
         }
-        if now.saturating_duration_since(*since) >= MARKER_WAIT {
+        if timed_out {
             for channel in waiting.keys().filter(|c| !cut_at.contains_key(*c)) {
                 released.cuts.push(ChannelCut {
                     channel: channel.clone(),
@@ -652,6 +678,43 @@ mod tests {
         assert_eq!(released, expected);
         assert!(new.is_writer());
         assert_eq!(new.buffered(), 0);
+    }
+
+    #[test]
+    fn a_tail_whose_last_messages_never_arrive_is_cut_after_the_part_that_did() {
+        let t = Instant::now();
+        let a: Arc<str> = "a".into();
+        let mut new = Gate::standby(Duration::from_secs(60), 1000);
+        // Redis died: the old writer got m0..m29 and appended them; this instance's copy of
+        // m27..m29 was never written to it. After the restart it receives m100.. only.
+        let _ = new.receive(t, &a, numbered("a", 0..27), bytes);
+        let _ = new.receive(t, &a, numbered("a", 100..103), bytes);
+        let cut = tails(&[(&a, numbered("a", 14..30))]);
+        assert!(
+            new.take_over(t, cut, std::slice::from_ref(&a), bytes)
+                .messages
+                .is_empty(),
+            "waits: the tail may still be on its way"
+        );
+        let released = new.tick(t + MARKER_WAIT, bytes);
+        assert_eq!(
+            lines(released),
+            ["a:a;m100 1", "a:a;m101 1", "a:a;m102 1"],
+            "cut after m26, where the part of the tail it got ends"
+        );
+        // Fewer than TAIL_MATCH_PARTIAL of the tail: not placed.
+        let refs: Vec<String> = numbered("a", 0..20);
+        let refs: Vec<&[u8]> = refs.iter().map(|m| m.as_bytes()).collect();
+        let tail: Vec<Vec<u8>> = numbered("a", 13..29)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        assert_eq!(tail_end_partial(&refs, &tail), None);
+        let tail: Vec<Vec<u8>> = numbered("a", 12..28)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        assert_eq!(tail_end_partial(&refs, &tail), Some(19));
     }
 
     #[test]
