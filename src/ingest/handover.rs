@@ -71,9 +71,9 @@ pub enum Cut {
 /// cut (all of them when the tail is shorter).
 pub const TAIL_MATCH: usize = 16;
 
-/// The fewest of a tail's messages, in a row, that place a cut when the buffer lacks the
-/// tail's last ones (see [`tail_end_partial`]).
-pub const TAIL_MATCH_PARTIAL: usize = 8;
+/// The fewest of a tail's messages, in a row, that place a cut when the buffer lacks some
+/// of them (see [`tail_end_partial`]).
+pub const TAIL_MATCH_PARTIAL: usize = 4;
 
 /// Where in `buffered` (one channel's messages, oldest first) the previous writer's
 /// `tail` ends: the index of the last message it had appended, found as the latest place
@@ -84,17 +84,32 @@ pub fn tail_end(buffered: &[&[u8]], tail: &[Vec<u8>]) -> Option<usize> {
     latest_run(buffered, wanted)
 }
 
-/// [`tail_end`] for a buffer that will never get the tail's last messages: when Redis
-/// dies, what it had not written to each subscriber yet is lost, and the old writer may
-/// have received (and appended) a few messages more than this instance. The cut goes
-/// after the longest start of the tail found in a row (at least [`TAIL_MATCH_PARTIAL`]
-/// messages): the rest of the tail never reached this buffer. Only once the tail had time
-/// to arrive: on a buffer merely behind the writer it would cut too early.
+/// [`tail_end`] for a buffer that will never hold the whole tail: when Redis dies, what it
+/// had not written to each subscriber yet is lost, so the old writer may have appended a
+/// few messages this instance never got (the tail's end is missing); and an instance that
+/// subscribed while the old writer was appending its tail holds only its end. The cut goes
+/// after the longest run of the tail's messages found in a row (at least
+/// [`TAIL_MATCH_PARTIAL`], the latest such run): what the old writer appended after the
+/// run never reached this buffer, what follows it in the buffer it never appended. Only
+/// once the tail had time to arrive: on a buffer merely behind the writer it would cut
+/// too early.
 pub fn tail_end_partial(buffered: &[&[u8]], tail: &[Vec<u8>]) -> Option<usize> {
     let wanted = &tail[tail.len().saturating_sub(TAIL_MATCH)..];
-    (TAIL_MATCH_PARTIAL.min(wanted.len())..=wanted.len())
-        .rev()
-        .find_map(|len| latest_run(buffered, &wanted[..len]))
+    let mut best: Option<(usize, usize)> = None;
+    for end in (0..buffered.len()).rev() {
+        for last in (0..wanted.len()).rev() {
+            let run = (0..=last.min(end))
+                .take_while(|k| buffered[end - k] == wanted[last - k].as_slice())
+                .count();
+            if run >= TAIL_MATCH_PARTIAL && best.is_none_or(|(longest, _)| run > longest) {
+                best = Some((run, end));
+            }
+        }
+        if best.is_some_and(|(longest, _)| longest == wanted.len()) {
+            break;
+        }
+    }
+    best.map(|(_, end)| end)
 }
 
 /// The index of the last message of the latest place `wanted` occurs in a row.
@@ -702,19 +717,28 @@ mod tests {
             ["a:a;m100 1", "a:a;m101 1", "a:a;m102 1"],
             "cut after m26, where the part of the tail it got ends"
         );
+        let bytes_of = |range| -> Vec<Vec<u8>> {
+            numbered("a", range)
+                .into_iter()
+                .map(String::into_bytes)
+                .collect()
+        };
+        let buffer: Vec<String> = numbered("a", 0..20);
+        let refs: Vec<&[u8]> = buffer.iter().map(|m| m.as_bytes()).collect();
+        // The tail's start is here, its end is not: cut after the part that is.
+        assert_eq!(tail_end_partial(&refs, &bytes_of(12..28)), Some(19));
         // Fewer than TAIL_MATCH_PARTIAL of the tail: not placed.
-        let refs: Vec<String> = numbered("a", 0..20);
-        let refs: Vec<&[u8]> = refs.iter().map(|m| m.as_bytes()).collect();
-        let tail: Vec<Vec<u8>> = numbered("a", 13..29)
+        assert_eq!(tail_end_partial(&refs, &bytes_of(17..33)), None);
+        // Subscribed while the writer appended its tail: only the tail's end is here,
+        // after a gap, and the cut goes after it.
+        let gapped: Vec<String> = numbered("b", 0..10)
             .into_iter()
-            .map(String::into_bytes)
+            .chain(numbered("a", 10..15))
+            .chain(numbered("a", 100..103))
             .collect();
-        assert_eq!(tail_end_partial(&refs, &tail), None);
-        let tail: Vec<Vec<u8>> = numbered("a", 12..28)
-            .into_iter()
-            .map(String::into_bytes)
-            .collect();
-        assert_eq!(tail_end_partial(&refs, &tail), Some(19));
+        let refs: Vec<&[u8]> = gapped.iter().map(|m| m.as_bytes()).collect();
+        assert_eq!(tail_end_partial(&refs, &bytes_of(0..15)), Some(14));
+        assert_eq!(tail_end(&refs, &bytes_of(0..15)), None);
     }
 
     #[test]
