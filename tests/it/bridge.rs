@@ -1,8 +1,10 @@
 //! Bridge mode (`redis.source = "bridge"`): producers keep `PUBLISH`ing; the writer-lease
 //! holder appends each message to the channel's stream at once and every replica counts
 //! the streams. Killing the writer loses nothing that an instance standing by received,
-//! a rolling update loses nothing and doubles nothing, and what is lost is exactly what
-//! was published while no instance was subscribed (`PUBLISH` answered 0 receivers).
+//! a rolling update loses nothing and doubles nothing, a writer that missed messages while
+//! resubscribing hands the lease to the instance that received them, and what is lost is
+//! exactly what was published while no instance was subscribed (`PUBLISH` answered 0
+//! receivers).
 
 use std::collections::BTreeMap;
 use std::path::Path;
