@@ -622,35 +622,31 @@ mod tests {
         range.map(|i| format!("{channel};m{i} 1")).collect()
     }
 
+    /// [`numbered`] messages as a writer's tail holds them.
+    fn tail_of(channel: &str, range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
+        numbered(channel, range)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect()
+    }
+
     #[test]
     fn a_tail_ends_at_the_latest_place_its_last_messages_occur_in_a_row() {
         let buffered = numbered("a", 0..40);
         let refs: Vec<&[u8]> = buffered.iter().map(|m| m.as_bytes()).collect();
-        let tail: Vec<Vec<u8>> = numbered("a", 0..31)
-            .into_iter()
-            .map(String::into_bytes)
-            .collect();
+        let tail = tail_of("a", 0..31);
         assert_eq!(tail_end(&refs, &tail), Some(30));
         // A short tail (few messages ever appended) must be found whole.
-        let short: Vec<Vec<u8>> = numbered("a", 3..5)
-            .into_iter()
-            .map(String::into_bytes)
-            .collect();
+        let short = tail_of("a", 3..5);
         assert_eq!(tail_end(&refs, &short), Some(4));
         // Fewer than TAIL_MATCH of its messages in the buffer: not found.
         assert_eq!(tail_end(&refs[25..], &tail), None);
-        let elsewhere: Vec<Vec<u8>> = numbered("b", 0..20)
-            .into_iter()
-            .map(String::into_bytes)
-            .collect();
+        let elsewhere = tail_of("b", 0..20);
         assert_eq!(tail_end(&refs, &elsewhere), None);
         assert_eq!(tail_end(&refs, &[]), None);
         // Repeated runs: the latest one is where the writer stopped.
         let twice: Vec<&[u8]> = refs[..20].iter().chain(&refs[..20]).copied().collect();
-        let first20: Vec<Vec<u8>> = numbered("a", 0..20)
-            .into_iter()
-            .map(String::into_bytes)
-            .collect();
+        let first20 = tail_of("a", 0..20);
         assert_eq!(tail_end(&twice, &first20), Some(39));
     }
 
@@ -717,18 +713,12 @@ mod tests {
             ["a:a;m100 1", "a:a;m101 1", "a:a;m102 1"],
             "cut after m26, where the part of the tail it got ends"
         );
-        let bytes_of = |range| -> Vec<Vec<u8>> {
-            numbered("a", range)
-                .into_iter()
-                .map(String::into_bytes)
-                .collect()
-        };
         let buffer: Vec<String> = numbered("a", 0..20);
         let refs: Vec<&[u8]> = buffer.iter().map(|m| m.as_bytes()).collect();
         // The tail's start is here, its end is not: cut after the part that is.
-        assert_eq!(tail_end_partial(&refs, &bytes_of(12..28)), Some(19));
+        assert_eq!(tail_end_partial(&refs, &tail_of("a", 12..28)), Some(19));
         // Fewer than TAIL_MATCH_PARTIAL of the tail: not placed.
-        assert_eq!(tail_end_partial(&refs, &bytes_of(17..33)), None);
+        assert_eq!(tail_end_partial(&refs, &tail_of("a", 17..33)), None);
         // Subscribed while the writer appended its tail: only the tail's end is here,
         // after a gap, and the cut goes after it.
         let gapped: Vec<String> = numbered("b", 0..10)
@@ -737,8 +727,8 @@ mod tests {
             .chain(numbered("a", 100..103))
             .collect();
         let refs: Vec<&[u8]> = gapped.iter().map(|m| m.as_bytes()).collect();
-        assert_eq!(tail_end_partial(&refs, &bytes_of(0..15)), Some(14));
-        assert_eq!(tail_end(&refs, &bytes_of(0..15)), None);
+        assert_eq!(tail_end_partial(&refs, &tail_of("a", 0..15)), Some(14));
+        assert_eq!(tail_end(&refs, &tail_of("a", 0..15)), None);
     }
 
     #[test]
