@@ -176,6 +176,9 @@ pub struct Router {
     bridge: Option<Addr<Bridge>>,
     /// The subscription as the subscriber last reported it.
     subscription: SubscriptionStatus,
+    /// A resume decided for a subscription the subscriber's word about has not reached
+    /// this mailbox yet (the two come from different threads).
+    resume_for: Option<u64>,
 }
 
 /// A standby keeps at most this many messages (about 4 minutes at 200 messages/s per
@@ -206,6 +209,7 @@ impl Router {
             gate,
             bridge,
             subscription: SubscriptionStatus::default(),
+            resume_for: None,
             current: vec![None; settings.periods.len()],
             settings,
             clock,
@@ -432,7 +436,11 @@ impl Handler<TakeOver> for Router {
 impl Handler<SubscriptionChanged> for Router {
     type Result = ();
 
-    fn handle(&mut self, SubscriptionChanged(status): SubscriptionChanged, _: &mut Context<Self>) {
+    fn handle(
+        &mut self,
+        SubscriptionChanged(status): SubscriptionChanged,
+        ctx: &mut Context<Self>,
+    ) {
         self.subscription = status;
         // Only a bridging writer under a lease: another instance may be receiving what
         // this one is not. A lone pub/sub writer counts what it gets.
@@ -441,6 +449,21 @@ impl Handler<SubscriptionChanged> for Router {
             self.gate.suspend();
             events::bridge_suspended();
         }
+        if status.live && self.resume_for == Some(status.generation) {
+            self.resume(ctx);
+        }
+    }
+}
+
+impl Router {
+    /// Forward what the gate held while suspended, if it is.
+    fn resume(&mut self, ctx: &mut Context<Self>) {
+        self.resume_for = None;
+        if self.gate.is_suspended() {
+            let released = self.gate.resume(Instant::now(), payload);
+            events::bridge_resumed(released.messages.len());
+            self.count(released, ctx);
+        }
     }
 }
 
@@ -448,11 +471,12 @@ impl Handler<Resume> for Router {
     type Result = ();
 
     fn handle(&mut self, Resume { generation }: Resume, ctx: &mut Context<Self>) {
-        let current = self.subscription.live && self.subscription.generation == generation;
-        if self.gate.is_suspended() && current {
-            let released = self.gate.resume(Instant::now(), payload);
-            events::bridge_resumed(released.messages.len());
-            self.count(released, ctx);
+        let known = self.subscription.generation;
+        if self.subscription.live && known == generation {
+            self.resume(ctx);
+        } else if generation > known {
+            // Decided on the subscriber's word before it reached this mailbox.
+            self.resume_for = Some(generation);
         }
     }
 }
