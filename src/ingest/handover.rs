@@ -71,10 +71,6 @@ pub enum Cut {
 /// cut (all of them when the tail is shorter).
 pub const TAIL_MATCH: usize = 16;
 
-/// The fewest of a tail's messages, in a row, that place a cut when the buffer lacks some
-/// of them (see [`tail_end_partial`]).
-pub const TAIL_MATCH_PARTIAL: usize = 4;
-
 /// Where in `buffered` (one channel's messages, oldest first) the previous writer's
 /// `tail` ends: the index of the last message it had appended, found as the latest place
 /// where the tail's last [`TAIL_MATCH`] messages occur in a row. `None` when the tail is
@@ -82,34 +78,6 @@ pub const TAIL_MATCH_PARTIAL: usize = 4;
 pub fn tail_end(buffered: &[&[u8]], tail: &[Vec<u8>]) -> Option<usize> {
     let wanted = &tail[tail.len().saturating_sub(TAIL_MATCH)..];
     latest_run(buffered, wanted)
-}
-
-/// [`tail_end`] for a buffer that will never hold the whole tail: when Redis dies, what it
-/// had not written to each subscriber yet is lost, so the old writer may have appended a
-/// few messages this instance never got (the tail's end is missing); and an instance that
-/// subscribed while the old writer was appending its tail holds only its end. The cut goes
-/// after the longest run of the tail's messages found in a row (at least
-/// [`TAIL_MATCH_PARTIAL`], the latest such run): what the old writer appended after the
-/// run never reached this buffer, what follows it in the buffer it never appended. Only
-/// once the tail had time to arrive: on a buffer merely behind the writer it would cut
-/// too early.
-pub fn tail_end_partial(buffered: &[&[u8]], tail: &[Vec<u8>]) -> Option<usize> {
-    let wanted = &tail[tail.len().saturating_sub(TAIL_MATCH)..];
-    let mut best: Option<(usize, usize)> = None;
-    for end in (0..buffered.len()).rev() {
-        for last in (0..wanted.len()).rev() {
-            let run = (0..=last.min(end))
-                .take_while(|k| buffered[end - k] == wanted[last - k].as_slice())
-                .count();
-            if run >= TAIL_MATCH_PARTIAL && best.is_none_or(|(longest, _)| run > longest) {
-                best = Some((run, end));
-            }
-        }
-        if best.is_some_and(|(longest, _)| longest == wanted.len()) {
-            break;
-        }
-    }
-    best.map(|(_, end)| end)
 }
 
 /// The index of the last message of the latest place `wanted` occurs in a row.
@@ -445,10 +413,7 @@ impl<M> Gate<M> {
                     .rposition(|(_, m)| marker_nonce(m).is_some_and(|n| n == nonce.as_slice())),
                 Until::Tail(tail) => {
                     let payloads: Vec<&[u8]> = of_channel.iter().map(|(_, m)| *m).collect();
-                    tail_end(&payloads, tail).or_else(|| match timed_out {
-                        true => tail_end_partial(&payloads, tail),
-                        false => None,
-                    })
+                    tail_end(&payloads, tail)
                 }
             };
             if let Some(at) = found {
@@ -689,46 +654,6 @@ mod tests {
         assert_eq!(released, expected);
         assert!(new.is_writer());
         assert_eq!(new.buffered(), 0);
-    }
-
-    #[test]
-    fn a_tail_whose_last_messages_never_arrive_is_cut_after_the_part_that_did() {
-        let t = Instant::now();
-        let a: Arc<str> = "a".into();
-        let mut new = Gate::standby(Duration::from_secs(60), 1000);
-        // Redis died: the old writer got m0..m29 and appended them; this instance's copy of
-        // m27..m29 was never written to it. After the restart it receives m100.. only.
-        let _ = new.receive(t, &a, numbered("a", 0..27), bytes);
-        let _ = new.receive(t, &a, numbered("a", 100..103), bytes);
-        let cut = tails(&[(&a, numbered("a", 14..30))]);
-        assert!(
-            new.take_over(t, cut, std::slice::from_ref(&a), bytes)
-                .messages
-                .is_empty(),
-            "waits: the tail may still be on its way"
-        );
-        let released = new.tick(t + MARKER_WAIT, bytes);
-        assert_eq!(
-            lines(released),
-            ["a:a;m100 1", "a:a;m101 1", "a:a;m102 1"],
-            "cut after m26, where the part of the tail it got ends"
-        );
-        let buffer: Vec<String> = numbered("a", 0..20);
-        let refs: Vec<&[u8]> = buffer.iter().map(|m| m.as_bytes()).collect();
-        // The tail's start is here, its end is not: cut after the part that is.
-        assert_eq!(tail_end_partial(&refs, &tail_of("a", 12..28)), Some(19));
-        // Fewer than TAIL_MATCH_PARTIAL of the tail: not placed.
-        assert_eq!(tail_end_partial(&refs, &tail_of("a", 17..33)), None);
-        // Subscribed while the writer appended its tail: only the tail's end is here,
-        // after a gap, and the cut goes after it.
-        let gapped: Vec<String> = numbered("b", 0..10)
-            .into_iter()
-            .chain(numbered("a", 10..15))
-            .chain(numbered("a", 100..103))
-            .collect();
-        let refs: Vec<&[u8]> = gapped.iter().map(|m| m.as_bytes()).collect();
-        assert_eq!(tail_end_partial(&refs, &tail_of("a", 0..15)), Some(14));
-        assert_eq!(tail_end(&refs, &tail_of("a", 0..15)), None);
     }
 
     #[test]
