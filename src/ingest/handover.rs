@@ -77,11 +77,6 @@ pub const TAIL_MATCH: usize = 16;
 /// empty or not (yet) in the buffer.
 pub fn tail_end(buffered: &[&[u8]], tail: &[Vec<u8>]) -> Option<usize> {
     let wanted = &tail[tail.len().saturating_sub(TAIL_MATCH)..];
-    latest_run(buffered, wanted)
-}
-
-/// The index of the last message of the latest place `wanted` occurs in a row.
-fn latest_run(buffered: &[&[u8]], wanted: &[Vec<u8>]) -> Option<usize> {
     if wanted.is_empty() || buffered.len() < wanted.len() {
         return None;
     }
@@ -398,7 +393,6 @@ impl<M> Gate<M> {
         };
         // Where each waiting channel's cut sits in the buffer.
         let mut cut_at: HashMap<Arc<str>, usize> = HashMap::new();
-        let timed_out = now.saturating_duration_since(*since) >= MARKER_WAIT;
         for (channel, until) in waiting.iter() {
             let of_channel: Vec<(usize, &[u8])> = self
                 .buffer
@@ -425,7 +419,7 @@ impl<M> Gate<M> {
                 });
             }
         }
-        if timed_out {
+        if now.saturating_duration_since(*since) >= MARKER_WAIT {
             for channel in waiting.keys().filter(|c| !cut_at.contains_key(*c)) {
                 released.cuts.push(ChannelCut {
                     channel: channel.clone(),
