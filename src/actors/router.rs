@@ -350,6 +350,16 @@ impl Router {
         }
     }
 
+    /// Bridge mode: forward what the gate held while suspended, if it is.
+    fn resume(&mut self, ctx: &mut Context<Self>) {
+        self.resume_for = None;
+        if self.gate.is_suspended() {
+            let released = self.gate.resume(Instant::now(), payload);
+            events::bridge_resumed(released.messages.len());
+            self.count(released, ctx);
+        }
+    }
+
     fn channel_names(&self) -> Vec<Arc<str>> {
         self.settings
             .channels
@@ -451,18 +461,6 @@ impl Handler<SubscriptionChanged> for Router {
         }
         if status.live && self.resume_for == Some(status.generation) {
             self.resume(ctx);
-        }
-    }
-}
-
-impl Router {
-    /// Forward what the gate held while suspended, if it is.
-    fn resume(&mut self, ctx: &mut Context<Self>) {
-        self.resume_for = None;
-        if self.gate.is_suspended() {
-            let released = self.gate.resume(Instant::now(), payload);
-            events::bridge_resumed(released.messages.len());
-            self.count(released, ctx);
         }
     }
 }
