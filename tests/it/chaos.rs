@@ -13,7 +13,8 @@
 //! channel, 20), `ARCLAMP_CHAOS_SAMPLES` (a file of collapsed lines, gzip'd or not, sent
 //! in its order; by default `arclamp publish`'s synthetic ones) and
 //! `ARCLAMP_CHAOS_STANDBY=1` (pub/sub or bridge mode with a hot standby beside the
-//! writer).
+//! writer) and `ARCLAMP_CHAOS_KEEP_LOGS` (a directory the replicas' logs are copied to at
+//! the end, passed or failed: a loss is explained by what the replicas logged).
 //!
 //! What counts: in stream mode every hourly and daily log, of every channel and entry
 //! point, holds exactly what was added to the stream (lost 0, doubled 0). In pub/sub mode
@@ -74,6 +75,8 @@ struct Settings {
     samples: Option<PathBuf>,
     /// Pub/sub mode with a hot standby beside the writer (`ARCLAMP_CHAOS_STANDBY=1`).
     standby: bool,
+    /// Where the replicas' logs are copied at the end (`ARCLAMP_CHAOS_KEEP_LOGS`).
+    keep_logs: Option<PathBuf>,
 }
 
 impl Settings {
@@ -103,6 +106,9 @@ impl Settings {
             rate: number("RATE", 20).max(1) as u32,
             samples: var("SAMPLES").filter(|v| !v.is_empty()).map(PathBuf::from),
             standby: mode.publishes() && number("STANDBY", 0) == 1,
+            keep_logs: var("KEEP_LOGS")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
     }
 }
@@ -1020,6 +1026,15 @@ fn chaos_run() {
     }
     for exit in &run.unexpected_exits {
         eprintln!("--- unexpected exit ---\n{exit}");
+    }
+    if let Some(keep) = &run.settings.keep_logs {
+        std::fs::create_dir_all(keep).expect("the directory for the replicas' logs");
+        for (i, replica) in run.replicas.iter().enumerate() {
+            let to = keep.join(format!("replica-{i}.log"));
+            std::fs::copy(replica.dir.path().join("arclamp.log"), &to)
+                .expect("copy a replica's log");
+            eprintln!("replica {i}'s log: {}", to.display());
+        }
     }
 
     assert!(
