@@ -5,7 +5,9 @@
 //! publishes the handover markers and lets the lease go naming the cut.
 //!
 //! An instance that finds its lease taken by another (it could not renew in time) exits
-//! at once without writing: its windows would overwrite those of the new writer.
+//! at once without writing: its windows would overwrite those of the new writer. Bridging,
+//! it holds nothing counted (its appends are fenced by the lease), so it stands by again
+//! instead.
 //!
 //! Bridging, the lease goes to the instance subscribed the longest: each renewal records
 //! this instance's subscription (watched from the subscriber), and a writer whose
@@ -248,6 +250,13 @@ impl WriterLease {
                             };
                             events::pubsub_writer(true, nonce, tails);
                             act.router.do_send(TakeOver { cut });
+                        } else if !held && act.held && act.settings.bridge {
+                            // Bridging, this instance counts nothing itself: it stands by
+                            // again (its appends are fenced off now), and the new writer
+                            // forwards what follows its last append.
+                            events::bridge_lease_taken();
+                            act.router.do_send(StepDown);
+                            events::pubsub_writer(false, None, false);
                         } else if !held && act.held {
                             events::writer_lease_lost();
                             act.on_lost.do_send(WriterLeaseLost);

@@ -158,7 +158,8 @@ pub fn pubsub_writer(writer: bool, handover: Option<&str>, bridge_tails: bool) {
 /// not renew it in time): this one must not write again.
 pub fn writer_lease_lost() {
     tracing::error!(
-        "the pub/sub writer lease was taken by another instance (this one could not renew it in          time): exiting without writing, so the two never overwrite each other's windows"
+        "the pub/sub writer lease was taken by another instance (this one could not renew it in \
+         time): exiting without writing, so the two never overwrite each other's windows"
     );
     counter!("arclamp_pubsub_writer_lease_lost_total").increment(1);
 }
@@ -169,7 +170,8 @@ pub fn handed_over(marked: bool) {
         tracing::info!("every channel counted up to this instance's handover marker");
     } else {
         tracing::warn!(
-            "the handover marker did not come back on every channel in time: the next writer              counts what it buffered (a few samples may count twice)"
+            "the handover marker did not come back on every channel in time: the next writer \
+             counts what it buffered (a few samples may count twice)"
         );
     }
 }
@@ -269,6 +271,17 @@ pub fn bridge_stepped_down(flushed: bool) {
             "another instance has been subscribed longer: let the writer lease go before every message was appended (the next writer forwards them from its own buffer)"
         );
     }
+    counter!("arclamp_bridge_step_downs_total").increment(1);
+}
+
+/// Bridge mode: another instance took the writer lease while this one could not renew it
+/// (Redis or this process stalled for longer than the lease). Bridging, nothing is counted
+/// here, so this instance stands by again instead of exiting; counted as a step-down.
+pub fn bridge_lease_taken() {
+    tracing::warn!(
+        "the writer lease was taken by another instance (this one could not renew it in time): \
+         standing by again; the new writer forwards what follows this one's last appends"
+    );
     counter!("arclamp_bridge_step_downs_total").increment(1);
 }
 

@@ -2,9 +2,9 @@
 //! holder appends each message to the channel's stream at once and every replica counts
 //! the streams. Killing the writer loses nothing that an instance standing by received,
 //! a rolling update loses nothing and doubles nothing, a writer that missed messages while
-//! resubscribing hands the lease to the instance that received them, and what is lost is
-//! exactly what was published while no instance was subscribed (`PUBLISH` answered 0
-//! receivers).
+//! resubscribing hands the lease to the instance that received them, a writer whose lease
+//! was taken stands by again, and what is lost is exactly what was published while no
+//! instance was subscribed (`PUBLISH` answered 0 receivers).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -203,6 +203,48 @@ fn a_lone_instance_loses_only_what_was_published_while_it_was_down() {
         "{}",
         next.log()
     );
+}
+
+/// A bridging writer that could not renew its lease in time (here paused for twice the
+/// lease) finds it taken by the standby: it counts nothing outside the streams, so it
+/// stands by again instead of exiting, and every message is counted once.
+#[test]
+fn a_bridging_writer_whose_lease_was_taken_stands_by_instead_of_exiting() {
+    let redis = RedisServer::start();
+    let shared = TestDir::new();
+    let storage = shared.path().join("data");
+    let config = bridge_config(&redis, &storage);
+    let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
+    let mut a = Arclamp::start_in(dir_a.path(), &redis, &config);
+    a.wait_metric(WRITER, Duration::from_secs(10), |v| v == 1.0);
+    let publisher = publisher(&redis);
+    let mut b = Arclamp::start_in(dir_b.path(), &redis, &config);
+    b.wait_metric(BUFFERED, Duration::from_secs(10), |v| v > 100.0);
+
+    a.signal("STOP");
+    b.wait_metric(WRITER, Duration::from_secs(20), |v| v == 1.0);
+    a.signal("CONT");
+    a.wait_metric(WRITER, Duration::from_secs(10), |v| v == 0.0);
+    assert_eq!(
+        a.metric("arclamp_bridge_step_downs_total"),
+        1.0,
+        "{}",
+        a.log()
+    );
+    a.wait_metric(BUFFERED, Duration::from_secs(10), |v| v > 100.0);
+    assert!(a.is_running(), "A exited:\n{}", a.log());
+    let appended = b.metric("arclamp_bridge_appended_total{channel=\"excimer\"}");
+    b.wait_metric(
+        "arclamp_bridge_appended_total{channel=\"excimer\"}",
+        Duration::from_secs(10),
+        |v| v > appended + 100.0,
+    );
+    let sent = publisher.stop();
+    assert_eq!(sent.unreceived, 0, "an instance was subscribed throughout");
+    assert_counted_once(&b, &sent, 0);
+    assert!(a.is_running(), "A exited:\n{}", a.log());
+    assert!(a.stop(Duration::from_secs(30)).success(), "{}", a.log());
+    assert!(b.stop(Duration::from_secs(30)).success(), "{}", b.log());
 }
 
 /// The ids of the pub/sub connections Redis has, oldest first.
