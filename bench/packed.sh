@@ -20,16 +20,7 @@ if [ -z "$data" ]; then
         --days 1 --seed "$seed" --start 2026-11-01
 fi
 echo "== one day of one channel at $rate samples/s, by kind of object (MB)"
-for period in daily hourly; do
-    for kind in all.log.gz log.gz all.range.gz range.gz functions.gz meta.json rollup; do
-        find "$data/logs/$period" -name "*.$kind*" -printf '%s\n' \
-            | awk -v p=$period -v k=$kind '{s+=$1; n++} END {printf "%-7s %-14s %4d objects %9.3f MB\n", p, k, n, s/1e6}'
-    done
-    find "$data/svgs/$period" -name '*.svgz' -printf '%s\n' \
-        | awk -v p=$period '{s+=$1; n++} END {printf "%-7s %-14s %4d objects %9.3f MB\n", p, "svgz", n, s/1e6}'
-    find "$data/logs/$period" "$data/svgs/$period" -type f -printf '%s\n' \
-        | awk -v p=$period '{s+=$1; n++} END {printf "%-7s %-14s %4d objects %9.3f MB\n", p, "everything", n, s/1e6}'
-done
+bench/store_breakdown.sh "$data"
 day=$(ls "$data/logs/daily" | grep 'all.log.gz$' | head -1)
 hour=$(ls "$data/logs/hourly" | grep 'all.log.gz$' | sed -n 13p)
 logs=("$data/logs/daily/$day" "$data/logs/hourly/$hour")

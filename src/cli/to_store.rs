@@ -2,6 +2,9 @@
 //! as the service would have left it: trace logs for every window of every configured
 //! period, per channel and entry point, and their graphs (unless `--no-render`, which
 //! leaves rendering to the service's start-up scan of logs newer than their graphs).
+//! Windows the service's retention would have deleted by the end of the simulated time
+//! (older than a period's newest `retain` windows, or past its `max_age`) are drawn but not
+//! written: two years of days cost two years of daily windows and only 14 days of hourly ones.
 //!
 //! No Redis is involved: samples are drawn from [`crate::ingest::synth::Generator`] (channel i uses
 //! seed `--seed + i`) and aggregated by [`crate::store::simulate`]. Windows already in the store
@@ -50,6 +53,11 @@ pub struct FillReport {
     pub samples: BTreeMap<String, Tally>,
     /// Windows written (per period, window and channel).
     pub windows: u64,
+    /// Windows not written because the service's retention would have deleted them by the
+    /// end of the simulated time (their samples are drawn all the same, and counted in
+    /// `samples`).
+    #[serde(default)]
+    pub pruned_windows: u64,
     /// Trace logs written and their bytes.
     pub logs: u64,
     /// Bytes of the trace logs.
@@ -82,11 +90,8 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
     if !(request.days.is_finite() && request.days > 0.0 && request.days <= 36_600.0) {
         bail!("--days must be a number of days above 0 (fractions allowed), at most 36600");
     }
-    let periods: Vec<Period> = config
-        .period_specs()?
-        .into_iter()
-        .map(|spec| spec.period)
-        .collect();
+    let specs = config.period_specs()?;
+    let periods: Vec<Period> = specs.iter().map(|spec| spec.period.clone()).collect();
     let span = TimeDelta::milliseconds((request.days * 86_400_000.0).round() as i64);
     let start = request.start.unwrap_or_else(|| {
         let today = Utc::now()
@@ -96,6 +101,26 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
         today - TimeDelta::days(request.days.ceil() as i64)
     });
     let end = start + span;
+    let now = Utc::now().max(end);
+    // Per period, the first window the service's retention keeps at the end: the newest
+    // `retain` windows, as long as they are not past `max_age`.
+    let first_kept: Vec<i64> = specs
+        .iter()
+        .map(|spec| {
+            let period = &spec.period;
+            let last = period.window_index(&period.window_at(end - TimeDelta::milliseconds(1)));
+            let by_count = last - (spec.retain as i64) + 1;
+            let by_age = spec
+                .max_age
+                .and_then(|age| TimeDelta::from_std(age).ok())
+                .map_or(i64::MIN, |age| {
+                    // The first window that ends no earlier than `now - age`.
+                    let oldest = period.window_at(now - age - TimeDelta::milliseconds(1));
+                    period.window_index(&oldest)
+                });
+            by_count.max(by_age)
+        })
+        .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -116,8 +141,8 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
     let mut generators: Vec<Generator> = (0..channels.len())
         .map(|i| Generator::new(request.seed.wrapping_add(i as u64)))
         .collect();
-    // Open windows: [channel][period] -> (window, traffic).
-    let mut open: Vec<Vec<Option<(Window, WindowTraffic)>>> = (0..channels.len())
+    // Open windows: [channel][period].
+    let mut open: Vec<Vec<Option<OpenWindow>>> = (0..channels.len())
         .map(|_| (0..periods.len()).map(|_| None).collect())
         .collect();
     let mut totals = vec![Tally::new(); channels.len()];
@@ -129,7 +154,9 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
         for (c, generator) in generators.iter_mut().enumerate() {
             for (p, period) in periods.iter().enumerate() {
                 if open[c][p].is_none() {
-                    open[c][p] = Some((period.window_at(t), WindowTraffic::new()));
+                    let window = period.window_at(t);
+                    let kept = period.window_index(&window) >= first_kept[p];
+                    open[c][p] = Some((window, kept.then(WindowTraffic::new)));
                 }
             }
             let windows = &mut open[c];
@@ -137,7 +164,9 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
             draw_samples(generator, due, |draw| {
                 total.add(draw.entry, draw.count);
                 for (_, traffic) in windows.iter_mut().flatten() {
-                    traffic.add(draw);
+                    if let Some(traffic) = traffic {
+                        traffic.add(draw);
+                    }
                 }
             });
         }
@@ -148,8 +177,18 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
                     .as_ref()
                     .is_some_and(|(window, _)| window.end <= t || t >= end);
                 if finished {
-                    if let Some((window, traffic)) = open[c][p].take() {
-                        filler.write_window(period, &window, channel, &traffic, &generators[c])?;
+                    match open[c][p].take() {
+                        Some((window, Some(traffic))) => {
+                            filler.write_window(
+                                period,
+                                &window,
+                                channel,
+                                &traffic,
+                                &generators[c],
+                            )?;
+                        }
+                        Some((_, None)) => filler.report.pruned_windows += 1,
+                        None => {}
                     }
                 }
             }
@@ -161,7 +200,6 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
     if request.render {
         // What the service's first retention pass would build, so long ranges are cheap
         // from the start.
-        let now = Utc::now().max(end);
         for period in &periods {
             let logs = runtime
                 .block_on(storage.list(&layout::logs_prefix(period.name())))
@@ -181,7 +219,8 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
     report.samples = channels.iter().cloned().zip(totals).collect();
     eprintln!(
         "arclamp publish --to-store: {} days at {} samples/s per channel into {}: {} windows, \
-         {} logs ({} bytes), {} graphs ({} bytes), {} roll-ups in {:.1} s",
+         {} logs ({} bytes), {} graphs ({} bytes), {} roll-ups in {:.1} s \
+         ({} windows not written: retention would have deleted them)",
         request.days,
         request.rate,
         storage.describe(),
@@ -191,13 +230,18 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
         report.graphs,
         report.graph_bytes,
         report.rollups,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        report.pruned_windows
     );
     if let Some(path) = expect {
         super::write_json_report(path, &report)?;
     }
     Ok(())
 }
+
+/// A window being simulated, with its traffic unless retention would delete it by the end
+/// (then its samples are only drawn).
+type OpenWindow = (Window, Option<WindowTraffic>);
 
 struct Filler<'a> {
     storage: &'a dyn Storage,

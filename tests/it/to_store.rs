@@ -202,6 +202,77 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
 }
 
 #[test]
+fn windows_retention_would_delete_by_the_end_are_not_written() {
+    // Two days under a config that keeps 5 hourly windows and 1 daily one: the store holds
+    // what the service would keep after its first retention pass, each window exact.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::write(
+        dir.path().join("arclamp.toml"),
+        format!(
+            "[redis]\nurl = \"redis://127.0.0.1:1\"\nchannels = [\"excimer\"]\n\
+             [storage]\npath = \"{}\"\n\
+             [periods.hourly]\nretain = 5\n[periods.daily]\nretain = 1\n",
+            data.display()
+        ),
+    )
+    .expect("config");
+    let report = fill(dir.path(), &[&TWO_DAYS[..], &["--no-render"]].concat());
+
+    let stored = |period: &str| -> Vec<String> {
+        list(&data, &format!("logs/{period}"))
+            .into_iter()
+            .filter(|n| n.ends_with(".all.log.gz"))
+            .collect()
+    };
+    assert_eq!(
+        stored("hourly"),
+        (19..24)
+            .map(|h| format!("2026-11-02_{h}.excimer.all.log.gz"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(stored("daily"), ["2026-11-02.excimer.all.log.gz"]);
+    for hour in 19..24 {
+        let path = format!("logs/hourly/2026-11-02_{hour}.excimer.all.log.gz");
+        assert_eq!(log_total(&data, &path), 360, "{path}");
+    }
+    assert_eq!(
+        log_total(&data, "logs/daily/2026-11-02.excimer.all.log.gz"),
+        8_640
+    );
+    assert_eq!(report["windows"], 5 + 1, "{report}");
+    assert_eq!(report["pruned_windows"], 43 + 1, "{report}");
+    // Every sample of the two days was drawn, as the service would have received them.
+    assert_eq!(report["samples"]["excimer"]["all"], 17_280, "{report}");
+
+    // The kept windows are those a store filled whole holds after retention: the same
+    // samples (the generator's sequence does not depend on what is written).
+    let whole = tempfile::tempdir().expect("tempdir");
+    let whole_data = whole.path().join("data");
+    std::fs::write(
+        whole.path().join("arclamp.toml"),
+        format!(
+            "[redis]\nurl = \"redis://127.0.0.1:1\"\nchannels = [\"excimer\"]\n\
+             [storage]\npath = \"{}\"\n",
+            whole_data.display()
+        ),
+    )
+    .expect("config");
+    fill(whole.path(), &[&TWO_DAYS[..], &["--no-render"]].concat());
+    for path in [
+        "logs/daily/2026-11-02.excimer.all.log.gz",
+        "logs/hourly/2026-11-02_19.excimer.all.log.gz",
+        "logs/hourly/2026-11-02_23.excimer.all.log.gz",
+    ] {
+        assert_eq!(
+            std::fs::read(data.join(path)).expect("kept log"),
+            std::fs::read(whole_data.join(path)).expect("log"),
+            "{path}"
+        );
+    }
+}
+
+#[test]
 fn bad_arguments_are_refused_with_a_clear_message() {
     let output = Command::new(binary())
         .args(["publish", "--to-store", "--days", "1"])
