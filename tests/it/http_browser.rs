@@ -282,7 +282,8 @@ fn every_link_of_every_page_answers_200_in_the_browser() {
                 "return document.querySelector('svg.trend polyline, svg.trend circle') !== null",
             );
             if drawn != serde_json::Value::Bool(true) {
-                failures.push(format!("{target}: no chart drawn"));
+                let text = browser.eval("return document.body.innerText.slice(0, 300)");
+                failures.push(format!("{target}: no chart drawn: {text}"));
             }
             continue;
         }
