@@ -201,22 +201,29 @@ fn two_simulated_days_give_exact_hourly_and_daily_windows_with_graphs() {
     assert_eq!(before, after);
 }
 
-#[test]
-fn windows_retention_would_delete_by_the_end_are_not_written() {
-    // Two days under a config that keeps 5 hourly windows and 1 daily one: the store holds
-    // what the service would keep after its first retention pass, each window exact.
+/// A directory with a config for a local store of channel `excimer` (no Redis: `--to-store`
+/// never connects), plus `periods`; and the store's data directory.
+fn store_of_one_channel(periods: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     std::fs::write(
         dir.path().join("arclamp.toml"),
         format!(
             "[redis]\nurl = \"redis://127.0.0.1:1\"\nchannels = [\"excimer\"]\n\
-             [storage]\npath = \"{}\"\n\
-             [periods.hourly]\nretain = 5\n[periods.daily]\nretain = 1\n",
+             [storage]\npath = \"{}\"\n{periods}",
             data.display()
         ),
     )
     .expect("config");
+    (dir, data)
+}
+
+#[test]
+fn windows_retention_would_delete_by_the_end_are_not_written() {
+    // Two days under a config that keeps 5 hourly windows and 1 daily one: the store holds
+    // what the service would keep after its first retention pass, each window exact.
+    let (dir, data) =
+        store_of_one_channel("[periods.hourly]\nretain = 5\n[periods.daily]\nretain = 1\n");
     let report = fill(dir.path(), &[&TWO_DAYS[..], &["--no-render"]].concat());
 
     let stored = |period: &str| -> Vec<String> {
@@ -247,17 +254,7 @@ fn windows_retention_would_delete_by_the_end_are_not_written() {
 
     // The kept windows are those a store filled whole holds after retention: the same
     // samples (the generator's sequence does not depend on what is written).
-    let whole = tempfile::tempdir().expect("tempdir");
-    let whole_data = whole.path().join("data");
-    std::fs::write(
-        whole.path().join("arclamp.toml"),
-        format!(
-            "[redis]\nurl = \"redis://127.0.0.1:1\"\nchannels = [\"excimer\"]\n\
-             [storage]\npath = \"{}\"\n",
-            whole_data.display()
-        ),
-    )
-    .expect("config");
+    let (whole, whole_data) = store_of_one_channel("");
     fill(whole.path(), &[&TWO_DAYS[..], &["--no-render"]].concat());
     for path in [
         "logs/daily/2026-11-02.excimer.all.log.gz",
