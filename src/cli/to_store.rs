@@ -23,6 +23,7 @@ use crate::graphs::window_graphs::{render_stored_window, RenderSettings, WindowS
 use crate::ingest::synth::{Generator, Tally};
 use crate::ingest::window::{Period, Window};
 use crate::store::layout::{self, LogKey, ALL};
+use crate::store::retention::PeriodSpec;
 use crate::store::seal;
 use crate::store::simulate::{draw_samples, next_boundary, samples_between, WindowTraffic};
 use crate::store::storage::Storage;
@@ -102,24 +103,9 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
     });
     let end = start + span;
     let now = Utc::now().max(end);
-    // Per period, the first window the service's retention keeps at the end: the newest
-    // `retain` windows, as long as they are not past `max_age`.
     let first_kept: Vec<i64> = specs
         .iter()
-        .map(|spec| {
-            let period = &spec.period;
-            let last = period.window_index(&period.window_at(end - TimeDelta::milliseconds(1)));
-            let by_count = last - (spec.retain as i64) + 1;
-            let by_age = spec
-                .max_age
-                .and_then(|age| TimeDelta::from_std(age).ok())
-                .map_or(i64::MIN, |age| {
-                    // The first window that ends no earlier than `now - age`.
-                    let oldest = period.window_at(now - age - TimeDelta::milliseconds(1));
-                    period.window_index(&oldest)
-                });
-            by_count.max(by_age)
-        })
+        .map(|spec| first_kept_index(spec, end, now))
         .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -237,6 +223,24 @@ pub fn run(config_path: &Path, request: &FillRequest, expect: Option<&Path>) -> 
         super::write_json_report(path, &report)?;
     }
     Ok(())
+}
+
+/// The index (see [`Period::window_index`]) of the first window of `spec`'s period that
+/// the service's retention keeps at `now` when the simulated time ends at `end`: the newest
+/// `retain` windows, as long as they are not past `max_age`.
+fn first_kept_index(spec: &PeriodSpec, end: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let period = &spec.period;
+    let last = period.window_index(&period.window_at(end - TimeDelta::milliseconds(1)));
+    let by_count = last - (spec.retain as i64) + 1;
+    let by_age = spec
+        .max_age
+        .and_then(|age| TimeDelta::from_std(age).ok())
+        .map_or(i64::MIN, |age| {
+            // The first window that ends no earlier than `now - age`.
+            let oldest = period.window_at(now - age - TimeDelta::milliseconds(1));
+            period.window_index(&oldest)
+        });
+    by_count.max(by_age)
 }
 
 /// A window being simulated, with its traffic unless retention would delete it by the end
