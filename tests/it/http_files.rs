@@ -69,9 +69,10 @@ pub fn aggregated_service(redis: &RedisServer) -> (Arclamp, u64) {
     );
     // Trends read function totals, written per entry point after the graphs, each naming
     // the size of the `all` log it counted (older ones are not used): give every entry
-    // point's up to 30 s to count the final log. Not asserted here: on a loaded machine
-    // some took longer (see the issue 17 notes of 2026-12-08), and the browser test checks
-    // what a trend page shows.
+    // point's up to 30 s to count the final log. Not asserted here: an entry point that
+    // got no samples in the last checkpoint is not rendered again, so its totals may
+    // never count the final `all` log (an open bug, issue 16 note of 2026-12-08); the
+    // browser test checks what a trend page shows.
     let entries: Vec<&str> = expected.samples.keys().map(String::as_str).collect();
     let counted_final_log = || {
         let Ok(log) = std::fs::metadata(data.join(format!("logs/daily/{DAY}.excimer.all.log.gz")))
